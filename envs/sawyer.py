@@ -1,0 +1,411 @@
+"""The Sawyer arm shared by every Meta-World skill, as pure MJX functions.
+
+Control, observation and reset follow `metaworld.sawyer_xyz_env.SawyerXYZEnv` (metaworld 3.1.1):
+
+* action (4,): clipped to [-1, 1] for the mocap delta (x, y, z) * `action_scale` (1/100 m), new mocap
+  position clipped to the skill's mocap bounds, mocap quat (1, 0, 1, 0); gripper ctrl = (a3, -a3) with
+  the raw a3 (the actuators' ctrlrange clamps it), `frame_skip` = 5 physics steps of 2.5 ms, then a
+  full forward pass (metaworld calls `mj_forward` before observing).
+* observation (39,): [hand pos (3), gripper opening (1), objects pos+quat padded to 14] for the current
+  frame, the same 18 for the previous frame, and the goal (3; zeros when partially observable),
+  clipped to metaworld's observation-space bounds on `step` (not on `reset`, as metaworld).
+* reset: metaworld resets MuJoCo data and runs a 50-step "hand settle" (mocap at `hand_init_pos`,
+  gripper open). That settle is deterministic and task-independent, so it is run once per skill by
+  metaworld itself at `make` time (`envs.settle`), and every reset starts from that settled state;
+  the skill then places its objects from the task's `rand_vec`.
+
+Everything here is a pure function of explicit inputs; `Env` is a frozen, hashable bundle of the
+static model and the skill definition, so `jax.jit(env.step)` and `jax.vmap(env.step)` just work.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from flax import struct
+from mujoco import mjx
+
+from envs.scene import SceneConfig, build_model
+
+OBS_DIM = 39
+ACTION_DIM = 4
+MAX_PATH_LENGTH = 500
+FRAME_SKIP = 5
+ACTION_SCALE = 1.0 / 100.0
+MOCAP_QUAT = (1.0, 0.0, 1.0, 0.0)
+#: `SawyerXYZEnv._HAND_SPACE`, the observation bounds of the hand position.
+HAND_SPACE_LOW = (-0.525, 0.348, -0.0525)
+HAND_SPACE_HIGH = (0.525, 1.025, 0.7)
+OBS_OBJ_MAX_LEN = 14
+
+
+@struct.dataclass
+class EnvState:
+    """State of one env instance (add a leading batch axis under vmap).
+
+    data:       mjx.Data, the physics state after the last step (forward pass done).
+    obs:        (39,) float32 observation.
+    reward:     () float32, metaworld v2 reward of the last step (0 after reset).
+    done:       () bool, True when the episode ended (truncation at 500 steps; Meta-World never
+                terminates on its own).
+    info:       dict of () arrays: "success", "truncated", "near_object", "grasp_success",
+                "grasp_reward", "in_place_reward", "obj_to_target", "unscaled_reward",
+                "nonfinite_action" (count of NaN/inf action entries replaced by 0 this step),
+                "physics_nan" (1 if the physics diverged and the instance was reset this step).
+    prev_frame: (18,) the unclipped current frame, stacked into the next observation.
+    steps:      () int32, env steps since reset.
+    task:       dict of per-episode constants computed at reset (rand_vec, target_pos, ...).
+    """
+
+    data: Any
+    obs: jax.Array
+    reward: jax.Array
+    done: jax.Array
+    info: dict
+    prev_frame: jax.Array
+    steps: jax.Array
+    task: dict
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Sim:
+    """Static handles a skill's functions need: model, name -> id maps, settled reset state.
+
+    Built once per skill by `make_env`; hashable by identity so it can be closed over by jit.
+    """
+
+    model: mujoco.MjModel
+    mx: Any  # mjx.Model
+    settled: Mapping[str, np.ndarray]  # qpos, qvel, mocap_pos, mocap_quat, ctrl, qacc_warmstart
+    consts: Mapping[str, np.ndarray]  # init_tcp, init_left_pad, init_right_pad, ... from metaworld
+
+    def body(self, name: str) -> int:
+        i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
+        if i < 0:
+            raise KeyError(f"no body named {name!r}")
+        return i
+
+    def geom(self, name: str) -> int:
+        i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name)
+        if i < 0:
+            raise KeyError(f"no geom named {name!r}")
+        return i
+
+    def site(self, name: str) -> int:
+        i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, name)
+        if i < 0:
+            raise KeyError(f"no site named {name!r}")
+        return i
+
+    def joint_qpos(self, name: str) -> int:
+        i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        if i < 0:
+            raise KeyError(f"no joint named {name!r}")
+        return int(self.model.jnt_qposadr[i])
+
+    def joint_dof(self, name: str) -> int:
+        i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        if i < 0:
+            raise KeyError(f"no joint named {name!r}")
+        return int(self.model.jnt_dofadr[i])
+
+    # --- quantities metaworld reads from MjData -------------------------------------------------
+    def body_com(self, data, name: str) -> jax.Array:
+        """`env.get_body_com(name)`: the body's centre of mass in world coordinates (xipos)."""
+        return data.xipos[self.body(name)]
+
+    def body_xpos(self, data, name: str) -> jax.Array:
+        return data.xpos[self.body(name)]
+
+    def body_xquat(self, data, name: str) -> jax.Array:
+        return data.xquat[self.body(name)]
+
+    def site_xpos(self, data, name: str) -> jax.Array:
+        return data.site_xpos[self.site(name)]
+
+    def geom_xpos(self, data, name: str) -> jax.Array:
+        return data.geom_xpos[self.geom(name)]
+
+    def geom_xmat(self, data, name: str) -> jax.Array:
+        return data.geom_xmat[self.geom(name)].reshape(3, 3)
+
+    def tcp_center(self, data) -> jax.Array:
+        """Mean of the two finger end-effector sites (metaworld's `tcp_center`)."""
+        return 0.5 * (self.site_xpos(data, "rightEndEffector") + self.site_xpos(data, "leftEndEffector"))
+
+    def contact_force(self, data, geom_a: str, geom_b: str) -> jax.Array:
+        """Total normal force (N, >= 0) over all contacts between two geoms (0 if not touching).
+
+        Metaworld's `touching_object` sums `efc_force[efc_address]` (elliptic cone: the normal
+        force). With a pyramidal cone the normal force is the sum of the contact's pyramid rows.
+        """
+        impl = data._impl
+        contact = impl.contact
+        ga, gb = self.geom(geom_a), self.geom(geom_b)
+        g = contact.geom
+        match = ((g[:, 0] == ga) & (g[:, 1] == gb)) | ((g[:, 0] == gb) & (g[:, 1] == ga))
+        if contact.geom.shape[0] == 0:
+            return jnp.zeros(())
+        dims = np.asarray(contact.dim)
+        addr = np.asarray(contact.efc_address)
+        cone = int(self.model.opt.cone)
+        forces = []
+        for i in range(g.shape[0]):
+            if cone == int(mujoco.mjtCone.mjCONE_ELLIPTIC) or dims[i] == 1:
+                f = impl.efc_force[addr[i]]
+            else:
+                rows = 2 * (int(dims[i]) - 1)
+                f = impl.efc_force[addr[i] : addr[i] + rows].sum()
+            forces.append(f)
+        f = jnp.stack(forces)
+        active = match & (contact.dist <= contact.includemargin) if hasattr(contact, "includemargin") else match
+        return jnp.sum(jnp.where(active, f, 0.0))
+
+    def touching(self, data, object_geom: str) -> jax.Array:
+        """metaworld `touching_object`: both finger pads push on the object (bool)."""
+        left = self.contact_force(data, "leftpad_geom", object_geom)
+        right = self.contact_force(data, "rightpad_geom", object_geom)
+        return (left > 0) & (right > 0)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Skill:
+    """Definition of one Meta-World skill (the parts that differ between skills).
+
+    Functions receive the `Sim` (static), mjx data and the task dict; all jnp, jit/vmap-able.
+      reset(sim, data, rand_vec) -> (data, task): place objects for this task (qpos/qvel/mocap
+          edits; call `mjx.forward` if you need derived positions), return per-episode constants.
+          `task` must contain "target_pos" (3,) (the goal in the observation) and may contain
+          "model" (dict of mjx.Model fields to override per instance, e.g. {"body_pos": ...}).
+      objects(sim, data, task) -> (pos (3k,), quat (4k,)): what `_get_pos_objects` /
+          `_get_quat_objects` return.
+      evaluate(sim, data, obs, action, task) -> (reward, info): metaworld's `evaluate_state`;
+          `obs` is the clipped observation, `action` the (sanitised, unclipped) action.
+    """
+
+    name: str
+    scene: SceneConfig
+    hand_init_pos: tuple[float, float, float]
+    hand_low: tuple[float, float, float]
+    hand_high: tuple[float, float, float]
+    goal_low: tuple[float, float, float]
+    goal_high: tuple[float, float, float]
+    reset: Callable
+    objects: Callable
+    evaluate: Callable
+    mocap_low: tuple[float, float, float] | None = None
+    mocap_high: tuple[float, float, float] | None = None
+    #: Does evaluate() read contact forces? If not, the post-step pass is kinematics only.
+    needs_contacts: bool = False
+
+    @property
+    def mocap_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo = self.mocap_low if self.mocap_low is not None else self.hand_low
+        hi = self.mocap_high if self.mocap_high is not None else self.hand_high
+        return np.asarray(lo, np.float32), np.asarray(hi, np.float32)
+
+
+INFO_KEYS = (
+    "success",
+    "truncated",
+    "near_object",
+    "grasp_success",
+    "grasp_reward",
+    "in_place_reward",
+    "obj_to_target",
+    "unscaled_reward",
+    "nonfinite_action",
+    "physics_nan",
+)
+
+
+def _model_with(sim: Sim, task: dict):
+    over = task.get("model")
+    if not over:
+        return sim.mx
+    return sim.mx.replace(**over)
+
+
+def current_frame(sim: Sim, skill: Skill, data, task) -> jax.Array:
+    """The 18-dim frame: hand pos (3), gripper opening in [0, 1] (1), objects padded to 14."""
+    hand = sim.body_xpos(data, "hand")
+    right = sim.body_xpos(data, "rightclaw")
+    left = sim.body_xpos(data, "leftclaw")
+    grip = jnp.clip(jnp.linalg.norm(right - left) / 0.1, 0.0, 1.0)
+    pos, quat = skill.objects(sim, data, task)
+    n = pos.shape[0] // 3
+    parts = []
+    for i in range(n):
+        parts.append(pos[3 * i : 3 * i + 3])
+        parts.append(quat[4 * i : 4 * i + 4])
+    obj = jnp.concatenate(parts) if parts else jnp.zeros((0,))
+    obj = jnp.pad(obj, (0, OBS_OBJ_MAX_LEN - obj.shape[0]))
+    return jnp.concatenate([hand, grip[None], obj]).astype(jnp.float32)
+
+
+def obs_bounds(skill: Skill, partially_observable: bool) -> tuple[np.ndarray, np.ndarray]:
+    """metaworld's `sawyer_observation_space` bounds (39,)."""
+    inf = np.full(OBS_OBJ_MAX_LEN, np.inf)
+    frame_lo = np.concatenate([HAND_SPACE_LOW, [-1.0], -inf])
+    frame_hi = np.concatenate([HAND_SPACE_HIGH, [1.0], inf])
+    if partially_observable:
+        goal_lo, goal_hi = np.zeros(3), np.zeros(3)
+    else:
+        goal_lo, goal_hi = np.asarray(skill.goal_low), np.asarray(skill.goal_high)
+    lo = np.concatenate([frame_lo, frame_lo, goal_lo]).astype(np.float32)
+    hi = np.concatenate([frame_hi, frame_hi, goal_hi]).astype(np.float32)
+    return lo, hi
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Env:
+    """One Meta-World skill on MJX. Pure `reset` / `step`; hashable by identity (static under jit)."""
+
+    skill: Skill
+    sim: Sim
+    partially_observable: bool = False
+    max_path_length: int = MAX_PATH_LENGTH
+    frame_skip: int = FRAME_SKIP
+
+    @property
+    def name(self) -> str:
+        return self.skill.name
+
+    @property
+    def observation_size(self) -> int:
+        return OBS_DIM
+
+    @property
+    def action_size(self) -> int:
+        return ACTION_DIM
+
+    @property
+    def rand_vec_size(self) -> int:
+        return int(self.sim.consts["rand_vec_size"])
+
+    # ------------------------------------------------------------------------------------------
+    def _settled_data(self):
+        s = self.sim.settled
+        d = mjx.make_data(self.sim.mx)
+        return d.replace(
+            qpos=jnp.asarray(s["qpos"], jnp.float32),
+            qvel=jnp.asarray(s["qvel"], jnp.float32),
+            mocap_pos=jnp.asarray(s["mocap_pos"], jnp.float32),
+            mocap_quat=jnp.asarray(s["mocap_quat"], jnp.float32),
+            ctrl=jnp.asarray(s["ctrl"], jnp.float32),
+            qacc_warmstart=jnp.asarray(s["qacc_warmstart"], jnp.float32),
+        )
+
+    def reset(self, key: jax.Array | None, rand_vec: jax.Array) -> EnvState:
+        """Start an episode of the task given by `rand_vec` (metaworld's per-task random vector).
+
+        `key` is accepted for API symmetry; Meta-World's reset is deterministic given rand_vec.
+        """
+        del key
+        rand_vec = jnp.asarray(rand_vec, jnp.float32)
+        if rand_vec.shape != (self.rand_vec_size,):
+            raise ValueError(
+                f"{self.name}: rand_vec must have shape ({self.rand_vec_size},), got {rand_vec.shape}"
+            )
+        data = self._settled_data()
+        data, task = self.skill.reset(self.sim, data, rand_vec)
+        task = dict(task)
+        task["rand_vec"] = rand_vec
+        data = mjx.forward(_model_with(self.sim, task), data)
+        frame = current_frame(self.sim, self.skill, data, task)
+        goal = self._goal(task)
+        obs = jnp.concatenate([frame, frame, goal]).astype(jnp.float32)
+        info = {k: jnp.zeros((), jnp.float32) for k in INFO_KEYS}
+        return EnvState(
+            data=data,
+            obs=obs,
+            reward=jnp.zeros((), jnp.float32),
+            done=jnp.zeros((), bool),
+            info=info,
+            prev_frame=frame,
+            steps=jnp.zeros((), jnp.int32),
+            task=task,
+        )
+
+    def _goal(self, task) -> jax.Array:
+        goal = jnp.asarray(task["target_pos"], jnp.float32)
+        if self.partially_observable:
+            goal = jnp.zeros_like(goal)
+        return goal
+
+    def observe(self, state_data, task, prev_frame) -> tuple[jax.Array, jax.Array]:
+        """(clipped obs (39,), unclipped current frame (18,)) for physics data after a step."""
+        frame = current_frame(self.sim, self.skill, state_data, task)
+        obs = jnp.concatenate([frame, prev_frame, self._goal(task)])
+        lo, hi = obs_bounds(self.skill, self.partially_observable)
+        return jnp.clip(obs, lo, hi).astype(jnp.float32), frame
+
+    def physics(self, data, action: jax.Array, task):
+        """Apply one env-step of control to physics: mocap move + gripper ctrl, frame_skip steps."""
+        lo, hi = self.skill.mocap_bounds
+        delta = jnp.clip(action[:3], -1.0, 1.0) * ACTION_SCALE
+        mocap = jnp.clip(data.mocap_pos + delta[None], lo, hi)
+        data = data.replace(
+            mocap_pos=mocap,
+            mocap_quat=jnp.broadcast_to(jnp.asarray(MOCAP_QUAT, data.mocap_quat.dtype), data.mocap_quat.shape),
+            ctrl=jnp.stack([action[3], -action[3]]).astype(data.ctrl.dtype),
+        )
+        m = _model_with(self.sim, task)
+
+        def substep(d, _):
+            return mjx.step(m, d), None
+
+        data, _ = jax.lax.scan(substep, data, None, length=self.frame_skip)
+        return mjx.forward(m, data)
+
+    def step(self, state: EnvState, action: jax.Array) -> EnvState:
+        """One env step (metaworld `step`). action: (4,) float; NaN/inf entries are replaced by 0."""
+        action = jnp.asarray(action)
+        if action.shape != (ACTION_DIM,):
+            raise ValueError(f"{self.name}: action must have shape ({ACTION_DIM},), got {action.shape}")
+        action = action.astype(jnp.float32)
+        finite = jnp.isfinite(action)
+        nonfinite = jnp.sum(~finite).astype(jnp.float32)
+        action = jnp.where(finite, action, 0.0)
+
+        data = self.physics(state.data, action, state.task)
+        obs, frame = self.observe(data, state.task, state.prev_frame)
+        reward, info = self.skill.evaluate(self.sim, data, obs, action, state.task)
+        steps = state.steps + 1
+        truncated = steps >= self.max_path_length
+
+        physics_ok = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
+        stepped = EnvState(
+            data=data,
+            obs=obs,
+            reward=jnp.asarray(reward, jnp.float32),
+            done=truncated,
+            info=_full_info(info, truncated, nonfinite, jnp.zeros(())),
+            prev_frame=frame,
+            steps=steps,
+            task=state.task,
+        )
+        # A diverged simulation never leaks NaN: the instance keeps its last finite state, ends the
+        # episode (done) and reports physics_nan; the batched env (envs.multitask) resets it.
+        failed = state.replace(
+            reward=jnp.zeros((), jnp.float32),
+            done=jnp.ones((), bool),
+            info=_full_info({}, jnp.zeros((), bool), nonfinite, jnp.ones(())),
+            steps=steps,
+        )
+        return jax.tree.map(lambda a, b: jnp.where(physics_ok, a, b), stepped, failed)
+
+
+def _full_info(info: Mapping[str, Any], truncated, nonfinite, physics_nan) -> dict:
+    out = {k: jnp.zeros((), jnp.float32) for k in INFO_KEYS}
+    for k, v in info.items():
+        out[k] = jnp.asarray(v, jnp.float32)
+    out["truncated"] = jnp.asarray(truncated, jnp.float32)
+    out["nonfinite_action"] = jnp.asarray(nonfinite, jnp.float32)
+    out["physics_nan"] = jnp.asarray(physics_nan, jnp.float32)
+    return out

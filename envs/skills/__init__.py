@@ -1,0 +1,24 @@
+"""Registry of ported skills: skill name -> module path holding a `SKILL` (envs.sawyer.Skill)."""
+from __future__ import annotations
+
+import importlib
+
+_MODULES = {
+    "reach-v3": "envs.skills.reach",
+}
+
+
+def ported_skills() -> tuple[str, ...]:
+    return tuple(sorted(_MODULES))
+
+
+def get_skill(name: str):
+    if name not in _MODULES:
+        from envs.benchmarks import ALL_SKILLS
+
+        if name in ALL_SKILLS:
+            raise NotImplementedError(
+                f"skill {name!r} is a Meta-World skill but is not ported to MJX yet; ported: {list(ported_skills())}"
+            )
+        raise ValueError(f"unknown skill {name!r}; valid Meta-World skills: {sorted(ALL_SKILLS)}")
+    return importlib.import_module(_MODULES[name]).SKILL
