@@ -116,8 +116,10 @@ class Sim:
 
     # --- quantities metaworld reads from MjData -------------------------------------------------
     def body_com(self, data, name: str) -> jax.Array:
-        """`env.get_body_com(name)`: the body's centre of mass in world coordinates (xipos)."""
-        return data.xipos[self.body(name)]
+        """`env.get_body_com(name)`. Despite its name, gymnasium's MujocoEnv.get_body_com returns the
+        body FRAME position `data.body(name).xpos`, not the centre of mass (xipos): they differ for the
+        finger pads (massless bodies, ipos offset 3 mm), which metaworld's caging rewards read."""
+        return data.xpos[self.body(name)]
 
     def body_xpos(self, data, name: str) -> jax.Array:
         return data.xpos[self.body(name)]
@@ -202,6 +204,10 @@ class Skill:
     mocap_high: tuple[float, float, float] | None = None
     #: Does evaluate() read contact forces? If not, the post-step pass is kinematics only.
     needs_contacts: bool = False
+    #: metaworld's reset_model runs no mj_forward after the hand settle (no set_state), so its reset
+    #: observation's hand pos / gripper opening are MuJoCo's stale kinematics from the start of the
+    #: settle's last substep (~1e-4 m off): reproduce them (envs.settle "reset_arm_frame").
+    stale_reset_arm: bool = False
 
     @property
     def mocap_bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -318,6 +324,8 @@ class Env:
         task["rand_vec"] = rand_vec
         data = mjx.forward(_model_with(self.sim, task), data)
         frame = current_frame(self.sim, self.skill, data, task)
+        if self.skill.stale_reset_arm:
+            frame = frame.at[:4].set(jnp.asarray(self.sim.consts["reset_arm_frame"], frame.dtype))
         goal = self._goal(task)
         obs = jnp.concatenate([frame, frame, goal]).astype(jnp.float32)
         info = {k: jnp.zeros((), jnp.float32) for k in INFO_KEYS}
@@ -362,6 +370,25 @@ class Env:
 
         data, _ = jax.lax.scan(substep, data, None, length=self.frame_skip)
         return mjx.forward(m, data)
+
+    def evaluate_state(self, state: EnvState, qpos, qvel, mocap_pos, mocap_quat, action):
+        """Observation, reward and info of an externally given physics state (e.g. copied from
+        metaworld's MuJoCo env), using this env's per-episode constants `state.task` and previous
+        frame `state.prev_frame`. Returns (obs (39,), reward (), info dict, frame (18,)).
+
+        Used by the fidelity tests: identical states must give identical obs/reward/success.
+        """
+        data = state.data.replace(
+            qpos=jnp.asarray(qpos, jnp.float32),
+            qvel=jnp.asarray(qvel, jnp.float32),
+            mocap_pos=jnp.asarray(mocap_pos, jnp.float32).reshape(state.data.mocap_pos.shape),
+            mocap_quat=jnp.asarray(mocap_quat, jnp.float32).reshape(state.data.mocap_quat.shape),
+        )
+        data = mjx.forward(_model_with(self.sim, state.task), data)
+        obs, frame = self.observe(data, state.task, state.prev_frame)
+        action = jnp.asarray(action, jnp.float32)
+        reward, info = self.skill.evaluate(self.sim, data, obs, action, state.task)
+        return obs, jnp.asarray(reward, jnp.float32), _full_info(info, False, 0.0, 0.0), frame
 
     def step(self, state: EnvState, action: jax.Array) -> EnvState:
         """One env step (metaworld `step`). action: (4,) float; NaN/inf entries are replaced by 0."""

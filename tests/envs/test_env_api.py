@@ -1,0 +1,94 @@
+"""The envs API: make/benchmark names, shapes, jit/vmap, bad input, auto-reset of the batched env."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs.multitask import make_multitask
+
+
+def test_unknown_skill_lists_valid_names():
+    with pytest.raises(ValueError, match="reach-v3"):
+        envs.make("reach-v9")
+
+
+def test_unported_skill_says_not_ported():
+    with pytest.raises(NotImplementedError, match="not ported"):
+        envs.make("hammer-v3")
+
+
+def test_unknown_benchmark_lists_valid_names():
+    with pytest.raises(ValueError, match="MT10"):
+        envs.benchmark("MT11")
+
+
+def test_unknown_scene_option():
+    with pytest.raises(ValueError, match="iterations"):
+        envs.make("reach-v3", iteratons=3)
+
+
+@pytest.fixture(scope="module")
+def reach():
+    env = envs.make("reach-v3")
+    tasks = envs.benchmark("MT1/reach-v3").train_tasks["reach-v3"]
+    return env, jnp.asarray(tasks)
+
+
+def test_shapes_and_dtypes(reach):
+    env, tasks = reach
+    s = jax.jit(env.reset)(None, tasks[0])
+    assert s.obs.shape == (39,) and s.obs.dtype == jnp.float32
+    assert {"success", "truncated", "physics_nan", "nonfinite_action"} <= set(s.info)
+    np.testing.assert_allclose(np.asarray(s.obs[36:39]), np.asarray(tasks[0][3:]), atol=1e-6)
+
+
+def test_partially_observable_hides_goal():
+    env = envs.make("reach-v3", partially_observable=True)
+    tasks = envs.benchmark("MT1/reach-v3").train_tasks["reach-v3"]
+    s = jax.jit(env.reset)(None, jnp.asarray(tasks[0]))
+    assert np.all(np.asarray(s.obs[36:39]) == 0)
+
+
+def test_wrong_action_shape_is_a_clear_error(reach):
+    env, tasks = reach
+    s = env.reset(None, tasks[0])
+    with pytest.raises(ValueError, match=r"action must have shape \(4,\)"):
+        env.step(s, jnp.zeros(3))
+
+
+def test_wrong_rand_vec_shape_is_a_clear_error(reach):
+    env, _ = reach
+    with pytest.raises(ValueError, match="rand_vec"):
+        env.reset(None, jnp.zeros(5))
+
+
+def test_batched_env_autoreset_nan_actions_and_truncation():
+    bench = envs.benchmark("MT1/reach-v3")
+    menv = make_multitask(bench, envs_per_skill=4, max_path_length=3)
+    s = jax.jit(menv.reset)(jax.random.key(0))
+    step = jax.jit(menv.step)
+    a = jnp.zeros((4, 4)).at[0, 1].set(jnp.nan).at[1].set(jnp.inf)
+    s = step(s, a)
+    np.testing.assert_array_equal(np.asarray(s.nonfinite_action), [1, 4, 0, 0])
+    assert bool(jnp.all(jnp.isfinite(s.obs)))
+    assert not bool(s.done.any())
+    s = step(s, jnp.zeros((4, 4)))
+    s = step(s, jnp.zeros((4, 4)))
+    assert bool(s.done.all()) and bool(s.truncated.all())
+    # auto-reset: the next obs is a fresh episode (both frames equal), final_obs is the last step's
+    np.testing.assert_allclose(np.asarray(s.obs[:, :18]), np.asarray(s.obs[:, 18:36]))
+    assert int(s.groups[0].steps.max()) == 0
+    with pytest.raises(ValueError, match="actions must have shape"):
+        menv.step(s, jnp.zeros((3, 4)))
+
+
+def test_physics_nan_is_contained(reach):
+    env, tasks = reach
+    s = env.reset(None, tasks[0])
+    bad = s.replace(data=s.data.replace(qvel=s.data.qvel.at[0].set(jnp.nan)))
+    out = jax.jit(env.step)(bad, jnp.zeros(4))
+    assert float(out.info["physics_nan"]) == 1.0 and bool(out.done)
+    assert bool(jnp.all(jnp.isfinite(out.obs)))
