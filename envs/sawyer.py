@@ -208,6 +208,10 @@ class Skill:
     #: observation's hand pos / gripper opening are MuJoCo's stale kinematics from the start of the
     #: settle's last substep (~1e-4 m off): reproduce them (envs.settle "reset_arm_frame").
     stale_reset_arm: bool = False
+    #: Optional (sim, data, task) -> data: the physics data whose kinematics metaworld's reset observation
+    #: shows for the OBJECTS, when its reset_model edits qpos after the last kinematics pass and never calls
+    #: mj_forward (e.g. window-close opens the window after the settle): frame[4:] is read from it.
+    stale_reset_objects: Callable | None = None
 
     @property
     def mocap_bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -324,6 +328,9 @@ class Env:
         task["rand_vec"] = rand_vec
         data = mjx.forward(_model_with(self.sim, task), data)
         frame = current_frame(self.sim, self.skill, data, task)
+        if self.skill.stale_reset_objects is not None:
+            seen = self.skill.stale_reset_objects(self.sim, data, task)
+            frame = frame.at[4:].set(current_frame(self.sim, self.skill, seen, task)[4:])
         if self.skill.stale_reset_arm:
             frame = frame.at[:4].set(jnp.asarray(self.sim.consts["reset_arm_frame"], frame.dtype))
         goal = self._goal(task)

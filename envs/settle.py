@@ -20,7 +20,8 @@ def settled_state(skill: str) -> dict[str, np.ndarray]:
 
     Keys: qpos, qvel, mocap_pos, mocap_quat, ctrl, qacc_warmstart (after the hand settle, before
     objects are placed), init_tcp, init_left_pad, init_right_pad (metaworld's values right after
-    its construction), settled_left_pad, settled_right_pad (pad COMs after the settle), rand_vec_size.
+    its construction), settled_left_pad, settled_right_pad (pad COMs after the settle), reset_arm_frame
+    (stale hand pos + gripper opening right after the settle), rand_vec_size.
     """
     import metaworld  # noqa: F401  (heavy; imported lazily)
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS
@@ -52,6 +53,15 @@ def settled_state(skill: str) -> dict[str, np.ndarray]:
             init_tcp=np.array(env.tcp_center, dtype=np.float64),
             settled_left_pad=np.array(env.get_body_com("leftpad"), dtype=np.float64),
             settled_right_pad=np.array(env.get_body_com("rightpad"), dtype=np.float64),
+            # The arm part (hand pos, gripper opening) of metaworld's frame read right after the settle,
+            # WITHOUT a forward pass: MuJoCo's kinematics then date from the start of the last substep.
+            # It is the reset observation of skills whose reset_model never calls set_state/mj_forward
+            # (see Skill.stale_reset_arm).
+            reset_arm_frame=np.array(
+                [*d.body("hand").xpos,
+                 np.clip(np.linalg.norm(d.body("rightclaw").xpos - d.body("leftclaw").xpos) / 0.1, 0.0, 1.0)],
+                dtype=np.float64,
+            ),
         )
 
     env._reset_hand = capture

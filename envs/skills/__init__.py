@@ -5,6 +5,8 @@ import importlib
 
 _MODULES = {
     "reach-v3": "envs.skills.reach",
+    "push-v3": "envs.skills.push",
+    "pick-place-v3": "envs.skills.pick_place",
 }
 
 
