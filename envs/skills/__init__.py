@@ -7,6 +7,10 @@ _MODULES = {
     "reach-v3": "envs.skills.reach",
     "push-v3": "envs.skills.push",
     "pick-place-v3": "envs.skills.pick_place",
+    "door-close-v3": "envs.skills.door_close",
+    "lever-pull-v3": "envs.skills.lever_pull",
+    "sweep-into-v3": "envs.skills.sweep_into",
+    "sweep-v3": "envs.skills.sweep",
 }
 
 

@@ -1,0 +1,96 @@
+"""sweep-into-v3: sweep a block across the table into a hole (metaworld SawyerSweepIntoGoalEnvV3 in
+sawyer_sweep_into_goal_v3.py, reward v2).
+
+Metaworld semantics kept here:
+* reset: obj_init_pos = (rand_vec[:2], the block's settled height), `_set_obj_xyz` (set_state: fresh
+  reset observation); the goal is fixed at (0, 0.84, 0.02) (rand_vec[3:] is unused). Metaworld resamples
+  when the block starts within 15 cm of the goal (frozen task vectors would loop forever: never the case
+  for benchmark tasks).
+* the block's settled height is 0.07: the stock table (sawyer_table_with_hole.xml) is a 5 cm slab on the
+  table box with a 16 x 16 cm hole at the goal.
+* reward: the skill's own caging reward with `init_left_pad` / `init_right_pad` live views of the pads
+  (common.live_pad_caging_reward); target z = the block's current z; success within 5 cm.
+
+Scene: the expert closes the gripper around the block and drags it over the slab to the hole. The block
+rests on a plane proxy at the slab's top (z = 0.05; the hole is not modelled: the block crosses it only
+after success, when the episode is over); the pads and claws grip a vertical capsule proxy of the block
+and slide on the slab plane.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from envs import reward_utils
+from envs.rotations import mat_to_quat_xyzw
+from envs.sawyer import Skill
+from envs.scene import Pair, Proxy, SceneConfig
+from envs.skills.common import BLOCK_PROXY, CLAWS, PADS, live_pad_caging_reward, set_free_joint_pos
+
+HAND_INIT_POS = (0.0, 0.6, 0.2)
+TARGET_RADIUS = 0.05
+OBJ_RADIUS = 0.02
+GOAL = (0.0, 0.84, 0.02)
+SLAB = Proxy("slab_proxy", "world", "plane", (0.0, 0.0, 0.01), pos=(0.0, 0.6, 0.05))
+
+SCENE = SceneConfig(
+    xml="sawyer_xyz/sawyer_table_with_hole.xml",
+    proxies=(SLAB, BLOCK_PROXY),
+    pairs=(Pair("objGeom", SLAB.name),)
+    + tuple(Pair(g, BLOCK_PROXY.name, margin=0.0) for g in PADS + CLAWS)
+    + tuple(Pair(g, SLAB.name) for g in PADS + CLAWS),
+    iterations=4,
+    ls_iterations=8,
+    cone="elliptic",
+)
+
+
+def reset(sim, data, rand_vec):
+    z0 = jnp.asarray(sim.settled["qpos"][sim.joint_qpos("objjoint") + 2], jnp.float32)
+    obj_init_pos = jnp.stack([rand_vec[0], rand_vec[1], z0])
+    data = set_free_joint_pos(sim, data, "objjoint", obj_init_pos)
+    return data, {"target_pos": jnp.asarray(GOAL, jnp.float32), "obj_init_pos": obj_init_pos}
+
+
+def objects(sim, data, task):
+    return sim.body_com(data, "obj"), mat_to_quat_xyzw(sim.geom_xmat(data, "objGeom"))
+
+
+def evaluate(sim, data, obs, action, task):
+    tcp = sim.tcp_center(data)
+    obj = obs[4:7]
+    tcp_opened = obs[3]
+    target = jnp.stack([task["target_pos"][0], task["target_pos"][1], obj[2]])
+    obj_to_target = jnp.linalg.norm(obj - target)
+    tcp_to_obj = jnp.linalg.norm(obj - tcp)
+    in_place_margin = jnp.linalg.norm(task["obj_init_pos"] - target)
+    in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin,
+                                      sigmoid="long_tail")
+    grasped = live_pad_caging_reward(sim, data, task, obj, OBJ_RADIUS)
+    reward = 2.0 * grasped + 6.0 * reward_utils.hamacher_product(grasped, in_place)
+    reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
+    touching = sim.touching(data, BLOCK_PROXY.name)
+    info = {
+        "success": (obj_to_target <= 0.05).astype(jnp.float32),
+        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
+        "grasp_reward": grasped,
+        "grasp_success": (touching & (tcp_opened > 0)).astype(jnp.float32),
+        "in_place_reward": in_place,
+        "obj_to_target": obj_to_target,
+        "unscaled_reward": reward,
+    }
+    return reward, info
+
+
+SKILL = Skill(
+    name="sweep-into-v3",
+    scene=SCENE,
+    hand_init_pos=HAND_INIT_POS,
+    hand_low=(-0.5, 0.40, 0.05),
+    hand_high=(0.5, 1.0, 0.5),
+    goal_low=(-0.001, 0.8399, 0.0199),
+    goal_high=(0.001, 0.8401, 0.0201),
+    reset=reset,
+    objects=objects,
+    evaluate=evaluate,
+    needs_contacts=True,
+)
