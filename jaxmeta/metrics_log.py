@@ -1,0 +1,213 @@
+"""Run logging: metrics.csv (one row per chunk and seed, plus evaluation rows), summary.json, a
+learning-curve PNG (matplotlib, Agg) and a tqdm progress bar.
+
+(Named ``metrics_log`` rather than ``logging`` so it can never shadow the standard library module.)
+
+metrics.csv columns: ``kind`` ("train" | "eval"), ``chunk`` (1-based), ``seed`` (index within the run),
+``env_steps`` (per seed), ``updates``, ``wall_s`` (seconds since the run (re)started, excluding compile),
+``env_sps`` (env steps/s of that chunk, all seeds), then the train metrics of `jaxmeta.train`
+(``episode_success``, ``episode_return``, ``reward``, SAC losses, ...) or, for eval rows,
+``eval_success``, ``eval_return`` and ``eval_success/<skill>`` per skill. Timing columns
+(`TIMING_COLUMNS`) are the only ones that differ between an interrupted-and-resumed run and an
+uninterrupted one.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+TIMING_COLUMNS = ("wall_s", "env_sps")
+TRAIN_COLUMNS = (
+    "episodes",
+    "finished",
+    "episode_success",
+    "episode_return",
+    "reward",
+    "critic_loss",
+    "actor_loss",
+    "alpha_loss",
+    "alpha",
+    "entropy",
+    "q_mean",
+    "target_q_mean",
+    "td_error",
+    "critic_grad_norm",
+    "actor_grad_norm",
+    "per_beta",
+    "per_weight_min",
+    "physics_nan",
+    "nonfinite_action",
+)
+EVAL_COLUMNS = ("eval_success", "eval_return")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    v = np.asarray(v)
+    if v.ndim:
+        raise ValueError(f"non-scalar metric {v!r}")
+    if v.dtype.kind in "iub":
+        return str(int(v))
+    f = float(v)
+    return "nan" if math.isnan(f) else repr(f)
+
+
+class MetricsLog:
+    """Appends rows to ``<run>/metrics.csv``; writes summary.json and learning_curve.png."""
+
+    def __init__(self, run_dir: str | os.PathLike, skills: Iterable[str]):
+        self.run_dir = Path(run_dir)
+        self.skills = tuple(skills)
+        self.path = self.run_dir / "metrics.csv"
+        self.columns = (
+            ("kind", "chunk", "seed", "env_steps", "updates")
+            + TIMING_COLUMNS
+            + TRAIN_COLUMNS
+            + tuple(f"train_success/{s}" for s in self.skills)
+            + EVAL_COLUMNS
+            + tuple(f"eval_success/{s}" for s in self.skills)
+        )
+
+    # ------------------------------------------------------------------------------------------ csv
+    def start(self, resume_chunk: int | None) -> None:
+        """Fresh run: write the header. Resume after chunk c: drop rows of chunks > c (written by the
+        interrupted process after its last checkpoint), keep the rest."""
+        if resume_chunk is None or not self.path.exists():
+            with self.path.open("w", newline="") as f:
+                csv.writer(f).writerow(self.columns)
+            return
+        rows = self.read()
+        with self.path.open("w", newline="") as f:
+            w = csv.DictWriter(f, self.columns, restval="", extrasaction="ignore")
+            w.writeheader()
+            for r in rows:
+                if int(r["chunk"]) <= resume_chunk:
+                    w.writerow(r)
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with self.path.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def _append(self, rows: list[dict]) -> None:
+        with self.path.open("a", newline="") as f:
+            w = csv.DictWriter(f, self.columns, restval="", extrasaction="ignore")
+            for r in rows:
+                w.writerow({k: (v if isinstance(v, str) else _fmt(v)) for k, v in r.items()})
+
+    def log_train(self, chunk: int, metrics: Mapping[str, np.ndarray], wall_s: float, env_sps: float) -> None:
+        """metrics: host arrays with a leading seed axis (S, ...)."""
+        S = np.shape(metrics["env_steps"])[0]
+        rows = []
+        for s in range(S):
+            r = {"kind": "train", "chunk": chunk, "seed": s, "wall_s": wall_s, "env_sps": env_sps}
+            for k in ("env_steps", "updates") + TRAIN_COLUMNS:
+                if k in metrics:
+                    r[k] = metrics[k][s]
+            per_task = metrics.get("episode_success_per_task")
+            if per_task is not None:
+                for t, name in enumerate(self.skills):
+                    r[f"train_success/{name}"] = per_task[s][t]
+            rows.append(r)
+        self._append(rows)
+
+    def log_eval(self, chunk: int, env_steps: np.ndarray, updates: np.ndarray, ev: Mapping[str, np.ndarray],
+                 wall_s: float) -> None:
+        S = np.shape(ev["success"])[0]
+        rows = []
+        for s in range(S):
+            r = {"kind": "eval", "chunk": chunk, "seed": s, "env_steps": env_steps[s], "updates": updates[s],
+                 "wall_s": wall_s, "eval_success": ev["success"][s], "eval_return": ev["return"][s]}
+            for t, name in enumerate(self.skills):
+                r[f"eval_success/{name}"] = ev["success_per_task"][s][t]
+            rows.append(r)
+        self._append(rows)
+
+    # ------------------------------------------------------------------------------------ summary
+    def write_summary(self, summary: dict) -> None:
+        tmp = self.run_dir / "summary.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=2, default=_json_default))
+        tmp.replace(self.run_dir / "summary.json")
+
+    # ------------------------------------------------------------------------------------- curves
+    def plot(self, title: str = "") -> Path | None:
+        """learning_curve.png: eval success (mean over seeds, min-max band) and train episode success
+        vs env steps. Returns the path (None if there is nothing to plot)."""
+        rows = self.read()
+        if not rows:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        def series(kind, col):
+            by_step: dict[int, list[float]] = {}
+            for r in rows:
+                if r["kind"] == kind and r.get(col, "") not in ("", "nan"):
+                    by_step.setdefault(int(r["env_steps"]), []).append(float(r[col]))
+            xs = sorted(by_step)
+            ys = np.array([np.mean(by_step[x]) for x in xs])
+            lo = np.array([np.min(by_step[x]) for x in xs])
+            hi = np.array([np.max(by_step[x]) for x in xs])
+            return np.array(xs), ys, lo, hi
+
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        for kind, col, label, color in (("train", "episode_success", "train episodes (stochastic)", "tab:gray"),
+                                         ("eval", "eval_success", "eval (deterministic)", "tab:blue")):
+            xs, ys, lo, hi = series(kind, col)
+            if len(xs):
+                ax.plot(xs, ys, label=label, color=color, marker="o" if kind == "eval" else None, ms=3)
+                if np.any(hi > lo):
+                    ax.fill_between(xs, lo, hi, color=color, alpha=0.2)
+        ax.set_xlabel("env steps (per seed)")
+        ax.set_ylabel("success rate")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        path = self.run_dir / "learning_curve.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def progress_bar(total: int, initial: int, enabled: bool):
+    """A tqdm bar over env steps (per seed); a no-op object when disabled."""
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", unit_scale=True, dynamic_ncols=True, smoothing=0.3)
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def set_postfix(self, *a, **k):
+        pass
+
+    def write(self, s):
+        print(s, flush=True)
+
+    def close(self):
+        pass
