@@ -1,0 +1,122 @@
+"""button-press-topdown-v3: press a button down from above (metaworld SawyerButtonPressTopdownEnvV3, reward v2).
+
+Metaworld semantics kept here:
+* reset moves the whole button box (`model.body("box").pos = rand_vec`, a per-instance model override), then
+  reads the goal from the box's "hole" site and the press depth from its "buttonStart" site. The button joint
+  keeps its settled value.
+* the observed object is the button body's COM + (0, 0, 0.193) (the top of its cap), quat the body's
+  MuJoCo (w, x, y, z) xquat.
+* success needs the button pressed ~9 mm *past* its slide-joint range (obj z within 0.024 of the hole site):
+  the soft joint limit gives way under the gripper's push until the cap (stock cylinder r = 0.043) lands on
+  the box top at ~24 mm past the range. (The middle disc, r = 0.026, overlaps the box's hole edge by only
+  2 mm: MuJoCo resolves that contact sideways, so it does not stop the button.) The joint limit is kept as
+  is, the landing by a sphere proxy under the cap.
+
+Scene (stock: the cap and discs are cylinders and the box is 4 boxes, colliding with mesh fingers): the cap
+becomes a box the finger pads press on; the stop is a sphere whose lowest point is the cap's lower face,
+over the box's far top block (a duplicate of the stock box). Contact parameters are the stock ones (class
+buttonbox_col with the pads). Chosen by measurement, see the port report.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+from mujoco import mjx
+
+from envs import reward_utils
+from envs.sawyer import Skill
+from envs.scene import Proxy, SceneConfig
+from envs.skills.common import CLAW_CONTACT, OBJ_COL_CONTACT, PAD_CONTACT, combined_pair, full_solimp
+
+HAND_INIT_POS = (0.0, 0.4, 0.2)
+
+_OBJ = full_solimp(OBJ_COL_CONTACT)
+_PAD = full_solimp(PAD_CONTACT)
+_CLAW = full_solimp(CLAW_CONTACT)
+
+#: The button's cap (stock cylinder r=0.043, half-height 0.011 along the button body's y, which is world -z).
+CAP = Proxy("btn_cap_proxy", "button", "box", (0.043, 0.011, 0.043), pos=(0.0, -0.183, 0.0))
+#: Lowest point = the cap's lower face (y = -0.172), over the box's far top block (which starts at z = 0.024;
+#: 10 mm inside it, so a deep press still resolves to its top face).
+STOP = Proxy("btn_stop_proxy", "button", "sphere", (0.01,), pos=(0.0, -0.182, 0.034))
+#: The far top block of the button box (stock, unnamed): box (0.12, 0.102, 0.048) at (0, 0.012, 0.072).
+BOX_TOP = Proxy("btnbox_top_proxy", "buttonbox", "box", (0.12, 0.102, 0.048), pos=(0.0, 0.012, 0.072))
+
+SCENE = SceneConfig(
+    xml="sawyer_xyz/sawyer_button_press_topdown.xml",
+    proxies=(CAP, STOP, BOX_TOP),
+    pairs=(
+        # Frictionless (condim 1): with a pyramidal cone the pads' friction-2 rows soften the contact
+        # ~(1 + mu^2)-fold and the gripper sinks through the cap under the weld's push (an elliptic cone
+        # holds it too, at 2x the step time). Pressing straight down needs no friction.
+        dataclasses.replace(combined_pair("leftpad_geom", _PAD, CAP.name, _OBJ), condim=1),
+        dataclasses.replace(combined_pair("rightpad_geom", _PAD, CAP.name, _OBJ), condim=1),
+        # The stock stop is ~8 contacts (disc + cap against 3 box blocks) on a 11 g button; one contact with
+        # the stock impedance (solimp 0.99) lets the gripper's push drive the button through the box. A 10x
+        # stiffer impedance holds it where metaworld does (~3 mm past first touch). Frictionless: the button
+        # only slides along its axis.
+        dataclasses.replace(combined_pair(STOP.name, _OBJ, BOX_TOP.name, _OBJ), condim=1,
+                            solimp=(0.999, 0.999, 0.01, 0.5, 2.0)),
+    ),
+)
+
+
+def reset(sim, data, rand_vec):
+    obj_init_pos = rand_vec
+    body_pos = sim.mx.body_pos.at[sim.body("box")].set(obj_init_pos.astype(sim.mx.body_pos.dtype))
+    kin = mjx.kinematics(sim.mx.replace(body_pos=body_pos), data)
+    target_pos = kin.site_xpos[sim.site("hole")]
+    obj_to_target_init = jnp.abs(target_pos[2] - kin.site_xpos[sim.site("buttonStart")][2])
+    task = {
+        "target_pos": target_pos,
+        "obj_init_pos": obj_init_pos,
+        "obj_to_target_init": obj_to_target_init,
+        "model": {"body_pos": body_pos},
+    }
+    return data, task
+
+
+def objects(sim, data, task):
+    return sim.body_com(data, "button") + jnp.array([0.0, 0.0, 0.193]), sim.body_xquat(data, "button")
+
+
+def evaluate(sim, data, obs, action, task):
+    del action
+    obj = obs[4:7]
+    tcp = sim.tcp_center(data)
+    init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
+    tcp_to_obj = jnp.linalg.norm(obj - tcp)
+    tcp_to_obj_init = jnp.linalg.norm(obj - init_tcp)
+    obj_to_target = jnp.abs(task["target_pos"][2] - obj[2])
+    tcp_closed = 1.0 - obs[3]
+    near_button = reward_utils.tolerance(tcp_to_obj, bounds=(0.0, 0.01), margin=tcp_to_obj_init, sigmoid="long_tail")
+    button_pressed = reward_utils.tolerance(
+        obj_to_target, bounds=(0.0, 0.005), margin=task["obj_to_target_init"], sigmoid="long_tail"
+    )
+    reward = 5.0 * reward_utils.hamacher_product(tcp_closed, near_button)
+    reward = reward + jnp.where(tcp_to_obj <= 0.03, 5.0 * button_pressed, 0.0)
+    info = {
+        "success": (obj_to_target <= 0.024).astype(jnp.float32),
+        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
+        "grasp_success": (obs[3] > 0).astype(jnp.float32),
+        "grasp_reward": near_button,
+        "in_place_reward": button_pressed,
+        "obj_to_target": obj_to_target,
+        "unscaled_reward": reward,
+    }
+    return reward, info
+
+
+SKILL = Skill(
+    name="button-press-topdown-v3",
+    scene=SCENE,
+    hand_init_pos=HAND_INIT_POS,
+    hand_low=(-0.5, 0.40, 0.05),
+    hand_high=(0.5, 1.0, 0.5),
+    goal_low=(-0.5, 0.40, 0.05),
+    goal_high=(0.5, 1.0, 0.5),
+    reset=reset,
+    objects=objects,
+    evaluate=evaluate,
+)
