@@ -191,7 +191,9 @@ def _leaf_signature(tree: Any) -> list:
 
 
 def _policy_of(state: Any) -> dict:
-    return {"actor_params": state.sac.actor_params, "critic_params": state.sac.critic_params}
+    """Default policy export of a `jaxmeta.train.TrainState` whose agent keeps ``actor_params`` /
+    ``critic_params`` (SAC); other learners pass their policy to `Checkpointer.save`."""
+    return {"actor_params": state.agent.actor_params, "critic_params": state.agent.critic_params}
 
 
 class Checkpointer:
@@ -201,8 +203,11 @@ class Checkpointer:
         self.run_dir = Path(run_dir)
         self._mngr = _manager(self.run_dir, keep)
 
-    def save(self, step: int, state: Any, config: TrainConfig, meta: dict) -> None:
-        """Synchronously write a checkpoint at `step` (env steps); replaces an existing one."""
+    def save(self, step: int, state: Any, config: TrainConfig, meta: dict, policy: dict | None = None) -> None:
+        """Synchronously write a checkpoint at `step` (env steps); replaces an existing one.
+
+        policy: ``{"actor_params", "critic_params"}`` stored beside the full state for `restore_policy`
+        (default: read from ``state.agent``)."""
         ocp = _ocp()
         if step in self._mngr.all_steps():
             self._mngr.delete(step)
@@ -211,7 +216,7 @@ class Checkpointer:
             int(step),
             args=ocp.args.Composite(
                 state=ocp.args.StandardSave(_pack(state)),
-                policy=ocp.args.StandardSave(_policy_of(state)),
+                policy=ocp.args.StandardSave(_policy_of(state) if policy is None else policy),
                 config=ocp.args.JsonSave(config.to_dict()),
                 meta=ocp.args.JsonSave(meta),
             ),

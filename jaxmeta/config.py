@@ -59,14 +59,25 @@ class AlgoSpec:
     """A training algorithm known to the trainer.
 
     conditioning: the `NetworkConfig.conditioning` it uses.
-    make_networks: NetworkConfig -> `jaxmeta.networks.Networks` (None: `jaxmeta.networks.make_networks`).
-    Future algorithms with their own update (PaCo, TaCo, Reptile) add their factory here.
+    learner: factory ``(config: TrainConfig, buffer: ReplayBuffer | None, constrain_batch=None) ->
+        jaxmeta.learner.Learner``, or its import path ``"module:function"`` (resolved on first use, so
+        registering an algorithm imports nothing heavy). Building a learner must not touch the buffer
+        (the networks of a saved run are rebuilt with ``buffer=None``).
     """
 
     name: str
     conditioning: str
     description: str = ""
-    make_networks: Callable[[NetworkConfig], Any] | None = None
+    learner: Any = "jaxmeta.learner:make_sac_learner"
+
+    def make_learner(self, config: "TrainConfig", buffer: Any = None, constrain_batch: Any = None):
+        factory = self.learner
+        if isinstance(factory, str):
+            import importlib
+
+            module, _, fn = factory.partition(":")
+            factory = getattr(importlib.import_module(module), fn)
+        return factory(config, buffer, constrain_batch)
 
 
 ALGOS: dict[str, AlgoSpec] = {}

@@ -57,14 +57,15 @@ def evaluate_checkpoint(run_dir: str, episodes: int | None = None, seed: int = 0
     import numpy as np
 
     from jaxmeta.checkpoint import restore_policy
-    from jaxmeta.networks import make_networks
+    from jaxmeta.config import ALGOS
     from jaxmeta.train import make_env
 
     pol = restore_policy(run_dir, step=step, seed_index=seed_index)
     cfg = pol["config"]
     n = episodes or cfg.eval_episodes
     env = make_env(cfg, n)
-    ev = jax.jit(make_evaluate(env, make_networks(pol["network_config"]), cfg.max_path_length))
+    networks = ALGOS[cfg.algo].make_learner(cfg).networks
+    ev = jax.jit(make_evaluate(env, networks, cfg.max_path_length))
     out = jax.device_get(ev(pol["actor_params"], jax.random.PRNGKey(seed)))
     return {
         "success": float(out["success"]),

@@ -5,7 +5,7 @@ Pure functions (`make_train(config) -> Trainer`)::
     trainer = make_train(cfg)
     ts = trainer.init(key)                     # TrainState: SAC + replay + env state, key, counters
     ts, metrics = jax.jit(trainer.chunk, donate_argnums=0)(ts)   # cfg.iters_per_chunk iterations
-    ev = jax.jit(trainer.evaluate)(ts.sac.actor_params, key)     # per-skill success over N episodes
+    ev = jax.jit(trainer.evaluate)(trainer.learner.actor_params(ts.agent), key)  # per-skill success
 
     # several seeds in one compiled program (PureJaxRL style): leading axis S = cfg.num_seeds
     tsb = trainer.init_batch(jax.random.PRNGKey(cfg.seed))
@@ -22,9 +22,10 @@ One iteration of the chunk's `lax.scan` (single seed):
    ``(obs, action, reward, next_obs = final_obs (true next obs before auto-reset), discount = 1,
    task_id)`` is added to the replay buffer (Meta-World never terminates; time-limit truncation
    bootstraps, so the discount is always 1).
-2. if ``env_steps >= learning_starts``: ``updates_per_step`` SAC updates (a nested scan), each sampling
-   a batch (uniform / task-balanced / prioritized with IS weights) and, for PER, writing back
-   priorities ``|TD| + eps``.
+2. if ``env_steps >= learning_starts``: ``updates_per_step`` learner updates (a nested scan). The
+   learner (`jaxmeta.learner.Learner`, built by the algorithm's `jaxmeta.config.AlgoSpec`) samples its
+   own batch: for SAC / PaCo one batch (uniform / task-balanced / prioritized with IS weights) and, for
+   PER, writes back priorities ``|TD| + eps``.
 
 Warm-up and learning flags come from the step counter, which is identical across seeds, so in the
 vmapped multi-seed program they stay scalar `lax.cond` predicates (no wasted work); the seed axis is
@@ -63,39 +64,29 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxmeta.config import ALGOS, TrainConfig, check_ported
 from jaxmeta.evaluate import make_evaluate
-from jaxmeta.networks import Networks, make_networks
+from jaxmeta.learner import SAC_SCALARS, Learner
+from jaxmeta.networks import Networks
 from jaxmeta.replay import ReplayBuffer, ReplayState, make_replay
-from jaxmeta.sac import SAC, SACState, Transition, make_sac
+from jaxmeta.sac import Transition
 
 __all__ = ["TrainState", "Trainer", "make_env", "make_train", "train"]
 
 Metrics = dict[str, jax.Array]
-SAC_SCALARS = (
-    "critic_loss",
-    "actor_loss",
-    "alpha_loss",
-    "alpha",
-    "entropy",
-    "q_mean",
-    "target_q_mean",
-    "td_error",
-    "critic_grad_norm",
-    "actor_grad_norm",
-)
 
 
 @struct.dataclass
 class TrainState:
     """Everything a run needs to continue exactly (one pytree; add a leading seed axis when batched).
 
-    sac: SACState (params, target critic, log_alpha, optimizer states, update count).
+    agent: the learner's state (`SACState` for mtsac/mhsac, `PaCoState` for paco, ...): params, target
+        critic, temperature, optimizer states, update count.
     replay: ReplayState. env: MultiTaskState (envs.multitask or envs.toy).
     key: raw uint32 (2,) PRNG key of the loop. env_steps / updates: () int32 counters (env steps
     summed over all envs; SAC updates). episode_return: (N,) f32 running return of each env's
     current episode. episodes: () int32 finished episodes.
     """
 
-    sac: SACState
+    agent: Any
     replay: ReplayState
     env: Any
     key: jax.Array
@@ -114,7 +105,7 @@ class Trainer:
     env: Any  # MultiTaskEnv / ToyMultiTaskEnv, envs_per_skill = cfg.envs_per_skill
     eval_env: Any  # same skills, envs_per_skill = cfg.eval_episodes
     networks: Networks
-    sac: SAC
+    learner: Learner
     buffer: ReplayBuffer
     init: Callable[[jax.Array], TrainState]
     chunk: Callable[[TrainState], tuple[TrainState, Metrics]]
@@ -170,9 +161,6 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     eval_env = make_env(cfg, cfg.eval_episodes)
     if tuple(env.skills) != cfg.skills:
         raise RuntimeError(f"env skills {env.skills} != config skills {cfg.skills}")
-    spec = ALGOS[cfg.algo]
-    networks = (spec.make_networks or make_networks)(cfg.network)
-    sac = make_sac(cfg.sac, networks)
     buffer = make_replay(
         cfg.buffer_capacity,
         cfg.num_tasks,
@@ -182,13 +170,21 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         beta_end=1.0,
         beta_steps=cfg.total_updates,
     )
+    # ------------------------------------------------------------------------------ sharding hooks
+    def _constrain_batch(batch):
+        """Single seed on several devices: split the sampled batch over the data axis."""
+        if mesh is None or cfg.num_seeds > 1:
+            return batch
+        return jax.lax.with_sharding_constraint(batch, NamedSharding(mesh, P("data")))
+
+    learner = ALGOS[cfg.algo].make_learner(cfg, buffer, _constrain_batch)
+    networks = learner.networks
     N, A, T = env.num_envs, env.action_size, cfg.num_tasks
     B, U, K = cfg.batch_size, cfg.updates_per_step, cfg.steps_per_update
-    per = cfg.per
 
     # ---------------------------------------------------------------------------------- init
     def init(key: jax.Array) -> TrainState:
-        k_sac, k_env, k_loop = jax.random.split(key, 3)
+        k_agent, k_env, k_loop = jax.random.split(key, 3)
         env_state = env.reset(k_env)
         example = Transition(
             obs=jnp.zeros((env.observation_size,), jnp.float32),
@@ -199,7 +195,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             task_id=jnp.zeros((), jnp.int32),
         )
         return TrainState(
-            sac=sac.init(k_sac),
+            agent=learner.init(k_agent),
             replay=buffer.init(example),
             env=env_state,
             key=k_loop,
@@ -220,7 +216,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         action = jax.lax.cond(
             warm,
             lambda: jax.random.uniform(k_act, (N, A), jnp.float32, -1.0, 1.0),
-            lambda: sac.act(ts.sac.actor_params, obs, task_id, k_act),
+            lambda: networks.sample_action(learner.actor_params(ts.agent), obs, task_id, k_act)[0],
         )
         new = env.step(ts.env, action)
         replay = buffer.add(
@@ -262,24 +258,16 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
 
     # -------------------------------------------------------------------------- updates (1 seed)
     def one_update(carry, _):
-        sac_state, replay, key = carry
-        key, k_sample, k_update = jax.random.split(key, 3)
-        batch, info = buffer.sample(replay, k_sample, B)
-        batch = _constrain_batch(batch)
-        sac_state, m, td = sac.update(sac_state, batch, k_update, info.weights if per else None)
-        replay = buffer.set_priorities(replay, info.indices, td)
-        out = {k: m[k] for k in SAC_SCALARS}
-        out["alpha_per_task"] = m["alpha_per_task"]
-        if per:
-            out["per_beta"] = buffer.beta(replay)
-            out["per_weight_min"] = jnp.min(info.weights)
-        return (sac_state, replay, key), out
+        agent, replay, key = carry
+        key, k_update = jax.random.split(key)
+        agent, replay, m = learner.update(agent, replay, k_update)
+        return (agent, replay, key), m
 
     def updates(ts: TrainState) -> tuple[TrainState, Metrics]:
         key, sub = jax.random.split(ts.key)
-        (s, r, _), ms = jax.lax.scan(one_update, (ts.sac, ts.replay, sub), None, length=U)
+        (s, r, _), ms = jax.lax.scan(one_update, (ts.agent, ts.replay, sub), None, length=U)
         ms = jax.tree.map(lambda x: jnp.mean(x, axis=0), ms)
-        return ts.replace(sac=s, replay=r, key=key, updates=ts.updates + U), ms
+        return ts.replace(agent=s, replay=r, key=key, updates=ts.updates + U), ms
 
     def no_updates(ts: TrainState) -> tuple[TrainState, Metrics]:
         shapes = jax.eval_shape(updates, ts)[1]
@@ -334,13 +322,6 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             out[k] = jnp.where(n_learn > 0, jnp.sum(v * w, axis=0) / jnp.maximum(n_learn, 1), nan)
         return out
 
-    # ------------------------------------------------------------------------------ sharding hooks
-    def _constrain_batch(batch):
-        """Single seed on several devices: split the sampled batch over the data axis."""
-        if mesh is None or cfg.num_seeds > 1:
-            return batch
-        return jax.lax.with_sharding_constraint(batch, NamedSharding(mesh, P("data")))
-
     # -------------------------------------------------------------------------------- evaluation
     evaluate = make_evaluate(eval_env, networks, cfg.max_path_length)
 
@@ -350,7 +331,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         env=env,
         eval_env=eval_env,
         networks=networks,
-        sac=sac,
+        learner=learner,
         buffer=buffer,
         init=init,
         chunk=make_chunk(False),
@@ -421,7 +402,8 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True) -> Programs:
     eval_fn = trainer.evaluate_batch if batched else trainer.evaluate
     key = jax.random.PRNGKey(cfg.seed)
     abstract = jax.eval_shape(init_fn, key if batched else trainer.seed_key(0))
-    actor_abs = abstract.sac.actor_params
+    actor_of = trainer.learner.actor_params
+    actor_abs = actor_of(abstract.agent)
     eval_key_abs = jax.ShapeDtypeStruct((cfg.num_seeds, 2) if batched else (2,), jnp.uint32)
 
     sh = None
@@ -431,7 +413,7 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True) -> Programs:
         data = NamedSharding(mesh, P("data"))
         jit_init = jax.jit(init_fn, out_shardings=sh)
         jit_chunk = jax.jit(chunk_fn, in_shardings=(sh,), out_shardings=(sh, data if batched else rep), donate_argnums=0)
-        eval_in = (sh.sac.actor_params, data if batched else rep)
+        eval_in = (actor_of(sh.agent), data if batched else rep)
         jit_eval = jax.jit(eval_fn, in_shardings=eval_in, out_shardings=data if batched else rep)
     else:
         jit_init = jax.jit(init_fn)
@@ -586,7 +568,7 @@ def train(
             if cfg.due(c, cfg.eval_every):
                 t0 = time.perf_counter()
                 keys = trainer.eval_key(c)
-                ev = programs.evaluate(ts.sac.actor_params, keys if batched else keys[0])
+                ev = programs.evaluate(trainer.learner.actor_params(ts.agent), keys if batched else keys[0])
                 ev = host(ev)
                 eval_s += time.perf_counter() - t0
                 mlog.log_eval(c, m["env_steps"], m["updates"], ev, time.perf_counter() - t_loop)
@@ -606,7 +588,9 @@ def train(
                     "num_seeds": S,
                     "jaxmeta_version": __version__,
                 }
-                ckpt.save(int(m["env_steps"][0]), ts, cfg, meta)
+                policy = {"actor_params": trainer.learner.actor_params(ts.agent),
+                          "critic_params": trainer.learner.critic_params(ts.agent)}
+                ckpt.save(int(m["env_steps"][0]), ts, cfg, meta, policy)
                 ckpt_s += time.perf_counter() - t0
     except KeyboardInterrupt:
         interrupted = True

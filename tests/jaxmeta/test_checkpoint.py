@@ -116,8 +116,8 @@ def test_restore_policy_returns_saved_params(runs):
     a, _, _, _ = runs
     pol = restore_policy(a)
     st, _ = _full_state(a, cfg_at(a))
-    jax.tree.map(np.testing.assert_array_equal, pol["actor_params"], st.sac.actor_params)
-    jax.tree.map(np.testing.assert_array_equal, pol["critic_params"], st.sac.critic_params)
+    jax.tree.map(np.testing.assert_array_equal, pol["actor_params"], st.agent.actor_params)
+    jax.tree.map(np.testing.assert_array_equal, pol["critic_params"], st.agent.critic_params)
     assert pol["network_config"] == cfg_at(a).network and pol["step"] == 800
     assert pol["skills"] == ("toy-0", "toy-1")
     nets = make_networks(pol["network_config"])  # usable for fine-tuning elsewhere

@@ -1,0 +1,118 @@
+"""The learner protocol: how the training loop (`jaxmeta.train`) drives an algorithm.
+
+The trainer owns the envs, the replay buffer, the scan and the logging; an algorithm only says how to
+initialise its state, how to do one learning update from the replay buffer, and where its policy is::
+
+    learner = make_sac_learner(cfg, buffer)          # or ALGOS[cfg.algo].learner(cfg, buffer)
+    state = learner.init(key)                        # any pytree (SACState, PaCoState, ...)
+    state, replay, metrics = learner.update(state, replay, key)   # one update (samples itself)
+    a, _ = learner.networks.sample_action(learner.actor_params(state), obs, task_id, key)
+
+``update`` samples its own batch(es) from the replay state, so algorithms that need other batches than
+one mixed batch (Reptile: per-task batches of a meta-batch of tasks) fit the same loop; algorithms that
+use PER write their priorities back and return the new replay state. ``metrics`` is a flat dict of
+float32 arrays of shape () or (T,) (T = number of tasks); the trainer averages them over the updates of
+a chunk and logs the scalar ones.
+
+`make_sac_learner` is the MT-SAC / MH-SAC learner. Other learners (PaCo, TaCo, Reptile) are built by the
+factory named in their `jaxmeta.config.AlgoSpec`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxmeta.networks import Networks, make_networks
+from jaxmeta.replay import ReplayBuffer
+from jaxmeta.sac import make_sac
+
+__all__ = ["Learner", "SAC_SCALARS", "make_sac_learner", "sac_metrics"]
+
+Metrics = dict[str, jax.Array]
+
+#: Scalar SAC metrics forwarded to the training log (plus ``alpha_per_task (T,)``).
+SAC_SCALARS = (
+    "critic_loss",
+    "actor_loss",
+    "alpha_loss",
+    "alpha",
+    "entropy",
+    "q_mean",
+    "target_q_mean",
+    "td_error",
+    "critic_grad_norm",
+    "actor_grad_norm",
+)
+
+
+class Learner(NamedTuple):
+    """An algorithm as the trainer sees it (all functions pure and jit-able).
+
+    networks: the actor/critic family (`jaxmeta.networks.Networks` protocol); the trainer acts with
+        ``networks.sample_action`` and evaluates with ``networks.deterministic_action``.
+    init(key) -> state: the algorithm's whole learning state (params, optimizer states, counters).
+    update(state, replay, key) -> (state, replay, metrics): one update, sampling from ``replay``.
+    actor_params(state) -> the actor parameters (acting, evaluation, policy export).
+    critic_params(state) -> the critic parameters (policy export for fine-tuning / transfer).
+    """
+
+    networks: Networks
+    init: Callable[[jax.Array], Any]
+    update: Callable[[Any, Any, jax.Array], tuple[Any, Any, Metrics]]
+    actor_params: Callable[[Any], Any]
+    critic_params: Callable[[Any], Any]
+
+
+def sac_metrics(m: Metrics) -> Metrics:
+    """The subset of `sac.update` metrics the trainer logs."""
+    out = {k: m[k] for k in SAC_SCALARS}
+    out["alpha_per_task"] = m["alpha_per_task"]
+    return out
+
+
+def sampled_update(
+    update_fn: Callable,
+    buffer: ReplayBuffer,
+    batch_size: int,
+    per: bool,
+    constrain_batch: Callable[[Any], Any] | None = None,
+) -> Callable:
+    """``update(state, replay, key)`` from a ``update_fn(state, batch, key, weights) -> (state, metrics,
+    td_error (B,))``: samples one batch of `batch_size` (uniform / balanced / prioritized, as the
+    buffer was built), passes the IS weights when `per`, and writes back ``|td_error|`` priorities.
+    ``constrain_batch`` (optional) is applied to the sampled batch (sharding constraints)."""
+
+    def update(state, replay, key):
+        k_sample, k_update = jax.random.split(key)
+        batch, info = buffer.sample(replay, k_sample, batch_size)
+        if constrain_batch is not None:
+            batch = constrain_batch(batch)
+        state, m, td = update_fn(state, batch, k_update, info.weights if per else None)
+        replay = buffer.set_priorities(replay, info.indices, td)
+        if per:
+            m = dict(m)
+            m["per_beta"] = buffer.beta(replay)
+            m["per_weight_min"] = jnp.min(info.weights)
+        return state, replay, m
+
+    return update
+
+
+def make_sac_learner(config, buffer: ReplayBuffer, constrain_batch: Callable[[Any], Any] | None = None) -> Learner:
+    """MT-SAC / MH-SAC (`jaxmeta.sac`) on `config.network` / `config.sac` (a `jaxmeta.config.TrainConfig`)."""
+    networks = make_networks(config.network)
+    sac = make_sac(config.sac, networks)
+
+    def update_fn(state, batch, key, weights):
+        state, m, td = sac.update(state, batch, key, weights)
+        return state, sac_metrics(m), td
+
+    return Learner(
+        networks=networks,
+        init=sac.init,
+        update=sampled_update(update_fn, buffer, config.batch_size, config.per, constrain_batch),
+        actor_params=lambda s: s.actor_params,
+        critic_params=lambda s: s.critic_params,
+    )
