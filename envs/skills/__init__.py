@@ -5,6 +5,7 @@ import importlib
 
 _MODULES = {
     "reach-v3": "envs.skills.reach",
+    "drawer-open-v3": "envs.skills.drawer_open",
     "push-v3": "envs.skills.push",
     "pick-place-v3": "envs.skills.pick_place",
     "door-close-v3": "envs.skills.door_close",

@@ -246,9 +246,11 @@ def live_pad_caging_reward(sim, data, task, obj_pos, obj_radius: float, pad_succ
 BLOCK_PROXY = Proxy("block_proxy", "obj", "capsule", (0.02 + PAD_MARGIN, 0.01), like="objGeom")
 
 
-#: Contact parameters of the hand's collision mesh (`right_hand` eGripperBase: MuJoCo geom defaults).
-HAND_MESH_CONTACT = dict(condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0), solimp=(0.9, 0.95, 0.001, 0.5, 2.0),
-                         margin=0.0)
+#: MuJoCo's default geom contact parameters: those of the hand's collision mesh (`right_hand`
+#: eGripperBase) and of the table's retaining walls (basic_scene.xml).
+MUJOCO_DEFAULT_CONTACT = dict(condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0),
+                              solimp=(0.9, 0.95, 0.001, 0.5, 2.0), margin=0.0)
+HAND_MESH_CONTACT = MUJOCO_DEFAULT_CONTACT
 #: The flat finger-side face of the hand's collision mesh (eGripperBase spans x -0.024..0.042,
 #: y -0.053..0.053, z 0.028..0.081 in the right_hand frame; z points towards the fingers) as a 2 cm thick
 #: box: what a handle between the open fingers hits when the hand comes down on it.

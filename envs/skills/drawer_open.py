@@ -6,19 +6,21 @@ the handle bar is a capsule. The expert comes down over the bar with the open gr
 towards the robot: in metaworld only the bar touches the robot (the left pad and claw, i.e. the finger
 behind the bar, and briefly the hand's mesh as it comes down), so the MJX scene collides just the bar
 (a proxy duplicating the stock capsule) with the left pad and a palm proxy (4 contacts). The drawer's
-slide-joint limits (-0.16, 0) stand in for the case; the drawer never touches the table.
+slide-joint limits (-0.16, 0) stand in for the case; the shut drawer stops against the table's back
+wall (one sphere-plane contact, see BACK_WALL).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.sawyer import Skill
 from envs.scene import Proxy, SceneConfig
-from envs.skills.common import (FINGER_MARGIN, HAND_MESH_CONTACT, OBJ_COL_CONTACT, PALM, combined_pair, euler_quat,
-                                 gripper_pairs)
+from envs.skills.common import (FINGER_MARGIN, HAND_MESH_CONTACT, MUJOCO_DEFAULT_CONTACT, OBJ_COL_CONTACT, PALM,
+                                 combined_pair, euler_quat, gripper_pairs)
 
 HAND_INIT_POS = (0.0, 0.6, 0.2)
 MAX_DIST = 0.2
@@ -30,18 +32,29 @@ HANDLE_OFFSET = (0.0, -0.16, 0.0)
 HANDLE = Proxy("drawer_handle_proxy", "drawer_link", "capsule", (0.009 + FINGER_MARGIN, 0.05), pos=(0.0, -0.15, 0.0),
                quat=euler_quat(0.0, 1.57, 0.0))
 
+#: The table's back retaining wall (stock box; front face at world y = 0.98) as a plane facing -y. The
+#: shut drawer's back face (drawer_link y + 0.09 = 0.98 + q) rests against it: with the slide joint's soft
+#: limit alone, a hand pushing the shut drawer drives it 2 cm past the wall (drawer-close expert).
+BACK_WALL = Proxy("back_wall_proxy", "world", "plane", (0.0, 0.0, 0.01), pos=(0.0, 0.98, 0.06),
+                  quat=(math.cos(math.pi / 4), math.sin(math.pi / 4), 0.0, 0.0))
+#: A sphere touching the drawer's back face at mid-height of the stock contact patch. The drawer has one
+#: (slide) DOF, so one frictionless contact point stops it (stock: 8 box-box contacts).
+DRAWER_STOP = Proxy("drawer_stop_proxy", "drawer_link", "sphere", (0.01,), pos=(0.0, 0.08, -0.015))
+STOP_PAIR = dataclasses.replace(
+    combined_pair(DRAWER_STOP.name, OBJ_COL_CONTACT, BACK_WALL.name, MUJOCO_DEFAULT_CONTACT), condim=1)
+
 #: The palm (common.PALM) raised by FINGER_MARGIN: it meets the inflated bar at the stock distance.
 PALM_1MM = dataclasses.replace(PALM, pos=(PALM.pos[0], PALM.pos[1], PALM.pos[2] - FINGER_MARGIN))
 
 SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_drawer.xml",
-    proxies=(HANDLE, PALM_1MM),
+    proxies=(HANDLE, PALM_1MM, DRAWER_STOP, BACK_WALL),
     # The left pad (the finger behind the bar) and the palm, which the bar hits as the hand comes down.
     # The left claw (3 mm behind the pad face; stock touches it only under >2 mm penetration) is left
     # out: with it, 50-step drift from the hook-and-pull phase is 4.1 mm (hand) / 6.6 mm (drawer) vs
     # 4.3 / 6.6 without; without the palm 5.9 / 8.1.
     pairs=gripper_pairs(HANDLE.name, OBJ_COL_CONTACT, ("leftpad_geom",), fold_margin=True)
-    + (combined_pair(PALM_1MM.name, HAND_MESH_CONTACT, HANDLE.name, OBJ_COL_CONTACT),),
+    + (combined_pair(PALM_1MM.name, HAND_MESH_CONTACT, HANDLE.name, OBJ_COL_CONTACT), STOP_PAIR),
     iterations=4,
     ls_iterations=8,
     cone="pyramidal",
