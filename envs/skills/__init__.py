@@ -6,8 +6,12 @@ import importlib
 _MODULES = {
     "reach-v3": "envs.skills.reach",
     "drawer-open-v3": "envs.skills.drawer_open",
+    "drawer-close-v3": "envs.skills.drawer_close",
+    "door-open-v3": "envs.skills.door_open",
     "push-v3": "envs.skills.push",
     "pick-place-v3": "envs.skills.pick_place",
+    "button-press-topdown-v3": "envs.skills.button_press_topdown",
+    "window-open-v3": "envs.skills.window_open",
     "door-close-v3": "envs.skills.door_close",
     "lever-pull-v3": "envs.skills.lever_pull",
     "sweep-into-v3": "envs.skills.sweep_into",

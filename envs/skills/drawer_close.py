@@ -3,8 +3,8 @@
 Scene: as drawer-open (sawyer_drawer.xml). The expert comes down in front of the pulled-out drawer
 with a closed gripper and pushes the handle bar; in metaworld the bar touches the left claw and left
 pad only, so the MJX scene collides just the bar (a proxy duplicating the stock capsule) with them.
-The slide-joint limit (upper 0) stops the closed drawer (in metaworld the drawer's back also touches
-the table's retaining wall once it is shut; after success, not needed for the task).
+The shut drawer stops against the table's back wall (drawer_open.BACK_WALL: without it the expert,
+which keeps pushing after success, drives the drawer 2 cm past the joint's soft limit).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from envs import reward_utils
 from envs.sawyer import Skill
 from envs.scene import SceneConfig
 from envs.skills.common import OBJ_COL_CONTACT, gripper_pairs
-from envs.skills.drawer_open import HAND_INIT_POS, HANDLE, drawer_model
+from envs.skills.drawer_open import BACK_WALL, DRAWER_STOP, HAND_INIT_POS, HANDLE, STOP_PAIR, drawer_model
 
 MAX_DIST = 0.15
 #: metaworld quirk: the class sets `_TARGET_RADIUS = 0.04` but the reward and success read
@@ -25,8 +25,8 @@ HANDLE_OFFSET = (0.0, -0.16, 0.05)
 
 SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_drawer.xml",
-    proxies=(HANDLE,),
-    pairs=gripper_pairs(HANDLE.name, OBJ_COL_CONTACT, ("leftpad_geom", "leftclaw_it"), fold_margin=True),
+    proxies=(HANDLE, DRAWER_STOP, BACK_WALL),
+    pairs=gripper_pairs(HANDLE.name, OBJ_COL_CONTACT, ("leftpad_geom", "leftclaw_it"), fold_margin=True) + (STOP_PAIR,),
     iterations=4,
     ls_iterations=8,
     cone="pyramidal",
