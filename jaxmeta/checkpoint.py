@@ -49,6 +49,7 @@ __all__ = [
     "latest_step",
     "load_config",
     "prepare_run_dir",
+    "read_checkpoint",
     "restore_policy",
 ]
 
@@ -274,6 +275,42 @@ def _check_like(state: Any, abstract: Any) -> None:
     for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(abstract)):
         if tuple(x.shape) != tuple(y.shape) or x.dtype != y.dtype:
             raise CheckpointError(f"restored leaf {x.shape} {x.dtype} != expected {y.shape} {y.dtype}")
+
+
+def read_checkpoint(run_dir: str | os.PathLike, step: int | None = None, *, state: bool = True) -> dict:
+    """Read a checkpoint of a run without knowing its state's structure and without writing anything
+    (read-only manager: the directory is never modified). Returns ``{"config": TrainConfig, "meta":
+    dict (incl. "leaves": [keystr path, shape, dtype] of every state leaf), "step": int, "state": {leaf
+    index "000123": array} (only when `state`; zero-size leaves are absent, see `_pack`)}``.
+
+    Raises CheckpointError for a missing directory / config / checkpoint, or an unreadable one."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {str(run_dir)!r} does not exist")
+    load_config(run_dir)  # a jaxmeta run directory with a readable config.json
+    step = latest_step(run_dir) if step is None else int(step)
+    if step is None or not (run_dir / CKPT_DIR / str(step)).is_dir():
+        raise CheckpointError(f"no checkpoint{'' if step is None else f' {step}'} in {str(run_dir / CKPT_DIR)!r}")
+    ocp = _ocp()
+    path = run_dir / CKPT_DIR / str(step)
+    mngr = _manager(run_dir, None, read_only=True)
+    try:
+        items = {"config": ocp.args.JsonRestore(), "meta": ocp.args.JsonRestore()}
+        if state:
+            items["state"] = ocp.args.StandardRestore()
+        out = mngr.restore(step, args=ocp.args.Composite(**items))
+        cfg = TrainConfig.from_dict(out["config"])
+        meta = dict(out["meta"])
+        if not isinstance(meta.get("leaves"), list):
+            raise ValueError("meta has no leaf signature")
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupt: {e}") from e
+    finally:
+        mngr.close()
+    res = {"config": cfg, "meta": meta, "step": int(step)}
+    if state:
+        res["state"] = out["state"]
+    return res
 
 
 def restore_policy(run_dir: str | os.PathLike, step: int | None = None, seed_index: int | None = None) -> dict:

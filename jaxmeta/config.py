@@ -24,8 +24,12 @@ Rounding (all documented, all deterministic):
 - evaluation / checkpointing happen at the first chunk boundary at or after every multiple of
   ``eval_every`` / ``checkpoint_every`` (0 = only at the end), and always after the last chunk.
 
-Benchmarks: any `envs.benchmark` name (``"MT1/<skill>"``, ``"MT10"``, ``"ML10"``, ...; ML names train on
-their train split) or ``"toy/<n>"`` (the pure-JAX point-reach env of `envs.toy`, for tests).
+Benchmarks: any `envs.benchmark` name (``"MT1/<skill>"``, ``"MT10"``, ``"ML10"``, ...) or ``"toy/<n>"``
+(the pure-JAX point-reach env of `envs.toy`, for tests). ``split`` picks the train (default) or test task
+sets (ML1: held-out instances of the skill; ML10/ML45: held-out skills; toy/<n>: the next n toy skills);
+``task_indices`` keeps only some rand_vec rows of every skill (e.g. one held-out ML1 instance).
+``task_skills`` names the conditioning task space when it is larger than the env's skills (fine-tuning on
+new skills keeps the source's task ids and appends the new ones: `jaxmeta.finetune`).
 
 Algorithms live in the open registry `ALGOS` (``register_algo``): ``mtsac`` (one-hot task input) and
 ``mhsac`` (one output head per task). ``algo`` fixes ``network.conditioning``; ``network.num_tasks`` and
@@ -40,11 +44,14 @@ import re
 from typing import Any, Callable
 
 from jaxmeta.networks import NetworkConfig
+from jaxmeta.paco import PaCoOptions, validate_paco_options
+from jaxmeta.reptile import ReptileConfig
 from jaxmeta.sac import SACConfig
 
 __all__ = [
     "ALGOS",
     "AlgoSpec",
+    "FinetuneConfig",
     "PRESETS",
     "TrainConfig",
     "benchmark_skills",
@@ -93,23 +100,38 @@ def register_algo(spec: AlgoSpec) -> AlgoSpec:
 
 register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot task id appended to the inputs"))
 register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per task"))
+# PaCo / TaCo (seed 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
+register_algo(AlgoSpec("paco", "onehot", "PaCo: K parameter sets per layer, theta_t = Phi w_t, loss mask-out and "
+                       "w-reset (TrainConfig.paco)", learner="jaxmeta.paco_learner:make_paco_learner"))
+register_algo(AlgoSpec("taco", "onehot", "TaCo: PaCo with task sampling p_t (uniform / grouped / weighted / online "
+                       "DBSCAN; TrainConfig.paco.task_sampling)", learner="jaxmeta.paco_learner:make_taco_learner"))
+register_algo(AlgoSpec("reptile", "onehot", "Reptile over MT-SAC (seed 001 Alg. 2): vmapped per-task inner "
+                       "loops of k SAC updates, outer interpolation", learner="jaxmeta.reptile:make_reptile_learner"))
 
 
 # ------------------------------------------------------------------------------------------ benchmarks
 _TOY = re.compile(r"^toy/(\d+)$")
 
 
-def benchmark_skills(name: str) -> tuple[str, ...]:
-    """Training skills of a benchmark name, without building it (no metaworld import).
+SPLIT_NAMES = ("train", "test")
+
+
+def benchmark_skills(name: str, split: str = "train") -> tuple[str, ...]:
+    """Skills of a benchmark name's ``split`` ("train" or "test"), without building it (no metaworld
+    import). Test splits: ML1/<skill> -> (skill,) (held-out instances), ML10/ML25/ML45 -> the held-out
+    skills, ``toy/<n>`` -> the n next toy skills ``toy-n .. toy-(2n-1)`` (new skills, as in toy/<2n>).
+    MT benchmarks have no test split.
 
     Raises ValueError (envs.benchmarks' message, listing the valid names) for an unknown name.
     """
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
     m = _TOY.match(name) if isinstance(name, str) else None
     if m:
         n = int(m.group(1))
         if n < 1:
             raise ValueError(f"toy benchmark needs >= 1 skill, got {name!r}")
-        return tuple(f"toy-{i}" for i in range(n))
+        return tuple(f"toy-{i}" for i in (range(n) if split == "train" else range(n, 2 * n)))
     if isinstance(name, str) and name.startswith("toy"):
         raise ValueError(f"toy benchmark names are 'toy/<num_skills>', e.g. 'toy/2'; got {name!r}")
     from envs.benchmarks import SPLITS, _parse_name
@@ -118,13 +140,15 @@ def benchmark_skills(name: str) -> tuple[str, ...]:
         kind, skill = _parse_name(name)
     except ValueError as e:
         raise ValueError(f"{e} (or 'toy/<n>' for the pure-JAX test env)") from None
+    if split == "test" and kind.startswith("MT"):
+        raise ValueError(f"benchmark {name!r} has no test split (MT benchmarks); held-out tasks: ML1/<skill>, ML10, ...")
     if skill is not None:
         return (skill,)
-    return tuple(SPLITS[kind][0])
+    return tuple(SPLITS[kind][0 if split == "train" else 1])
 
 
-def check_ported(name: str) -> None:
-    """Raise ValueError if a training skill of benchmark `name` has no MJX port yet (cheap: imports
+def check_ported(name: str, split: str = "train") -> None:
+    """Raise ValueError if a skill of benchmark `name`'s `split` has no MJX port yet (cheap: imports
     the skill modules only, builds nothing)."""
     if name.startswith("toy/"):
         return
@@ -133,16 +157,70 @@ def check_ported(name: str) -> None:
     from envs.skills import _MODULES
 
     missing = [
-        s for s in benchmark_skills(name) if s not in _MODULES or importlib.util.find_spec(_MODULES[s]) is None
+        s for s in benchmark_skills(name, split)
+        if s not in _MODULES or importlib.util.find_spec(_MODULES[s]) is None
     ]
     if missing:
         ported = sorted(s for s, m in _MODULES.items() if importlib.util.find_spec(m) is not None)
-        raise ValueError(f"benchmark {name!r} needs skill(s) {missing} not ported to MJX yet; ported: {ported}")
+        what = f"benchmark {name!r}" + ("" if split == "train" else f" ({split} split)")
+        raise ValueError(f"{what} needs skill(s) {missing} not ported to MJX yet; ported: {ported}")
 
 
 # ------------------------------------------------------------------------------------------------ config
 def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _int_tuple(v: Any, name: str) -> tuple[int, ...] | None:
+    if v is None:
+        return None
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of ints or None, got {v!r}")
+    t = tuple(v)
+    if not t or not all(_is_int(i) and i >= 0 for i in t) or len(set(t)) != len(t):
+        raise ValueError(f"{name} must be a non-empty sequence of distinct non-negative ints, got {v!r}")
+    return tuple(int(i) for i in t)
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneConfig:
+    """Where a fine-tuning run comes from (`jaxmeta.finetune` fills it in; None on a run from scratch).
+
+    source: the source run directory (read only, never written). step: its checkpoint (env steps).
+    seed_index: which seed of a multi-seed source. keep_buffer: start from the source's replay buffer
+    (re-added oldest first into this run's buffer) instead of an empty one. source_*: the source's task
+    set (benchmark, split, task_indices, algo, skills = its conditioning task space, a prefix of this
+    run's), evaluated during fine-tuning to measure forgetting when eval_source.
+    """
+
+    source: str = ""
+    step: int = 0
+    seed_index: int = 0
+    keep_buffer: bool = False
+    source_benchmark: str = ""
+    source_split: str = "train"
+    source_task_indices: tuple[int, ...] | None = None
+    source_algo: str = "mtsac"
+    source_skills: tuple[str, ...] = ()
+    eval_source: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "source_task_indices",
+                           _int_tuple(self.source_task_indices, "FinetuneConfig.source_task_indices"))
+        object.__setattr__(self, "source_skills", tuple(self.source_skills))
+        if not isinstance(self.source, str) or not self.source:
+            raise ValueError(f"FinetuneConfig.source must be a run directory path, got {self.source!r}")
+        for name in ("step", "seed_index"):
+            v = getattr(self, name)
+            if not _is_int(v) or v < 0:
+                raise ValueError(f"FinetuneConfig.{name} must be a non-negative int, got {v!r}")
+        for name in ("keep_buffer", "eval_source"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"FinetuneConfig.{name} must be a bool, got {getattr(self, name)!r}")
+        if self.source_split not in SPLIT_NAMES:
+            raise ValueError(f"FinetuneConfig.source_split must be one of {SPLIT_NAMES}, got {self.source_split!r}")
+        if not self.source_skills:
+            raise ValueError("FinetuneConfig.source_skills must list the source run's task space")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +239,11 @@ class TrainConfig:
     # environment
     envs_per_skill: int = 8
     max_path_length: int = 200  # episode length (truncation; metaworld's is 500)
+    split: str = "train"  # task sets the envs run: "train" or "test" (ML held-out instances / skills)
+    task_indices: tuple[int, ...] | None = None  # restrict every skill's task set to these rand_vec rows
+    # skills naming the conditioning task ids (one-hot slots / heads / per-task alpha / replay task ids);
+    # None = the env skills. Fine-tuning: the source's task space, then the new skills (see finetune.py)
+    task_skills: tuple[str, ...] | None = None
     # schedule (env steps summed over all envs)
     total_steps: int = 120_000
     warmup_steps: int = 4_000  # uniform random actions before this many env steps
@@ -177,6 +260,9 @@ class TrainConfig:
     # learner
     network: NetworkConfig = NetworkConfig(hidden=(256, 256))
     sac: SACConfig = SACConfig(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3)
+    reptile: ReptileConfig = ReptileConfig()  # algo "reptile" only (inner_steps, meta_batch, outer_lr)
+    finetune: FinetuneConfig | None = None  # set by jaxmeta.finetune for a fine-tuning run
+    paco: PaCoOptions = PaCoOptions()  # algos "paco" / "taco" only (K, threshold, task sampling, transfer)
     # evaluation, logging, checkpoints
     eval_every: int = 16_000  # 0: only at the end
     eval_episodes: int = 20  # per skill
@@ -198,12 +284,20 @@ class TrainConfig:
 
         if not isinstance(self.algo, str) or self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; known algorithms: {sorted(ALGOS)}")
-        skills = benchmark_skills(self.benchmark)
-        T = len(skills)
+        if self.split not in SPLIT_NAMES:
+            raise ValueError(f"TrainConfig.split must be one of {SPLIT_NAMES}, got {self.split!r}")
+        skills = benchmark_skills(self.benchmark, self.split)
+        self._post_init_tasks_meta(skills)
+        T = self.num_tasks
         net = dataclasses.replace(net, num_tasks=T, conditioning=ALGOS[self.algo].conditioning)
         sac = dataclasses.replace(sac, num_tasks=T)
         object.__setattr__(self, "network", net)
         object.__setattr__(self, "sac", sac)
+        object.__setattr__(self, "paco", validate_paco_options(self.paco, self.task_space, self.algo))
+        if self.algo == "taco":  # TaCo draws batches by task probabilities: needs the per-task replay
+            if self.per is True:
+                raise ValueError("algo 'taco' samples tasks by TrainConfig.paco.task_sampling; it cannot use per")
+            object.__setattr__(self, "balanced", True)
 
         def pos_int(name, minimum=1):
             v = getattr(self, name)
@@ -243,18 +337,76 @@ class TrainConfig:
         if self.out is not None and (not isinstance(self.out, str) or not self.out):
             raise ValueError(f"TrainConfig.out must be a non-empty path or None, got {self.out!r}")
 
+    def _post_init_tasks_meta(self, skills: tuple[str, ...]) -> None:
+        """Validate / normalise split-related fields and the nested reptile / finetune configs."""
+        object.__setattr__(self, "task_indices", _int_tuple(self.task_indices, "TrainConfig.task_indices"))
+        if self.task_indices is not None and max(self.task_indices) >= 50:
+            raise ValueError(f"TrainConfig.task_indices must be < 50 (tasks per skill), got {self.task_indices!r}")
+        ts = self.task_skills
+        if ts is not None:
+            if isinstance(ts, str) or not all(isinstance(x, str) for x in ts) or len(set(ts)) != len(tuple(ts)):
+                raise ValueError(f"TrainConfig.task_skills must be distinct skill names or None, got {ts!r}")
+            ts = tuple(ts)
+            missing = [x for x in skills if x not in ts]
+            if missing:
+                raise ValueError(f"TrainConfig.task_skills {ts} lacks the env skill(s) {missing}")
+            object.__setattr__(self, "task_skills", None if ts == skills else ts)
+        rep = self.reptile
+        if isinstance(rep, dict):
+            try:
+                rep = ReptileConfig(**rep)
+            except TypeError as e:
+                raise ValueError(f"TrainConfig.reptile: {e}") from None
+        if not isinstance(rep, ReptileConfig):
+            raise ValueError(f"TrainConfig.reptile must be a ReptileConfig, got {rep!r}")
+        for name in ("inner_steps", "meta_batch"):
+            if not _is_int(getattr(rep, name)):
+                raise ValueError(f"TrainConfig.reptile.{name} must be an int, got {getattr(rep, name)!r}")
+        if isinstance(rep.outer_lr, bool) or not isinstance(rep.outer_lr, numbers.Real):
+            raise ValueError(f"TrainConfig.reptile.outer_lr must be a number in [0, 1], got {rep.outer_lr!r}")
+        object.__setattr__(self, "reptile", rep)
+        if self.algo == "reptile":
+            if self.per:
+                raise ValueError("TrainConfig.per is not supported with algo 'reptile' (its inner loops sample "
+                                 "per-task batches uniformly from a task-balanced buffer)")
+            object.__setattr__(self, "balanced", True)  # per-task sampling needs the balanced buffer
+        ft = self.finetune
+        if isinstance(ft, dict):
+            try:
+                ft = FinetuneConfig(**ft)
+            except TypeError as e:
+                raise ValueError(f"TrainConfig.finetune: {e}") from None
+        if ft is not None and not isinstance(ft, FinetuneConfig):
+            raise ValueError(f"TrainConfig.finetune must be a FinetuneConfig or None, got {ft!r}")
+        if ft is not None and self.task_space[: len(ft.source_skills)] != ft.source_skills:
+            raise ValueError(f"fine-tuning task space {self.task_space} must start with the source's {ft.source_skills}")
+        object.__setattr__(self, "finetune", ft)
+
     # ---------------------------------------------------------------------------- derived quantities
     @property
     def skills(self) -> tuple[str, ...]:
-        return benchmark_skills(self.benchmark)
+        """The skills the envs run (the benchmark's `split`)."""
+        return benchmark_skills(self.benchmark, self.split)
+
+    @property
+    def task_space(self) -> tuple[str, ...]:
+        """Skills naming the conditioning task ids 0..num_tasks-1 (`task_skills`, default the env skills)."""
+        return self.task_skills if self.task_skills is not None else self.skills
+
+    @property
+    def task_ids(self) -> tuple[int, ...]:
+        """Conditioning task id of each env skill."""
+        space = self.task_space
+        return tuple(space.index(s) for s in self.skills)
 
     @property
     def num_tasks(self) -> int:
-        return len(self.skills)
+        """Size of the conditioning task space (network one-hot / heads, per-task alpha, replay ids)."""
+        return len(self.task_space)
 
     @property
     def num_envs(self) -> int:
-        return self.num_tasks * self.envs_per_skill
+        return len(self.skills) * self.envs_per_skill
 
     @property
     def env_steps_per_iter(self) -> int:
@@ -289,9 +441,10 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
-        bench = self.benchmark.replace("/", "-")
-        extra = "-per" if self.per else "-bal" if self.balanced else ""
-        return f"{bench}-{self.algo}{extra}-seed{self.seed}"
+        bench = self.benchmark.replace("/", "-") + ("" if self.split == "train" else f"-{self.split}")
+        extra = "-per" if self.per else "-bal" if (self.balanced and self.algo != "reptile") else ""
+        ft = "ft-" if self.finetune is not None else ""
+        return f"{ft}{bench}-{self.algo}{extra}-seed{self.seed}"
 
     @property
     def out_dir(self) -> str:
@@ -311,6 +464,13 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["network"]["hidden"] = list(d["network"]["hidden"])
+        d["paco"] = self.paco.to_dict()
+        for k in ("task_indices", "task_skills"):  # JSON-like (lists), as config.json reads back
+            d[k] = None if d[k] is None else list(d[k])
+        if d["finetune"] is not None:
+            ft = d["finetune"]
+            ft["source_skills"] = list(ft["source_skills"])
+            ft["source_task_indices"] = None if ft["source_task_indices"] is None else list(ft["source_task_indices"])
         return d
 
     @classmethod
@@ -325,7 +485,21 @@ class TrainConfig:
     def replace(self, **changes) -> "TrainConfig":
         """`dataclasses.replace`, also accepting ``network=dict(...)``/``sac=dict(...)`` partial updates
         and dotted keys (``**{"sac.discount": 0.95}``)."""
+        pac = {k.split(".", 1)[1]: changes.pop(k) for k in list(changes) if k.startswith("paco.")}
+        if isinstance(changes.get("paco"), dict):
+            pac.update(changes.pop("paco"))
+        if pac:
+            bad = set(pac) - {f.name for f in dataclasses.fields(PaCoOptions)}
+            if bad:
+                raise ValueError(f"unknown PaCoOptions field(s) {sorted(bad)}")
+            changes["paco"] = dataclasses.replace(changes.get("paco", self.paco), **pac)
         net, sac = dict(), dict()
+        rep = {k.split(".", 1)[1]: changes.pop(k) for k in list(changes) if k.startswith("reptile.")}
+        if rep:
+            try:
+                changes["reptile"] = dataclasses.replace(changes.get("reptile", self.reptile), **rep)
+            except TypeError as e:
+                raise ValueError(f"TrainConfig.reptile: {e}") from None
         for k in list(changes):
             if k.startswith("network."):
                 net[k.split(".", 1)[1]] = changes.pop(k)
@@ -377,6 +551,24 @@ PRESETS: dict[str, TrainConfig] = {
         keep_checkpoints=3,
     ),
 }
+
+# PaCo / TaCo (paper 002) on MT10: Table VI (batch 1280, 10 envs, 3x400, lr 3e-4, discount 0.99, episode
+# length 150, 1500 x 10 exploration env steps, buffer 1e6) + Table VII (K = 5, loss threshold 3e3, w lr
+# 3e-4 = actor/critic lr) + the official code's alpha lr 1e-4 and log-alpha clamp [-10, 0]
+# (PaCoOptions defaults). Task-balanced replay (B/T per task: the structured fast path; the official
+# ALF buffer draws each sample's env uniformly, i.e. B/T per task in expectation). 20M env steps.
+PRESETS["paco-mt10"] = PRESETS["mt10"].replace(
+    algo="paco", max_path_length=150, balanced=True, sac=dict(alpha_lr=1e-4), paco=PaCoOptions()
+)
+# TaCo (paper 002, Table II): pick-place, peg-insert-side and drawer-open sampled twice as often.
+PRESETS["taco-mt10"] = PRESETS["paco-mt10"].replace(
+    algo="taco", paco=PaCoOptions(task_sampling="weighted", upweighted_skills=("pick-place", "peg-insert-side",
+                                                                               "drawer-open"))
+)
+# TaCo-online: DBSCAN groups of the task parameters theta_t, re-balanced every 500k env steps.
+PRESETS["taco-online-mt10"] = PRESETS["paco-mt10"].replace(
+    algo="taco", paco=PaCoOptions(task_sampling="online", online_every=500_000)
+)
 
 
 def preset(name: str, **overrides) -> TrainConfig:

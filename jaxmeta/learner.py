@@ -56,6 +56,18 @@ class Learner(NamedTuple):
     update(state, replay, key) -> (state, replay, metrics): one update, sampling from ``replay``.
     actor_params(state) -> the actor parameters (acting, evaluation, policy export).
     critic_params(state) -> the critic parameters (policy export for fine-tuning / transfer).
+
+    Optional hooks (None: the trainer's default behaviour):
+    act(state, obs (N,O), task_id (N,), key, env_steps ()) -> action (N,A): acting after warm-up
+        (default: ``networks.sample_action(actor_params(state), ...)``); TaCo transfer explores with
+        random subspace policies for its first n_e env steps through it. Pure, jit-able.
+    state_metrics(state) -> {name: () or (T,) f32}: metrics read from the state at the end of a chunk
+        (cumulative counters such as PaCo's total w-resets), added to the chunk's metrics. Pure.
+    between_chunks(state, chunk, batched) -> state: host-side (not jitted) step run by `train.train`
+        after every chunk, before evaluation and checkpointing (TaCo-online re-groups tasks by DBSCAN
+        and writes the new task probabilities into the state). It must keep every leaf's shape and
+        dtype (the compiled chunk is reused) and be deterministic (exact resume). ``chunk`` is 1-based,
+        ``batched``: the state has a leading seed axis.
     """
 
     networks: Networks
@@ -63,6 +75,9 @@ class Learner(NamedTuple):
     update: Callable[[Any, Any, jax.Array], tuple[Any, Any, Metrics]]
     actor_params: Callable[[Any], Any]
     critic_params: Callable[[Any], Any]
+    act: Callable[..., jax.Array] | None = None
+    state_metrics: Callable[[Any], Metrics] | None = None
+    between_chunks: Callable[[Any, int, bool], Any] | None = None
 
 
 def sac_metrics(m: Metrics) -> Metrics:

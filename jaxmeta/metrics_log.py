@@ -9,7 +9,9 @@ metrics.csv columns: ``kind`` ("train" | "eval"), ``chunk`` (1-based), ``seed`` 
 (``episode_success``, ``episode_return``, ``reward``, SAC losses, ...) or, for eval rows,
 ``eval_success``, ``eval_return`` and ``eval_success/<skill>`` per skill. Timing columns
 (`TIMING_COLUMNS`) are the only ones that differ between an interrupted-and-resumed run and an
-uninterrupted one.
+uninterrupted one. Runs with extra evaluations (fine-tuning: ``source`` = the pretraining tasks, to
+measure forgetting) add ``<name>_success``, ``<name>_return`` and ``<name>_success/<skill>`` to the eval
+rows; a zero-shot evaluation before any update is the eval row of chunk 0.
 """
 from __future__ import annotations
 
@@ -41,6 +43,12 @@ TRAIN_COLUMNS = (
     "actor_grad_norm",
     "per_beta",
     "per_weight_min",
+    "paco_num_masked",
+    "paco_total_resets",
+    "taco_p_min",
+    "taco_p_max",
+    "taco_num_groups",
+    "taco_exploring",
     "physics_nan",
     "nonfinite_action",
 )
@@ -62,10 +70,18 @@ def _fmt(v: Any) -> str:
 class MetricsLog:
     """Appends rows to ``<run>/metrics.csv``; writes summary.json and learning_curve.png."""
 
-    def __init__(self, run_dir: str | os.PathLike, skills: Iterable[str]):
+    def __init__(self, run_dir: str | os.PathLike, skills: Iterable[str], task_ids: Iterable[int] | None = None,
+                 extra_evals: Mapping[str, Iterable[str]] | None = None):
+        """skills: the env skills (eval ``success_per_task`` order). task_ids: index of each skill in the
+        per-task train metrics (default 0..n-1; a larger conditioning task space otherwise).
+        extra_evals: {name: skills} of extra evaluations logged in the eval rows."""
         self.run_dir = Path(run_dir)
         self.skills = tuple(skills)
+        self.task_ids = tuple(range(len(self.skills))) if task_ids is None else tuple(task_ids)
+        self.extra = {k: tuple(v) for k, v in (extra_evals or {}).items()}
         self.path = self.run_dir / "metrics.csv"
+        extra_cols = tuple(c for name, sk in self.extra.items()
+                           for c in (f"{name}_success", f"{name}_return") + tuple(f"{name}_success/{s}" for s in sk))
         self.columns = (
             ("kind", "chunk", "seed", "env_steps", "updates")
             + TIMING_COLUMNS
@@ -73,6 +89,7 @@ class MetricsLog:
             + tuple(f"train_success/{s}" for s in self.skills)
             + EVAL_COLUMNS
             + tuple(f"eval_success/{s}" for s in self.skills)
+            + extra_cols
         )
 
     # ------------------------------------------------------------------------------------------ csv
@@ -114,13 +131,13 @@ class MetricsLog:
                     r[k] = metrics[k][s]
             per_task = metrics.get("episode_success_per_task")
             if per_task is not None:
-                for t, name in enumerate(self.skills):
+                for t, name in zip(self.task_ids, self.skills):
                     r[f"train_success/{name}"] = per_task[s][t]
             rows.append(r)
         self._append(rows)
 
     def log_eval(self, chunk: int, env_steps: np.ndarray, updates: np.ndarray, ev: Mapping[str, np.ndarray],
-                 wall_s: float) -> None:
+                 wall_s: float, extra: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
         S = np.shape(ev["success"])[0]
         rows = []
         for s in range(S):
@@ -128,6 +145,10 @@ class MetricsLog:
                  "wall_s": wall_s, "eval_success": ev["success"][s], "eval_return": ev["return"][s]}
             for t, name in enumerate(self.skills):
                 r[f"eval_success/{name}"] = ev["success_per_task"][s][t]
+            for name, e in (extra or {}).items():
+                r[f"{name}_success"], r[f"{name}_return"] = e["success"][s], e["return"][s]
+                for t, sk in enumerate(self.extra[name]):
+                    r[f"{name}_success/{sk}"] = e["success_per_task"][s][t]
             rows.append(r)
         self._append(rows)
 
@@ -161,8 +182,12 @@ class MetricsLog:
             return np.array(xs), ys, lo, hi
 
         fig, ax = plt.subplots(figsize=(7, 4.2))
-        for kind, col, label, color in (("train", "episode_success", "train episodes (stochastic)", "tab:gray"),
-                                         ("eval", "eval_success", "eval (deterministic)", "tab:blue")):
+        curves = [("train", "episode_success", "train episodes (stochastic)", "tab:gray"),
+                  ("eval", "eval_success", "eval (deterministic)", "tab:blue")]
+        colors = iter(("tab:red", "tab:green", "tab:purple", "tab:olive"))
+        curves += [("eval", f"{name}_success", f"eval on {name} tasks (forgetting)", next(colors, "k"))
+                   for name in self.extra]
+        for kind, col, label, color in curves:
             xs, ys, lo, hi = series(kind, col)
             if len(xs):
                 ax.plot(xs, ys, label=label, color=color, marker="o" if kind == "eval" else None, ms=3)

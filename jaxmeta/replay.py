@@ -146,6 +146,8 @@ class ReplayBuffer:
     set_priorities(state, indices (B,), td_errors (B,)) -> state   (no-op unless prioritized)
     can_sample(state, batch_size) -> () bool
     beta(state) -> () f32 current IS exponent (prioritized schedule; defined for every kind)
+    sample_in_tasks(state, key, task_ids (B,)) -> (items, SampleInfo)   (balanced only: one item of
+        each given task, uniform within the task; TaCo's task-weighted batches)
     """
 
     init: Callable[[Any], ReplayState]
@@ -157,6 +159,7 @@ class ReplayBuffer:
     capacity: int
     num_tasks: int
     kind: str
+    sample_in_tasks: Callable[[ReplayState, jax.Array, jax.Array], tuple[Any, SampleInfo]] | None = None
 
 
 # ------------------------------------------------------------------------------------- sum-tree heap
@@ -505,8 +508,17 @@ def make_replay(
         k_rot, k_rank = jax.random.split(key)
         offset = jax.random.randint(k_rot, (), 0, K, dtype=jnp.int32)
         t = active[(jnp.arange(B, dtype=jnp.int32) + offset) % K]
-        cnt = counts[t]
-        r = jax.random.randint(k_rank, (B,), 0, jnp.maximum(cnt, 1), dtype=jnp.int32)
+        idx, cnt = _draw_in_tasks(state, k_rank, t)
+        ones = jnp.ones((B,), jnp.float32)
+        probs = 1.0 / (K.astype(jnp.float32) * jnp.maximum(cnt, 1).astype(jnp.float32))
+        return idx, ones, probs
+
+    def _draw_in_tasks(state, key, t):
+        """Slot (B,) uniform over the stored items of task ``t[b]`` (balanced kind: count heap), and the
+        task's item count (B,). A task with no stored item gets slot 0."""
+        B = t.shape[0]
+        cnt = state.task_counts[t]
+        r = jax.random.randint(key, (B,), 0, jnp.maximum(cnt, 1), dtype=jnp.int32)
         ct = state.count_tree
 
         def level(_, carry):  # descend the count heap of task t to the block holding rank r
@@ -521,9 +533,7 @@ def make_replay(
         match = jnp.take(state.task_ids, slots, mode="fill", fill_value=-1) == t[:, None]
         pos = jnp.argmax(jnp.cumsum(match.astype(jnp.int32), axis=1) > r[:, None], axis=1)
         idx = jnp.where(cnt > 0, first + pos.astype(jnp.int32), 0)
-        ones = jnp.ones((B,), jnp.float32)
-        probs = 1.0 / (K.astype(jnp.float32) * jnp.maximum(cnt, 1).astype(jnp.float32))
-        return idx, ones, probs
+        return idx, cnt
 
     _samplers = {"uniform": _sample_uniform, "prioritized": _sample_prioritized, "balanced": _sample_balanced}
 
@@ -536,6 +546,19 @@ def make_replay(
         idx = idx.astype(jnp.int32)
         batch = jax.tree.map(lambda x: x[idx], state.items)
         return batch, SampleInfo(indices=idx, weights=weights, probs=probs)
+
+    def sample_in_tasks(state: ReplayState, key: jax.Array, task_ids: jax.Array) -> tuple[Any, SampleInfo]:
+        """Draw one item of each given task, ``task_ids (B,) int32``: uniform over that task's stored
+        items (balanced kind only; the caller chooses the batch composition, e.g. TaCo's task
+        probabilities). A task with no stored item yields an unspecified slot: give only tasks with
+        ``task_counts > 0``. ``SampleInfo.probs`` is ``1 / count`` (within-task), weights are ones."""
+        if not bal:
+            raise ValueError(f"sample_in_tasks needs a 'balanced' buffer (per-task count heap), this one is {kind!r}")
+        t = jnp.asarray(task_ids).astype(jnp.int32).reshape(-1)
+        idx, cnt = _draw_in_tasks(state, key, jnp.clip(t, 0, T - 1))
+        batch = jax.tree.map(lambda x: x[idx], state.items)
+        ones = jnp.ones(t.shape, jnp.float32)
+        return batch, SampleInfo(indices=idx, weights=ones, probs=1.0 / jnp.maximum(cnt, 1).astype(jnp.float32))
 
     # ---------------------------------------------------------------------------- set_priorities
     def set_priorities(state: ReplayState, indices: jax.Array, td_errors: jax.Array) -> ReplayState:
@@ -581,4 +604,5 @@ def make_replay(
         capacity=C,
         num_tasks=T,
         kind=kind,
+        sample_in_tasks=sample_in_tasks,
     )

@@ -132,16 +132,13 @@ class Trainer:
 
 # ------------------------------------------------------------------------------------------------ envs
 def make_env(config: TrainConfig, envs_per_skill: int):
-    """The batched env of `config.benchmark` (MJX multi-task env, or the toy env for ``toy/<n>``)."""
-    if config.benchmark.startswith("toy/"):
-        from envs.toy import make_toy_multitask
+    """The batched env of `config.benchmark` (MJX multi-task env, or the toy env for ``toy/<n>``): its
+    `split` / `task_indices` task sets, skills reporting their conditioning ids (`jaxmeta.tasks`)."""
+    from jaxmeta.tasks import build_env
 
-        return make_toy_multitask(config.num_tasks, envs_per_skill, config.max_path_length, seed=config.seed)
-    import envs
-    from envs.multitask import make_multitask
-
-    bench = envs.benchmark(config.benchmark, config.seed)
-    return make_multitask(bench, envs_per_skill, max_path_length=config.max_path_length)
+    return build_env(config.benchmark, split=config.split, task_indices=config.task_indices,
+                     task_ids=config.task_ids, envs_per_skill=envs_per_skill,
+                     max_path_length=config.max_path_length, seed=config.seed)
 
 
 # ----------------------------------------------------------------------------------------------- build
@@ -151,7 +148,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
 
     num_devices: devices to shard over (None: `plan_devices(config)`, i.e. as many of
     ``jax.devices()`` as divide the sharded axis). With 1 the functions contain no sharding."""
-    check_ported(config.benchmark)
+    check_ported(config.benchmark, config.split)
     cfg = config
     D = plan_devices(cfg) if num_devices is None else int(num_devices)
     if D < 1 or D > len(jax.devices()):
@@ -216,7 +213,8 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         action = jax.lax.cond(
             warm,
             lambda: jax.random.uniform(k_act, (N, A), jnp.float32, -1.0, 1.0),
-            lambda: networks.sample_action(learner.actor_params(ts.agent), obs, task_id, k_act)[0],
+            (lambda: learner.act(ts.agent, obs, task_id, k_act, ts.env_steps)) if learner.act is not None
+            else (lambda: networks.sample_action(learner.actor_params(ts.agent), obs, task_id, k_act)[0]),
         )
         new = env.step(ts.env, action)
         replay = buffer.add(
@@ -320,6 +318,8 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         for k, v in m.items():
             w = learned.reshape(learned.shape + (1,) * (v.ndim - 1))
             out[k] = jnp.where(n_learn > 0, jnp.sum(v * w, axis=0) / jnp.maximum(n_learn, 1), nan)
+        if learner.state_metrics is not None:  # read from the state at the end of the chunk
+            out.update(learner.state_metrics(ts.agent))
         return out
 
     # -------------------------------------------------------------------------------- evaluation
@@ -471,6 +471,7 @@ def train(
     progress: bool = True,
     max_chunks: int | None = None,
     log: Callable[[str], None] | None = None,
+    hooks: Any = None,
 ) -> dict:
     """Run (or resume) a training job; returns the summary dict (also written to summary.json).
 
@@ -478,12 +479,18 @@ def train(
         as an uninterrupted run). overwrite: replace the jaxmeta files of an existing run directory (see
         `jaxmeta.checkpoint.prepare_run_dir`). max_chunks: stop after this many chunks in this call
         (the job is then resumable; used by tests to simulate an interruption).
+    hooks: optional run extensions (`jaxmeta.finetune.FinetuneHooks` is the one user), an object with
+        ``compile(trainer, programs)`` (compile its own programs), ``init_state(trainer, programs) ->
+        TrainState`` (a fresh run's initial state instead of ``programs.init``), ``eval_at_start`` (bool:
+        evaluate before the first chunk, logged as chunk 0), ``eval_skills`` ({name: skills}: extra
+        evaluations, logged as ``<name>_success[/<skill>]``), ``evaluate(trainer, actor_params, chunk) ->
+        {name: metrics}`` and ``finish(summary, rows)`` (add to the summary from the metrics.csv rows).
     """
     from jaxmeta import __version__
     from jaxmeta.checkpoint import CONFIG_FILE, Checkpointer, prepare_run_dir
     from jaxmeta.metrics_log import MetricsLog, progress_bar
 
-    check_ported(config.benchmark)
+    check_ported(config.benchmark, config.split)
     run_dir = prepare_run_dir(config, resume=resume, overwrite=overwrite)
     cfg = config.replace(out=str(run_dir))
     say = log or (lambda s: print(s, flush=True))
@@ -506,7 +513,7 @@ def train(
     (run_dir / CONFIG_FILE).write_text(__import__("json").dumps(cfg.to_dict(), indent=2))
 
     say(
-        f"jaxmeta train: {cfg.benchmark} ({cfg.num_tasks} skill(s) x {cfg.envs_per_skill} envs), algo {cfg.algo}, "
+        f"jaxmeta train: {cfg.benchmark} ({len(cfg.skills)} skill(s) x {cfg.envs_per_skill} envs), algo {cfg.algo}, "
         f"replay {cfg.replay_kind}, seeds {cfg.num_seeds}, {cfg.num_chunks} chunks x {cfg.env_steps_per_chunk} "
         f"env steps, run dir {run_dir}"
     )
@@ -518,6 +525,8 @@ def train(
         f"evaluate {cs['evaluate']:.1f}s" + (f", init {cs['init']:.1f}s" if "init" in cs else "") + ", concurrently)"
         + (f"; sharded over {programs.num_devices} devices" if programs.num_devices > 1 else "")
     )
+    if hooks is not None:
+        hooks.compile(trainer, programs)
 
     S = cfg.num_seeds
     batched = programs.batched
@@ -527,10 +536,13 @@ def train(
         start_chunk = int(meta["chunk"])
         say(f"resumed from chunk {start_chunk} ({meta['env_steps']} env steps)")
         restored = meta
+    elif hooks is not None:
+        ts = hooks.init_state(trainer, programs)
     else:
         ts = programs.init(trainer.run_key() if batched else trainer.seed_key(0))
 
-    mlog = MetricsLog(run_dir, trainer.skills)
+    mlog = MetricsLog(run_dir, trainer.skills, task_ids=cfg.task_ids,
+                      extra_evals=getattr(hooks, "eval_skills", None))
     mlog.start(resume_chunk=start_chunk if resume else None)
     title = f"{cfg.benchmark} {cfg.algo}{' PER' if cfg.per else ''} ({S} seed{'s' if S > 1 else ''})"
     E = cfg.env_steps_per_chunk
@@ -551,6 +563,24 @@ def train(
         eval_history = [float(np.mean(v)) for _, v in sorted(by_chunk.items())]
         best = max(eval_history, default=-1.0)
     t_loop = time.perf_counter()
+
+    def evaluate_now(c, env_steps, updates):
+        nonlocal eval_s, last_eval, best
+        t0 = time.perf_counter()
+        keys = trainer.eval_key(c)
+        actor = trainer.learner.actor_params(ts.agent)
+        ev = host(programs.evaluate(actor, keys if batched else keys[0]))
+        extra = {k: host(v) for k, v in hooks.evaluate(trainer, actor, c).items()} if hooks is not None else {}
+        eval_s += time.perf_counter() - t0
+        mlog.log_eval(c, env_steps, updates, ev, time.perf_counter() - t_loop, extra=extra)
+        last_eval = (c, ev, env_steps)
+        eval_history.append(float(np.mean(ev["success"])))
+        best = max(best, eval_history[-1])
+        mlog.plot(title)
+
+    if hooks is not None and not resume and getattr(hooks, "eval_at_start", False):  # zero-shot, chunk 0
+        zeros = np.zeros((S,), np.int64)
+        evaluate_now(0, zeros, zeros)
     end_chunk = cfg.num_chunks if max_chunks is None else min(cfg.num_chunks, start_chunk + int(max_chunks))
     interrupted = False
     c = start_chunk
@@ -559,6 +589,9 @@ def train(
             t0 = time.perf_counter()
             ts, m = programs.chunk(ts)
             m = host(m)
+            if trainer.learner.between_chunks is not None:  # host-side learner step (TaCo-online)
+                agent = trainer.learner.between_chunks(ts.agent, c, batched)
+                ts = ts.replace(agent=jax.tree.map(lambda new, old: jax.device_put(new, old.sharding), agent, ts.agent))
             dt = time.perf_counter() - t0
             chunk_times.append(dt)
             sps = E * S / dt
@@ -566,16 +599,7 @@ def train(
             bar.update(E)
             post = {"sps": f"{sps:,.0f}", "train_succ": f"{np.nanmean(m['episode_success']):.2f}"}
             if cfg.due(c, cfg.eval_every):
-                t0 = time.perf_counter()
-                keys = trainer.eval_key(c)
-                ev = programs.evaluate(trainer.learner.actor_params(ts.agent), keys if batched else keys[0])
-                ev = host(ev)
-                eval_s += time.perf_counter() - t0
-                mlog.log_eval(c, m["env_steps"], m["updates"], ev, time.perf_counter() - t_loop)
-                last_eval = (c, ev, m["env_steps"])
-                eval_history.append(float(np.mean(ev["success"])))
-                best = max(best, eval_history[-1])
-                mlog.plot(title)
+                evaluate_now(c, m["env_steps"], m["updates"])
             if last_eval is not None:
                 post["eval_succ"] = f"{np.mean(last_eval[1]['success']):.2f}"
             bar.set_postfix(post)
@@ -644,6 +668,8 @@ def train(
             "success_per_task": {s: float(np.mean(ev["success_per_task"][:, t])) for t, s in enumerate(trainer.skills)},
             "return": float(np.mean(ev["return"])),
         }
+    if hooks is not None:
+        hooks.finish(summary, mlog.read())
     mlog.write_summary(summary)
     mlog.plot(title)
     fe = summary.get("final_eval")

@@ -533,3 +533,83 @@ def test_dbscan_on_paco_thetas_runs():
     theta = P.task_parameters(nets.actor_init(rkey(0)))
     groups = P.group_tasks_dbscan(theta, eps=1e-3)
     assert sorted(t for g in groups for t in g) == list(range(T))
+
+
+# --------------------------------------------------------------------------------------------------
+# the issue's properties, property-based (fixed shapes: one compile each, many random draws)
+
+import functools  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_nets(num_tasks, k, mix_mode):
+    return _jnets(_cfg(num_tasks=num_tasks, num_param_sets=k, identical_init=False, mix_mode=mix_mode))
+
+
+@functools.lru_cache(maxsize=None)
+def _masked_grad_fn():
+    nets = _cached_nets(T, K, "structured")
+
+    def loss(p, obs, tid, mask):
+        mean, log_std = nets.actor_apply(p, obs, tid)
+        per_sample = jnp.sum(mean**2 + log_std, axis=-1)
+        return jnp.sum(jnp.where(mask > 0, per_sample, 0.0)) / jnp.maximum(mask.sum(), 1)
+
+    return jax.jit(jax.grad(loss)), nets
+
+
+@settings(max_examples=10)
+@given(masked=st.integers(0, T - 1), seed=st.integers(0, 2**16), balanced=st.booleans())
+def test_property_masked_task_zero_gradient(masked, seed, balanced):
+    """A masked task's samples produce exactly zero gradient: its w row gets 0, and perturbing its
+    samples changes no gradient (balanced batch: structured fast path; random batch: "outputs")."""
+    grad, nets = _masked_grad_fn()
+    params = nets.actor_init(rkey(seed))
+    obs = jax.random.normal(rkey(seed + 1), (B, O))
+    rng = np.random.default_rng(seed)
+    tid = jnp.asarray(rng.permutation(np.arange(B) % T) if balanced else rng.integers(0, T, B), jnp.int32)
+    valid = jnp.arange(T) != masked
+    mask = P.sample_mask_from_tasks(valid, tid)
+    g = grad(params, obs, tid, mask)
+    np.testing.assert_array_equal(P.get_w(g)[masked], np.zeros(K))
+    obs2 = jnp.where((tid == masked)[:, None], 50.0 * obs - 3.0, obs)
+    jax.tree.map(np.testing.assert_array_equal, grad(params, obs2, tid, mask), g)
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**16), w_scale=st.floats(0.1, 3.0))
+def test_property_k1_is_a_plain_network(seed, w_scale):
+    """K = 1: theta_t = w_t Phi, so with w = 1 the PaCo actor is a plain MLP for every task, and with a
+    scalar w_t the first layer's pre-activation is scaled (checked via the w = 1 network on scaled sets)."""
+    nets = _cached_nets(T, 1, "outputs")
+    params = nets.actor_init(rkey(seed))
+    obs = jax.random.normal(rkey(seed + 1), (B, O))
+    tid = jnp.asarray(np.random.default_rng(seed).integers(0, T, B), jnp.int32)
+    mean, log_std = nets.actor_apply(P.set_w(params, jnp.ones((T, 1))), obs, tid)
+    ref = _mlp_reference(obs, _actor_set(params, 0))
+    np.testing.assert_allclose(mean, ref[:, :A], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(log_std, np.clip(ref[:, A:], -10.0, 2.0), rtol=1e-4, atol=1e-5)
+    # any w: equals the plain MLP whose every layer (kernel and bias) is scaled by w_t
+    w = jnp.full((T, 1), w_scale)
+    mean_w, _ = nets.actor_apply(P.set_w(params, w), obs, tid)
+    scaled = [(w_scale * kern, w_scale * b) for kern, b in _actor_set(params, 0)]
+    np.testing.assert_allclose(mean_w, _mlp_reference(obs, scaled)[:, :A], rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**16), layout=st.sampled_from(["random", "balanced"]))
+def test_property_onehot_w_is_k_independent_networks(seed, layout):
+    """T = K tasks with one-hot w: task k's outputs are network k's (a plain MLP on parameter set k),
+    in a batch that mixes tasks, on both the structured and the "outputs" path."""
+    rng = np.random.default_rng(seed)
+    tid = rng.permutation(np.arange(B) % K) if layout == "balanced" else rng.integers(0, K, B)
+    obs = jax.random.normal(rkey(seed + 1), (B, O))
+    for mode in ("structured", "outputs"):
+        nets = _cached_nets(K, K, mode)
+        params = P.set_w(nets.actor_init(rkey(seed)), jnp.eye(K))
+        mean, _ = nets.actor_apply(params, obs, jnp.asarray(tid, jnp.int32))
+        for k in range(K):
+            rows = np.flatnonzero(tid == k)
+            if rows.size:
+                ref = _mlp_reference(obs[rows], _actor_set(params, k))[:, :A]
+                np.testing.assert_allclose(np.asarray(mean)[rows], ref, rtol=1e-4, atol=1e-5)
