@@ -24,33 +24,14 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from jaxmeta.learner import SAC_SCALARS
+
 TIMING_COLUMNS = ("wall_s", "env_sps")
 TRAIN_COLUMNS = (
-    "episodes",
-    "finished",
-    "episode_success",
-    "episode_return",
-    "reward",
-    "critic_loss",
-    "actor_loss",
-    "alpha_loss",
-    "alpha",
-    "entropy",
-    "q_mean",
-    "target_q_mean",
-    "td_error",
-    "critic_grad_norm",
-    "actor_grad_norm",
-    "per_beta",
-    "per_weight_min",
-    "paco_num_masked",
-    "paco_total_resets",
-    "taco_p_min",
-    "taco_p_max",
-    "taco_num_groups",
-    "taco_exploring",
-    "physics_nan",
-    "nonfinite_action",
+    ("episodes", "finished", "episode_success", "episode_return", "reward")
+    + SAC_SCALARS
+    + ("per_beta", "per_weight_min", "paco_num_masked", "paco_total_resets", "taco_p_min", "taco_p_max",
+       "taco_num_groups", "taco_exploring", "physics_nan", "nonfinite_action")
 )
 EVAL_COLUMNS = ("eval_success", "eval_return")
 

@@ -12,10 +12,12 @@ _MODULES = {
     "pick-place-v3": "envs.skills.pick_place",
     "button-press-topdown-v3": "envs.skills.button_press_topdown",
     "window-open-v3": "envs.skills.window_open",
+    "window-close-v3": "envs.skills.window_close",
     "door-close-v3": "envs.skills.door_close",
     "lever-pull-v3": "envs.skills.lever_pull",
     "sweep-into-v3": "envs.skills.sweep_into",
     "sweep-v3": "envs.skills.sweep",
+    "peg-insert-side-v3": "envs.skills.peg_insert_side",
 }
 
 
