@@ -2,7 +2,7 @@
 episodes, with uniform replay and with PER; forgetting = success on the pretraining skills.
 
     python experiments/seed000_ml10_grid.py --preset small   # toy/2 -> 2 new toy skills, ~3 min CPU
-    python experiments/seed000_ml10_grid.py --preset full    # ML10 (GPU; needs basketball/shelf-place ported)
+    python experiments/seed000_ml10_grid.py --preset full    # ML10 (GPU)
 
 One pretraining run per replay kind keeps a checkpoint at every grid point (``step=``); each is
 fine-tuned (fresh buffer, 1 update per env step, seed 000) and evaluated after every block of episodes.

@@ -4,7 +4,7 @@ from scratch, on held-out skills (success on the new skills vs fine-tuning env s
     python experiments/seed001_finetune_vs_reptile.py --preset small   # toy/2 -> 2 new toy skills, ~3 min CPU
     python experiments/seed001_finetune_vs_reptile.py --preset full    # ML10 (10 train -> 5 test skills), GPU
 
-Full preset: ML10 needs basketball-v3 and shelf-place-v3 ported to MJX (fails naming them until then);
+Full preset: ML10 (all fifteen skills ported);
 pretraining 2M env steps per method, fine-tuning 500k env steps, metaworld episode length 500.
 Writes seed001_finetune_vs_reptile.csv (method, env_steps, success) and .png.
 """

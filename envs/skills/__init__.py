@@ -18,6 +18,8 @@ _MODULES = {
     "sweep-into-v3": "envs.skills.sweep_into",
     "sweep-v3": "envs.skills.sweep",
     "peg-insert-side-v3": "envs.skills.peg_insert_side",
+    "shelf-place-v3": "envs.skills.shelf_place",
+    "basketball-v3": "envs.skills.basketball",
 }
 
 

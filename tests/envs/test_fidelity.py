@@ -91,7 +91,8 @@ def test_state_copy_obs_reward_success_match_metaworld(skill):
 
 
 def _closed_loop_success(skill: str, n_tasks: int, max_steps: int = 500) -> tuple[float, float]:
-    """(MJX success rate, metaworld success rate) of the scripted expert over the first n_tasks tasks."""
+    """(MJX success rate, metaworld success rate) of the scripted expert over the first n_tasks tasks
+    (multiples of 1 / n_tasks: compare them as task counts, ``round(rate * n_tasks)``)."""
     from metaworld.policies import ENV_POLICY_MAP
 
     env = envs.make(skill)
@@ -127,7 +128,9 @@ def test_expert_closed_loop_quick(skill):
 def test_expert_closed_loop_within_10_points(skill):
     mjx_rate, cpu_rate = _closed_loop_success(skill, n_tasks=20)
     print(f"\n{skill}: expert success MJX {mjx_rate:.2f} vs metaworld {cpu_rate:.2f} (20 tasks)")
-    assert abs(mjx_rate - cpu_rate) <= 0.10
+    # within 10 points = at most 2 of the 20 tasks apart (counted in integers: 0.95 - 0.85 is not <= 0.1
+    # in every float rounding)
+    assert abs(round(mjx_rate * 20) - round(cpu_rate * 20)) <= 2
 
 
 @pytest.mark.parametrize("skill", _per_skill(SKILLS))

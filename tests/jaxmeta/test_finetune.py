@@ -197,7 +197,7 @@ def test_cli_finetune_dry_run(source, capsys, no_compile):
 @pytest.mark.parametrize("args, message", [
     (["--benchmark", "toy/1"], "--from"),
     (["--from", "MISSING", "--benchmark", "toy/1"], "does not exist"),
-    (["--from", "SRC", "--benchmark", "ML10"], "not ported"),
+    (["--from", "SRC", "--benchmark", "ML45"], "not ported"),
     (["--from", "SRC", "--benchmark", "MT1/reach-v3", "--split", "test"], "no test split"),
     (["--from", "SRC", "--benchmark", "toy/1", "--out", "SRC/inside"], "must not be (inside) the source"),
     (["--from", "SRC", "--benchmark", "toy/1", "--seed-index", "3"], "seed_index"),
