@@ -16,9 +16,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 from mujoco import mjx
 
-from envs import reward_utils
 from envs.sawyer import Skill
-from envs.skills.window_open import HAND_INIT_POS, HANDLE_RADIUS, SCENE, TARGET_RADIUS, window_model
+from envs.skills.window_open import HAND_INIT_POS, SCENE, window_functions, window_model
 
 
 def _with_slide(sim, data, value):
@@ -45,38 +44,7 @@ def stale_reset_objects(sim, data, task):
     return mjx.kinematics(sim.mx.replace(**task["model"]), _with_slide(sim, data, _settled_slide(sim)))
 
 
-def objects(sim, data, task):
-    return sim.site_xpos(data, "handleCloseStart"), jnp.zeros(4)
-
-
-def evaluate(sim, data, obs, action, task):
-    del obs, action
-    obj = sim.site_xpos(data, "handleCloseStart")
-    tcp = sim.tcp_center(data)
-    target = task["target_pos"]
-    init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
-    target_to_obj = jnp.abs(obj[0] - target[0])
-    target_to_obj_init = jnp.abs(task["handle_init"][0] - target[0])
-    in_place = reward_utils.tolerance(
-        target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=jnp.abs(target_to_obj_init - TARGET_RADIUS),
-        sigmoid="long_tail",
-    )
-    tcp_to_obj = jnp.linalg.norm(obj - tcp)
-    tcp_to_obj_init = jnp.linalg.norm(task["handle_init"] - init_tcp)
-    reach = reward_utils.tolerance(
-        tcp_to_obj, bounds=(0.0, HANDLE_RADIUS), margin=jnp.abs(tcp_to_obj_init - HANDLE_RADIUS), sigmoid="gaussian"
-    )
-    reward = 10.0 * reward_utils.hamacher_product(reach, in_place)
-    info = {
-        "success": (target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-        "grasp_success": jnp.ones(()),
-        "grasp_reward": reach,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
-    return reward, info
+objects, evaluate = window_functions("handleCloseStart", "handle_init", "gaussian")
 
 
 SKILL = Skill(

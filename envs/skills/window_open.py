@@ -90,38 +90,48 @@ def reset(sim, data, rand_vec):
     return data, task
 
 
-def objects(sim, data, task):
-    return sim.site_xpos(data, "handleOpenStart"), jnp.zeros(4)
+def window_functions(site: str, init_key: str, reach_sigmoid: str):
+    """``(objects, evaluate)`` of a window skill. metaworld's v2 window-open and window-close rewards
+    differ only in the handle site observed, the task entry whose x sets the in-place margin
+    (``obj_init_pos`` / ``handle_init``) and the reach term's sigmoid (long_tail / gaussian)."""
+
+    def objects(sim, data, task):
+        return sim.site_xpos(data, site), jnp.zeros(4)
+
+    def evaluate(sim, data, obs, action, task):
+        del obs, action
+        obj = sim.site_xpos(data, site)
+        tcp = sim.tcp_center(data)
+        target = task["target_pos"]
+        init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
+        target_to_obj = jnp.abs(obj[0] - target[0])
+        target_to_obj_init = jnp.abs(task[init_key][0] - target[0])
+        in_place = reward_utils.tolerance(
+            target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=jnp.abs(target_to_obj_init - TARGET_RADIUS),
+            sigmoid="long_tail",
+        )
+        tcp_to_obj = jnp.linalg.norm(obj - tcp)
+        tcp_to_obj_init = jnp.linalg.norm(task["handle_init"] - init_tcp)
+        reach = reward_utils.tolerance(
+            tcp_to_obj, bounds=(0.0, HANDLE_RADIUS), margin=jnp.abs(tcp_to_obj_init - HANDLE_RADIUS),
+            sigmoid=reach_sigmoid,
+        )
+        reward = 10.0 * reward_utils.hamacher_product(reach, in_place)
+        info = {
+            "success": (target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
+            "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
+            "grasp_success": jnp.ones(()),
+            "grasp_reward": reach,
+            "in_place_reward": in_place,
+            "obj_to_target": target_to_obj,
+            "unscaled_reward": reward,
+        }
+        return reward, info
+
+    return objects, evaluate
 
 
-def evaluate(sim, data, obs, action, task):
-    del obs, action
-    obj = sim.site_xpos(data, "handleOpenStart")
-    tcp = sim.tcp_center(data)
-    target = task["target_pos"]
-    init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
-    target_to_obj = jnp.abs(obj[0] - target[0])
-    target_to_obj_init = jnp.abs(task["obj_init_pos"][0] - target[0])
-    in_place = reward_utils.tolerance(
-        target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=jnp.abs(target_to_obj_init - TARGET_RADIUS),
-        sigmoid="long_tail",
-    )
-    tcp_to_obj = jnp.linalg.norm(obj - tcp)
-    tcp_to_obj_init = jnp.linalg.norm(task["handle_init"] - init_tcp)
-    reach = reward_utils.tolerance(
-        tcp_to_obj, bounds=(0.0, HANDLE_RADIUS), margin=jnp.abs(tcp_to_obj_init - HANDLE_RADIUS), sigmoid="long_tail"
-    )
-    reward = 10.0 * reward_utils.hamacher_product(reach, in_place)
-    info = {
-        "success": (target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-        "grasp_success": jnp.ones(()),
-        "grasp_reward": reach,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
-    return reward, info
+objects, evaluate = window_functions("handleOpenStart", "obj_init_pos", "long_tail")
 
 
 SKILL = Skill(
