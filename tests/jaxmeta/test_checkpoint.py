@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
-import csv
 import json
 
 import jax
@@ -18,9 +17,9 @@ from jaxmeta.checkpoint import (
     restore_policy,
 )
 from jaxmeta.config import TrainConfig
-from jaxmeta.metrics_log import TIMING_COLUMNS
 from jaxmeta.networks import NetworkConfig, make_networks
-from jaxmeta.train import make_train, train
+from jaxmeta.train import train
+from tests.jaxmeta.run_helpers import metrics_rows, restore_full_state
 
 KW = dict(
     benchmark="toy/2",
@@ -44,23 +43,6 @@ def cfg_at(path, **kw) -> TrainConfig:
     return TrainConfig(**{**KW, **kw, "out": str(path)})
 
 
-def _rows(path):
-    with open(path / "metrics.csv", newline="") as f:
-        return [{k: v for k, v in r.items() if k not in TIMING_COLUMNS} for r in csv.DictReader(f)]
-
-
-def _full_state(run_dir, cfg):
-    tr = make_train(cfg)
-    abstract = jax.eval_shape(tr.init, tr.seed_key(0))
-    dev = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=dev), abstract)
-    ck = Checkpointer(run_dir, keep=10)
-    try:
-        return ck.restore(abstract, cfg)
-    finally:
-        ck.close()
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """An uninterrupted 5-chunk run, and one stopped after 3 chunks (last checkpoint: chunk 2) and
@@ -78,15 +60,15 @@ def runs(tmp_path_factory):
 def test_resume_equals_uninterrupted(runs):
     a, b, sa, sb = runs
     assert sa["completed"] and sb["completed"] and sb["resumed_from_chunk"] == 3
-    ra, rb = _rows(a), _rows(b)
+    ra, rb = metrics_rows(a), metrics_rows(b)
     assert len(ra) == len(rb) == 5 + 3  # 5 train rows, evals after chunks 2, 4, 5
     assert ra == rb
     assert sa["final_eval"] == sb["final_eval"]
     assert sa["best_eval_success"] == sb["best_eval_success"]
     assert sa["eval_success_last3_mean"] == sb["eval_success_last3_mean"]
     # the full state (params, optimizer states, replay with priorities, env, keys) is bit-identical
-    sta, meta_a = _full_state(a, cfg_at(a))
-    stb, meta_b = _full_state(b, cfg_at(b))
+    sta, meta_a = restore_full_state(a, cfg_at(a))
+    stb, meta_b = restore_full_state(b, cfg_at(b))
     assert meta_a["chunk"] == meta_b["chunk"] == 5
     jax.tree.map(np.testing.assert_array_equal, sta, stb)
 
@@ -104,7 +86,7 @@ def test_resume_after_a_crash_mid_run(runs, tmp_path):
     assert latest_step(c) == 320
     s = train(cfg_at(c), progress=False, resume=True)
     assert s["resumed_from_chunk"] == 2
-    assert _rows(c) == _rows(a)
+    assert metrics_rows(c) == metrics_rows(a)
 
 
 def test_keeps_last_k(runs):
@@ -115,7 +97,7 @@ def test_keeps_last_k(runs):
 def test_restore_policy_returns_saved_params(runs):
     a, _, _, _ = runs
     pol = restore_policy(a)
-    st, _ = _full_state(a, cfg_at(a))
+    st, _ = restore_full_state(a, cfg_at(a))
     jax.tree.map(np.testing.assert_array_equal, pol["actor_params"], st.agent.actor_params)
     jax.tree.map(np.testing.assert_array_equal, pol["critic_params"], st.agent.critic_params)
     assert pol["network_config"] == cfg_at(a).network and pol["step"] == 800
@@ -158,7 +140,7 @@ def test_corrupt_checkpoint(runs, tmp_path):
         if f.is_file() and f.stat().st_size > 0:
             f.write_bytes(b"garbage" * 3)
     with pytest.raises(CheckpointError, match="unreadable or corrupt"):
-        _full_state(d, cfg_at(d))
+        restore_full_state(d, cfg_at(d))
     pol_dir = d / "checkpoints" / "800" / "policy"
     for f in pol_dir.rglob("*"):
         if f.is_file():
@@ -236,7 +218,7 @@ def test_multi_seed_run_and_policy_export(tmp_path):
     cfg = cfg_at(tmp_path / "s2", num_seeds=2, total_steps=320, eval_every=0, per=False)
     s = train(cfg, progress=False)
     assert s["completed"] and len(s["final_eval"]["success_per_seed"]) == 2
-    rows = _rows(tmp_path / "s2")
+    rows = metrics_rows(tmp_path / "s2")
     assert sorted({r["seed"] for r in rows}) == ["0", "1"]
     both = restore_policy(tmp_path / "s2")
     one = restore_policy(tmp_path / "s2", seed_index=1)

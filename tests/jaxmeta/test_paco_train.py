@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
-import csv
 import json
 import math
 
@@ -17,9 +16,8 @@ from hypothesis import strategies as st
 
 from jaxmeta import paco as P
 from jaxmeta import cli
-from jaxmeta.checkpoint import Checkpointer, latest_step, restore_policy
+from jaxmeta.checkpoint import latest_step, restore_policy
 from jaxmeta.config import ALGOS, PRESETS, TrainConfig
-from jaxmeta.metrics_log import TIMING_COLUMNS
 from jaxmeta.networks import NetworkConfig
 from jaxmeta.paco import PaCoOptions
 from jaxmeta.paco_learner import online_groups, transfer_phase_is_exploring
@@ -27,6 +25,7 @@ from jaxmeta.replay import make_replay
 from jaxmeta.sac import Transition
 from jaxmeta.taco import relative_transfer_cost, restrict_transfer_update, steps_to_success, transfer_metrics
 from jaxmeta.train import make_train, train
+from tests.jaxmeta.run_helpers import metrics_rows, restore_full_state
 
 KW = dict(
     benchmark="toy/3",
@@ -49,23 +48,6 @@ KW = dict(
 
 def cfg_at(path, **kw) -> TrainConfig:
     return TrainConfig(**{**KW, **kw, "out": str(path)})
-
-
-def _rows(path):
-    with open(path / "metrics.csv", newline="") as f:
-        return [{k: v for k, v in r.items() if k not in TIMING_COLUMNS} for r in csv.DictReader(f)]
-
-
-def _full_state(run_dir, cfg):
-    tr = make_train(cfg)
-    abstract = jax.eval_shape(tr.init, tr.seed_key(0))
-    dev = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=dev), abstract)
-    ck = Checkpointer(run_dir, keep=10)
-    try:
-        return ck.restore(abstract, cfg)
-    finally:
-        ck.close()
 
 
 # --------------------------------------------------------------------------------------------- config
@@ -197,7 +179,7 @@ def taco_runs(tmp_path_factory):
 def test_taco_trains_logs_counters_and_resumes_exactly(taco_runs):
     a, b, sa, sb = taco_runs
     assert sa["completed"] and sb["completed"] and sb["resumed_from_chunk"] == 3
-    ra, rb = _rows(a), _rows(b)
+    ra, rb = metrics_rows(a), metrics_rows(b)
     assert ra == rb
     train_rows = [r for r in ra if r["kind"] == "train"]
     assert len(train_rows) == 4
@@ -205,8 +187,8 @@ def test_taco_trains_logs_counters_and_resumes_exactly(taco_runs):
         for col in ("critic_loss", "actor_loss", "paco_num_masked", "paco_total_resets", "taco_p_min",
                     "taco_p_max", "taco_num_groups"):
             assert math.isfinite(float(r[col])), (col, r[col])
-    sta, _ = _full_state(a, cfg_at(a))
-    stb, _ = _full_state(b, cfg_at(b))
+    sta, _ = restore_full_state(a, cfg_at(a))
+    stb, _ = restore_full_state(b, cfg_at(b))
     jax.tree.map(np.testing.assert_array_equal, sta, stb)
     probs = np.asarray(sta.agent.task_probs)
     np.testing.assert_allclose(probs.sum(), 1.0, rtol=1e-6)
