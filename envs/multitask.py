@@ -1,7 +1,11 @@
 """Batched multi-task env: N instances of every skill of a benchmark, stepped in one jitted call.
 
 Skills have different scenes, so each skill is its own vmapped group inside one function; outputs are
-concatenated skill-major (instance i of skill s is row s * n + i). Finished instances (truncated at
+concatenated skill-major (instance i of skill s is row s * n + i). Skills whose scenes compile to the
+same MJX model (e.g. window-open and window-close) share one vmapped physics call (the step's substeps
+and the reset's forward pass): XLA compiles that physics once for the group instead of once per skill,
+which is most of a multi-task step's compile time. Per-skill parts (object placement, observation,
+reward) stay per skill. Finished instances (truncated at
 500 steps, or physics NaN) are reset in place with a task drawn uniformly from that skill's task set
 (the benchmark's 50 metaworld rand_vecs), using the key carried in the state.
 
@@ -22,8 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from mujoco import mjx
 
-from envs.sawyer import ACTION_DIM, OBS_DIM, Env, EnvState
+from envs.sawyer import ACTION_DIM, OBS_DIM, Env, EnvState, physics_step
 
 
 @struct.dataclass
@@ -66,6 +71,12 @@ class MultiTaskEnv:
     envs: tuple[Env, ...]
     tasks: tuple[np.ndarray, ...]  # per skill (n_tasks, rand_vec_size)
     envs_per_skill: int
+    #: Partition of skill indices into groups stepped by one shared physics call (same compiled model);
+    #: None: every skill alone. `make_multitask` fills it from `shared_physics_groups`.
+    physics_groups: tuple[tuple[int, ...], ...] | None = None
+    #: Per group: the model fields some member overrides per instance (task["model"] keys); members
+    #: that do not override a field pass the shared model's value.
+    override_fields: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def num_skills(self) -> int:
@@ -86,9 +97,77 @@ class MultiTaskEnv:
     def task_ids(self) -> jax.Array:
         return jnp.repeat(jnp.arange(self.num_skills, dtype=jnp.int32), self.envs_per_skill)
 
-    def _reset_group(self, g: int, task_index: jax.Array) -> EnvState:
-        env, tasks = self.envs[g], jnp.asarray(self.tasks[g], jnp.float32)
-        return jax.vmap(lambda i: env.reset(None, tasks[i]))(task_index)
+    def _groups(self) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
+        if self.physics_groups is None:
+            return tuple(((g,), ()) for g in range(self.num_skills))
+        return tuple(zip(self.physics_groups, self.override_fields))
+
+    def _shared(self, fn, members, fields, datas, tasks, *args):
+        """Run `fn(model, data, overrides, *args)` vmapped over the instances of all `members` (skills
+        with one compiled model) in one call; returns the per-member results."""
+        base = self.envs[members[0]].sim.mx
+        n = self.envs_per_skill
+
+        def overrides(g, task):
+            over = task.get("model") or {}
+            mx = self.envs[g].sim.mx
+            return {f: over[f] if f in over else jnp.broadcast_to(getattr(mx, f), (n,) + getattr(mx, f).shape)
+                    for f in fields}
+
+        cat = lambda *xs: jnp.concatenate(xs)  # noqa: E731
+        data = jax.tree.map(cat, *[datas[g] for g in members])
+        over = jax.tree.map(cat, *[overrides(g, tasks[g]) for g in members])
+        rest = [jax.tree.map(cat, *[a[g] for g in members]) for a in args]
+        out = jax.vmap(lambda d, o, *r: fn(base, d, o, *r))(data, over, *rest)
+        return {g: jax.tree.map(lambda x, i=i: x[i * n : (i + 1) * n], out) for i, g in enumerate(members)}
+
+    def _reset_all(self, task_index: tuple) -> tuple:
+        """Fresh states for every skill: task_index[g] (envs_per_skill,) picks rows of skill g's task set."""
+        placed = {}
+        for g in range(self.num_skills):
+            env, tasks = self.envs[g], jnp.asarray(self.tasks[g], jnp.float32)
+            placed[g] = jax.vmap(lambda i, env=env, tasks=tasks: env.place_objects(tasks[i]))(task_index[g])
+        datas = {g: p[0] for g, p in placed.items()}
+        tasks = {g: p[1] for g, p in placed.items()}
+        forwarded = {}
+        for members, fields in self._groups():
+            if len(members) == 1:
+                (g,) = members
+                sim = self.envs[g].sim
+                forwarded[g] = jax.vmap(lambda d, t, sim=sim: mjx.forward(sim.mx.replace(**(t.get("model") or {})), d))(
+                    datas[g], tasks[g]
+                )
+            else:
+                fwd = lambda m, d, o: mjx.forward(m.replace(**o) if o else m, d)  # noqa: E731
+                forwarded.update(self._shared(fwd, members, fields, datas, tasks))
+        return tuple(jax.vmap(self.envs[g].finish_reset)(forwarded[g], tasks[g]) for g in range(self.num_skills))
+
+    def _step_all(self, groups: tuple, actions: jax.Array) -> tuple:
+        """Every skill's batched EnvState stepped with its rows of actions (N, 4)."""
+        n = self.envs_per_skill
+        sanitized = {g: jax.vmap(self.envs[g].sanitize_action)(actions[g * n : (g + 1) * n])
+                     for g in range(self.num_skills)}
+        datas = {g: groups[g].data for g in range(self.num_skills)}
+        tasks = {g: groups[g].task for g in range(self.num_skills)}
+        stepped_data = {}
+        for members, fields in self._groups():
+            if len(members) == 1:
+                (g,) = members
+                stepped_data[g] = jax.vmap(self.envs[g].physics)(datas[g], sanitized[g][0], tasks[g])
+                continue
+            env0 = self.envs[members[0]]
+            for g in members[1:]:
+                if self.envs[g].frame_skip != env0.frame_skip:
+                    raise ValueError("skills sharing physics must have the same frame_skip")
+            acts = {g: sanitized[g][0] for g in members}
+            lo = {g: jnp.broadcast_to(jnp.asarray(self.envs[g].skill.mocap_bounds[0]), (n, 3)) for g in members}
+            hi = {g: jnp.broadcast_to(jnp.asarray(self.envs[g].skill.mocap_bounds[1]), (n, 3)) for g in members}
+            fn = lambda m, d, o, a, l, h, fs=env0.frame_skip: physics_step(m, d, a, o, l, h, fs)  # noqa: E731
+            stepped_data.update(self._shared(fn, members, fields, datas, tasks, acts, lo, hi))
+        return tuple(
+            jax.vmap(self.envs[g].finish_step)(groups[g], sanitized[g][0], sanitized[g][1], stepped_data[g])
+            for g in range(self.num_skills)
+        )
 
     def _sample_tasks(self, key: jax.Array) -> tuple:
         keys = jax.random.split(key, self.num_skills)
@@ -100,7 +179,7 @@ class MultiTaskEnv:
     def reset(self, key: jax.Array) -> MultiTaskState:
         key, sub = jax.random.split(key)
         task_index = self._sample_tasks(sub)
-        groups = tuple(self._reset_group(g, task_index[g]) for g in range(self.num_skills))
+        groups = self._reset_all(task_index)
         obs = jnp.concatenate([s.obs for s in groups])
         n = self.num_envs
         zeros_b = jnp.zeros((n,), bool)
@@ -125,10 +204,7 @@ class MultiTaskEnv:
         actions = jnp.asarray(actions)
         if actions.shape != (self.num_envs, ACTION_DIM):
             raise ValueError(f"actions must have shape ({self.num_envs}, {ACTION_DIM}), got {actions.shape}")
-        n = self.envs_per_skill
-        stepped = tuple(
-            jax.vmap(self.envs[g].step)(state.groups[g], actions[g * n : (g + 1) * n]) for g in range(self.num_skills)
-        )
+        stepped = self._step_all(state.groups, actions)
         cat = lambda f: jnp.concatenate([f(s) for s in stepped])  # noqa: E731
         final_obs = cat(lambda s: s.obs)
         reward = cat(lambda s: s.reward)
@@ -145,9 +221,10 @@ class MultiTaskEnv:
 
         def with_resets(_):
             groups, index = [], []
+            fresh_all = self._reset_all(new_index)
             for g in range(self.num_skills):
                 d = stepped[g].done
-                fresh = self._reset_group(g, new_index[g])
+                fresh = fresh_all[g]
                 groups.append(jax.tree.map(lambda a, b: jnp.where(_bcast(d, a), b, a), stepped[g], fresh))
                 index.append(jnp.where(d, new_index[g], state.task_index[g]))
             return tuple(groups), tuple(index)
@@ -179,18 +256,60 @@ def _bcast(mask, leaf):
     return mask.reshape(mask.shape + (1,) * (leaf.ndim - 1))
 
 
+def _same_model(a, b) -> bool:
+    """Do two mjx.Models compile to the same graph and hold the same values (every field equal)?"""
+    if a is b:
+        return True
+    la, ta = jax.tree_util.tree_flatten(a)
+    lb, tb = jax.tree_util.tree_flatten(b)
+    if ta != tb or len(la) != len(lb):
+        return False
+    for x, y in zip(la, lb):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape != y.shape or x.dtype != y.dtype or not np.array_equal(x, y, equal_nan=True):
+            return False
+    return True
+
+
+def _override_fields(env: Env) -> tuple[str, ...]:
+    """The mjx.Model fields env's reset overrides per instance (task["model"] keys), found by tracing."""
+    _, task = jax.eval_shape(env.place_objects, jax.ShapeDtypeStruct((env.rand_vec_size,), jnp.float32))
+    return tuple(sorted((task.get("model") or {}).keys()))
+
+
+def shared_physics_groups(built: Sequence[Env]) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[str, ...], ...]]:
+    """Partition env indices into groups that can share one physics call: identical compiled model (every
+    mjx.Model field equal) and frame_skip. Returns (groups, per-group union of overridden model fields)."""
+    groups: list[list[int]] = []
+    for i, env in enumerate(built):
+        for grp in groups:
+            first = built[grp[0]]
+            if first.frame_skip == env.frame_skip and _same_model(first.sim.mx, env.sim.mx):
+                grp.append(i)
+                break
+        else:
+            groups.append([i])
+    fields = []
+    for grp in groups:
+        fields.append(tuple(sorted({f for i in grp for f in _override_fields(built[i])})) if len(grp) > 1 else ())
+    return tuple(tuple(g) for g in groups), tuple(fields)
+
+
 def make_multitask(
     bench,
     envs_per_skill: int = 1,
     *,
     split: str = "train",
     skills: Sequence[str] | None = None,
+    share_physics: bool = True,
     **make_kwargs,
 ) -> MultiTaskEnv:
     """Batched env over a benchmark's skills.
 
     bench: an `envs.benchmarks.Benchmark` (from `envs.benchmark(name, seed)`).
     split: "train" or "test" task sets. skills: optional subset of that split's skills.
+    share_physics: step skills whose scenes compile to the same model in one physics call (fewer
+        compiled graphs; results are the same). False compiles every skill's physics separately.
     make_kwargs: forwarded to `envs.make` (partially_observable defaults to the benchmark's flag).
     """
     import envs
@@ -211,4 +330,8 @@ def make_multitask(
     make_kwargs.setdefault("partially_observable", bench.partially_observable)
     built = tuple(envs.make(s, **make_kwargs) for s in names)
     tasks = tuple(np.asarray(task_sets[s], np.float32) for s in names)
-    return MultiTaskEnv(skills=names, envs=built, tasks=tasks, envs_per_skill=int(envs_per_skill))
+    groups, fields = shared_physics_groups(built) if share_physics else (None, None)
+    return MultiTaskEnv(
+        skills=names, envs=built, tasks=tasks, envs_per_skill=int(envs_per_skill),
+        physics_groups=groups, override_fields=fields,
+    )

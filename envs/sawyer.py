@@ -212,6 +212,11 @@ class Skill:
     #: shows for the OBJECTS, when its reset_model edits qpos after the last kinematics pass and never calls
     #: mj_forward (e.g. window-close opens the window after the settle): frame[4:] is read from it.
     stale_reset_objects: Callable | None = None
+    #: Optional (sim, data, task) -> data: the physics data whose kinematics metaworld's reset observation
+    #: shows for the WHOLE frame (arm and objects), when its reset_model steps the physics after the settle
+    #: and never calls mj_forward (e.g. door-lock's 5 raw mj_steps: the observation shows the kinematics of
+    #: the state before the last one). Takes precedence over stale_reset_objects / stale_reset_arm.
+    stale_reset_frame: Callable | None = None
 
     @property
     def mocap_bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -317,6 +322,12 @@ class Env:
         `key` is accepted for API symmetry; Meta-World's reset is deterministic given rand_vec.
         """
         del key
+        data, task = self.place_objects(rand_vec)
+        return self.finish_reset(mjx.forward(_model_with(self.sim, task), data), task)
+
+    def place_objects(self, rand_vec: jax.Array) -> tuple[Any, dict]:
+        """First half of `reset`: the settled state with this task's objects placed, before the forward
+        pass. Returns (data, task); `reset` = `finish_reset(mjx.forward(model_with(task), data), task)`."""
         rand_vec = jnp.asarray(rand_vec, jnp.float32)
         if rand_vec.shape != (self.rand_vec_size,):
             raise ValueError(
@@ -326,13 +337,18 @@ class Env:
         data, task = self.skill.reset(self.sim, data, rand_vec)
         task = dict(task)
         task["rand_vec"] = rand_vec
-        data = mjx.forward(_model_with(self.sim, task), data)
+        return data, task
+
+    def finish_reset(self, data, task) -> EnvState:
+        """Second half of `reset`, after the forward pass: the reset observation and state."""
         frame = current_frame(self.sim, self.skill, data, task)
         if self.skill.stale_reset_objects is not None:
             seen = self.skill.stale_reset_objects(self.sim, data, task)
             frame = frame.at[4:].set(current_frame(self.sim, self.skill, seen, task)[4:])
         if self.skill.stale_reset_arm:
             frame = frame.at[:4].set(jnp.asarray(self.sim.consts["reset_arm_frame"], frame.dtype))
+        if self.skill.stale_reset_frame is not None:
+            frame = current_frame(self.sim, self.skill, self.skill.stale_reset_frame(self.sim, data, task), task)
         goal = self._goal(task)
         obs = jnp.concatenate([frame, frame, goal]).astype(jnp.float32)
         info = {k: jnp.zeros((), jnp.float32) for k in INFO_KEYS}
@@ -363,20 +379,7 @@ class Env:
     def physics(self, data, action: jax.Array, task):
         """Apply one env-step of control to physics: mocap move + gripper ctrl, frame_skip steps."""
         lo, hi = self.skill.mocap_bounds
-        delta = jnp.clip(action[:3], -1.0, 1.0) * ACTION_SCALE
-        mocap = jnp.clip(data.mocap_pos + delta[None], lo, hi)
-        data = data.replace(
-            mocap_pos=mocap,
-            mocap_quat=jnp.broadcast_to(jnp.asarray(MOCAP_QUAT, data.mocap_quat.dtype), data.mocap_quat.shape),
-            ctrl=jnp.stack([action[3], -action[3]]).astype(data.ctrl.dtype),
-        )
-        m = _model_with(self.sim, task)
-
-        def substep(d, _):
-            return mjx.step(m, d), None
-
-        data, _ = jax.lax.scan(substep, data, None, length=self.frame_skip)
-        return mjx.forward(m, data)
+        return physics_step(self.sim.mx, data, action, task.get("model") or {}, lo, hi, self.frame_skip)
 
     def evaluate_state(self, state: EnvState, qpos, qvel, mocap_pos, mocap_quat, action):
         """Observation, reward and info of an externally given physics state (e.g. copied from
@@ -399,15 +402,22 @@ class Env:
 
     def step(self, state: EnvState, action: jax.Array) -> EnvState:
         """One env step (metaworld `step`). action: (4,) float; NaN/inf entries are replaced by 0."""
+        action, nonfinite = self.sanitize_action(action)
+        return self.finish_step(state, action, nonfinite, self.physics(state.data, action, state.task))
+
+    def sanitize_action(self, action: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(action (4,) float32 with NaN/inf entries replaced by 0, () count of replaced entries)."""
         action = jnp.asarray(action)
         if action.shape != (ACTION_DIM,):
             raise ValueError(f"{self.name}: action must have shape ({ACTION_DIM},), got {action.shape}")
         action = action.astype(jnp.float32)
         finite = jnp.isfinite(action)
         nonfinite = jnp.sum(~finite).astype(jnp.float32)
-        action = jnp.where(finite, action, 0.0)
+        return jnp.where(finite, action, 0.0), nonfinite
 
-        data = self.physics(state.data, action, state.task)
+    def finish_step(self, state: EnvState, action: jax.Array, nonfinite: jax.Array, data) -> EnvState:
+        """The rest of `step` once physics has produced `data`: observation, reward, truncation, and the
+        NaN guard. `step` = `finish_step(state, a, n, physics(state.data, a, state.task))`."""
         obs, frame = self.observe(data, state.task, state.prev_frame)
         reward, info = self.skill.evaluate(self.sim, data, obs, action, state.task)
         steps = state.steps + 1
@@ -433,6 +443,28 @@ class Env:
             steps=steps,
         )
         return jax.tree.map(lambda a, b: jnp.where(physics_ok, a, b), stepped, failed)
+
+
+def physics_step(mx, data, action: jax.Array, model_overrides: Mapping[str, Any], mocap_low, mocap_high,
+                 frame_skip: int):
+    """One env-step of control on model `mx` (with per-instance `model_overrides` fields): mocap moved by
+    the clipped action * 1 cm within [mocap_low, mocap_high] (3,), gripper ctrl (a3, -a3), `frame_skip`
+    physics steps, then a forward pass. Shared by every skill whose scene compiles to the same model, so
+    the batched multi-task env can step such skills in one vmapped call (envs.multitask)."""
+    delta = jnp.clip(action[:3], -1.0, 1.0) * ACTION_SCALE
+    mocap = jnp.clip(data.mocap_pos + delta[None], mocap_low, mocap_high)
+    data = data.replace(
+        mocap_pos=mocap,
+        mocap_quat=jnp.broadcast_to(jnp.asarray(MOCAP_QUAT, data.mocap_quat.dtype), data.mocap_quat.shape),
+        ctrl=jnp.stack([action[3], -action[3]]).astype(data.ctrl.dtype),
+    )
+    m = mx.replace(**model_overrides) if model_overrides else mx
+
+    def substep(d, _):
+        return mjx.step(m, d), None
+
+    data, _ = jax.lax.scan(substep, data, None, length=frame_skip)
+    return mjx.forward(m, data)
 
 
 def _full_info(info: Mapping[str, Any], truncated, nonfinite, physics_nan) -> dict:

@@ -92,3 +92,34 @@ def test_physics_nan_is_contained(reach):
     out = jax.jit(env.step)(bad, jnp.zeros(4))
     assert float(out.info["physics_nan"]) == 1.0 and bool(out.done)
     assert bool(jnp.all(jnp.isfinite(out.obs)))
+
+
+def test_shared_physics_groups_join_identical_models_only():
+    from envs.multitask import shared_physics_groups
+
+    built = [envs.make(s) for s in ("window-open-v3", "reach-v3", "window-close-v3", "push-v3")]
+    groups, fields = shared_physics_groups(built)
+    # window-open/close compile to one model; reach and push share an XML but not their contact pairs
+    assert groups == ((0, 2), (1,), (3,))
+    # the window scenes move the window body per task: the shared call overrides body_pos per instance
+    assert fields == (("body_pos",), (), ())
+
+
+def test_shared_physics_steps_like_separate_physics():
+    """Two groups of one skill stepped through one shared physics call equal the unshared env."""
+    bench = envs.benchmark("MT1/reach-v3")
+    shared = make_multitask(bench, envs_per_skill=2, skills=["reach-v3", "reach-v3"], max_path_length=3)
+    alone = make_multitask(bench, envs_per_skill=2, skills=["reach-v3", "reach-v3"], max_path_length=3,
+                           share_physics=False)
+    assert shared.physics_groups == ((0, 1),) and alone.physics_groups is None
+    key = jax.random.key(3)
+    a = jax.random.uniform(jax.random.key(4), (4, 4), minval=-1.0, maxval=1.0)
+    outs = []
+    for menv in (shared, alone):
+        s, step = jax.jit(menv.reset)(key), jax.jit(menv.step)
+        for _ in range(4):  # crosses an auto-reset (max_path_length 3)
+            s = step(s, a)
+        outs.append(s)
+    np.testing.assert_allclose(np.asarray(outs[0].obs), np.asarray(outs[1].obs), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(outs[0].final_obs), np.asarray(outs[1].final_obs), atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(outs[0].done), np.asarray(outs[1].done))

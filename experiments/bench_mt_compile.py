@@ -1,0 +1,115 @@
+"""Compile time of the batched multi-task env (reset and step), shared vs per-skill physics, side by side.
+
+Skills whose scenes compile to the same MJX model share one vmapped physics call in `envs.multitask`
+(`share_physics=True`, the default). This script builds the benchmark's multi-task env both ways and
+measures, with the persistent compilation cache OFF (every number is a cold compile):
+
+* lower_s / compile_s of the jitted `reset` and `step` (XLA compile measured apart from tracing),
+* steady-state env-steps/s of the jitted step (random actions, median of repeats),
+* the shared / per-skill ratios.
+
+    .venv/bin/python experiments/bench_mt_compile.py --bench MT10
+    .venv/bin/python experiments/bench_mt_compile.py --bench MT50 --ported-only   # the ported part of MT50
+    .venv/bin/python experiments/bench_mt_compile.py --skills window-open-v3 window-close-v3 --modes shared
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import envs  # noqa: E402  (XLA flags before jax)
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from envs.multitask import make_multitask  # noqa: E402
+from envs.skills import ported_skills  # noqa: E402
+
+
+def measure(bench, skills, envs_per_skill: int, share: bool, steps: int, repeats: int) -> dict:
+    t = time.perf_counter()
+    menv = make_multitask(bench, envs_per_skill, skills=skills, share_physics=share)
+    build = time.perf_counter() - t
+    groups = len(menv.physics_groups) if menv.physics_groups is not None else menv.num_skills
+    key = jax.random.key(0)
+
+    t = time.perf_counter()
+    lowered = jax.jit(menv.reset).lower(key)
+    reset_lower = time.perf_counter() - t
+    t = time.perf_counter()
+    reset = lowered.compile()
+    reset_compile = time.perf_counter() - t
+    state = jax.block_until_ready(reset(key))
+
+    actions = jax.random.uniform(jax.random.key(1), (menv.num_envs, 4), minval=-1.0, maxval=1.0)
+    t = time.perf_counter()
+    lowered = jax.jit(menv.step).lower(state, actions)
+    step_lower = time.perf_counter() - t
+    t = time.perf_counter()
+    step = lowered.compile()
+    step_compile = time.perf_counter() - t
+
+    state = jax.block_until_ready(step(state, actions))  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(steps):
+            state = step(state, actions)
+        jax.block_until_ready(state)
+        times.append(time.perf_counter() - t)
+    sps = menv.num_envs * steps / statistics.median(times)
+    return dict(build=build, groups=groups, reset_lower=reset_lower, reset_compile=reset_compile,
+                step_lower=step_lower, step_compile=step_compile, sps=sps)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bench", default="MT10", help="benchmark name (MT10, MT50, ML10, ML45, MT1/<skill>, ...)")
+    p.add_argument("--split", default="train", choices=["train", "test"])
+    p.add_argument("--skills", nargs="*", default=None, help="a subset of the benchmark's skills")
+    p.add_argument("--ported-only", action="store_true", help="drop the benchmark's skills not ported yet")
+    p.add_argument("--envs-per-skill", type=int, default=8)
+    p.add_argument("--modes", nargs="*", default=["shared", "per-skill"], choices=["shared", "per-skill"])
+    p.add_argument("--steps", type=int, default=20, help="env steps per timed repeat")
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+    if args.envs_per_skill < 1:
+        p.error(f"--envs-per-skill must be >= 1, got {args.envs_per_skill}")
+    bench = envs.benchmark(args.bench)
+    names = list(bench.train_skills if args.split == "train" else bench.test_skills)
+    skills = args.skills or names
+    bad = [s for s in skills if s not in names]
+    if bad:
+        p.error(f"not in {args.bench}'s {args.split} split: {bad}; valid: {names}")
+    missing = [s for s in skills if s not in ported_skills()]
+    if missing and not args.ported_only:
+        p.error(f"not ported: {missing} (pass --ported-only to bench the ported ones)")
+    skills = [s for s in skills if s in ported_skills()]
+    if not skills:
+        p.error("no ported skills to bench")
+    # Cold compiles only: the persistent cache would turn the second build into a cache hit.
+    jax.config.update("jax_enable_compilation_cache", False)
+    print(f"device: {jax.devices()[0].platform}, cpu cores: {os.cpu_count()}, {args.bench} {args.split}: "
+          f"{len(skills)} skills{' (ported part, ' + str(len(missing)) + ' not ported)' if missing else ''}, "
+          f"{args.envs_per_skill} envs per skill; persistent compilation cache off")
+    print(f"{'mode':10s} {'groups':>6s} {'build_s':>7s} {'reset_lower_s':>13s} {'reset_compile_s':>15s} "
+          f"{'step_lower_s':>12s} {'step_compile_s':>14s} {'env_steps/s':>11s}")
+    rows = {}
+    for mode in args.modes:
+        r = measure(bench, skills, args.envs_per_skill, mode == "shared", args.steps, args.repeats)
+        rows[mode] = r
+        print(f"{mode:10s} {r['groups']:6d} {r['build']:7.1f} {r['reset_lower']:13.1f} {r['reset_compile']:15.1f} "
+              f"{r['step_lower']:12.1f} {r['step_compile']:14.1f} {r['sps']:11.0f}", flush=True)
+    if len(rows) == 2:
+        s, u = rows["shared"], rows["per-skill"]
+        print(f"shared / per-skill: reset compile {s['reset_compile'] / u['reset_compile']:.2f}x, "
+              f"step compile {s['step_compile'] / u['step_compile']:.2f}x, throughput {s['sps'] / u['sps']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
