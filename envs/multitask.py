@@ -63,20 +63,12 @@ class MultiTaskState:
     key: jax.Array
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class MultiTaskEnv:
-    """N instances per skill of a set of skills with their task sets (hashable by identity)."""
+class SkillMajorLayout:
+    """Sizes and task ids of a batched env whose N = num_skills * envs_per_skill instances are laid out
+    skill-major (needs `skills` and `envs_per_skill` attributes); shared by MultiTaskEnv and envs.toy."""
 
     skills: tuple[str, ...]
-    envs: tuple[Env, ...]
-    tasks: tuple[np.ndarray, ...]  # per skill (n_tasks, rand_vec_size)
     envs_per_skill: int
-    #: Partition of skill indices into groups stepped by one shared physics call (same compiled model);
-    #: None: every skill alone. `make_multitask` fills it from `shared_physics_groups`.
-    physics_groups: tuple[tuple[int, ...], ...] | None = None
-    #: Per group: the model fields some member overrides per instance (task["model"] keys); members
-    #: that do not override a field pass the shared model's value.
-    override_fields: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def num_skills(self) -> int:
@@ -96,6 +88,22 @@ class MultiTaskEnv:
 
     def task_ids(self) -> jax.Array:
         return jnp.repeat(jnp.arange(self.num_skills, dtype=jnp.int32), self.envs_per_skill)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MultiTaskEnv(SkillMajorLayout):
+    """N instances per skill of a set of skills with their task sets (hashable by identity)."""
+
+    skills: tuple[str, ...]
+    envs: tuple[Env, ...]
+    tasks: tuple[np.ndarray, ...]  # per skill (n_tasks, rand_vec_size)
+    envs_per_skill: int
+    #: Partition of skill indices into groups stepped by one shared physics call (same compiled model);
+    #: None: every skill alone. `make_multitask` fills it from `shared_physics_groups`.
+    physics_groups: tuple[tuple[int, ...], ...] | None = None
+    #: Per group: the model fields some member overrides per instance (task["model"] keys); members
+    #: that do not override a field pass the shared model's value.
+    override_fields: tuple[tuple[str, ...], ...] | None = None
 
     def _groups(self) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
         if self.physics_groups is None:

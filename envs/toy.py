@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from envs.multitask import MultiTaskState
+from envs.multitask import MultiTaskState, SkillMajorLayout
 
 OBS_DIM = 39
 ACTION_DIM = 4
@@ -48,32 +48,13 @@ def _obs(pos: jax.Array, prev: jax.Array, goal: jax.Array) -> jax.Array:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class ToyMultiTaskEnv:
+class ToyMultiTaskEnv(SkillMajorLayout):
     """`num_skills` point-reach skills x `envs_per_skill` instances (hashable by identity)."""
 
     skills: tuple[str, ...]
     tasks: tuple[np.ndarray, ...]  # per skill (50, 3) goals
     envs_per_skill: int
     max_path_length: int
-
-    @property
-    def num_skills(self) -> int:
-        return len(self.skills)
-
-    @property
-    def num_envs(self) -> int:
-        return self.num_skills * self.envs_per_skill
-
-    @property
-    def observation_size(self) -> int:
-        return OBS_DIM
-
-    @property
-    def action_size(self) -> int:
-        return ACTION_DIM
-
-    def task_ids(self) -> jax.Array:
-        return jnp.repeat(jnp.arange(self.num_skills, dtype=jnp.int32), self.envs_per_skill)
 
     def _sample_goals(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         idx = jax.random.randint(key, (self.num_envs,), 0, N_TASKS_PER_SKILL, dtype=jnp.int32)
