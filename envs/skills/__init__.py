@@ -20,6 +20,9 @@ _MODULES = {
     "peg-insert-side-v3": "envs.skills.peg_insert_side",
     "shelf-place-v3": "envs.skills.shelf_place",
     "basketball-v3": "envs.skills.basketball",
+    "reach-wall-v3": "envs.skills.reach_wall",
+    "push-wall-v3": "envs.skills.push_wall",
+    "pick-place-wall-v3": "envs.skills.pick_place_wall",
 }
 
 

@@ -1,0 +1,48 @@
+"""pick-place-wall-v3: pick the puck and carry it over a wall to a goal in the air (metaworld
+SawyerPickPlaceWallEnvV3, reward v2).
+
+Metaworld semantics kept:
+* reset: obj_init_pos = rand_vec[:3], target = rand_vec[3:], `_set_obj_xyz` (as pick-place-v3).
+* objects: objGeom's xpos and orientation.
+* reward: midpoint (target x, 0.77, 0.25) weighted (1, 1, 3), then the goal once obj y > 0.75; the BASE
+  class caging reward (not pick-place-v3's override: no live-pad quirk here), normal density; the stage
+  bonus needs the puck lifted 1.5 cm; success within 7 cm (`envs.skills.wall.puck_wall_evaluate`).
+
+Scene: `envs.skills.wall.PUCK_WALL_SCENE`, shared exactly with push-wall-v3 (its XML differs from
+sawyer_pick_place_wall_v3.xml only in the goal site's default position, which metaworld overwrites at
+every reset and which plays no part in physics or observations).
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from envs import reward_utils
+from envs.sawyer import Skill
+from envs.skills import pick_place
+from envs.skills.wall import PUCK_WALL_SCENE, obj_geom_objects, puck_wall_evaluate
+
+
+def evaluate(sim, data, obs, action, task):
+    return puck_wall_evaluate(
+        sim, data, obs, action, task,
+        midpoint_fn=lambda obj, target: jnp.stack([target[0], jnp.float32(0.77), jnp.float32(0.25)]),
+        in_place_scaling=(1.0, 1.0, 3.0),
+        high_density=False,
+        lift=0.015,
+        base_fn=reward_utils.hamacher_product,
+    )
+
+
+SKILL = Skill(
+    name="pick-place-wall-v3",
+    scene=PUCK_WALL_SCENE,
+    hand_init_pos=pick_place.HAND_INIT_POS,
+    hand_low=(-0.5, 0.40, 0.05),
+    hand_high=(0.5, 1.0, 0.5),
+    goal_low=(-0.05, 0.85, 0.05),
+    goal_high=(0.05, 0.9, 0.3),
+    reset=pick_place.reset,
+    objects=obj_geom_objects,
+    evaluate=evaluate,
+    needs_contacts=True,
+)

@@ -1,0 +1,48 @@
+"""push-wall-v3: push the puck around a wall to a goal on the table (metaworld SawyerPushWallEnvV3, reward v2).
+
+Metaworld semantics kept:
+* reset: obj_init_pos = (rand_vec[:2], the puck's settled height), target = (rand_vec[3:5], same height)
+  (`adjust_initObjPos` is the identity here: objGeom sits at the body origin), `_set_obj_xyz` last
+  (set_state: fresh reset observation). Metaworld resamples while puck and goal are < 15 cm apart in xy:
+  never the case for benchmark tasks (frozen task vectors).
+* objects: objGeom's xpos and orientation.
+* reward: midpoint (-0.05, 0.77, obj z) weighted (3, 1, 1), then the goal once obj y > 0.75; the base
+  caging reward (high density); success within 7 cm (`envs.skills.wall.puck_wall_evaluate`).
+
+Scene: `envs.skills.wall.PUCK_WALL_SCENE`, shared exactly with pick-place-wall-v3: push-v3's puck scene
+(pads grip the capsule puck proxy, stock cylinder on the table plane, elliptic cone, 4/8 iterations) plus
+the wall box colliding with the puck proxy and the hand's capsule proxy.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from envs.sawyer import Skill
+from envs.skills import push
+from envs.skills.wall import PUCK_WALL_SCENE, obj_geom_objects, puck_wall_evaluate
+
+
+def evaluate(sim, data, obs, action, task):
+    return puck_wall_evaluate(
+        sim, data, obs, action, task,
+        midpoint_fn=lambda obj, target: jnp.stack([jnp.float32(-0.05), jnp.float32(0.77), obj[2]]),
+        in_place_scaling=(3.0, 1.0, 1.0),
+        high_density=True,
+        lift=None,
+        base_fn=lambda grasped, part1: 2.0 * grasped,
+    )
+
+
+SKILL = Skill(
+    name="push-wall-v3",
+    scene=PUCK_WALL_SCENE,
+    hand_init_pos=push.HAND_INIT_POS,
+    hand_low=(-0.5, 0.40, 0.05),
+    hand_high=(0.5, 1.0, 0.5),
+    goal_low=(-0.05, 0.85, 0.01),
+    goal_high=(0.05, 0.9, 0.02),
+    reset=push.reset,
+    objects=obj_geom_objects,
+    evaluate=evaluate,
+    needs_contacts=True,
+)
