@@ -123,3 +123,17 @@ def test_shared_physics_steps_like_separate_physics():
     np.testing.assert_allclose(np.asarray(outs[0].obs), np.asarray(outs[1].obs), atol=1e-5)
     np.testing.assert_allclose(np.asarray(outs[0].final_obs), np.asarray(outs[1].final_obs), atol=1e-5)
     np.testing.assert_array_equal(np.asarray(outs[0].done), np.asarray(outs[1].done))
+
+
+@pytest.mark.parametrize("skill", __import__("envs.skills", fromlist=["ported_skills"]).ported_skills())
+def test_every_ported_skill_traces(skill):
+    """Every registered skill builds its scene and traces reset + step to the env's shapes (no compile:
+    the fidelity checks of the skills outside the fast set run under -m slow)."""
+    env = envs.make(skill)
+    tasks = envs.benchmark(f"MT1/{skill}").train_tasks[skill]
+    assert tasks.shape == (50, env.rand_vec_size)
+    state = jax.eval_shape(env.reset, None, jax.ShapeDtypeStruct((env.rand_vec_size,), jnp.float32))
+    out = jax.eval_shape(env.step, state, jax.ShapeDtypeStruct((4,), jnp.float32))
+    assert out.obs.shape == (39,) and out.reward.shape == () and out.done.dtype == jnp.bool_
+    assert set(out.info) == set(envs.sawyer.INFO_KEYS)
+    assert "target_pos" in out.task and out.task["target_pos"].shape == (3,)
