@@ -23,6 +23,8 @@ _MODULES = {
     "reach-wall-v3": "envs.skills.reach_wall",
     "push-wall-v3": "envs.skills.push_wall",
     "pick-place-wall-v3": "envs.skills.pick_place_wall",
+    "plate-slide-v3": "envs.skills.plate_slide",
+    "plate-slide-back-v3": "envs.skills.plate_slide_back",
 }
 
 
