@@ -25,6 +25,9 @@ _MODULES = {
     "pick-place-wall-v3": "envs.skills.pick_place_wall",
     "plate-slide-v3": "envs.skills.plate_slide",
     "plate-slide-back-v3": "envs.skills.plate_slide_back",
+    "plate-slide-side-v3": "envs.skills.plate_slide_side",
+    "plate-slide-back-side-v3": "envs.skills.plate_slide_back_side",
+    "button-press-v3": "envs.skills.button_press",
 }
 
 

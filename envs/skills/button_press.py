@@ -1,0 +1,133 @@
+"""button-press-v3: push a button in horizontally (metaworld SawyerButtonPressEnvV3, reward v2).
+
+Also the module-level builders shared with button-press-wall-v3 (`button_functions`, `SCENE`).
+
+Metaworld semantics kept here:
+* reset moves the whole button box (`model.body("box").pos = rand_vec`, a per-instance model override), sets the
+  button's slide joint to 0 (qpos and qvel, through `set_state`, which runs mj_forward), then reads the goal from
+  the box's "hole" site and the press depth from its "buttonStart" site (both along y).
+* the observed object is the button body's COM + (0, -0.193, 0) (the front of its cap), quat the body's MuJoCo
+  (w, x, y, z) xquat.
+* success needs the button pressed ~13.5 mm *past* its slide-joint range (obj y within 0.02 of the hole site):
+  the soft joint limit gives way under the gripper's push until the cap (stock cylinder r = 0.043) lands on
+  the box front at ~22 mm past the range (the middle disc's 2 mm overlap with the box's hole edge does not stop
+  it, see button_press_topdown).
+
+Scene: the button box is the one of button-press-topdown turned upright (same buttonbox.xml body, box frame =
+world frame here), so its proxies are reused as they are (in the button / buttonbox frames): the cap as a box
+the finger pads push, the stop as a sphere at the cap's inner face against a duplicate of the box's top block.
+In metaworld the finger that pushes is the left one (its pad and claw), while the right claw drags on the table
+(the expert holds the hand at the mocap's lowest z, 0.05). Measured: the left pad and claw on the cap, and the
+right claw on the table plane, see the port report.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+from mujoco import mjx
+
+from envs import reward_utils
+from envs.sawyer import Skill
+from envs.scene import SceneConfig
+from envs.skills import button_press_topdown as topdown
+from envs.skills.common import CLAW_CONTACT, OBJ_COL_CONTACT, PAD_CONTACT, combined_pair, full_solimp
+
+HAND_INIT_POS = (0.0, 0.4, 0.2)
+HAND_LOW = (-0.5, 0.40, 0.05)
+HAND_HIGH = (0.5, 1.0, 0.5)
+
+_OBJ = full_solimp(OBJ_COL_CONTACT)
+_CLAW = full_solimp(CLAW_CONTACT)
+
+
+def button_pairs():
+    """The pairs of the horizontal button box: left pad and claw on the cap (frictionless, as in
+    button_press_topdown), the cap stop, the right claw on the table."""
+    stop = next(p for p in topdown.SCENE.pairs if p.geom1 == topdown.STOP.name)
+    return (
+        dataclasses.replace(combined_pair("leftpad_geom", full_solimp(PAD_CONTACT), topdown.CAP.name, _OBJ), condim=1),
+        dataclasses.replace(combined_pair("leftclaw_it", _CLAW, topdown.CAP.name, _OBJ), condim=1),
+        stop,
+    )
+
+
+def button_scene(xml: str) -> SceneConfig:
+    return SceneConfig(xml=xml, proxies=(topdown.CAP, topdown.STOP, topdown.BOX_TOP), pairs=button_pairs())
+
+
+SCENE = button_scene("sawyer_xyz/sawyer_button_press.xml")
+
+
+def reset(sim, data, rand_vec):
+    obj_init_pos = rand_vec
+    body_pos = sim.mx.body_pos.at[sim.body("box")].set(obj_init_pos.astype(sim.mx.body_pos.dtype))
+    qa, da = sim.joint_qpos("btnbox_joint"), sim.joint_dof("btnbox_joint")
+    data = data.replace(qpos=data.qpos.at[qa].set(0.0), qvel=data.qvel.at[da].set(0.0))
+    kin = mjx.kinematics(sim.mx.replace(body_pos=body_pos), data)
+    target_pos = kin.site_xpos[sim.site("hole")]
+    obj_to_target_init = jnp.abs(target_pos[1] - kin.site_xpos[sim.site("buttonStart")][1])
+    task = {
+        "target_pos": target_pos,
+        "obj_init_pos": obj_init_pos,
+        "obj_to_target_init": obj_to_target_init,
+        "model": {"body_pos": body_pos},
+    }
+    return data, task
+
+
+def objects(sim, data, task):
+    return sim.body_com(data, "button") + jnp.array([0.0, -0.193, 0.0]), sim.body_xquat(data, "button")
+
+
+def button_evaluate(axis: int, success_dist: float, near_bound: float, combine):
+    """evaluate() of a button skill pressed along world `axis` (1: horizontal box, 2: top-down box), the reward v2
+    terms every button-press variant shares. combine(obs, tcp_to_obj, near_button, button_pressed) -> reward."""
+
+    def evaluate(sim, data, obs, action, task):
+        del action
+        obj = obs[4:7]
+        tcp = sim.tcp_center(data)
+        init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
+        tcp_to_obj = jnp.linalg.norm(obj - tcp)
+        tcp_to_obj_init = jnp.linalg.norm(obj - init_tcp)
+        obj_to_target = jnp.abs(task["target_pos"][axis] - obj[axis])
+        near_button = reward_utils.tolerance(
+            tcp_to_obj, bounds=(0.0, near_bound), margin=tcp_to_obj_init, sigmoid="long_tail"
+        )
+        button_pressed = reward_utils.tolerance(
+            obj_to_target, bounds=(0.0, 0.005), margin=task["obj_to_target_init"], sigmoid="long_tail"
+        )
+        reward = combine(obs, tcp_to_obj, near_button, button_pressed)
+        info = {
+            "success": (obj_to_target <= success_dist).astype(jnp.float32),
+            "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
+            "grasp_success": (obs[3] > 0).astype(jnp.float32),
+            "grasp_reward": near_button,
+            "in_place_reward": button_pressed,
+            "obj_to_target": obj_to_target,
+            "unscaled_reward": reward,
+        }
+        return reward, info
+
+    return evaluate
+
+
+def press_reward(obs, tcp_to_obj, near_button, button_pressed):
+    tcp_closed = jnp.maximum(obs[3], 0.0)
+    reward = 2.0 * reward_utils.hamacher_product(tcp_closed, near_button)
+    return reward + jnp.where(tcp_to_obj <= 0.05, 8.0 * button_pressed, 0.0)
+
+
+SKILL = Skill(
+    name="button-press-v3",
+    scene=SCENE,
+    hand_init_pos=HAND_INIT_POS,
+    hand_low=HAND_LOW,
+    hand_high=HAND_HIGH,
+    goal_low=HAND_LOW,
+    goal_high=HAND_HIGH,
+    reset=reset,
+    objects=objects,
+    evaluate=button_evaluate(1, 0.02, 0.05, press_reward),
+)
