@@ -2,7 +2,8 @@
 
 Skills have different scenes, so each skill is its own vmapped group inside one function; outputs are
 concatenated skill-major (instance i of skill s is row s * n + i). Skills whose scenes compile to the
-same MJX model (e.g. window-open and window-close) share one vmapped physics call (the step's substeps
+same MJX model up to goal-site and body placements (e.g. window-open and window-close, push and
+pick-place) share one vmapped physics call (the step's substeps
 and the reset's forward pass): XLA compiles that physics once for the group instead of once per skill,
 which is most of a multi-task step's compile time. Per-skill parts (object placement, observation,
 reward) stay per skill. Finished instances (truncated at
@@ -264,19 +265,29 @@ def _bcast(mask, leaf):
     return mask.reshape(mask.shape + (1,) * (leaf.ndim - 1))
 
 
-def _same_model(a, b) -> bool:
-    """Do two mjx.Models compile to the same graph and hold the same values (every field equal)?"""
+#: mjx.Model fields that may differ between skills sharing one physics call: each member passes its own
+#: values per instance (as with reset-time overrides). Goal sites and body placements are traced arrays in
+#: MJX's kinematics; anything else (geoms, contact pairs, solver options, sizes) must be equal.
+PER_INSTANCE_FIELDS = frozenset({"site_pos", "site_quat", "body_pos", "body_quat"})
+
+
+def model_difference(a, b) -> frozenset[str] | None:
+    """Names of the top-level mjx.Model fields whose values differ between models a and b, or None when
+    they differ in structure (pytree, shapes, dtypes) and can never share a compiled graph."""
     if a is b:
-        return True
-    la, ta = jax.tree_util.tree_flatten(a)
-    lb, tb = jax.tree_util.tree_flatten(b)
+        return frozenset()
+    la, ta = jax.tree_util.tree_flatten_with_path(a)
+    lb, tb = jax.tree_util.tree_flatten_with_path(b)
     if ta != tb or len(la) != len(lb):
-        return False
-    for x, y in zip(la, lb):
+        return None
+    differ = set()
+    for (path, x), (_, y) in zip(la, lb):
         x, y = np.asarray(x), np.asarray(y)
-        if x.shape != y.shape or x.dtype != y.dtype or not np.array_equal(x, y, equal_nan=True):
-            return False
-    return True
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return None
+        if not np.array_equal(x, y, equal_nan=True):
+            differ.add(jax.tree_util.keystr(path).lstrip("."))
+    return frozenset(differ)
 
 
 def _override_fields(env: Env) -> tuple[str, ...]:
@@ -286,20 +297,25 @@ def _override_fields(env: Env) -> tuple[str, ...]:
 
 
 def shared_physics_groups(built: Sequence[Env]) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[str, ...], ...]]:
-    """Partition env indices into groups that can share one physics call: identical compiled model (every
-    mjx.Model field equal) and frame_skip. Returns (groups, per-group union of overridden model fields)."""
+    """Partition env indices into groups that can share one physics call: the same frame_skip and
+    compiled models equal but for PER_INSTANCE_FIELDS. Returns (groups, per group the model fields passed
+    per instance: those its members' resets override plus those whose values differ between members)."""
     groups: list[list[int]] = []
+    differing: list[set[str]] = []
     for i, env in enumerate(built):
-        for grp in groups:
+        for grp, diff in zip(groups, differing):
             first = built[grp[0]]
-            if first.frame_skip == env.frame_skip and _same_model(first.sim.mx, env.sim.mx):
+            d = model_difference(first.sim.mx, env.sim.mx) if first.frame_skip == env.frame_skip else None
+            if d is not None and d <= PER_INSTANCE_FIELDS:
                 grp.append(i)
+                diff.update(d)
                 break
         else:
             groups.append([i])
+            differing.append(set())
     fields = []
-    for grp in groups:
-        fields.append(tuple(sorted({f for i in grp for f in _override_fields(built[i])})) if len(grp) > 1 else ())
+    for grp, diff in zip(groups, differing):
+        fields.append(tuple(sorted(diff | {f for i in grp for f in _override_fields(built[i])})) if len(grp) > 1 else ())
     return tuple(tuple(g) for g in groups), tuple(fields)
 
 
@@ -316,8 +332,8 @@ def make_multitask(
 
     bench: an `envs.benchmarks.Benchmark` (from `envs.benchmark(name, seed)`).
     split: "train" or "test" task sets. skills: optional subset of that split's skills.
-    share_physics: step skills whose scenes compile to the same model in one physics call (fewer
-        compiled graphs; results are the same). False compiles every skill's physics separately.
+    share_physics: step skills whose scenes compile to the same model (up to PER_INSTANCE_FIELDS) in one
+        physics call (fewer compiled graphs; results are the same). False compiles every skill's physics separately.
     make_kwargs: forwarded to `envs.make` (partially_observable defaults to the benchmark's flag).
     """
     import envs

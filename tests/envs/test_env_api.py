@@ -97,12 +97,13 @@ def test_physics_nan_is_contained(reach):
 def test_shared_physics_groups_join_identical_models_only():
     from envs.multitask import shared_physics_groups
 
-    built = [envs.make(s) for s in ("window-open-v3", "reach-v3", "window-close-v3", "push-v3")]
-    groups, fields = shared_physics_groups(built)
-    # window-open/close compile to one model; reach and push share an XML but not their contact pairs
-    assert groups == ((0, 2), (1,), (3,))
-    # the window scenes move the window body per task: the shared call overrides body_pos per instance
-    assert fields == (("body_pos",), (), ())
+    names = ("window-open-v3", "reach-v3", "window-close-v3", "push-v3", "pick-place-v3")
+    groups, fields = shared_physics_groups([envs.make(s) for s in names])
+    # window-open/close compile to one model; push and pick-place too, but for the goal site's position;
+    # reach shares push's XML but not its contact pairs (another graph)
+    assert groups == ((0, 2), (1,), (3, 4))
+    # per instance: the window body (moved by the window skills' resets), each skill's own goal site
+    assert fields == (("body_pos",), (), ("site_pos",))
 
 
 def test_shared_physics_steps_like_separate_physics():
@@ -123,6 +124,24 @@ def test_shared_physics_steps_like_separate_physics():
     np.testing.assert_allclose(np.asarray(outs[0].obs), np.asarray(outs[1].obs), atol=1e-5)
     np.testing.assert_allclose(np.asarray(outs[0].final_obs), np.asarray(outs[1].final_obs), atol=1e-5)
     np.testing.assert_array_equal(np.asarray(outs[0].done), np.asarray(outs[1].done))
+
+
+@pytest.mark.slow
+def test_shared_physics_of_different_skills_steps_like_separate_physics():
+    """push and pick-place (models differing in the goal site) in one physics call equal separate calls."""
+    bench = envs.benchmark("MT10")
+    kw = dict(envs_per_skill=2, skills=["push-v3", "pick-place-v3"], max_path_length=3)
+    shared, alone = make_multitask(bench, **kw), make_multitask(bench, share_physics=False, **kw)
+    assert shared.physics_groups == ((0, 1),) and shared.override_fields == (("site_pos",),)
+    a = jax.random.uniform(jax.random.key(5), (4, 4), minval=-1.0, maxval=1.0)
+    outs = []
+    for menv in (shared, alone):
+        s, step = jax.jit(menv.reset)(jax.random.key(6)), jax.jit(menv.step)
+        for _ in range(4):
+            s = step(s, a)
+        outs.append(s)
+    np.testing.assert_allclose(np.asarray(outs[0].obs), np.asarray(outs[1].obs), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(outs[0].reward), np.asarray(outs[1].reward), atol=1e-4)
 
 
 @pytest.mark.parametrize("skill", __import__("envs.skills", fromlist=["ported_skills"]).ported_skills())
