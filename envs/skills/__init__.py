@@ -28,6 +28,7 @@ _MODULES = {
     "plate-slide-side-v3": "envs.skills.plate_slide_side",
     "plate-slide-back-side-v3": "envs.skills.plate_slide_back_side",
     "button-press-v3": "envs.skills.button_press",
+    "button-press-wall-v3": "envs.skills.button_press_wall",
 }
 
 
