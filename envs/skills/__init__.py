@@ -29,6 +29,8 @@ _MODULES = {
     "plate-slide-back-side-v3": "envs.skills.plate_slide_back_side",
     "button-press-v3": "envs.skills.button_press",
     "button-press-wall-v3": "envs.skills.button_press_wall",
+    "button-press-topdown-wall-v3": "envs.skills.button_press_topdown_wall",
+    "coffee-button-v3": "envs.skills.coffee_button",
 }
 
 
