@@ -31,6 +31,8 @@ _MODULES = {
     "button-press-wall-v3": "envs.skills.button_press_wall",
     "button-press-topdown-wall-v3": "envs.skills.button_press_topdown_wall",
     "coffee-button-v3": "envs.skills.coffee_button",
+    "handle-pull-side-v3": "envs.skills.handle_pull_side",
+    "push-back-v3": "envs.skills.push_back",
 }
 
 

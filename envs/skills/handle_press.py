@@ -1,0 +1,298 @@
+"""handle-press-v3: press a handle down on its slide joint (metaworld SawyerHandlePressEnvV3 in
+sawyer_handle_press_v3.py, reward v2). Also the shared builder of the four handle skills (handle-press,
+handle-pull, handle-press-side, handle-pull-side).
+
+Metaworld semantics kept here:
+* reset moves the handle box (`model.body("box").pos = rand_vec`, a per-instance model override) and sets
+  the handle's slide joint (qpos[9]: -0.001 to press, -0.1 to pull; set_state, so the reset observation is
+  fresh); the target is the box's "goalPress" / "goalPull" site, computed with the moved box.
+* the hand settle depends on the task here (metaworld's reset runs reset_model twice, so the box already
+  stands at rand_vec during the settle, and the arm swinging in from qpos0 can brush the grip): see
+  `hand_settle`. Where the settle touches nothing, the reset state is MuJoCo's exact contact-free settle;
+  where it brushes the grip (every handle-press / handle-pull task; handle-*-side tasks with the box at
+  x > ~-0.28), it is simulated in MJX at reset and only approximate (reset hand position off by ~1e-4 m).
+  init_tcp (reach / caging margins) is the settled tcp, per task.
+* observed object: a handle site ("handleStart" press, "handleRight" pull, "handleCenter" pull-side); quat
+  zeros.
+* rewards v2 (see the evaluate functions): press: 10 * hamacher(reach, in_place) on the handle's height,
+  success within 2 cm; pull: the gripper caging reward (obj_init_pos = rand_vec, the box position, as
+  metaworld keeps it) times in_place plus a lift bonus, success within 5 cm in z; pull-side: the same on
+  the 3-d distance of handleCenter, obj_init_pos = its reset position, success within 8 cm.
+
+Scene (the same for the two skills of each stock XML): in metaworld's expert rollouts (20 tasks each) the
+only contacts are the finger pads and claws against the handle's lever box and its grip cylinder (the
+expert presses the lever / grip down, or lifts the grip from below); the base's meshes and box are never
+touched. Both handle collision geoms are unnamed, so they are duplicated as proxies on handle_link: the lever
+box as a box (box-box with the pads / claws) and the grip cylinder (r 2.2 cm, half-length 7 cm along x) as a
+capsule (MJX has no cylinder-box), with the 1 mm finger margin folded into its radius. Contact parameters:
+MuJoCo's combination of the stock geoms' (class hdlprs_col: those of common.OBJ_COL_CONTACT). Elliptic cone:
+measured with CPU MuJoCo on this scene (handle-press task 0, 50 expert steps vs metaworld), the pyramidal
+cone lets the closed pads sink into the handle (hand / handle drift 25.8 / 14.2 mm), elliptic 2.5 / 1.6 mm;
+more iterations change neither.
+"""
+from __future__ import annotations
+
+import copy
+
+import jax
+import jax.numpy as jnp
+from mujoco import mjx
+
+from envs import reward_utils
+from envs.sawyer import FRAME_SKIP, Skill
+from envs.scene import Proxy, SceneConfig
+from envs.skills.common import (
+    CLAWS,
+    FINGER_MARGIN,
+    OBJ_COL_CONTACT,
+    PADS,
+    euler_quat,
+    gripper_caging_reward,
+    gripper_pairs,
+)
+
+HAND_INIT_POS = (0.0, 0.6, 0.2)
+HAND_LOW = (-0.5, 0.40, 0.05)
+HAND_HIGH = (0.5, 1.0, 0.5)
+PRESS_RADIUS = 0.02
+PULL_RADIUS = 0.05
+FINGERS = PADS + CLAWS
+SETTLE_STEPS = 50
+
+LEVER = Proxy("handle_lever_proxy", "handle_link", "box", (0.032, 0.075, 0.011), pos=(0.0, -0.081, 0.0))
+GRIP = Proxy("handle_grip_proxy", "handle_link", "capsule", (0.022 + FINGER_MARGIN, 0.07), pos=(0.0, -0.166, 0.0),
+             quat=euler_quat(0.0, 1.57, 0.0))
+
+
+def handle_scene(xml: str) -> SceneConfig:
+    return SceneConfig(
+        xml=xml,
+        proxies=(LEVER, GRIP),
+        pairs=gripper_pairs(LEVER.name, OBJ_COL_CONTACT, FINGERS)
+        + gripper_pairs(GRIP.name, OBJ_COL_CONTACT, FINGERS, fold_margin=True),
+        iterations=4,
+        ls_iterations=8,
+        cone="elliptic",
+    )
+
+
+SCENE = handle_scene("sawyer_xyz/sawyer_handle_press.xml")
+
+
+def hand_settle(sim, data, model):
+    """metaworld's reset hand settle for the task's box pose (`model`), where it depends on the task.
+
+    envs.settle runs metaworld's settle once per skill and assumes it does not depend on the task. Here it
+    can: metaworld's reset runs reset_model twice, so the box already stands at rand_vec during the second
+    settle, and the arm, swinging from its qpos0 pose to hand_init_pos, may brush the handle's grip with a
+    pad and a claw (measured: in every handle-press / handle-pull task, and in handle-*-side tasks with the
+    box at x > ~-0.28; the settled arm joints then differ by up to 5.7e-3 rad, the reset hand position by up
+    to ~7e-4 m). So the settle is simulated here: `mj_resetData` (qpos0, zero velocities, mocap at its body
+    pose, zero warm start) then 50 x (mocap at hand_init_pos, gripper ctrl (-1, 1), 5 physics steps). If no
+    contact was active during it, it is the contact-free settle, and MuJoCo's own (`free_settle`, exact) is
+    returned; otherwise the simulated one (approximate: the stock grip is a cylinder, here a capsule).
+    (envs.settle's state cannot serve: it comes from a random task of metaworld's sampler, which may touch.)
+    Returns (data, init_tcp, touched)."""
+    m = sim.model
+    mocap_body = sim.body("mocap")
+    f32 = data.qpos.dtype
+    start = data.replace(
+        qpos=jnp.asarray(m.qpos0, f32),
+        qvel=jnp.zeros_like(data.qvel),
+        mocap_pos=jnp.asarray(m.body_pos[mocap_body], f32)[None],
+        mocap_quat=jnp.asarray(m.body_quat[mocap_body], f32)[None],
+        ctrl=jnp.zeros_like(data.ctrl),
+        qacc_warmstart=jnp.zeros_like(data.qacc_warmstart),
+        time=jnp.zeros_like(data.time),
+    )
+    hand = jnp.asarray(HAND_INIT_POS, f32)[None]
+    quat = jnp.asarray((1.0, 0.0, 1.0, 0.0), f32)[None]
+    ctrl = jnp.asarray((-1.0, 1.0), f32)
+
+    def substep(carry, _):
+        d, touched = carry
+        d = mjx.step(model, d)
+        c = d._impl.contact
+        return (d, touched | jnp.any(c.dist < c.includemargin)), None
+
+    def env_step(carry, _):
+        d, touched = carry
+        d = d.replace(mocap_pos=hand, mocap_quat=quat, ctrl=ctrl)
+        return jax.lax.scan(substep, (d, touched), None, length=FRAME_SKIP)[0], None
+
+    (settled, touched), _ = jax.lax.scan(env_step, (start, jnp.zeros((), bool)), None, length=SETTLE_STEPS)
+    # `self.init_tcp = self.tcp_center` right after the settle: MuJoCo's site positions then date from the
+    # start of the last substep, as mjx.step's (kinematics run before integration).
+    free = free_settle(sim.model)
+    init_tcp = jnp.where(touched, sim.tcp_center(settled), jnp.asarray(free["init_tcp"], f32))
+    keep = ("qpos", "qvel", "qacc_warmstart", "mocap_pos", "mocap_quat", "ctrl")
+    data = data.replace(**{k: jnp.where(touched, getattr(settled, k), jnp.asarray(free[k], f32).reshape(getattr(data, k).shape))
+                           for k in keep})
+    return data, init_tcp, touched
+
+
+_FREE_SETTLE: dict = {}
+
+
+def free_settle(model) -> dict:
+    """metaworld's hand settle without contacts (the box moved 10 m away), run by MuJoCo on the stock
+    physics options (`model` with its stock solver settings: the arm never touches anything, so the scene's
+    pairs do not matter). Keys: qpos, qvel, qacc_warmstart, mocap_pos, mocap_quat, ctrl, init_tcp (the
+    tcp as metaworld reads it right after the settle: site positions from the start of the last substep)."""
+    key = id(model)
+    if key not in _FREE_SETTLE or _FREE_SETTLE[key][0] is not model:
+        import mujoco
+        import numpy as np
+
+        m = copy.deepcopy(model)
+        m.opt.solver, m.opt.iterations, m.opt.ls_iterations = mujoco.mjtSolver.mjSOL_NEWTON, 50, 50
+        m.opt.cone, m.opt.tolerance = mujoco.mjtCone.mjCONE_ELLIPTIC, 1e-10
+        box = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "box")
+        m.body_pos[box] = (0.0, 10.0, 0.0)
+        d = mujoco.MjData(m)
+        mujoco.mj_resetData(m, d)
+        for _ in range(SETTLE_STEPS):
+            d.mocap_pos[0] = HAND_INIT_POS
+            d.mocap_quat[0] = (1.0, 0.0, 1.0, 0.0)
+            d.ctrl[:] = (-1.0, 1.0)
+            mujoco.mj_step(m, d, nstep=FRAME_SKIP)
+        sites = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, n) for n in ("rightEndEffector", "leftEndEffector")]
+        _FREE_SETTLE[key] = model, dict(
+            qpos=d.qpos.copy(), qvel=d.qvel.copy(), qacc_warmstart=d.qacc_warmstart.copy(),
+            mocap_pos=d.mocap_pos.copy(), mocap_quat=d.mocap_quat.copy(), ctrl=d.ctrl.copy(),
+            init_tcp=np.mean([d.site_xpos[i] for i in sites], axis=0),
+        )
+    return _FREE_SETTLE[key][1]
+
+
+def _reset_fn(handle_qpos: float, goal_site: str, obj_site: str, obj_init: str):
+    """Place the box at rand_vec, settle the hand, set the handle joint; target = goal_site; obj_init_pos =
+    rand_vec ("box") or obj_site's reset position ("handle")."""
+
+    def reset(sim, data, rand_vec):
+        box = rand_vec[:3]
+        body_pos = sim.mx.body_pos.at[sim.body("box")].set(box.astype(sim.mx.body_pos.dtype))
+        model = sim.mx.replace(body_pos=body_pos)
+        data, init_tcp, touched = hand_settle(sim, data, model)
+        # metaworld `_set_obj_xyz`: qpos[9] / qvel[9], the handle's (unnamed) slide joint.
+        data = data.replace(qpos=data.qpos.at[9].set(handle_qpos), qvel=data.qvel.at[9].set(0.0))
+        kin = mjx.kinematics(model, data)
+        handle_init = kin.site_xpos[sim.site(obj_site)]
+        task = {
+            "target_pos": kin.site_xpos[sim.site(goal_site)],
+            "obj_init_pos": box if obj_init == "box" else handle_init,
+            "handle_init_pos": handle_init,
+            "init_tcp": init_tcp,
+            "settle_touched": touched.astype(jnp.float32),
+            "model": {"body_pos": body_pos},
+        }
+        return data, task
+
+    return reset
+
+
+def _objects_fn(site: str):
+    def objects(sim, data, task):
+        return sim.site_xpos(data, site), jnp.zeros(4)
+
+    return objects
+
+
+def evaluate_press(sim, data, obs, action, task):
+    del action
+    obj = obs[4:7]
+    tcp = sim.tcp_center(data)
+    target = task["target_pos"]
+    handle_init = task["handle_init_pos"]
+    init_tcp = task["init_tcp"]
+    target_to_obj = jnp.abs(obj[2] - target[2])
+    target_to_obj_init = jnp.abs(handle_init[2] - target[2])
+    tol = reward_utils.tolerance
+    in_place = tol(target_to_obj, bounds=(0.0, PRESS_RADIUS), margin=jnp.abs(target_to_obj_init - PRESS_RADIUS),
+                   sigmoid="long_tail")
+    tcp_to_obj = jnp.linalg.norm(obj - tcp)
+    tcp_to_obj_init = jnp.linalg.norm(handle_init - init_tcp)
+    reach = tol(tcp_to_obj, bounds=(0.0, PRESS_RADIUS), margin=jnp.abs(tcp_to_obj_init - PRESS_RADIUS),
+                sigmoid="long_tail")
+    success = target_to_obj <= PRESS_RADIUS
+    reward = 10.0 * jnp.where(success, 1.0, reward_utils.hamacher_product(reach, in_place))
+    info = {
+        "success": success.astype(jnp.float32),
+        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
+        "grasp_success": jnp.ones(()),
+        "grasp_reward": reach,
+        "in_place_reward": in_place,
+        "obj_to_target": target_to_obj,
+        "unscaled_reward": reward,
+    }
+    return reward, info
+
+
+def _evaluate_pull_fn(side: bool):
+    """handle-pull (side=False: z distance, caging radius 2.2 cm, success 5 cm) and handle-pull-side
+    (3-d distance, caging radius 3.2 cm / pad threshold 6 cm, success 8 cm)."""
+    def evaluate(sim, data, obs, action, task):
+        obj = obs[4:7]
+        target = task["target_pos"]
+        obj_init = task["obj_init_pos"]
+        if side:
+            target_to_obj = jnp.linalg.norm(obj - target)
+            target_to_obj_init = jnp.linalg.norm(obj_init - target)
+        else:
+            target_to_obj = jnp.abs(target[2] - obj[2])
+            target_to_obj_init = jnp.abs(target[2] - obj_init[2])
+        in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, PULL_RADIUS), margin=target_to_obj_init,
+                                          sigmoid="long_tail")
+        grasped = gripper_caging_reward(
+            sim, data, task, action, obj,
+            pad_success_thresh=0.06 if side else 0.05, obj_radius=0.032 if side else 0.022,
+            object_reach_radius=0.01, xz_thresh=0.01, high_density=True,
+        )
+        reward = reward_utils.hamacher_product(grasped, in_place)
+        tcp_opened = obs[3]
+        tcp_to_obj = jnp.linalg.norm(obj - sim.tcp_center(data))
+        # metaworld compares obj y (pull) / obj z (pull-side) with obj_init_pos z here.
+        lifted = (obj[2] if side else obj[1]) - 0.01 > obj_init[2]
+        reward = jnp.where((tcp_to_obj < 0.035) & (tcp_opened > 0) & lifted, reward + 1.0 + 5.0 * in_place, reward)
+        reward = jnp.where(target_to_obj < PULL_RADIUS, 10.0, reward)
+        info = {
+            "success": (target_to_obj <= (0.08 if side else PULL_RADIUS)).astype(jnp.float32),
+            "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
+            "grasp_success": ((tcp_opened > 0) & (obj[2] - 0.03 > obj_init[2])).astype(jnp.float32),
+            "grasp_reward": grasped,
+            "in_place_reward": in_place,
+            "obj_to_target": target_to_obj,
+            "unscaled_reward": reward,
+        }
+        return reward, info
+
+    return evaluate
+
+
+def handle_skill(name: str, scene: SceneConfig, kind: str, goal_low, goal_high) -> Skill:
+    """kind: "press" | "pull" | "pull-side" ("press" also serves handle-press-side: same reset and reward)."""
+    if kind == "press":
+        reset, site, evaluate = _reset_fn(-0.001, "goalPress", "handleStart", "box"), "handleStart", evaluate_press
+    elif kind == "pull":
+        reset, site, evaluate = _reset_fn(-0.1, "goalPull", "handleRight", "box"), "handleRight", _evaluate_pull_fn(False)
+    elif kind == "pull-side":
+        reset, site = _reset_fn(-0.1, "goalPull", "handleCenter", "handle"), "handleCenter"
+        evaluate = _evaluate_pull_fn(True)
+    else:
+        raise ValueError(f"unknown handle skill kind {kind!r}")
+    return Skill(
+        name=name,
+        scene=scene,
+        hand_init_pos=HAND_INIT_POS,
+        hand_low=HAND_LOW,
+        hand_high=HAND_HIGH,
+        goal_low=goal_low,
+        goal_high=goal_high,
+        reset=reset,
+        objects=_objects_fn(site),
+        evaluate=evaluate,
+        needs_contacts=False,
+    )
+
+
+SKILL = handle_skill("handle-press-v3", SCENE, "press", (-0.1, 0.55, 0.04), (0.1, 0.70, 0.08))
