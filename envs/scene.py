@@ -42,7 +42,7 @@ class Proxy:
     """A collision-only primitive geom added to an existing body (no mass, invisible)."""
 
     name: str
-    body: str
+    body: str  # body name, "world", or "joint:<name>" for the (possibly unnamed) body of a joint
     type: str  # "capsule" | "box" | "sphere" | "plane" | "cylinder"
     size: Sequence[float]
     pos: Sequence[float] = (0.0, 0.0, 0.0)
@@ -118,6 +118,16 @@ def _combined(g1, g2):
     )
 
 
+def _find_body(spec: mujoco.MjSpec, name: str):
+    """A body by name; "world" is the world body, "joint:<joint name>" the (possibly unnamed) body of a joint."""
+    if name == "world":
+        return spec.worldbody
+    if name.startswith("joint:"):
+        joint = spec.joint(name[len("joint:"):])
+        return None if joint is None else joint.parent
+    return spec.body(name)
+
+
 def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
     """Stock XML -> MjSpec with automatic collisions off, proxies added, explicit pairs and solver set."""
     spec = mujoco.MjSpec.from_file(metaworld_asset(cfg.xml))
@@ -127,7 +137,7 @@ def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
     for p in cfg.proxies:
         if p.type not in _GEOM_TYPES:
             raise ValueError(f"proxy {p.name!r}: unknown geom type {p.type!r}; valid: {sorted(_GEOM_TYPES)}")
-        body = spec.worldbody if p.body == "world" else spec.body(p.body)
+        body = _find_body(spec, p.body)
         if body is None:
             raise KeyError(f"proxy {p.name!r}: scene has no body named {p.body!r}")
         g = body.add_geom()
