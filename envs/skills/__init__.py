@@ -33,6 +33,27 @@ _MODULES = {
     "coffee-button-v3": "envs.skills.coffee_button",
     "handle-pull-side-v3": "envs.skills.handle_pull_side",
     "push-back-v3": "envs.skills.push_back",
+    "handle-press-v3": "envs.skills.handle_press",
+    "handle-pull-v3": "envs.skills.handle_pull",
+    "dial-turn-v3": "envs.skills.dial_turn",
+    "coffee-push-v3": "envs.skills.coffee_push",
+    "hand-insert-v3": "envs.skills.hand_insert",
+    "pick-out-of-hole-v3": "envs.skills.pick_out_of_hole",
+    "coffee-pull-v3": "envs.skills.coffee_pull",
+    "faucet-open-v3": "envs.skills.faucet_open",
+}
+
+
+#: Ported but not registered: their modules build, but they fail a fidelity check (tests/envs/test_fidelity.py).
+#: handle-press-side-v3 (handle_press_side.py): drift 39 mm (the closed pads slip off the capsule proxy of the
+#: grip cylinder sideways, where metaworld's sink into the cylinder); door-lock-v3 / door-unlock-v3
+#: (door_lock.py, door_unlock.py): metaworld's hand settle is task-dependent there (the open claw hits the
+#: lock during it), the reset hand is ~7-9 mm off, and door-unlock's init_tcp-based reward with it.
+UNVERIFIED = {
+    "handle-press-side-v3": "envs.skills.handle_press_side",
+    "door-lock-v3": "envs.skills.door_lock",
+    "door-unlock-v3": "envs.skills.door_unlock",
+    "faucet-close-v3": "envs.skills.faucet_close",  # written, its fidelity file not yet run
 }
 
 
@@ -44,6 +65,11 @@ def get_skill(name: str):
     if name not in _MODULES:
         from envs.benchmarks import ALL_SKILLS
 
+        if name in UNVERIFIED:
+            raise NotImplementedError(
+                f"skill {name!r} has an MJX module ({UNVERIFIED[name]}) that does not pass the metaworld fidelity "
+                f"checks yet (see envs/skills/__init__.py); ported: {list(ported_skills())}"
+            )
         if name in ALL_SKILLS:
             raise NotImplementedError(
                 f"skill {name!r} is a Meta-World skill but is not ported to MJX yet; ported: {list(ported_skills())}"

@@ -1,0 +1,132 @@
+"""door-lock-v3: press a safe door's lock lever down (metaworld SawyerDoorLockEnvV3 in sawyer_door_lock_v3.py,
+reward v2).
+
+Metaworld semantics kept:
+* reset: the safe is moved (`model.body_pos["door"] = rand_vec`, a per-instance model override), then
+  metaworld runs 5 raw `mj_step`s (the arm is still drifting after the hand settle) and calls no mj_forward:
+  the reset observation shows the kinematics of the state before the last step (`stale_reset_frame`, arm and
+  lock). obj_init_pos = lock_link's position, target = obj_init_pos + (0, -0.04, -0.1).
+* objects: the "lockStartLock" site; quat: door_link's xquat (MuJoCo (w, x, y, z), as metaworld returns it).
+* reward: 2 * hamacher(gripper opening, near_lock) + 8 * lock_pressed, where near_lock's margin is the
+  distance itself: metaworld's `init_left_pad` is a live view of the left pad's position
+  (common.metaworld_init_pads); success when |target z - lock z| <= 2 cm.
+
+Scene (sawyer_door_lock.xml, shared exactly with door-unlock-v3: `SCENE`): the safe and door are fixed; the
+lock lever (lock_link, hinge) collides through a `dl_col` box, duplicated as `LOCK` (box). Measured metaworld
+contacts over the 20 MT1 tasks of the experts: door-lock presses the lock with the left pad and claw
+(box-box pairs); door-unlock pushes it with the hand's collision mesh, which also touches the lock base and
+the door panel (`LOCK_BASE`, `PANEL`: duplicates of those dl_col boxes) and, rarely, the left pad/claw. The hand
+mesh is the HAND_BOX proxy (see SCENE for the measured choice). Pyramidal cone, 4/8 iterations (as
+door-open / lever-pull: nothing is grasped).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from mujoco import mjx
+
+from envs import reward_utils
+from envs.sawyer import Skill
+from envs.scene import Proxy, SceneConfig
+from envs.skills.common import (
+    GEOM_CONTACT,
+    HAND_BOX,
+    HAND_MESH_CONTACT,
+    OBJ_COL_CONTACT,
+    combined_pair,
+    metaworld_init_pads,
+)
+
+HAND_INIT_POS = (0.0, 0.6, 0.2)
+HAND_LOW = (-0.5, 0.40, -0.15)
+HAND_HIGH = (0.5, 1.0, 0.5)
+LOCK_LENGTH = 0.1
+SCALE = (0.25, 1.0, 0.5)
+
+#: dl_col boxes (unnamed in doorlockA.xml), duplicated with their size and placement.
+LOCK = Proxy("lock_proxy", "lock_link", "box", (0.05, 0.019, 0.01), pos=(0.042, -0.024, 0.0))
+LOCK_BASE = Proxy("lock_base_proxy", "door_link", "box", (0.047, 0.013, 0.047), pos=(0.185, -0.009, 0.061))
+PANEL = Proxy("door_panel_proxy", "door_link", "box", (0.184, 0.01, 0.124), pos=(0.185, 0.0, 0.0))
+HAND = HAND_BOX
+
+SCENE = SceneConfig(
+    xml="sawyer_xyz/sawyer_door_lock.xml",
+    proxies=(LOCK, LOCK_BASE, PANEL, HAND),
+    pairs=tuple(combined_pair(LOCK.name, OBJ_COL_CONTACT, g, GEOM_CONTACT[g]) for g in ("leftpad_geom", "leftclaw_it"))
+    + tuple(combined_pair(HAND.name, HAND_MESH_CONTACT, p.name, OBJ_COL_CONTACT) for p in (LOCK, LOCK_BASE, PANEL)),
+    iterations=4,
+    ls_iterations=8,
+    cone="pyramidal",
+)
+
+
+def place_door(sim, rand_vec):
+    """Per-instance model override: the safe body at rand_vec."""
+    return {"body_pos": sim.mx.body_pos.at[sim.body("door")].set(rand_vec)}
+
+
+def reset(sim, data, rand_vec):
+    model = place_door(sim, rand_vec)
+    m = sim.mx.replace(**model)
+    data, _ = jax.lax.scan(lambda d, _: (mjx.step(m, d), None), data, None, length=4)
+    before_last = data.qpos
+    data = mjx.step(m, data)
+    # lock_link's frame position (xpos left by the last step: the kinematics of the state before it).
+    obj_init_pos = sim.body_xpos(data, "lock_link")
+    target_pos = obj_init_pos + jnp.asarray([0.0, -0.04, -0.1])
+    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model,
+                  "stale_qpos": before_last}
+
+
+def stale_frame(sim, data, task):
+    return mjx.forward(sim.mx.replace(**task["model"]), data.replace(qpos=task["stale_qpos"]))
+
+
+def objects_at(site: str):
+    def objects(sim, data, task):
+        return sim.site_xpos(data, site), sim.body_xquat(data, "door_link")
+
+    return objects
+
+
+def evaluate(sim, data, obs, action, task):
+    obj = obs[4:7]
+    scale = jnp.asarray(SCALE)
+    left_pad = sim.body_com(data, "leftpad")
+    init_left_pad, _ = metaworld_init_pads(sim, data)  # == left_pad (live view)
+    tcp_to_obj = jnp.linalg.norm((obj - left_pad) * scale)
+    tcp_to_obj_init = jnp.linalg.norm((obj - init_left_pad) * scale)
+    obj_to_target = jnp.abs(task["target_pos"][2] - obj[2])
+    tcp_opened = jnp.maximum(obs[3], 0.0)
+    near_lock = reward_utils.tolerance(tcp_to_obj, bounds=(0.0, 0.01), margin=tcp_to_obj_init, sigmoid="long_tail")
+    pressed = reward_utils.tolerance(obj_to_target, bounds=(0.0, 0.005), margin=LOCK_LENGTH, sigmoid="long_tail")
+    reward = 2.0 * reward_utils.hamacher_product(tcp_opened, near_lock) + 8.0 * pressed
+    return reward, lock_info(reward, tcp_to_obj, obs[3], obj_to_target, near_lock, pressed)
+
+
+def lock_info(reward, tcp_to_obj, tcp_open, obj_to_target, near, pressed):
+    """evaluate_state's info of door-lock / door-unlock."""
+    return {
+        "success": (obj_to_target <= 0.02).astype(jnp.float32),
+        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
+        "grasp_success": (tcp_open > 0).astype(jnp.float32),
+        "grasp_reward": near,
+        "in_place_reward": pressed,
+        "obj_to_target": obj_to_target,
+        "unscaled_reward": reward,
+    }
+
+
+SKILL = Skill(
+    name="door-lock-v3",
+    scene=SCENE,
+    hand_init_pos=HAND_INIT_POS,
+    hand_low=HAND_LOW,
+    hand_high=HAND_HIGH,
+    goal_low=HAND_LOW,
+    goal_high=HAND_HIGH,
+    reset=reset,
+    objects=objects_at("lockStartLock"),
+    evaluate=evaluate,
+    stale_reset_frame=stale_frame,
+)

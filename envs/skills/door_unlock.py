@@ -1,0 +1,68 @@
+"""door-unlock-v3: push a safe door's lock lever up from its locked position (metaworld
+SawyerDoorUnlockEnvV3 in sawyer_door_unlock_v3.py, reward v2).
+
+Metaworld semantics kept:
+* reset: the safe is moved (`model.body_pos["door"] = rand_vec`), the lock set to 1.5708 rad (locked) with
+  `_set_obj_xyz` (set_state: fresh reset observation); obj_init_pos = lock_link's position (a live view in
+  metaworld, but lock_link's frame sits on its hinge axis and never moves), target = obj_init_pos +
+  (0.1, -0.04, 0).
+* objects: the "lockStartUnlock" site; quat: door_link's xquat.
+* reward: 2 * ready_to_push (hand + (0, 0.055, 0.07) "shoulder" to the lock, margin from init_tcp) +
+  8 * pushed (|target x - lock x|); success within 2 cm.
+
+Scene: door-lock-v3's (`envs.skills.door_lock.SCENE`), shared exactly.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from envs import reward_utils
+from envs.sawyer import Skill
+from envs.skills import door_lock
+
+OFFSET = (0.0, 0.055, 0.07)
+
+
+def reset(sim, data, rand_vec):
+    model = door_lock.place_door(sim, rand_vec)
+    jnt = sim.model.body_jntadr[sim.body("lock_link")]  # the lock's hinge (unnamed; metaworld: qpos[9])
+    q, dof = sim.model.jnt_qposadr[jnt], sim.model.jnt_dofadr[jnt]
+    data = data.replace(qpos=data.qpos.at[q].set(1.5708), qvel=data.qvel.at[dof].set(0.0))
+    # lock_link's frame position: the safe's position + the fixed offsets of doorlockA, door_link, lock_link
+    # (no rotations in between).
+    offset = sum(sim.model.body_pos[sim.body(b)] for b in ("doorlockA", "door_link", "lock_link"))
+    obj_init_pos = rand_vec + jnp.asarray(offset, jnp.float32)
+    target_pos = obj_init_pos + jnp.asarray([0.1, -0.04, 0.0])
+    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model}
+
+
+def evaluate(sim, data, obs, action, task):
+    hand = obs[:3]
+    lock = obs[4:7]
+    scale = jnp.asarray(door_lock.SCALE)
+    offset = jnp.asarray(OFFSET)
+    init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
+    shoulder_to_lock = jnp.linalg.norm((hand + offset - lock) * scale)
+    obj_init_pos = sim.body_xpos(data, "lock_link")  # metaworld: a live view of lock_link's xpos
+    shoulder_to_lock_init = jnp.linalg.norm((init_tcp + offset - obj_init_pos) * scale)
+    ready = reward_utils.tolerance(shoulder_to_lock, bounds=(0.0, 0.02), margin=shoulder_to_lock_init,
+                                   sigmoid="long_tail")
+    obj_to_target = jnp.abs(task["target_pos"][0] - lock[0])
+    pushed = reward_utils.tolerance(obj_to_target, bounds=(0.0, 0.005), margin=door_lock.LOCK_LENGTH,
+                                    sigmoid="long_tail")
+    reward = 2.0 * ready + 8.0 * pushed
+    return reward, door_lock.lock_info(reward, shoulder_to_lock, obs[3], obj_to_target, ready, pushed)
+
+
+SKILL = Skill(
+    name="door-unlock-v3",
+    scene=door_lock.SCENE,
+    hand_init_pos=door_lock.HAND_INIT_POS,
+    hand_low=door_lock.HAND_LOW,
+    hand_high=door_lock.HAND_HIGH,
+    goal_low=(0.0, 0.64, 0.21),
+    goal_high=(0.2, 0.7, 0.2111),
+    reset=reset,
+    objects=door_lock.objects_at("lockStartUnlock"),
+    evaluate=evaluate,
+)
