@@ -41,6 +41,7 @@ _MODULES = {
     "pick-out-of-hole-v3": "envs.skills.pick_out_of_hole",
     "coffee-pull-v3": "envs.skills.coffee_pull",
     "faucet-open-v3": "envs.skills.faucet_open",
+    "faucet-close-v3": "envs.skills.faucet_close",
 }
 
 
@@ -53,7 +54,6 @@ UNVERIFIED = {
     "handle-press-side-v3": "envs.skills.handle_press_side",
     "door-lock-v3": "envs.skills.door_lock",
     "door-unlock-v3": "envs.skills.door_unlock",
-    "faucet-close-v3": "envs.skills.faucet_close",  # written, its fidelity file not yet run
 }
 
 
