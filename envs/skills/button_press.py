@@ -32,6 +32,7 @@ from envs import reward_utils
 from envs.sawyer import Skill
 from envs.scene import SceneConfig
 from envs.skills import button_press_topdown as topdown
+from envs.skills.button_press_topdown import button_evaluate  # noqa: F401  (re-exported for the button skills)
 from envs.skills.common import CLAW_CONTACT, OBJ_COL_CONTACT, PAD_CONTACT, combined_pair, full_solimp
 
 HAND_INIT_POS = (0.0, 0.4, 0.2)
@@ -79,39 +80,6 @@ def reset(sim, data, rand_vec):
 
 def objects(sim, data, task):
     return sim.body_com(data, "button") + jnp.array([0.0, -0.193, 0.0]), sim.body_xquat(data, "button")
-
-
-def button_evaluate(axis: int, success_dist: float, near_bound: float, combine):
-    """evaluate() of a button skill pressed along world `axis` (1: horizontal box, 2: top-down box), the reward v2
-    terms every button-press variant shares. combine(obs, tcp_to_obj, near_button, button_pressed) -> reward."""
-
-    def evaluate(sim, data, obs, action, task):
-        del action
-        obj = obs[4:7]
-        tcp = sim.tcp_center(data)
-        init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
-        tcp_to_obj = jnp.linalg.norm(obj - tcp)
-        tcp_to_obj_init = jnp.linalg.norm(obj - init_tcp)
-        obj_to_target = jnp.abs(task["target_pos"][axis] - obj[axis])
-        near_button = reward_utils.tolerance(
-            tcp_to_obj, bounds=(0.0, near_bound), margin=tcp_to_obj_init, sigmoid="long_tail"
-        )
-        button_pressed = reward_utils.tolerance(
-            obj_to_target, bounds=(0.0, 0.005), margin=task["obj_to_target_init"], sigmoid="long_tail"
-        )
-        reward = combine(obs, tcp_to_obj, near_button, button_pressed)
-        info = {
-            "success": (obj_to_target <= success_dist).astype(jnp.float32),
-            "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-            "grasp_success": (obs[3] > 0).astype(jnp.float32),
-            "grasp_reward": near_button,
-            "in_place_reward": button_pressed,
-            "obj_to_target": obj_to_target,
-            "unscaled_reward": reward,
-        }
-        return reward, info
-
-    return evaluate
 
 
 def press_reward(obs, tcp_to_obj, near_button, button_pressed):

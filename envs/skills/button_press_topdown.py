@@ -81,31 +81,45 @@ def objects(sim, data, task):
     return sim.body_com(data, "button") + jnp.array([0.0, 0.0, 0.193]), sim.body_xquat(data, "button")
 
 
-def evaluate(sim, data, obs, action, task):
-    del action
-    obj = obs[4:7]
-    tcp = sim.tcp_center(data)
-    init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
-    tcp_to_obj = jnp.linalg.norm(obj - tcp)
-    tcp_to_obj_init = jnp.linalg.norm(obj - init_tcp)
-    obj_to_target = jnp.abs(task["target_pos"][2] - obj[2])
-    tcp_closed = 1.0 - obs[3]
-    near_button = reward_utils.tolerance(tcp_to_obj, bounds=(0.0, 0.01), margin=tcp_to_obj_init, sigmoid="long_tail")
-    button_pressed = reward_utils.tolerance(
-        obj_to_target, bounds=(0.0, 0.005), margin=task["obj_to_target_init"], sigmoid="long_tail"
-    )
-    reward = 5.0 * reward_utils.hamacher_product(tcp_closed, near_button)
-    reward = reward + jnp.where(tcp_to_obj <= 0.03, 5.0 * button_pressed, 0.0)
-    info = {
-        "success": (obj_to_target <= 0.024).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-        "grasp_success": (obs[3] > 0).astype(jnp.float32),
-        "grasp_reward": near_button,
-        "in_place_reward": button_pressed,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
-    return reward, info
+def button_evaluate(axis: int, success_dist: float, near_bound: float, combine):
+    """evaluate() of a button skill pressed along world `axis` (1: horizontal box, 2: top-down box), the reward v2
+    terms every button-press variant shares. combine(obs, tcp_to_obj, near_button, button_pressed) -> reward."""
+
+    def evaluate(sim, data, obs, action, task):
+        del action
+        obj = obs[4:7]
+        tcp = sim.tcp_center(data)
+        init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
+        tcp_to_obj = jnp.linalg.norm(obj - tcp)
+        tcp_to_obj_init = jnp.linalg.norm(obj - init_tcp)
+        obj_to_target = jnp.abs(task["target_pos"][axis] - obj[axis])
+        near_button = reward_utils.tolerance(
+            tcp_to_obj, bounds=(0.0, near_bound), margin=tcp_to_obj_init, sigmoid="long_tail"
+        )
+        button_pressed = reward_utils.tolerance(
+            obj_to_target, bounds=(0.0, 0.005), margin=task["obj_to_target_init"], sigmoid="long_tail"
+        )
+        reward = combine(obs, tcp_to_obj, near_button, button_pressed)
+        info = {
+            "success": (obj_to_target <= success_dist).astype(jnp.float32),
+            "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
+            "grasp_success": (obs[3] > 0).astype(jnp.float32),
+            "grasp_reward": near_button,
+            "in_place_reward": button_pressed,
+            "obj_to_target": obj_to_target,
+            "unscaled_reward": reward,
+        }
+        return reward, info
+
+    return evaluate
+
+
+def _combine(obs, tcp_to_obj, near_button, button_pressed):
+    reward = 5.0 * reward_utils.hamacher_product(1.0 - obs[3], near_button)
+    return reward + jnp.where(tcp_to_obj <= 0.03, 5.0 * button_pressed, 0.0)
+
+
+evaluate = button_evaluate(2, 0.024, 0.01, _combine)
 
 
 SKILL = Skill(
