@@ -164,10 +164,7 @@ class MultiTaskEnv(SkillMajorLayout):
                 (g,) = members
                 stepped_data[g] = jax.vmap(self.envs[g].physics)(datas[g], sanitized[g][0], tasks[g])
                 continue
-            env0 = self.envs[members[0]]
-            for g in members[1:]:
-                if self.envs[g].frame_skip != env0.frame_skip:
-                    raise ValueError("skills sharing physics must have the same frame_skip")
+            env0 = self.envs[members[0]]  # shared_physics_groups: every member has env0's frame_skip
             acts = {g: sanitized[g][0] for g in members}
             lo = {g: jnp.broadcast_to(jnp.asarray(self.envs[g].skill.mocap_bounds[0]), (n, 3)) for g in members}
             hi = {g: jnp.broadcast_to(jnp.asarray(self.envs[g].skill.mocap_bounds[1]), (n, 3)) for g in members}
