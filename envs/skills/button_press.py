@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 
 import jax.numpy as jnp
-from mujoco import mjx
 
 from envs import reward_utils
 from envs.sawyer import Skill
@@ -61,21 +60,7 @@ def button_scene(xml: str) -> SceneConfig:
 SCENE = button_scene("sawyer_xyz/sawyer_button_press.xml")
 
 
-def reset(sim, data, rand_vec):
-    obj_init_pos = rand_vec
-    body_pos = sim.mx.body_pos.at[sim.body("box")].set(obj_init_pos.astype(sim.mx.body_pos.dtype))
-    qa, da = sim.joint_qpos("btnbox_joint"), sim.joint_dof("btnbox_joint")
-    data = data.replace(qpos=data.qpos.at[qa].set(0.0), qvel=data.qvel.at[da].set(0.0))
-    kin = mjx.kinematics(sim.mx.replace(body_pos=body_pos), data)
-    target_pos = kin.site_xpos[sim.site("hole")]
-    obj_to_target_init = jnp.abs(target_pos[1] - kin.site_xpos[sim.site("buttonStart")][1])
-    task = {
-        "target_pos": target_pos,
-        "obj_init_pos": obj_init_pos,
-        "obj_to_target_init": obj_to_target_init,
-        "model": {"body_pos": body_pos},
-    }
-    return data, task
+reset = topdown.button_box_reset(axis=1, zero_button_joint=True)
 
 
 def objects(sim, data, task):

@@ -62,19 +62,32 @@ SCENE = SceneConfig(
 )
 
 
-def reset(sim, data, rand_vec):
-    obj_init_pos = rand_vec
-    body_pos = sim.mx.body_pos.at[sim.body("box")].set(obj_init_pos.astype(sim.mx.body_pos.dtype))
-    kin = mjx.kinematics(sim.mx.replace(body_pos=body_pos), data)
-    target_pos = kin.site_xpos[sim.site("hole")]
-    obj_to_target_init = jnp.abs(target_pos[2] - kin.site_xpos[sim.site("buttonStart")][2])
-    task = {
-        "target_pos": target_pos,
-        "obj_init_pos": obj_init_pos,
-        "obj_to_target_init": obj_to_target_init,
-        "model": {"body_pos": body_pos},
-    }
-    return data, task
+def button_box_reset(axis: int, zero_button_joint: bool):
+    """reset() of a button skill: move the button box to rand_vec (a per-instance model override), optionally
+    set the button's slide joint to 0 (metaworld's set_state), then read the goal from the box's "hole" site
+    and the press depth along world `axis` (1: horizontal box, 2: top-down box) from its "buttonStart" site."""
+
+    def reset(sim, data, rand_vec):
+        obj_init_pos = rand_vec
+        body_pos = sim.mx.body_pos.at[sim.body("box")].set(obj_init_pos.astype(sim.mx.body_pos.dtype))
+        if zero_button_joint:
+            qa, da = sim.joint_qpos("btnbox_joint"), sim.joint_dof("btnbox_joint")
+            data = data.replace(qpos=data.qpos.at[qa].set(0.0), qvel=data.qvel.at[da].set(0.0))
+        kin = mjx.kinematics(sim.mx.replace(body_pos=body_pos), data)
+        target_pos = kin.site_xpos[sim.site("hole")]
+        obj_to_target_init = jnp.abs(target_pos[axis] - kin.site_xpos[sim.site("buttonStart")][axis])
+        task = {
+            "target_pos": target_pos,
+            "obj_init_pos": obj_init_pos,
+            "obj_to_target_init": obj_to_target_init,
+            "model": {"body_pos": body_pos},
+        }
+        return data, task
+
+    return reset
+
+
+reset = button_box_reset(axis=2, zero_button_joint=False)
 
 
 def objects(sim, data, task):
