@@ -13,20 +13,37 @@ import dataclasses as _dataclasses  # noqa: E402
 import functools as _functools  # noqa: E402
 
 
-def make(skill: str, *, partially_observable: bool = False, max_path_length: int = 500, **scene_options):
+def make(skill: str, *, partially_observable: bool = False, max_path_length: int = 500, settle_tasks=None,
+         **scene_options):
     """The MJX env of a Meta-World skill (e.g. "reach-v3").
 
     partially_observable: hide the goal (zeros), as metaworld's ML benchmarks do.
     max_path_length: steps until `truncated` (metaworld: 500).
+    settle_tasks: optional (n, k) rand_vecs (e.g. a benchmark's task set) whose reset states metaworld computes
+        once, here, for skills whose reset hand settle depends on the task (handle-press / -pull (-side),
+        door-lock / -unlock: `Skill.settle_body`); their resets of these tasks are then exactly metaworld's,
+        other tasks simulate the settle in MJX (approximate where the arm brushes the object). Ignored by
+        the other skills. `envs.make_multitask` passes the benchmark's tasks.
     scene_options: override solver settings of the skill's scene (iterations, ls_iterations, cone,
         solver), e.g. for accuracy/speed studies.
     Envs are cached: the same arguments return the same (hashable) Env, so jitted code is reused.
     """
-    return _make(skill, bool(partially_observable), int(max_path_length), tuple(sorted(scene_options.items())))
+    key = None
+    if settle_tasks is not None:
+        import numpy as np
+
+        from envs.skills import get_skill
+
+        if get_skill(skill).settle_body is not None:
+            arr = np.asarray(settle_tasks, dtype=np.float64)
+            if arr.ndim != 2 or arr.shape[0] == 0:
+                raise ValueError(f"settle_tasks must be an (n >= 1, k) array of rand_vecs, got shape {arr.shape}")
+            key = tuple(map(tuple, arr.tolist()))
+    return _make(skill, bool(partially_observable), int(max_path_length), tuple(sorted(scene_options.items())), key)
 
 
 @_functools.lru_cache(maxsize=None)
-def _make(skill, partially_observable, max_path_length, scene_options):
+def _make(skill, partially_observable, max_path_length, scene_options, settle_tasks=None):
     import numpy as np
     from mujoco import mjx
 
@@ -49,7 +66,12 @@ def _make(skill, partially_observable, max_path_length, scene_options):
     if settled["qpos"].shape != (model.nq,):
         raise RuntimeError(f"{skill}: scene nq={model.nq} but metaworld's has {settled['qpos'].shape[0]}")
     consts = {k: np.asarray(v) for k, v in settled.items()}
-    sim = Sim(model=model, mx=mjx.put_model(model), settled=settled, consts=consts)
+    table = None
+    if settle_tasks is not None:
+        from envs.settle import task_settled_states
+
+        table = task_settled_states(skill, np.asarray(settle_tasks, np.float64))
+    sim = Sim(model=model, mx=mjx.put_model(model), settled=settled, consts=consts, settle_table=table)
     return Env(skill=spec, sim=sim, partially_observable=partially_observable, max_path_length=max_path_length)
 
 

@@ -348,8 +348,11 @@ def make_multitask(
         names = tuple(skills)
     if not names:
         raise ValueError(f"{bench.name} has no {split} skills")
+    if "settle_tasks" in make_kwargs:
+        raise ValueError("make_multitask sets settle_tasks itself (the benchmark's task sets); do not pass it")
     make_kwargs.setdefault("partially_observable", bench.partially_observable)
-    built = tuple(envs.make(s, **make_kwargs) for s in names)
+    # settle_tasks: metaworld's exact reset states of these tasks for skills whose settle depends on the task
+    built = tuple(envs.make(s, settle_tasks=task_sets[s], **make_kwargs) for s in names)
     tasks = tuple(np.asarray(task_sets[s], np.float32) for s in names)
     groups, fields = shared_physics_groups(built) if share_physics else (None, None)
     return MultiTaskEnv(

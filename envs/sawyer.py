@@ -83,6 +83,9 @@ class Sim:
     mx: Any  # mjx.Model
     settled: Mapping[str, np.ndarray]  # qpos, qvel, mocap_pos, mocap_quat, ctrl, qacc_warmstart
     consts: Mapping[str, np.ndarray]  # init_tcp, init_left_pad, init_right_pad, ... from metaworld
+    #: metaworld's settled state per task, for skills whose hand settle depends on the task
+    #: (envs.settle.task_settled_states: rand_vec (n, k) + settled fields (n, ...)); None: none given.
+    settle_table: Mapping[str, np.ndarray] | None = None
 
     def body(self, name: str) -> int:
         i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
@@ -217,6 +220,10 @@ class Skill:
     #: and never calls mj_forward (e.g. door-lock's 5 raw mj_steps: the observation shows the kinematics of
     #: the state before the last one). Takes precedence over stale_reset_objects / stale_reset_arm.
     stale_reset_frame: Callable | None = None
+    #: The body whose task placement metaworld's reset hand settle can touch (the settle then depends on the
+    #: task: envs.skills.task_settle), or None. Such a skill's reset takes the settled state from the env's
+    #: per-task table where the task is in it (`envs.make(settle_tasks=...)`), else simulates the settle.
+    settle_body: str | None = None
 
     @property
     def mocap_bounds(self) -> tuple[np.ndarray, np.ndarray]:

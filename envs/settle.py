@@ -31,9 +31,13 @@ def settled_state(skill: str) -> dict[str, np.ndarray]:
     env = ALL_V3_ENVIRONMENTS[skill]()
     init_left_pad = np.array(env.init_left_pad, dtype=np.float64)
     init_right_pad = np.array(env.init_right_pad, dtype=np.float64)
-    # Any task of the skill works: the settle does not depend on it. Take metaworld's own sampler.
+    # Any task of the skill works: the settle does not depend on it (skills where it does set
+    # Skill.settle_body and take theirs per task: task_settled_states). metaworld's own sampler, seeded (its
+    # unseeded one draws from numpy's global RNG): deterministic, and valid (reset_model may resample).
     env._last_rand_vec = None
     env._freeze_rand_vec = False
+    env.seeded_rand_vec = True
+    env.seed(0)
     env._set_task_called = True
     rand_vec_size = int(env._random_reset_space.low.size)
 
@@ -75,3 +79,51 @@ def settled_state(skill: str) -> dict[str, np.ndarray]:
         rand_vec_size=np.array(rand_vec_size),
     )
     return captured
+
+
+#: Fields of a per-task settle table (besides rand_vec): the physics state after metaworld's settle and
+#: the tcp metaworld reads right after it (init_tcp).
+TASK_SETTLE_FIELDS = ("qpos", "qvel", "qacc_warmstart", "mocap_pos", "mocap_quat", "ctrl", "init_tcp")
+
+
+def task_settled_states(skill: str, rand_vecs) -> dict[str, np.ndarray]:
+    """metaworld's own settled reset state for each task in `rand_vecs` ((n, k) array), for skills whose hand
+    settle depends on the task (envs.skills.task_settle: the objects already stand at the task's placement
+    during the settle, and the arm may brush them). Each task is reset once by metaworld's env (~10 ms).
+
+    Returns {"rand_vec": (n, k) float32 (the keys the MJX reset matches exactly), and per TASK_SETTLE_FIELDS
+    an (n, ...) float64 array}."""
+    import metaworld
+    from metaworld.env_dict import ALL_V3_ENVIRONMENTS
+
+    if skill not in ALL_V3_ENVIRONMENTS:
+        raise ValueError(f"unknown skill {skill!r}; valid: {sorted(ALL_V3_ENVIRONMENTS)}")
+    rand_vecs = np.asarray(rand_vecs, dtype=np.float64)
+    env = ALL_V3_ENVIRONMENTS[skill]()
+    size = int(env._random_reset_space.low.size)
+    if rand_vecs.ndim != 2 or rand_vecs.shape[1] != size or len(rand_vecs) == 0:
+        env.close()
+        raise ValueError(f"{skill}: rand_vecs must have shape (n >= 1, {size}), got {rand_vecs.shape}")
+    captured: dict[str, np.ndarray] = {}
+    original = env._reset_hand
+
+    def capture(*args, **kwargs):
+        original(*args, **kwargs)
+        d = env.data
+        captured.update({k: getattr(d, k).copy() for k in TASK_SETTLE_FIELDS[:-1]})
+        captured["init_tcp"] = np.array(env.tcp_center, dtype=np.float64)
+
+    env._reset_hand = capture
+    rows: dict[str, list] = {k: [] for k in TASK_SETTLE_FIELDS}
+    cls = ALL_V3_ENVIRONMENTS[skill]
+    for rv in rand_vecs:
+        # metaworld's own task encoding (as its benchmarks and envs.reference set a task)
+        env.set_task(metaworld._encode_task(skill, dict(rand_vec=rv.copy(), env_cls=cls, partially_observable=False)))
+        captured.clear()
+        env.reset()  # the last settle (after mj_resetData) is the one the episode starts from
+        for k in TASK_SETTLE_FIELDS:
+            rows[k].append(captured[k])
+    env.close()
+    out = {k: np.stack(v) for k, v in rows.items()}
+    out["rand_vec"] = rand_vecs.astype(np.float32)
+    return out

@@ -2,7 +2,8 @@
 SawyerDoorUnlockEnvV3 in sawyer_door_unlock_v3.py, reward v2).
 
 Metaworld semantics kept:
-* reset: the safe is moved (`model.body_pos["door"] = rand_vec`), the lock set to 1.5708 rad (locked) with
+* reset: the safe is moved (`model.body_pos["door"] = rand_vec`), the hand settled with it there (per task,
+  `door_lock.settle`: the claw may brush the lock; init_tcp is the task's settled tcp), the lock set to 1.5708 rad (locked) with
   `_set_obj_xyz` (set_state: fresh reset observation); obj_init_pos = lock_link's position (a live view in
   metaworld, but lock_link's frame sits on its hinge axis and never moves), target = obj_init_pos +
   (0.1, -0.04, 0).
@@ -24,7 +25,7 @@ OFFSET = (0.0, 0.055, 0.07)
 
 
 def reset(sim, data, rand_vec):
-    model = door_lock.place_door(sim, rand_vec)
+    data, model, init_tcp, exact = door_lock.settle(sim, data, rand_vec)
     jnt = sim.model.body_jntadr[sim.body("lock_link")]  # the lock's hinge (unnamed; metaworld: qpos[9])
     q, dof = sim.model.jnt_qposadr[jnt], sim.model.jnt_dofadr[jnt]
     data = data.replace(qpos=data.qpos.at[q].set(1.5708), qvel=data.qvel.at[dof].set(0.0))
@@ -33,7 +34,8 @@ def reset(sim, data, rand_vec):
     offset = sum(sim.model.body_pos[sim.body(b)] for b in ("doorlockA", "door_link", "lock_link"))
     obj_init_pos = rand_vec + jnp.asarray(offset, jnp.float32)
     target_pos = obj_init_pos + jnp.asarray([0.1, -0.04, 0.0])
-    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model}
+    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model, "init_tcp": init_tcp,
+                  "settle_exact": exact.astype(jnp.float32)}
 
 
 def evaluate(sim, data, obs, action, task):
@@ -41,7 +43,7 @@ def evaluate(sim, data, obs, action, task):
     lock = obs[4:7]
     scale = jnp.asarray(door_lock.SCALE)
     offset = jnp.asarray(OFFSET)
-    init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
+    init_tcp = task["init_tcp"]  # the task's settled tcp (door_lock.settle)
     shoulder_to_lock = jnp.linalg.norm((hand + offset - lock) * scale)
     obj_init_pos = sim.body_xpos(data, "lock_link")  # metaworld: a live view of lock_link's xpos
     shoulder_to_lock_init = jnp.linalg.norm((init_tcp + offset - obj_init_pos) * scale)
@@ -65,4 +67,5 @@ SKILL = Skill(
     reset=reset,
     objects=door_lock.objects_at("lockStartUnlock"),
     evaluate=evaluate,
+    settle_body="door",
 )

@@ -8,10 +8,11 @@ Metaworld semantics kept here:
   fresh); the target is the box's "goalPress" / "goalPull" site, computed with the moved box.
 * the hand settle depends on the task here (metaworld's reset runs reset_model twice, so the box already
   stands at rand_vec during the settle, and the arm swinging in from qpos0 can brush the grip): see
-  `hand_settle`. Where the settle touches nothing, the reset state is MuJoCo's exact contact-free settle;
-  where it brushes the grip (every handle-press / handle-pull task; handle-*-side tasks with the box at
-  x > ~-0.28), it is simulated in MJX at reset and only approximate (reset hand position off by ~1e-4 m).
-  init_tcp (reach / caging margins) is the settled tcp, per task.
+  `hand_settle`. For the tasks of the env's settle table (`envs.make(settle_tasks=...)`; make_multitask
+  passes the benchmark's) the reset state is metaworld's own; otherwise, where the settle touches nothing,
+  MuJoCo's exact contact-free settle, and where it brushes the grip (every handle-press / handle-pull task;
+  handle-*-side tasks with the box at x > ~-0.28), simulated in MJX at reset and only approximate (reset hand
+  position off by ~1e-4 m). init_tcp (reach / caging margins) is the settled tcp, per task.
 * observed object: a handle site ("handleStart" press, "handleRight" pull, "handleCenter" pull-side); quat
   zeros.
 * rewards v2 (see the evaluate functions): press: 10 * hamacher(reach, in_place) on the handle's height,
@@ -32,15 +33,13 @@ more iterations change neither.
 """
 from __future__ import annotations
 
-import copy
-
-import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
 from envs import reward_utils
-from envs.sawyer import FRAME_SKIP, Skill
+from envs.sawyer import Skill
 from envs.scene import Proxy, SceneConfig
+from envs.skills import task_settle
 from envs.skills.common import (
     CLAWS,
     FINGER_MARGIN,
@@ -57,7 +56,6 @@ HAND_HIGH = (0.5, 1.0, 0.5)
 PRESS_RADIUS = 0.02
 PULL_RADIUS = 0.05
 FINGERS = PADS + CLAWS
-SETTLE_STEPS = 50
 
 LEVER = Proxy("handle_lever_proxy", "handle_link", "box", (0.032, 0.075, 0.011), pos=(0.0, -0.081, 0.0))
 GRIP = Proxy("handle_grip_proxy", "handle_link", "capsule", (0.022 + FINGER_MARGIN, 0.07), pos=(0.0, -0.166, 0.0),
@@ -79,90 +77,13 @@ def handle_scene(xml: str) -> SceneConfig:
 SCENE = handle_scene("sawyer_xyz/sawyer_handle_press.xml")
 
 
-def hand_settle(sim, data, model):
-    """metaworld's reset hand settle for the task's box pose (`model`), where it depends on the task.
-
-    envs.settle runs metaworld's settle once per skill and assumes it does not depend on the task. Here it
-    can: metaworld's reset runs reset_model twice, so the box already stands at rand_vec during the second
-    settle, and the arm, swinging from its qpos0 pose to hand_init_pos, may brush the handle's grip with a
-    pad and a claw (measured: in every handle-press / handle-pull task, and in handle-*-side tasks with the
-    box at x > ~-0.28; the settled arm joints then differ by up to 5.7e-3 rad, the reset hand position by up
-    to ~7e-4 m). So the settle is simulated here: `mj_resetData` (qpos0, zero velocities, mocap at its body
-    pose, zero warm start) then 50 x (mocap at hand_init_pos, gripper ctrl (-1, 1), 5 physics steps). If no
-    contact was active during it, it is the contact-free settle, and MuJoCo's own (`free_settle`, exact) is
-    returned; otherwise the simulated one (approximate: the stock grip is a cylinder, here a capsule).
-    (envs.settle's state cannot serve: it comes from a random task of metaworld's sampler, which may touch.)
-    Returns (data, init_tcp, touched)."""
-    m = sim.model
-    mocap_body = sim.body("mocap")
-    f32 = data.qpos.dtype
-    start = data.replace(
-        qpos=jnp.asarray(m.qpos0, f32),
-        qvel=jnp.zeros_like(data.qvel),
-        mocap_pos=jnp.asarray(m.body_pos[mocap_body], f32)[None],
-        mocap_quat=jnp.asarray(m.body_quat[mocap_body], f32)[None],
-        ctrl=jnp.zeros_like(data.ctrl),
-        qacc_warmstart=jnp.zeros_like(data.qacc_warmstart),
-        time=jnp.zeros_like(data.time),
-    )
-    hand = jnp.asarray(HAND_INIT_POS, f32)[None]
-    quat = jnp.asarray((1.0, 0.0, 1.0, 0.0), f32)[None]
-    ctrl = jnp.asarray((-1.0, 1.0), f32)
-
-    def substep(carry, _):
-        d, touched = carry
-        d = mjx.step(model, d)
-        c = d._impl.contact
-        return (d, touched | jnp.any(c.dist < c.includemargin)), None
-
-    def env_step(carry, _):
-        d, touched = carry
-        d = d.replace(mocap_pos=hand, mocap_quat=quat, ctrl=ctrl)
-        return jax.lax.scan(substep, (d, touched), None, length=FRAME_SKIP)[0], None
-
-    (settled, touched), _ = jax.lax.scan(env_step, (start, jnp.zeros((), bool)), None, length=SETTLE_STEPS)
-    # `self.init_tcp = self.tcp_center` right after the settle: MuJoCo's site positions then date from the
-    # start of the last substep, as mjx.step's (kinematics run before integration).
-    free = free_settle(sim.model)
-    init_tcp = jnp.where(touched, sim.tcp_center(settled), jnp.asarray(free["init_tcp"], f32))
-    keep = ("qpos", "qvel", "qacc_warmstart", "mocap_pos", "mocap_quat", "ctrl")
-    data = data.replace(**{k: jnp.where(touched, getattr(settled, k), jnp.asarray(free[k], f32).reshape(getattr(data, k).shape))
-                           for k in keep})
-    return data, init_tcp, touched
-
-
-_FREE_SETTLE: dict = {}
-
-
-def free_settle(model) -> dict:
-    """metaworld's hand settle without contacts (the box moved 10 m away), run by MuJoCo on the stock
-    physics options (`model` with its stock solver settings: the arm never touches anything, so the scene's
-    pairs do not matter). Keys: qpos, qvel, qacc_warmstart, mocap_pos, mocap_quat, ctrl, init_tcp (the
-    tcp as metaworld reads it right after the settle: site positions from the start of the last substep)."""
-    key = id(model)
-    if key not in _FREE_SETTLE or _FREE_SETTLE[key][0] is not model:
-        import mujoco
-        import numpy as np
-
-        m = copy.deepcopy(model)
-        m.opt.solver, m.opt.iterations, m.opt.ls_iterations = mujoco.mjtSolver.mjSOL_NEWTON, 50, 50
-        m.opt.cone, m.opt.tolerance = mujoco.mjtCone.mjCONE_ELLIPTIC, 1e-10
-        box = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "box")
-        m.body_pos[box] = (0.0, 10.0, 0.0)
-        d = mujoco.MjData(m)
-        mujoco.mj_resetData(m, d)
-        for _ in range(SETTLE_STEPS):
-            d.mocap_pos[0] = HAND_INIT_POS
-            d.mocap_quat[0] = (1.0, 0.0, 1.0, 0.0)
-            d.ctrl[:] = (-1.0, 1.0)
-            mujoco.mj_step(m, d, nstep=FRAME_SKIP)
-        sites = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, n) for n in ("rightEndEffector", "leftEndEffector")]
-        _FREE_SETTLE[key] = model, dict(
-            qpos=d.qpos.copy(), qvel=d.qvel.copy(), qacc_warmstart=d.qacc_warmstart.copy(),
-            mocap_pos=d.mocap_pos.copy(), mocap_quat=d.mocap_quat.copy(), ctrl=d.ctrl.copy(),
-            init_tcp=np.mean([d.site_xpos[i] for i in sites], axis=0),
-        )
-    return _FREE_SETTLE[key][1]
+def hand_settle(sim, data, model, rand_vec):
+    """metaworld's reset hand settle for the task's box pose (`model`): `envs.skills.task_settle.hand_settle`.
+    It depends on the task here: the arm, swinging from its qpos0 pose to hand_init_pos, may brush the
+    handle's grip with a pad and a claw (measured: in every handle-press / handle-pull task, and in
+    handle-*-side tasks with the box at x > ~-0.28; the settled arm joints then differ by up to 5.7e-3 rad,
+    the reset hand position by up to ~7e-4 m when simulated). Returns (data, init_tcp, exact)."""
+    return task_settle.hand_settle(sim, data, model, HAND_INIT_POS, moved_body="box", rand_vec=rand_vec)
 
 
 def _reset_fn(handle_qpos: float, goal_site: str, obj_site: str, obj_init: str):
@@ -173,7 +94,7 @@ def _reset_fn(handle_qpos: float, goal_site: str, obj_site: str, obj_init: str):
         box = rand_vec[:3]
         body_pos = sim.mx.body_pos.at[sim.body("box")].set(box.astype(sim.mx.body_pos.dtype))
         model = sim.mx.replace(body_pos=body_pos)
-        data, init_tcp, touched = hand_settle(sim, data, model)
+        data, init_tcp, exact = hand_settle(sim, data, model, rand_vec)
         # metaworld `_set_obj_xyz`: qpos[9] / qvel[9], the handle's (unnamed) slide joint.
         data = data.replace(qpos=data.qpos.at[9].set(handle_qpos), qvel=data.qvel.at[9].set(0.0))
         kin = mjx.kinematics(model, data)
@@ -183,7 +104,7 @@ def _reset_fn(handle_qpos: float, goal_site: str, obj_site: str, obj_init: str):
             "obj_init_pos": box if obj_init == "box" else handle_init,
             "handle_init_pos": handle_init,
             "init_tcp": init_tcp,
-            "settle_touched": touched.astype(jnp.float32),
+            "settle_exact": exact.astype(jnp.float32),
             "model": {"body_pos": body_pos},
         }
         return data, task
@@ -292,6 +213,7 @@ def handle_skill(name: str, scene: SceneConfig, kind: str, goal_low, goal_high) 
         objects=_objects_fn(site),
         evaluate=evaluate,
         needs_contacts=False,
+        settle_body="box",
     )
 
 
