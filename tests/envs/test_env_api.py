@@ -15,9 +15,21 @@ def test_unknown_skill_lists_valid_names():
         envs.make("reach-v9")
 
 
-def test_unported_skill_says_not_ported():
-    with pytest.raises(NotImplementedError, match="not ported"):
-        envs.make("hammer-v3")
+def test_unported_skill_says_not_ported(monkeypatch):
+    import envs.skills as registry
+
+    monkeypatch.delitem(registry._MODULES, "hammer-v3", raising=False)  # a Meta-World skill without a port
+    with pytest.raises(NotImplementedError, match="'hammer-v3' is a Meta-World skill but is not ported"):
+        registry.get_skill("hammer-v3")
+
+
+def test_unverified_skill_names_its_module(monkeypatch):
+    import envs.skills as registry
+
+    monkeypatch.delitem(registry._MODULES, "reach-v3")
+    monkeypatch.setitem(registry.UNVERIFIED, "reach-v3", "envs.skills.reach")
+    with pytest.raises(NotImplementedError, match=r"envs\.skills\.reach\) that does not pass the metaworld fidelity"):
+        registry.get_skill("reach-v3")
 
 
 def test_unknown_benchmark_lists_valid_names():

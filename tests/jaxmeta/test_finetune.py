@@ -203,7 +203,10 @@ def test_cli_finetune_dry_run(source, capsys, no_compile):
     (["--from", "SRC", "--benchmark", "toy/1", "--seed-index", "3"], "seed_index"),
     (["--resume"], "--resume needs --out"),
 ])
-def test_cli_finetune_errors_fail_fast(source, tmp_path, args, message, capsys, no_compile):
+def test_cli_finetune_errors_fail_fast(source, tmp_path, args, message, capsys, no_compile, monkeypatch):
+    from envs.skills import _MODULES
+
+    monkeypatch.delitem(_MODULES, "box-close-v3", raising=False)  # an ML45 test skill without a port
     args = [a.replace("MISSING", str(tmp_path / "nope")).replace("SRC", str(source)) for a in args]
     with pytest.raises(SystemExit) as e:
         cli.main(["finetune"] + args)

@@ -1,0 +1,163 @@
+"""box-close-v3: pick the lid up by its handle and put it on the box (metaworld SawyerBoxCloseEnvV3 in
+sawyer_box_close_v3.py, reward v2).
+
+Metaworld semantics kept here:
+* reset: metaworld's `reset` calls `reset_model` twice (once itself, once through gymnasium's `reset` after
+  `mj_resetData`), and `reset_model` moves the box body (`model.body("boxbody").pos = (goal xy, 0)`) AFTER its
+  hand settle: the second settle runs with the box already under the stock lid (which mj_resetData put back at
+  (0, 0.8)), so the lid is pushed around by the box walls during those 250 physics steps and its settled
+  ORIENTATION depends on the task (~1e-3 in the quaternion). Then 5 raw `mj_step`s, then `_set_obj_xyz` puts
+  the lid at (rand_vec[:2], 0.02) (position only, qvel zeroed; set_state: fresh reset observation).
+  Here: metaworld's settled arm (envs.settle; the lid never touches it during the settle), the 5 steps of the
+  whole system, then the lid at (rand_vec[:2], 0.02) with the stock, flat orientation: metaworld's ~1e-3 tilt
+  is NOT reproduced (simulating the lid's settle on the box walls with these proxies in float64 MuJoCo left the
+  lid flat to 5e-5: the tilt comes from the stock mesh/rim contact mix), so the reset observation is off by up
+  to ~2e-3 in the lid quaternion (and ~1e-4 m in its position). The goal is rand_vec[3:] (goal site too).
+* objects: top_link xpos and xquat (MuJoCo (w, x, y, z), as metaworld returns it).
+* reward: grab effort (from the action) hamacher the "above the funnel floor and at the handle" term, plus
+  8 * lifted/placed; 10 on success (lid within 8 cm of the goal); everything times the lid-upright term.
+
+Scene (contact survey, metaworld expert, 20 tasks): the lid's mesh (its convex hull is a 23 x 23 x 2.2 cm
+plate) and rim boxes rest on the table; the pads (and the right claw, early) grip the handle's mesh (its
+hull: a 1.6 cm thick slab holding the grip bar) and grip capsule; the lid's hull and rims hit the box's
+walls (front wall mostly: the lid, hanging from the grip, catches on it; this is where metaworld's expert
+fails 5 of 20 tasks). Here: the lid as one box (LID: the hull, bottom at the rims') on the table plane and
+against box proxies of the 4 walls (WALLS), the grip bar as a capsule (GRIP, 1 mm folded finger margin) against
+the pads and both claws (capsule-box). Measured (CPU MuJoCo replay of metaworld's expert actions, task 0, 50
+steps): with the handle's hull as a box instead, the pads that land on top of the handle slide off its flat
+top and the hand pushes the lid into the table (hand 52 mm off); with the capsule they stay on the round bar as
+in metaworld (6 mm).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from mujoco import mjx
+
+from envs import reward_utils
+from envs.sawyer import Skill
+from envs.scene import Proxy, SceneConfig
+from envs.skills.common import (
+    CLAWS,
+    FINGER_MARGIN,
+    MUJOCO_DEFAULT_CONTACT,
+    OBJ_COL_CONTACT,
+    PADS,
+    TABLE,
+    combined_pair,
+    euler_quat,
+    gripper_pairs,
+)
+
+HAND_INIT_POS = (0.0, 0.6, 0.2)
+#: metaworld's obj_init_pos z: the lid's free joint (boxbodytop) height at reset.
+LID_Z = 0.02
+#: reset_model's raw mj_steps after the hand settle.
+RESET_STEPS = 5
+
+#: Class top_col of the lid's rims and grip (condim 4, else as OBJ_COL_CONTACT).
+TOP_COL_CONTACT = dict(OBJ_COL_CONTACT, condim=4)
+#: The lid (top_link frame): the convex hull of its mesh spans +-0.1148 x +-0.1148, z -0.0157..0.0058; the
+#: rims' bottom is at z = -0.016.
+LID = Proxy("lid_proxy", "top_link", "box", (0.115, 0.115, 0.0109), pos=(0.0, 0.0, -0.0051))
+#: The grip bar (stock capsule r 0.008, half-length 0.05 along top_link's y, at z 0.082), 1 mm thicker.
+GRIP = Proxy("grip_proxy", "top_link", "capsule", (0.008 + FINGER_MARGIN, 0.05), pos=(0.0, 0.0, 0.082),
+             quat=euler_quat(1.57, 0.0, 0.0))
+#: The box's 4 walls (unnamed box_col boxes of box.xml).
+WALLS = tuple(
+    Proxy(f"box_wall_{i}", "box", "box", size, pos=pos)
+    for i, (size, pos) in enumerate((
+        ((0.1, 0.005, 0.03), (0.0, -0.095, 0.03)),
+        ((0.1, 0.005, 0.03), (0.0, 0.095, 0.03)),
+        ((0.005, 0.09, 0.03), (0.095, 0.0, 0.03)),
+        ((0.005, 0.09, 0.03), (-0.095, 0.0, 0.03)),
+    ))
+)
+
+SCENE = SceneConfig(
+    xml="sawyer_xyz/sawyer_box.xml",
+    proxies=(TABLE, LID, GRIP) + WALLS,
+    pairs=(combined_pair(LID.name, TOP_COL_CONTACT, TABLE.name, MUJOCO_DEFAULT_CONTACT),)
+    + tuple(combined_pair(LID.name, MUJOCO_DEFAULT_CONTACT, w.name, OBJ_COL_CONTACT) for w in WALLS)
+    + gripper_pairs(GRIP.name, TOP_COL_CONTACT, PADS + CLAWS, fold_margin=True),
+    iterations=4,
+    ls_iterations=8,
+    cone="elliptic",
+)
+
+
+def _lid_adr(sim):
+    """qpos / dof address of the lid's (unnamed) free joint: metaworld's qpos[9:16], qvel[9:15]."""
+    j = int(sim.model.body_jntadr[sim.body("boxbodytop")])
+    return int(sim.model.jnt_qposadr[j]), int(sim.model.jnt_dofadr[j])
+
+
+def reset(sim, data, rand_vec):
+    target_pos = rand_vec[3:6]
+    box_pos = jnp.stack([rand_vec[3], rand_vec[4], jnp.zeros((), rand_vec.dtype)])
+    model = {
+        "body_pos": sim.mx.body_pos.at[sim.body("boxbody")].set(box_pos.astype(sim.mx.body_pos.dtype)),
+        "site_pos": sim.mx.site_pos.at[sim.site("goal")].set(target_pos.astype(sim.mx.site_pos.dtype)),
+    }
+    m = sim.mx.replace(**model)
+    qa, da = _lid_adr(sim)
+    data, _ = jax.lax.scan(lambda d, _: (mjx.step(m, d), None), data, None, length=RESET_STEPS)
+    # The lid: metaworld's settled orientation (module doc) is not reproduced: the stock (flat) one.
+    obj_init_pos = jnp.stack([rand_vec[0], rand_vec[1], jnp.asarray(LID_Z, rand_vec.dtype)])
+    lid_quat = jnp.asarray(sim.model.qpos0[qa + 3 : qa + 7], jnp.float32)
+    data = data.replace(qpos=data.qpos.at[qa : qa + 3].set(obj_init_pos).at[qa + 3 : qa + 7].set(lid_quat),
+                        qvel=data.qvel.at[da : da + 6].set(0.0))
+    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model}
+
+
+def objects(sim, data, task):
+    return sim.body_xpos(data, "top_link"), sim.body_xquat(data, "top_link")
+
+
+def evaluate(sim, data, obs, action, task):
+    tol = reward_utils.tolerance
+    target = task["target_pos"]
+    grab = jnp.clip((jnp.clip(action[3], -1.0, 1.0) + 1.0) / 2.0, 0.0, 1.0)
+    reward_quat = jnp.maximum(1.0 - jnp.linalg.norm(obs[7:11] - jnp.asarray([0.707, 0.0, 0.0, 0.707])) / 0.2, 0.0)
+
+    hand = obs[:3]
+    lid = obs[4:7] + jnp.asarray([0.0, 0.0, 0.02])
+    radius = jnp.linalg.norm(hand[:2] - lid[:2])
+    floor = jnp.where(radius <= 0.02, 0.0, 0.04 * jnp.log(jnp.maximum(radius - 0.02, 1e-12)) + 0.4)
+    above = hand[2] >= floor
+    above_floor = jnp.where(
+        above, 1.0,
+        tol(floor - hand[2], bounds=(0.0, 0.01), margin=jnp.where(above, 1.0, floor / 2.0), sigmoid="long_tail"))
+    in_place = tol(jnp.linalg.norm(hand - lid), bounds=(0.0, 0.02), margin=0.5, sigmoid="long_tail")
+    ready = reward_utils.hamacher_product(above_floor, in_place)
+    err = jnp.linalg.norm((target - lid) * jnp.asarray([1.0, 1.0, 3.0]))
+    lifted = 0.2 * (lid[2] > 0.04).astype(jnp.float32) + 0.8 * tol(err, bounds=(0.0, 0.05), margin=0.25,
+                                                                    sigmoid="long_tail")
+    reward = 2.0 * reward_utils.hamacher_product(grab, ready) + 8.0 * lifted
+    success = jnp.linalg.norm(obs[4:7] - target) < 0.08
+    reward = jnp.where(success, 10.0, reward) * reward_quat
+    info = {
+        "success": success.astype(jnp.float32),
+        "near_object": ready,
+        "grasp_success": (grab >= 0.5).astype(jnp.float32),
+        "grasp_reward": grab,
+        "in_place_reward": lifted,
+        "obj_to_target": jnp.zeros(()),
+        "unscaled_reward": reward,
+    }
+    return reward, info
+
+
+SKILL = Skill(
+    name="box-close-v3",
+    scene=SCENE,
+    hand_init_pos=HAND_INIT_POS,
+    hand_low=(-0.5, 0.40, 0.05),
+    hand_high=(0.5, 1.0, 0.5),
+    goal_low=(-0.1, 0.7, 0.133),
+    goal_high=(0.1, 0.8, 0.133),
+    reset=reset,
+    objects=objects,
+    evaluate=evaluate,
+    needs_contacts=False,
+)
