@@ -60,7 +60,8 @@ _MODULES = {
 #: convex collider pushes the pads out across the grip (+x, they slide off its side), the capsule proxy
 #: along the grip's axis (y). MJX has no cylinder-box collider; a 16-sided convex prism proxy (MJX's
 #: convex collider) drifts 40 mm too.
-#: box-close-v3 (box_close.py): reset obs 6.1e-4 (the lid's task-dependent tilt from metaworld's settle), expert
+#: box-close-v3 (box_close.py): reset obs 1.6e-4 (lid quaternion: the settle is metaworld's own per task, but
+#: the 5 raw steps after it tilt the lid on the box walls differently from the stock mesh contacts), expert
 #: 20 vs 15 (metaworld's lid catches on the box's front wall in 5 tasks through its stock mesh / rim contacts;
 #: MJX's does not), drift hand 21.6 mm (limit 20); state copy passes.
 #: peg-unplug-side-v3 (peg_unplug_side.py): expert 7 vs 20, drift hand 37 mm; the same scene stepped by CPU

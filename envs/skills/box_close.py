@@ -8,11 +8,11 @@ Metaworld semantics kept here:
   (0, 0.8)), so the lid is pushed around by the box walls during those 250 physics steps and its settled
   ORIENTATION depends on the task (~1e-3 in the quaternion). Then 5 raw `mj_step`s, then `_set_obj_xyz` puts
   the lid at (rand_vec[:2], 0.02) (position only, qvel zeroed; set_state: fresh reset observation).
-  Here: metaworld's settled arm (envs.settle; the lid never touches it during the settle), the 5 steps of the
-  whole system, then the lid at (rand_vec[:2], 0.02) with the stock, flat orientation: metaworld's ~1e-3 tilt
-  is NOT reproduced (simulating the lid's settle on the box walls with these proxies in float64 MuJoCo left the
-  lid flat to 5e-5: the tilt comes from the stock mesh/rim contact mix), so the reset observation is off by up
-  to ~2e-3 in the lid quaternion (and ~1e-4 m in its position). The goal is rand_vec[3:] (goal site too).
+  Here: the settle is envs.skills.task_settle's (Skill.settle_body "boxbody"): metaworld's own settled state
+  for the tasks of the env's table (`envs.make(settle_tasks=...)`; make_multitask passes the benchmark's),
+  lid tilt included; else simulated in MJX (where the proxies leave the lid flat to ~5e-5: metaworld's tilt
+  comes from the stock mesh/rim contact mix). Then the 5 steps, then the lid at (rand_vec[:2], 0.02), its
+  orientation kept. The goal is rand_vec[3:] (goal site too).
 * objects: top_link xpos and xquat (MuJoCo (w, x, y, z), as metaworld returns it).
 * reward: grab effort (from the action) hamacher the "above the funnel floor and at the handle" term, plus
   8 * lifted/placed; 10 on success (lid within 8 cm of the goal); everything times the lid-upright term.
@@ -37,6 +37,7 @@ from mujoco import mjx
 from envs import reward_utils
 from envs.sawyer import Skill
 from envs.scene import Proxy, SceneConfig
+from envs.skills import task_settle
 from envs.skills.common import (
     CLAWS,
     FINGER_MARGIN,
@@ -101,13 +102,15 @@ def reset(sim, data, rand_vec):
     }
     m = sim.mx.replace(**model)
     qa, da = _lid_adr(sim)
+    # The settle, with the box already under the lid (module doc): metaworld's own per task where the env
+    # has its table (the lid's settled tilt included), else simulated.
+    data, _, exact = task_settle.hand_settle(sim, data, m, HAND_INIT_POS, moved_body="boxbody", rand_vec=rand_vec)
     data, _ = jax.lax.scan(lambda d, _: (mjx.step(m, d), None), data, None, length=RESET_STEPS)
-    # The lid: metaworld's settled orientation (module doc) is not reproduced: the stock (flat) one.
+    # `_set_obj_xyz`: the lid's position only; its (settled) orientation stays.
     obj_init_pos = jnp.stack([rand_vec[0], rand_vec[1], jnp.asarray(LID_Z, rand_vec.dtype)])
-    lid_quat = jnp.asarray(sim.model.qpos0[qa + 3 : qa + 7], jnp.float32)
-    data = data.replace(qpos=data.qpos.at[qa : qa + 3].set(obj_init_pos).at[qa + 3 : qa + 7].set(lid_quat),
-                        qvel=data.qvel.at[da : da + 6].set(0.0))
-    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model}
+    data = data.replace(qpos=data.qpos.at[qa : qa + 3].set(obj_init_pos), qvel=data.qvel.at[da : da + 6].set(0.0))
+    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model,
+                  "settle_exact": exact.astype(jnp.float32)}
 
 
 def objects(sim, data, task):
@@ -160,4 +163,5 @@ SKILL = Skill(
     objects=objects,
     evaluate=evaluate,
     needs_contacts=False,
+    settle_body="boxbody",
 )
