@@ -20,8 +20,8 @@ def make(skill: str, *, partially_observable: bool = False, max_path_length: int
     partially_observable: hide the goal (zeros), as metaworld's ML benchmarks do.
     max_path_length: steps until `truncated` (metaworld: 500).
     settle_tasks: optional (n, k) rand_vecs (e.g. a benchmark's task set) whose reset states metaworld computes
-        once, here, for skills whose reset hand settle depends on the task (handle-press / -pull (-side),
-        door-lock / -unlock: `Skill.settle_body`); their resets of these tasks are then exactly metaworld's,
+        once, here, for skills whose reset hand settle depends on the task (`Skill.settle_body`: the handle
+        skills, door-lock / -unlock, disassemble, box-close); their resets of these tasks are then metaworld's,
         other tasks simulate the settle in MJX (approximate where the arm brushes the object). Ignored by
         the other skills. `envs.make_multitask` passes the benchmark's tasks.
     scene_options: override solver settings of the skill's scene (iterations, ls_iterations, cone,
