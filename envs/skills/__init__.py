@@ -51,6 +51,7 @@ _MODULES = {
     "stick-pull-v3": "envs.skills.stick_pull",
     "soccer-v3": "envs.skills.soccer",
     "bin-picking-v3": "envs.skills.bin_picking",
+    "peg-unplug-side-v3": "envs.skills.peg_unplug_side",
 }
 
 
@@ -64,12 +65,9 @@ _MODULES = {
 #: the 5 raw steps after it tilt the lid on the box walls differently from the stock mesh contacts), expert
 #: 20 vs 15 (metaworld's lid catches on the box's front wall in 5 tasks through its stock mesh / rim contacts;
 #: MJX's does not), drift hand 21.6 mm (limit 20); state copy passes.
-#: peg-unplug-side-v3 (peg_unplug_side.py): expert 7 vs 20, drift hand 37 mm; the same scene stepped by CPU
-#: MuJoCo succeeds 20 of 20, so one of MJX's colliders behaves differently (see the module).
 UNVERIFIED = {
     "handle-press-side-v3": "envs.skills.handle_press_side",
     "box-close-v3": "envs.skills.box_close",
-    "peg-unplug-side-v3": "envs.skills.peg_unplug_side",
 }
 
 

@@ -17,16 +17,33 @@ flange (a cylinder) rests on the socket's front face until pulled out; the pads 
 sphere and (rarely) the flange; the claws touch the box; the hand's collision mesh touches the flange and the
 box (~340 steps). Collided here (all plug and socket collision geoms are unnamed: mass-less copies, class
 plug_col's contact parameters): head sphere vs the 4 socket boxes (sphere-box), the flange cylinder vs a plane
-on the socket's front face (plane-cylinder; MJX has no cylinder-box), the pads and claws vs the plug's box
-(box-box), the pads vs the knob (sphere-box). Not collided: pads-flange (cylinder-box), hand-plug.
-Elliptic cone, 4 / 8 solver iterations.
+on the socket's front face (plane-cylinder; MJX has no cylinder-box), each pad as 2 rows of 9 spheres
+(`PAD_SPHERES`: the pad box's bottom and top edges, margin folded in) vs the plug's box (sphere-box), the pads
+vs the knob (sphere-box), the hand mesh capsule (common.HAND_MESH) vs the plug's box (capsule-box) and knob
+(capsule-sphere). Not collided: pads-flange (cylinder-box), claws-plug (3 mm behind the pads), hand-flange.
+Elliptic cone, 4 / 8 solver iterations. 45 contact pairs, 36 of them pad spheres.
 
-UNVERIFIED (envs.skills.UNVERIFIED): this scene stepped by CPU MuJoCo from metaworld's reset states succeeds
-on 20 of the first 20 tasks (metaworld: 20), but MJX on 7 (hand drift 37 mm in 50 steps, the limit is 20):
-an MJX collider (box-box pads-plug, plane-cylinder or sphere-box at 8 mm depth) differs from MuJoCo's here;
-not yet isolated. State copy (obs 1.3e-6, reward 1.7e-5, success 100 %) and reset pass.
+Why spheres for the pads (measured on task 0, MJX vs CPU MuJoCo stepped from the same states): the expert
+lands the pads on the top edge of the plug's box (the box is rotated 90 degrees about y, so a long edge runs
+along x under the pads, with 1-2 mm of overlap) and pushes down on it for ~15 steps, sinking 2-10 mm, before
+they slip off to its sides. With the stock pad boxes this is a box-box edge contact, and MJX's box-box
+collider resolves it by face clipping: a face-clip depth (e.g. 4.3 vs MuJoCo's 3.6 mm) and the same contact
+point repeated up to 4 times, where MuJoCo reports 1-2 contacts. The pads then press the plug down harder: in
+the expert's closed loop on task 0 its pegEnd sank 10 cm (metaworld: 3.4 cm), out of the socket, and it fell
+(expert 7 of 20 in MJX vs 20 in CPU MuJoCo on the same box-box scene; hand drift 37 mm). Finger capsules along x (capsule-box) fail the same way in MJX (6 of 20,
+drift 24 mm: the capsule lies parallel to the edge and MJX picks a face contact). A sphere on an edge has one
+well-defined contact in both, and MJX then tracks CPU MuJoCo on this scene (19 of 20 each, not the same 19;
+11 of the 20 first-success steps within 3 steps of each other). The socket and flange colliders agree: an
+external wrench on the parked plug moves it the same in both (within 0.3 mm after 200 physics steps; 1.2 mm
+with an added pitch torque).
+
+Fidelity (tests/envs/test_fidelity.py, see PORT_REPORT.md of the port): reset obs 8.9e-8 (tasks 0-2), state copy
+obs 1.3e-6 / reward 1.7e-5 / success 100 %, expert 19 vs metaworld's 20 of 20 tasks, drift hand 13.1 mm /
+object 4.2 mm in 50 steps.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import jax.numpy as jnp
 from mujoco import mjx
@@ -35,8 +52,10 @@ from envs import reward_utils
 from envs.sawyer import Skill
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
-    CLAWS,
+    FINGER_MARGIN,
     GEOM_CONTACT,
+    HAND_MESH,
+    HAND_MESH_CONTACT,
     OBJ_COL_CONTACT,
     PADS,
     combined_pair,
@@ -71,13 +90,38 @@ SOCKET = tuple(
 SOCKET_FACE = Proxy("socket_face_proxy", "plug_wall", "plane", (0.0, 0.0, 0.01), pos=(0.025, 0.0, 0.0),
                     quat=(0.7071067811865476, 0.0, 0.7071067811865476, 0.0))
 
+#: The finger pads (stock boxes, half-size (0.045, 0.003, 0.015), on bodies leftpad / rightpad) as the plug's box sees
+#: them: two rows (the pad's bottom and top edges, z = -/+0.012) of 9 spheres along its length (x = -0.042 ..
+#: 0.042), radius 0.003 + FINGER_MARGIN (the stock 1 mm pad margin folded in: MJX's sphere-box drops
+#: non-penetrating contacts; pair margin 0), so the spheres' hull is the margin-inflated pad. The expert lands the
+#: pads on the box's top edge (rotated plug: a long edge along x, 1-2 mm of overlap) and pushes down for ~15 steps
+#: before they slip off to its sides: pad-box there is a box-box edge contact, which MJX resolves with its face
+#: clipping (a face-clip depth, the one contact point repeated up to 4 times: 3-4x the force of MuJoCo's 1-2
+#: contacts) and the plug was pushed out of the socket; a sphere on an edge has one well-defined contact in both
+#: MuJoCo and MJX.
+PAD_SPHERE_X = tuple(-0.042 + 0.0105 * i for i in range(9))
+PAD_SPHERE_Z = (-0.012, 0.012)
+_PAD_BODY = {"leftpad_geom": "leftpad", "rightpad_geom": "rightpad"}
+PAD_SPHERES = tuple(
+    Proxy(f"{pad}_sphere{i}", _PAD_BODY[pad], "sphere", (0.003 + FINGER_MARGIN,), pos=(x, 0.0, z))
+    for pad in PADS
+    for i, (z, x) in enumerate((z, x) for z in PAD_SPHERE_Z for x in PAD_SPHERE_X)
+)
+
+
+def _margin0(pair):
+    return dataclasses.replace(pair, margin=0.0)
+
+
 SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_peg_unplug_side.xml",
-    proxies=(PLUG_HEAD, PLUG_FLANGE, PLUG_BODY, PLUG_KNOB, SOCKET_FACE) + SOCKET,
+    proxies=(PLUG_HEAD, PLUG_FLANGE, PLUG_BODY, PLUG_KNOB, SOCKET_FACE) + SOCKET + PAD_SPHERES + (HAND_MESH,),
     pairs=tuple(combined_pair(PLUG_HEAD.name, PLUG_COL, s.name, PLUG_COL) for s in SOCKET)
     + (combined_pair(SOCKET_FACE.name, PLUG_COL, PLUG_FLANGE.name, PLUG_COL),)
-    + tuple(combined_pair(PLUG_BODY.name, PLUG_COL, g, GEOM_CONTACT[g]) for g in PADS + CLAWS)
-    + tuple(combined_pair(PLUG_KNOB.name, PLUG_COL, g, GEOM_CONTACT[g]) for g in PADS),
+    + tuple(_margin0(combined_pair(PLUG_BODY.name, PLUG_COL, sp.name, GEOM_CONTACT[sp.name.split("_sphere")[0]]))
+            for sp in PAD_SPHERES)
+    + tuple(combined_pair(PLUG_KNOB.name, PLUG_COL, g, GEOM_CONTACT[g]) for g in PADS)
+    + tuple(_margin0(combined_pair(HAND_MESH.name, HAND_MESH_CONTACT, p.name, PLUG_COL)) for p in (PLUG_BODY, PLUG_KNOB)),
     iterations=4,
     ls_iterations=8,
     cone="elliptic",
