@@ -70,7 +70,7 @@ def _make(skill, partially_observable, max_path_length, scene_options, settle_ta
     if settle_tasks is not None:
         from envs.settle import task_settled_states
 
-        table = task_settled_states(skill, np.asarray(settle_tasks, np.float64))
+        table = task_settled_states(skill, np.asarray(settle_tasks, np.float64), placed=spec.settle_table_placed)
     sim = Sim(model=model, mx=mjx.put_model(model), settled=settled, consts=consts, settle_table=table)
     return Env(skill=spec, sim=sim, partially_observable=partially_observable, max_path_length=max_path_length)
 

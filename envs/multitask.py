@@ -10,6 +10,13 @@ reward) stay per skill. Finished instances (truncated at
 500 steps, or physics NaN) are reset in place with a task drawn uniformly from that skill's task set
 (the benchmark's 50 metaworld rand_vecs), using the key carried in the state.
 
+Resets are deterministic given the task (metaworld's reset is), so `reset` computes the reset state of
+every task of every skill's task set once (`reset_pool`: per skill an EnvState batched over its tasks,
+carried in the state) and the step's auto-reset only gathers rows of it: the step graph holds no reset
+physics (a fraction of the multi-task step's compile time and memory) and costs no reset work at episode
+ends. Skills whose reset settle depends on the task take it from metaworld's per-task table
+(`Sim.settle_table_only`: the benchmark's task sets are exactly the table's), so no simulated settle is traced.
+
     menv = make_multitask(envs.benchmark("MT10"), envs_per_skill=8)
     s = menv.reset(key)
     s = jax.jit(menv.step)(s, actions)      # actions (N, 4)
@@ -47,6 +54,9 @@ class MultiTaskState:
     nonfinite_action: (N,) f32 count of NaN/inf action entries replaced by 0 this step.
     task_id:     (N,) int32 skill index within the benchmark (for one-hot conditioning).
     key:         PRNG key for task sampling at auto-reset.
+    reset_pool:  tuple of per-skill EnvState batched over the skill's task set (leading axis n_tasks):
+                 the reset state of every task, gathered at auto-reset (constant during a run); () for
+                 envs without one (envs.toy).
     """
 
     groups: tuple
@@ -62,6 +72,7 @@ class MultiTaskState:
     nonfinite_action: jax.Array
     task_id: jax.Array
     key: jax.Array
+    reset_pool: tuple = ()
 
 
 class SkillMajorLayout:
@@ -105,19 +116,23 @@ class MultiTaskEnv(SkillMajorLayout):
     #: Per group: the model fields some member overrides per instance (task["model"] keys); members
     #: that do not override a field pass the shared model's value.
     override_fields: tuple[tuple[str, ...], ...] | None = None
+    #: True: every skill's step ends with a full forward pass (contacts and forces in the state's data are
+    #: the post-step ones); False: only skills that read them (Skill.needs_contacts), others kinematics.
+    full_forward: bool = False
 
     def _groups(self) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
         if self.physics_groups is None:
             return tuple(((g,), ()) for g in range(self.num_skills))
         return tuple(zip(self.physics_groups, self.override_fields))
 
-    def _shared(self, fn, members, fields, datas, tasks, *args):
-        """Run `fn(model, data, overrides, *args)` vmapped over the instances of all `members` (skills
-        with one compiled model) in one call; returns the per-member results."""
+    def _shared(self, fn, members, fields, datas, tasks, *args, sequential: bool = False):
+        """Run `fn(model, data, overrides, *args)` vmapped (sequential: `lax.map`ped) over the instances of all
+        `members` (skills with one compiled model) in one call; returns the per-member results."""
         base = self.envs[members[0]].sim.mx
-        n = self.envs_per_skill
+        sizes = [jax.tree.leaves(datas[g])[0].shape[0] for g in members]
+        starts = np.concatenate([[0], np.cumsum(sizes)])
 
-        def overrides(g, task):
+        def overrides(g, task, n):
             over = task.get("model") or {}
             mx = self.envs[g].sim.mx
             return {f: over[f] if f in over else jnp.broadcast_to(getattr(mx, f), (n,) + getattr(mx, f).shape)
@@ -125,17 +140,26 @@ class MultiTaskEnv(SkillMajorLayout):
 
         cat = lambda *xs: jnp.concatenate(xs)  # noqa: E731
         data = jax.tree.map(cat, *[datas[g] for g in members])
-        over = jax.tree.map(cat, *[overrides(g, tasks[g]) for g in members])
+        over = jax.tree.map(cat, *[overrides(g, tasks[g], n) for g, n in zip(members, sizes)])
         rest = [jax.tree.map(cat, *[a[g] for g in members]) for a in args]
-        out = jax.vmap(lambda d, o, *r: fn(base, d, o, *r))(data, over, *rest)
-        return {g: jax.tree.map(lambda x, i=i: x[i * n : (i + 1) * n], out) for i, g in enumerate(members)}
+        if sequential:
+            out = jax.lax.map(lambda xs: fn(base, *xs), (data, over, *rest))
+        else:
+            out = jax.vmap(lambda d, o, *r: fn(base, d, o, *r))(data, over, *rest)
+        return {g: jax.tree.map(lambda x, i=i: x[starts[i] : starts[i + 1]], out) for i, g in enumerate(members)}
 
-    def _reset_all(self, task_index: tuple) -> tuple:
-        """Fresh states for every skill: task_index[g] (envs_per_skill,) picks rows of skill g's task set."""
+    def reset_pool(self) -> tuple:
+        """The reset state of every task: per skill g an EnvState batched over `tasks[g]` (leading axis
+        n_tasks, row i = task i). Pure and deterministic; `reset` computes it, `step` gathers from it."""
+        # The task sets are constants, so the whole pool is a function of constants: vmapped over them, XLA's
+        # constant folding evaluates large parts of the resets at compile time (measured: reach's reset pool did
+        # not compile in 5 min; 17 s with a barrier on the task set; 4 skills still 6 min, vs 37 s for the old
+        # 4-instance reset). `lax.map` makes every task a loop iteration: nothing per task is a constant, and
+        # the compiled body is one instance's reset. Sequential over tasks, once per `reset` call.
         placed = {}
         for g in range(self.num_skills):
-            env, tasks = self.envs[g], jnp.asarray(self.tasks[g], jnp.float32)
-            placed[g] = jax.vmap(lambda i, env=env, tasks=tasks: env.place_objects(tasks[i]))(task_index[g])
+            env = self.envs[g]
+            placed[g] = jax.lax.map(env.place_objects, jnp.asarray(self.tasks[g], jnp.float32))
         datas = {g: p[0] for g, p in placed.items()}
         tasks = {g: p[1] for g, p in placed.items()}
         forwarded = {}
@@ -143,13 +167,20 @@ class MultiTaskEnv(SkillMajorLayout):
             if len(members) == 1:
                 (g,) = members
                 sim = self.envs[g].sim
-                forwarded[g] = jax.vmap(lambda d, t, sim=sim: mjx.forward(sim.mx.replace(**(t.get("model") or {})), d))(
-                    datas[g], tasks[g]
+                forwarded[g] = jax.lax.map(
+                    lambda dt, sim=sim: mjx.forward(sim.mx.replace(**(dt[1].get("model") or {})), dt[0]),
+                    (datas[g], tasks[g]),
                 )
             else:
                 fwd = lambda m, d, o: mjx.forward(m.replace(**o) if o else m, d)  # noqa: E731
-                forwarded.update(self._shared(fwd, members, fields, datas, tasks))
-        return tuple(jax.vmap(self.envs[g].finish_reset)(forwarded[g], tasks[g]) for g in range(self.num_skills))
+                forwarded.update(self._shared(fwd, members, fields, datas, tasks, sequential=True))
+        return tuple(jax.lax.map(lambda dt, g=g: self.envs[g].finish_reset(*dt), (forwarded[g], tasks[g]))
+                     for g in range(self.num_skills))
+
+    @staticmethod
+    def _gather(pool: tuple, task_index: tuple) -> tuple:
+        """Per skill, the rows task_index[g] (envs_per_skill,) of the reset pool."""
+        return tuple(jax.tree.map(lambda x, i=i: x[i], p) for p, i in zip(pool, task_index))
 
     def _step_all(self, groups: tuple, actions: jax.Array) -> tuple:
         """Every skill's batched EnvState stepped with its rows of actions (N, 4)."""
@@ -160,15 +191,20 @@ class MultiTaskEnv(SkillMajorLayout):
         tasks = {g: groups[g].task for g in range(self.num_skills)}
         stepped_data = {}
         for members, fields in self._groups():
+            post = self.full_forward or any(self.envs[g].skill.needs_contacts for g in members)
             if len(members) == 1:
                 (g,) = members
-                stepped_data[g] = jax.vmap(self.envs[g].physics)(datas[g], sanitized[g][0], tasks[g])
+                env = self.envs[g]
+                lo, hi = env.skill.mocap_bounds
+                fn = lambda d, a, t, env=env, lo=lo, hi=hi, post=post: physics_step(  # noqa: E731
+                    env.sim.mx, d, a, t.get("model") or {}, lo, hi, env.frame_skip, post)
+                stepped_data[g] = jax.vmap(fn)(datas[g], sanitized[g][0], tasks[g])
                 continue
             env0 = self.envs[members[0]]  # shared_physics_groups: every member has env0's frame_skip
             acts = {g: sanitized[g][0] for g in members}
             lo = {g: jnp.broadcast_to(jnp.asarray(self.envs[g].skill.mocap_bounds[0]), (n, 3)) for g in members}
             hi = {g: jnp.broadcast_to(jnp.asarray(self.envs[g].skill.mocap_bounds[1]), (n, 3)) for g in members}
-            fn = lambda m, d, o, a, l, h, fs=env0.frame_skip: physics_step(m, d, a, o, l, h, fs)  # noqa: E731
+            fn = lambda m, d, o, a, l, h, fs=env0.frame_skip, post=post: physics_step(m, d, a, o, l, h, fs, post)  # noqa: E731
             stepped_data.update(self._shared(fn, members, fields, datas, tasks, acts, lo, hi))
         return tuple(
             jax.vmap(self.envs[g].finish_step)(groups[g], sanitized[g][0], sanitized[g][1], stepped_data[g])
@@ -183,9 +219,11 @@ class MultiTaskEnv(SkillMajorLayout):
         )
 
     def reset(self, key: jax.Array) -> MultiTaskState:
+        """Every instance starts an episode of a task drawn uniformly from its skill's task set."""
         key, sub = jax.random.split(key)
         task_index = self._sample_tasks(sub)
-        groups = self._reset_all(task_index)
+        pool = self.reset_pool()
+        groups = self._gather(pool, task_index)
         obs = jnp.concatenate([s.obs for s in groups])
         n = self.num_envs
         zeros_b = jnp.zeros((n,), bool)
@@ -203,6 +241,7 @@ class MultiTaskEnv(SkillMajorLayout):
             nonfinite_action=jnp.zeros((n,), jnp.float32),
             task_id=self.task_ids(),
             key=key,
+            reset_pool=pool,
         )
 
     def step(self, state: MultiTaskState, actions: jax.Array) -> MultiTaskState:
@@ -225,21 +264,19 @@ class MultiTaskEnv(SkillMajorLayout):
         key, sub = jax.random.split(state.key)
         new_index = self._sample_tasks(sub)
 
-        def with_resets(_):
-            groups, index = [], []
-            fresh_all = self._reset_all(new_index)
-            for g in range(self.num_skills):
-                d = stepped[g].done
-                fresh = fresh_all[g]
-                groups.append(jax.tree.map(lambda a, b: jnp.where(_bcast(d, a), b, a), stepped[g], fresh))
-                index.append(jnp.where(d, new_index[g], state.task_index[g]))
-            return tuple(groups), tuple(index)
-
-        def without(_):
-            return stepped, state.task_index
-
-        # Episodes mostly end together (every 500 steps): skip the reset work on other steps.
-        groups, task_index = jax.lax.cond(jnp.any(done), with_resets, without, None)
+        if len(state.reset_pool) != self.num_skills:
+            raise ValueError(
+                f"state.reset_pool has {len(state.reset_pool)} skills, this env {self.num_skills}: "
+                "pass a state made by this env's reset"
+            )
+        # Auto-reset: finished instances take their new task's precomputed reset state (a gather).
+        fresh_all = self._gather(state.reset_pool, new_index)
+        groups, index = [], []
+        for g in range(self.num_skills):
+            d = stepped[g].done
+            groups.append(jax.tree.map(lambda a, b, d=d: jnp.where(_bcast(d, a), b, a), stepped[g], fresh_all[g]))
+            index.append(jnp.where(d, new_index[g], state.task_index[g]))
+        groups, task_index = tuple(groups), tuple(index)
         obs = jnp.concatenate([s.obs for s in groups])
         return MultiTaskState(
             groups=groups,
@@ -255,6 +292,7 @@ class MultiTaskEnv(SkillMajorLayout):
             nonfinite_action=nonfinite,
             task_id=state.task_id,
             key=key,
+            reset_pool=state.reset_pool,
         )
 
 
@@ -316,6 +354,19 @@ def shared_physics_groups(built: Sequence[Env]) -> tuple[tuple[tuple[int, ...], 
     return tuple(tuple(g) for g in groups), tuple(fields)
 
 
+def _table_only(env: Env, task_set) -> Env:
+    """env with `Sim.settle_table_only` where it has a per-task settle table covering all of `task_set` (its
+    resets then trace no simulated settle); env itself otherwise."""
+    table = env.sim.settle_table
+    if table is None:
+        return env
+    have = {tuple(r) for r in np.asarray(table["rand_vec"], np.float32)}
+    missing = [i for i, r in enumerate(np.asarray(task_set, np.float32)) if tuple(r) not in have]
+    if missing:
+        raise RuntimeError(f"{env.name}: tasks {missing} of the task set are not in the env's settle table")
+    return dataclasses.replace(env, sim=dataclasses.replace(env.sim, settle_table_only=True))
+
+
 def make_multitask(
     bench,
     envs_per_skill: int = 1,
@@ -323,6 +374,7 @@ def make_multitask(
     split: str = "train",
     skills: Sequence[str] | None = None,
     share_physics: bool = True,
+    full_forward: bool = False,
     **make_kwargs,
 ) -> MultiTaskEnv:
     """Batched env over a benchmark's skills.
@@ -331,6 +383,8 @@ def make_multitask(
     split: "train" or "test" task sets. skills: optional subset of that split's skills.
     share_physics: step skills whose scenes compile to the same model (up to PER_INSTANCE_FIELDS) in one
         physics call (fewer compiled graphs; results are the same). False compiles every skill's physics separately.
+    full_forward: end every step with a full forward pass, also for skills whose reward reads no contact data
+        (they otherwise get kinematics only: a smaller step graph, the same obs / reward / trajectory).
     make_kwargs: forwarded to `envs.make` (partially_observable defaults to the benchmark's flag).
     """
     import envs
@@ -352,10 +406,10 @@ def make_multitask(
         raise ValueError("make_multitask sets settle_tasks itself (the benchmark's task sets); do not pass it")
     make_kwargs.setdefault("partially_observable", bench.partially_observable)
     # settle_tasks: metaworld's exact reset states of these tasks for skills whose settle depends on the task
-    built = tuple(envs.make(s, settle_tasks=task_sets[s], **make_kwargs) for s in names)
+    built = tuple(_table_only(envs.make(s, settle_tasks=task_sets[s], **make_kwargs), task_sets[s]) for s in names)
     tasks = tuple(np.asarray(task_sets[s], np.float32) for s in names)
     groups, fields = shared_physics_groups(built) if share_physics else (None, None)
     return MultiTaskEnv(
         skills=names, envs=built, tasks=tasks, envs_per_skill=int(envs_per_skill),
-        physics_groups=groups, override_fields=fields,
+        physics_groups=groups, override_fields=fields, full_forward=bool(full_forward),
     )

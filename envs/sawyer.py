@@ -86,6 +86,10 @@ class Sim:
     #: metaworld's settled state per task, for skills whose hand settle depends on the task
     #: (envs.settle.task_settled_states: rand_vec (n, k) + settled fields (n, ...)); None: none given.
     settle_table: Mapping[str, np.ndarray] | None = None
+    #: True: every reset's task is in `settle_table` (the caller checked it, e.g. the multi-task env's reset
+    #: pool over its benchmark's task sets), so resets take the table's settled state without tracing the
+    #: simulated settle (250 physics steps) as a fallback; a task missing from the table then resets to NaN.
+    settle_table_only: bool = False
 
     def body(self, name: str) -> int:
         i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
@@ -205,7 +209,10 @@ class Skill:
     evaluate: Callable
     mocap_low: tuple[float, float, float] | None = None
     mocap_high: tuple[float, float, float] | None = None
-    #: Does evaluate() read contact forces? If not, the post-step pass is kinematics only.
+    #: Does evaluate() read contact or constraint-force data (`Sim.touching`, `contact_force`)? If not, the
+    #: pass after a step's physics is kinematics only (positions and frames, what observations and such a
+    #: reward read): a smaller compiled step. tests/envs/test_env_api.py checks the flag against the
+    #: data fields each skill's observation and reward actually read.
     needs_contacts: bool = False
     #: metaworld's reset_model runs no mj_forward after the hand settle (no set_state), so its reset
     #: observation's hand pos / gripper opening are MuJoCo's stale kinematics from the start of the
@@ -224,6 +231,10 @@ class Skill:
     #: task: envs.skills.task_settle), or None. Such a skill's reset takes the settled state from the env's
     #: per-task table where the task is in it (`envs.make(settle_tasks=...)`), else simulates the settle.
     settle_body: str | None = None
+    #: With settle_body: the per-task table (envs.settle.task_settled_states(placed=True)) also holds metaworld's
+    #: state at the moment its reset_model places the object (`_set_obj_xyz`), as "placed_<field>" rows, for a
+    #: reset_model that steps the physics between the settle and the placement (box-close's 5 raw mj_steps).
+    settle_table_placed: bool = False
 
     @property
     def mocap_bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -386,7 +397,8 @@ class Env:
     def physics(self, data, action: jax.Array, task):
         """Apply one env-step of control to physics: mocap move + gripper ctrl, frame_skip steps."""
         lo, hi = self.skill.mocap_bounds
-        return physics_step(self.sim.mx, data, action, task.get("model") or {}, lo, hi, self.frame_skip)
+        return physics_step(self.sim.mx, data, action, task.get("model") or {}, lo, hi, self.frame_skip,
+                            post_forward=self.skill.needs_contacts)
 
     def evaluate_state(self, state: EnvState, qpos, qvel, mocap_pos, mocap_quat, action):
         """Observation, reward and info of an externally given physics state (e.g. copied from
@@ -453,11 +465,15 @@ class Env:
 
 
 def physics_step(mx, data, action: jax.Array, model_overrides: Mapping[str, Any], mocap_low, mocap_high,
-                 frame_skip: int):
+                 frame_skip: int, post_forward: bool = True):
     """One env-step of control on model `mx` (with per-instance `model_overrides` fields): mocap moved by
     the clipped action * 1 cm within [mocap_low, mocap_high] (3,), gripper ctrl (a3, -a3), `frame_skip`
-    physics steps, then a forward pass. Shared by every skill whose scene compiles to the same model, so
-    the batched multi-task env can step such skills in one vmapped call (envs.multitask)."""
+    physics steps, then metaworld's `mj_forward` (post_forward) or only its kinematics (positions and
+    frames: xpos, xquat, xmat, geom_/site_ x*, ...; the rest of the derived data, contacts and forces
+    included, is then the last substep's). The next step recomputes everything from qpos, qvel and the
+    warm start either way, so the trajectory is the same; only what `evaluate` can read differs
+    (Skill.needs_contacts). Shared by every skill whose scene compiles to the same model, so the batched
+    multi-task env can step such skills in one vmapped call (envs.multitask)."""
     delta = jnp.clip(action[:3], -1.0, 1.0) * ACTION_SCALE
     mocap = jnp.clip(data.mocap_pos + delta[None], mocap_low, mocap_high)
     data = data.replace(
@@ -471,7 +487,7 @@ def physics_step(mx, data, action: jax.Array, model_overrides: Mapping[str, Any]
         return mjx.step(m, d), None
 
     data, _ = jax.lax.scan(substep, data, None, length=frame_skip)
-    return mjx.forward(m, data)
+    return mjx.forward(m, data) if post_forward else mjx.kinematics(m, data)
 
 
 def _full_info(info: Mapping[str, Any], truncated, nonfinite, physics_nan) -> dict:

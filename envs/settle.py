@@ -84,15 +84,20 @@ def settled_state(skill: str) -> dict[str, np.ndarray]:
 #: Fields of a per-task settle table (besides rand_vec): the physics state after metaworld's settle and
 #: the tcp metaworld reads right after it (init_tcp).
 TASK_SETTLE_FIELDS = ("qpos", "qvel", "qacc_warmstart", "mocap_pos", "mocap_quat", "ctrl", "init_tcp")
+#: Fields of the optional "placed_" rows (task_settled_states(placed=True)): the physics state when reset_model
+#: places its object (`_set_obj_xyz`), for skills that step the physics between the settle and the placement.
+TASK_PLACED_FIELDS = TASK_SETTLE_FIELDS[:-1]
 
 
-def task_settled_states(skill: str, rand_vecs) -> dict[str, np.ndarray]:
+def task_settled_states(skill: str, rand_vecs, placed: bool = False) -> dict[str, np.ndarray]:
     """metaworld's own settled reset state for each task in `rand_vecs` ((n, k) array), for skills whose hand
     settle depends on the task (envs.skills.task_settle: the objects already stand at the task's placement
     during the settle, and the arm may brush them). Each task is reset once by metaworld's env (~10 ms).
 
     Returns {"rand_vec": (n, k) float32 (the keys the MJX reset matches exactly), and per TASK_SETTLE_FIELDS
-    an (n, ...) float64 array}."""
+    an (n, ...) float64 array}. placed: also "placed_<field>" for each of TASK_PLACED_FIELDS: the state when
+    reset_model first calls `_set_obj_xyz` after that settle (Skill.settle_table_placed: box-close's reset_model
+    steps the physics between its settle and the placement)."""
     import metaworld
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS
 
@@ -110,18 +115,34 @@ def task_settled_states(skill: str, rand_vecs) -> dict[str, np.ndarray]:
     def capture(*args, **kwargs):
         original(*args, **kwargs)
         d = env.data
+        captured.clear()  # a placement recorded after an earlier settle of this reset does not count
         captured.update({k: getattr(d, k).copy() for k in TASK_SETTLE_FIELDS[:-1]})
         captured["init_tcp"] = np.array(env.tcp_center, dtype=np.float64)
 
     env._reset_hand = capture
-    rows: dict[str, list] = {k: [] for k in TASK_SETTLE_FIELDS}
+    keys = TASK_SETTLE_FIELDS
+    if placed:
+        original_place = env._set_obj_xyz
+
+        def capture_place(*args, **kwargs):
+            if captured and "placed_qpos" not in captured:
+                captured.update({"placed_" + k: getattr(env.data, k).copy() for k in TASK_PLACED_FIELDS})
+            return original_place(*args, **kwargs)
+
+        env._set_obj_xyz = capture_place
+        keys = keys + tuple("placed_" + k for k in TASK_PLACED_FIELDS)
+    rows: dict[str, list] = {k: [] for k in keys}
     cls = ALL_V3_ENVIRONMENTS[skill]
     for rv in rand_vecs:
         # metaworld's own task encoding (as its benchmarks and envs.reference set a task)
         env.set_task(metaworld._encode_task(skill, dict(rand_vec=rv.copy(), env_cls=cls, partially_observable=False)))
         captured.clear()
         env.reset()  # the last settle (after mj_resetData) is the one the episode starts from
-        for k in TASK_SETTLE_FIELDS:
+        missing = [k for k in keys if k not in captured]
+        if missing:
+            env.close()
+            raise RuntimeError(f"{skill}: metaworld's reset did not record {missing} (placed={placed})")
+        for k in keys:
             rows[k].append(captured[k])
     env.close()
     out = {k: np.stack(v) for k, v in rows.items()}

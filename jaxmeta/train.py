@@ -29,8 +29,8 @@ One iteration of the chunk's `lax.scan` (single seed):
 
 Warm-up and learning flags come from the step counter, which is identical across seeds, so in the
 vmapped multi-seed program they stay scalar `lax.cond` predicates (no wasted work); the seed axis is
-vmapped *inside* the time scan. (The env's own auto-reset `lax.cond` does become a select under the
-seed vmap, so multi-seed env steps compute the reset branch every step.)
+vmapped *inside* the time scan. (The env's auto-reset is a gather from the reset pool carried in its
+state, `envs.multitask`, plus a select: no branch to lose under the seed vmap.)
 
 Keys: the run key is ``PRNGKey(cfg.seed)``; seed ``i`` of a run uses ``fold_in(run_key, i)`` (so a
 1-seed run is seed 0 of a multi-seed run); evaluation after chunk ``c`` uses

@@ -32,6 +32,7 @@ _MODULES = {
     "button-press-topdown-wall-v3": "envs.skills.button_press_topdown_wall",
     "coffee-button-v3": "envs.skills.coffee_button",
     "handle-pull-side-v3": "envs.skills.handle_pull_side",
+    "handle-press-side-v3": "envs.skills.handle_press_side",
     "push-back-v3": "envs.skills.push_back",
     "handle-press-v3": "envs.skills.handle_press",
     "handle-pull-v3": "envs.skills.handle_pull",
@@ -51,24 +52,15 @@ _MODULES = {
     "stick-pull-v3": "envs.skills.stick_pull",
     "soccer-v3": "envs.skills.soccer",
     "bin-picking-v3": "envs.skills.bin_picking",
+    "box-close-v3": "envs.skills.box_close",
     "peg-unplug-side-v3": "envs.skills.peg_unplug_side",
 }
 
 
-#: Ported but not registered: their modules build, but they fail a fidelity check (tests/envs/test_fidelity.py).
-#: handle-press-side-v3 (handle_press_side.py): drift 39 mm. Pressing down, metaworld's finger pads sink 20-29
-#: mm into the grip cylinder, and the collider's choice of exit direction then decides the motion: MuJoCo's
-#: convex collider pushes the pads out across the grip (+x, they slide off its side), the capsule proxy
-#: along the grip's axis (y). MJX has no cylinder-box collider; a 16-sided convex prism proxy (MJX's
-#: convex collider) drifts 40 mm too.
-#: box-close-v3 (box_close.py): reset obs 1.6e-4 (lid quaternion: the settle is metaworld's own per task, but
-#: the 5 raw steps after it tilt the lid on the box walls differently from the stock mesh contacts), expert
-#: 20 vs 15 (metaworld's lid catches on the box's front wall in 5 tasks through its stock mesh / rim contacts;
-#: MJX's does not), drift hand 21.6 mm (limit 20); state copy passes.
-UNVERIFIED = {
-    "handle-press-side-v3": "envs.skills.handle_press_side",
-    "box-close-v3": "envs.skills.box_close",
-}
+#: Ported but not registered: modules that build but fail a fidelity check (tests/envs/test_fidelity.py), with
+#: the failing check named here and in docs/fidelity.md. get_skill then raises naming the module. Empty: all
+#: 50 Meta-World skills pass.
+UNVERIFIED: dict[str, str] = {}
 
 
 def ported_skills() -> tuple[str, ...]:

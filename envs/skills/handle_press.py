@@ -20,7 +20,8 @@ Metaworld semantics kept here:
   metaworld keeps it) times in_place plus a lift bonus, success within 5 cm in z; pull-side: the same on
   the 3-d distance of handleCenter, obj_init_pos = its reset position, success within 8 cm.
 
-Scene (the same for the two skills of each stock XML): in metaworld's expert rollouts (20 tasks each) the
+Scene (`handle_scene`; the same for the two skills of each stock XML, except handle-press-side, whose grip
+proxy is a box: see handle_press_side): in metaworld's expert rollouts (20 tasks each) the
 only contacts are the finger pads and claws against the handle's lever box and its grip cylinder (the
 expert presses the lever / grip down, or lifts the grip from below); the base's meshes and box are never
 touched. Both handle collision geoms are unnamed, so they are duplicated as proxies on handle_link: the lever

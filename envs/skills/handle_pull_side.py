@@ -6,7 +6,8 @@ sawyer_handle_press_sideways.xml; the handle starts at the bottom of its range (
 "goalPull" site; observed object "handleCenter"; obj_init_pos = handleCenter's reset position; in_place on the
 3-d distance; caging radius 3.2 cm, pad threshold 6 cm; success within 8 cm; goal bounds = hand bounds.
 
-Scene: handle_press_side.SIDE_SCENE, shared exactly with handle-press-side-v3.
+Scene: handle_press_side.SIDE_SCENE (handle_press.handle_scene of the sideways XML: grip as a capsule).
+handle-press-side-v3 has its own scene of the same XML (grip as a box, see handle_press_side).
 """
 from __future__ import annotations
 

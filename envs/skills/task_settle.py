@@ -42,8 +42,19 @@ def hand_settle(sim, data, model, hand_init_pos, moved_body: str, rand_vec):
     50 x (mocap at hand_init_pos, gripper ctrl (-1, 1), 5 physics steps); if no contact was active during it,
     MuJoCo's exact contact-free settle (`free_settle`) is returned, else the simulated one (float32, the
     skill's collision proxies and MJX's colliders: approximate, by up to mm where the arm hits the object).
-    `moved_body`: the body the task places (moved away for the contact-free settle).
+    `moved_body`: the body the task places (moved away for the contact-free settle). With
+    `sim.settle_table_only` only the table lookup is traced (no simulated fallback; a miss gives NaN).
     Returns (data, init_tcp (3,), exact (bool scalar: the state is metaworld's own))."""
+    if sim.settle_table_only:
+        if sim.settle_table is None:
+            raise ValueError("hand_settle: settle_table_only needs a settle_table (envs.make(settle_tasks=...))")
+        # No fallback traced: a task missing from the table gets NaN fields (physics_nan downstream).
+        nan = lambda shape: jnp.full(shape, jnp.nan, data.qpos.dtype)  # noqa: E731
+        fields = {k: nan(getattr(data, k).shape) for k in SETTLED_FIELDS}
+        fields["init_tcp"] = nan((3,))
+        fields, exact = from_table(sim.settle_table, rand_vec, fields, jnp.zeros((), bool))
+        init_tcp = fields.pop("init_tcp")
+        return data.replace(**fields), init_tcp, exact
     m = sim.model
     mocap_body = sim.body("mocap")
     f32 = data.qpos.dtype

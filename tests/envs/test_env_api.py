@@ -93,6 +93,13 @@ def test_batched_env_autoreset_nan_actions_and_truncation():
     # auto-reset: the next obs is a fresh episode (both frames equal), final_obs is the last step's
     np.testing.assert_allclose(np.asarray(s.obs[:, :18]), np.asarray(s.obs[:, 18:36]))
     assert int(s.groups[0].steps.max()) == 0
+    # the fresh episodes are the reset pool's rows of the newly drawn tasks, and a pool row is the env's reset
+    pool = s.reset_pool[0]
+    np.testing.assert_array_equal(np.asarray(s.obs), np.asarray(pool.obs)[np.asarray(s.task_index[0])])
+    tasks = bench.train_tasks["reach-v3"]
+    single = envs.make("reach-v3", max_path_length=3).reset(None, tasks[7])
+    np.testing.assert_allclose(np.asarray(pool.obs[7]), np.asarray(single.obs), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(pool.task["rand_vec"]), tasks.astype(np.float32))
     with pytest.raises(ValueError, match="actions must have shape"):
         menv.step(s, jnp.zeros((3, 4)))
 
@@ -168,3 +175,69 @@ def test_every_ported_skill_traces(skill):
     assert out.obs.shape == (39,) and out.reward.shape == () and out.done.dtype == jnp.bool_
     assert set(out.info) == set(envs.sawyer.INFO_KEYS)
     assert "target_pos" in out.task and out.task["target_pos"].shape == (3,)
+
+
+#: mjx.Data fields a forward pass computes but kinematics does not (measured on pick-place: fields that
+#: mjx.kinematics leaves unchanged and mjx.forward changes). After a kinematics-only post-step pass they
+#: hold the last substep's values, so a skill whose observation or reward reads one needs_contacts.
+FORWARD_ONLY = ("qacc", "cam_xpos", "cam_xmat", "subtree_com", "cvel", "cdof", "cdof_dot", "qfrc_", "actuator_",
+                "qacc_smooth", "_impl.")
+
+
+def _live_inputs(fn, args) -> list[bool]:
+    """Per positional arg of fn: does any output of fn depend on it (backward liveness over the jaxpr;
+    an equation with a live output keeps all its inputs live, so nested calls count conservatively)."""
+    from jax.extend.core import Literal
+
+    closed = jax.make_jaxpr(fn)(*args)
+    live = {v for v in closed.jaxpr.outvars if not isinstance(v, Literal)}
+    for eqn in reversed(closed.jaxpr.eqns):
+        if any(o in live for o in eqn.outvars):
+            live.update(v for v in eqn.invars if not isinstance(v, Literal))
+    return [v in live for v in closed.jaxpr.invars]
+
+
+@pytest.mark.parametrize("skill", __import__("envs.skills", fromlist=["ported_skills"]).ported_skills())
+def test_needs_contacts_flag_matches_what_the_step_reads(skill):
+    """A skill without needs_contacts gets a kinematics-only pass after its physics (envs.sawyer.physics_step):
+    its observation and reward must read no forward-only data (contacts, constraint forces, ...)."""
+    env = envs.make(skill)
+    rv = jax.ShapeDtypeStruct((env.rand_vec_size,), jnp.float32)
+    state = jax.eval_shape(env.reset, None, rv)
+    paths, leaves = zip(*jax.tree_util.tree_flatten_with_path(state.data)[0])
+    treedef = jax.tree_util.tree_structure(state.data)
+    names = [jax.tree_util.keystr(p).lstrip(".") for p in paths]
+
+    def outputs(state, *data_leaves):
+        data = jax.tree_util.tree_unflatten(treedef, data_leaves)
+        out = env.finish_step(state, jnp.zeros(4), jnp.zeros(()), data)
+        return out.obs, out.reward, out.info
+
+    live = _live_inputs(outputs, (state,) + leaves)[len(jax.tree.leaves(state)):]
+    read = {n for n, used in zip(names, live) if used and n.startswith(FORWARD_ONLY)}
+    if env.skill.needs_contacts:
+        assert read, f"{skill}: needs_contacts=True but the step reads no forward-only data (set it False)"
+    else:
+        assert not read, f"{skill}: reads {sorted(read)} after a kinematics-only pass: set needs_contacts=True"
+
+
+def test_kinematics_only_post_pass_keeps_the_trajectory():
+    """physics_step with post_forward=False returns the same state trajectory and positions as with the full
+    forward (the next step recomputes everything from qpos / qvel / warm start)."""
+    from envs.sawyer import physics_step
+
+    env = envs.make("reach-v3")
+    state = env.reset(None, envs.benchmark("MT1/reach-v3").train_tasks["reach-v3"][0])
+    lo, hi = env.skill.mocap_bounds
+
+    @jax.jit
+    def rollout(data, post):
+        def body(d, a):
+            d = jax.lax.cond(post, lambda d: physics_step(env.sim.mx, d, a, {}, lo, hi, 5, True),
+                             lambda d: physics_step(env.sim.mx, d, a, {}, lo, hi, 5, False), d)
+            return d, (d.qpos, d.site_xpos, d.xquat)
+        return jax.lax.scan(body, data, jnp.tile(jnp.asarray([1.0, -0.5, 0.3, 1.0]), (3, 1)))[1]
+
+    full, kin = rollout(state.data, True), rollout(state.data, False)
+    for a, b in zip(full, kin):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6)

@@ -49,6 +49,28 @@ def test_table_is_metaworlds_settle_per_task():
     assert np.abs(table["qpos"][0] - table["qpos"][1]).max() > 1e-3
 
 
+def test_placed_rows_are_metaworlds_state_at_placement():
+    """placed=True (box-close: reset_model steps the physics 5 times between its settle and `_set_obj_xyz`)."""
+    skill = "box-close-v3"
+    tasks = envs.benchmark(f"MT1/{skill}", seed=0).train_tasks[skill][:2]
+    table = task_settled_states(skill, tasks, placed=True)
+    for i, rv in enumerate(tasks):
+        env = reference.make_metaworld_env(skill, rv)
+        captured = []
+        original = env._set_obj_xyz
+
+        def capture(*a, **k):
+            captured.append((env.data.qpos.copy(), env.data.qvel.copy()))
+            return original(*a, **k)
+
+        env._set_obj_xyz = capture
+        env.reset()
+        np.testing.assert_array_equal(table["placed_qpos"][i], captured[-1][0])
+        np.testing.assert_array_equal(table["placed_qvel"][i], captured[-1][1])
+        assert np.abs(table["placed_qpos"][i] - table["qpos"][i]).max() > 0  # 5 steps after the settle
+    assert "placed_qpos" not in task_settled_states(skill, tasks[:1])
+
+
 def test_table_rejects_bad_shapes():
     with pytest.raises(ValueError, match=r"\(5,\)"):
         task_settled_states(SKILL, np.zeros(5))
@@ -107,3 +129,59 @@ def test_skill_settle_is_deterministic_and_leaves_numpy_rng_alone():
     np.testing.assert_array_equal(np.random.random(3), expected)
     for k in ("qpos", "qvel", "init_tcp"):
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def _primitives(jaxpr, out=None) -> list:
+    """(primitive name, scan length or None) of every equation of a jaxpr, sub-jaxprs included."""
+    out = [] if out is None else out
+    for eqn in jaxpr.eqns:
+        out.append((eqn.primitive.name, eqn.params.get("length")))
+        for v in eqn.params.values():
+            for sub in v if isinstance(v, (tuple, list)) else (v,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    _primitives(inner, out)
+    return out
+
+
+def test_multitask_reset_traces_no_simulated_settle():
+    """The benchmark's tasks are exactly the settle table's, so the multi-task env's resets read the table
+    only: no 50-step settle scan is traced (the single env keeps it as the fallback for other tasks)."""
+    bench = envs.benchmark(f"MT1/{SKILL}")
+    menv = make_multitask(bench, envs_per_skill=2)
+    assert menv.envs[0].sim.settle_table_only
+    key = jax.random.key(0)
+    scans = [n for p, n in _primitives(jax.make_jaxpr(menv.reset)(key).jaxpr) if p == "scan"]
+    assert 50 not in scans
+    single = envs.make(SKILL, settle_tasks=bench.train_tasks[SKILL])
+    rv = jnp.asarray(bench.train_tasks[SKILL][0], jnp.float32)
+    assert 50 in [n for p, n in _primitives(jax.make_jaxpr(single.reset)(None, rv).jaxpr) if p == "scan"]
+    # the step's auto-reset gathers the reset pool: no reset physics (no settle, no second forward)
+    state = jax.eval_shape(menv.reset, key)
+    step_prims = _primitives(jax.make_jaxpr(menv.step)(state, jnp.zeros((2, 4))).jaxpr)
+    assert "cond" not in [p for p, _ in step_prims] and 50 not in [n for p, n in step_prims if p == "scan"]
+    assert jax.tree.leaves(state.reset_pool[0])[0].shape[0] == 50
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_table_only_settle_misses_give_nan(jit):
+    """settle_table_only traces no fallback: a task missing from the table must not pass for a real reset."""
+    import dataclasses
+
+    from envs.skills.door_lock import HAND_INIT_POS
+    from envs.skills.task_settle import hand_settle
+
+    tasks = _tasks(2)
+    env = envs.make(SKILL, settle_tasks=tasks[:1])
+    sim = dataclasses.replace(env.sim, settle_table_only=True)
+    data = env._settled_data()
+    fn = lambda rv: hand_settle(sim, data, sim.mx, HAND_INIT_POS, "door", rv)  # noqa: E731
+    fn = jax.jit(fn) if jit else fn
+    hit, tcp_hit, exact_hit = fn(jnp.asarray(tasks[0], jnp.float32))
+    np.testing.assert_allclose(np.asarray(hit.qpos), env.sim.settle_table["qpos"][0].astype(np.float32))
+    assert bool(exact_hit) and bool(jnp.all(jnp.isfinite(tcp_hit)))
+    miss, tcp_miss, exact_miss = fn(jnp.asarray(tasks[1], jnp.float32))
+    assert not bool(exact_miss) and bool(jnp.all(jnp.isnan(miss.qpos))) and bool(jnp.all(jnp.isnan(tcp_miss)))
+    with pytest.raises(ValueError, match="settle_table_only needs a settle_table"):
+        hand_settle(dataclasses.replace(envs.make(SKILL).sim, settle_table_only=True), data, sim.mx,
+                    HAND_INIT_POS, "door", jnp.asarray(tasks[0], jnp.float32))
