@@ -194,10 +194,7 @@ class MultiTaskEnv(SkillMajorLayout):
             post = self.full_forward or any(self.envs[g].skill.needs_contacts for g in members)
             if len(members) == 1:
                 (g,) = members
-                env = self.envs[g]
-                lo, hi = env.skill.mocap_bounds
-                fn = lambda d, a, t, env=env, lo=lo, hi=hi, post=post: physics_step(  # noqa: E731
-                    env.sim.mx, d, a, t.get("model") or {}, lo, hi, env.frame_skip, post)
+                fn = lambda d, a, t, env=self.envs[g], post=post: env.physics(d, a, t, post)  # noqa: E731
                 stepped_data[g] = jax.vmap(fn)(datas[g], sanitized[g][0], tasks[g])
                 continue
             env0 = self.envs[members[0]]  # shared_physics_groups: every member has env0's frame_skip

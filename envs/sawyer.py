@@ -394,11 +394,12 @@ class Env:
         lo, hi = obs_bounds(self.skill, self.partially_observable)
         return jnp.clip(obs, lo, hi).astype(jnp.float32), frame
 
-    def physics(self, data, action: jax.Array, task):
-        """Apply one env-step of control to physics: mocap move + gripper ctrl, frame_skip steps."""
+    def physics(self, data, action: jax.Array, task, post_forward: bool | None = None):
+        """Apply one env-step of control to physics: mocap move + gripper ctrl, frame_skip steps, then a full
+        forward pass or kinematics only (`physics_step`; None: the full pass iff skill.needs_contacts)."""
         lo, hi = self.skill.mocap_bounds
-        return physics_step(self.sim.mx, data, action, task.get("model") or {}, lo, hi, self.frame_skip,
-                            post_forward=self.skill.needs_contacts)
+        post = self.skill.needs_contacts if post_forward is None else post_forward
+        return physics_step(self.sim.mx, data, action, task.get("model") or {}, lo, hi, self.frame_skip, post)
 
     def evaluate_state(self, state: EnvState, qpos, qvel, mocap_pos, mocap_quat, action):
         """Observation, reward and info of an externally given physics state (e.g. copied from

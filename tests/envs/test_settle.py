@@ -132,34 +132,45 @@ def test_skill_settle_is_deterministic_and_leaves_numpy_rng_alone():
 
 
 def _primitives(jaxpr, out=None) -> list:
-    """(primitive name, scan length or None) of every equation of a jaxpr, sub-jaxprs included."""
+    """(primitive name, scan length or None, the lengths of the scans directly inside it) of every equation
+    of a jaxpr, sub-jaxprs included."""
     out = [] if out is None else out
     for eqn in jaxpr.eqns:
-        out.append((eqn.primitive.name, eqn.params.get("length")))
+        inner_scans = []
         for v in eqn.params.values():
             for sub in v if isinstance(v, (tuple, list)) else (v,):
                 inner = getattr(sub, "jaxpr", sub)
                 if hasattr(inner, "eqns"):
+                    inner_scans += [e.params.get("length") for e in inner.eqns if e.primitive.name == "scan"]
                     _primitives(inner, out)
+        out.append((eqn.primitive.name, eqn.params.get("length"), tuple(inner_scans)))
     return out
+
+
+def _settle_scans(fn, *args) -> int:
+    """How many simulated hand settles fn traces: scans of SETTLE_STEPS env steps of FRAME_SKIP substeps."""
+    from envs.sawyer import FRAME_SKIP
+    from envs.skills.task_settle import SETTLE_STEPS
+
+    prims = _primitives(jax.make_jaxpr(fn)(*args).jaxpr)
+    return sum(p == "scan" and n == SETTLE_STEPS and FRAME_SKIP in inner for p, n, inner in prims)
 
 
 def test_multitask_reset_traces_no_simulated_settle():
     """The benchmark's tasks are exactly the settle table's, so the multi-task env's resets read the table
-    only: no 50-step settle scan is traced (the single env keeps it as the fallback for other tasks)."""
+    only: no simulated settle is traced (the single env keeps it as the fallback for other tasks)."""
     bench = envs.benchmark(f"MT1/{SKILL}")
     menv = make_multitask(bench, envs_per_skill=2)
     assert menv.envs[0].sim.settle_table_only
     key = jax.random.key(0)
-    scans = [n for p, n in _primitives(jax.make_jaxpr(menv.reset)(key).jaxpr) if p == "scan"]
-    assert 50 not in scans
+    assert _settle_scans(menv.reset, key) == 0
     single = envs.make(SKILL, settle_tasks=bench.train_tasks[SKILL])
     rv = jnp.asarray(bench.train_tasks[SKILL][0], jnp.float32)
-    assert 50 in [n for p, n in _primitives(jax.make_jaxpr(single.reset)(None, rv).jaxpr) if p == "scan"]
-    # the step's auto-reset gathers the reset pool: no reset physics (no settle, no second forward)
+    assert _settle_scans(single.reset, None, rv) == 1
+    # the step's auto-reset gathers the reset pool: no reset physics (no settle, no cond)
     state = jax.eval_shape(menv.reset, key)
-    step_prims = _primitives(jax.make_jaxpr(menv.step)(state, jnp.zeros((2, 4))).jaxpr)
-    assert "cond" not in [p for p, _ in step_prims] and 50 not in [n for p, n in step_prims if p == "scan"]
+    assert _settle_scans(menv.step, state, jnp.zeros((2, 4))) == 0
+    assert "cond" not in [p for p, _, _ in _primitives(jax.make_jaxpr(menv.step)(state, jnp.zeros((2, 4))).jaxpr)]
     assert jax.tree.leaves(state.reset_pool[0])[0].shape[0] == 50
 
 
