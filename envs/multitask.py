@@ -24,6 +24,10 @@ ends. Skills whose reset settle depends on the task take it from metaworld's per
 
 `final_obs` is the observation the step produced before any auto-reset (the true next observation of
 the transition, for replay); `obs` is what the policy sees next.
+
+The step is `group_step` per physics group, then `finish` (concatenation and auto-reset); the reset is
+`group_reset_pool` per physics group, then `start`. `envs.split.SplitMultiTaskEnv` compiles each of those as
+its own executable (for benchmarks whose one-module step is too big to compile, e.g. MT50 on a CPU host).
 """
 from __future__ import annotations
 
@@ -148,65 +152,78 @@ class MultiTaskEnv(SkillMajorLayout):
             out = jax.vmap(lambda d, o, *r: fn(base, d, o, *r))(data, over, *rest)
         return {g: jax.tree.map(lambda x, i=i: x[starts[i] : starts[i + 1]], out) for i, g in enumerate(members)}
 
+    def group_reset_pool(self, gi: int, tasks: tuple) -> tuple:
+        """The reset states of physics group gi's members: per member g (in `groups[gi]` order) an EnvState
+        batched over tasks[k] (n_tasks_g, rand_vec_size) f32, row i = the reset state of task i."""
+        members, fields = self._groups()[gi]
+        # The task sets are constants in `reset`, so the pool is a function of constants: vmapped over them,
+        # XLA's constant folding evaluates large parts of the resets at compile time (measured: reach's reset
+        # pool did not compile in 5 min; 17 s with a barrier on the task set; 4 skills still 6 min, vs 37 s for
+        # the old 4-instance reset). `lax.map` makes every task a loop iteration: nothing per task is a
+        # constant, and the compiled body is one instance's reset. Sequential over tasks, once per `reset`.
+        placed = {g: jax.lax.map(self.envs[g].place_objects, t) for g, t in zip(members, tasks)}
+        datas = {g: p[0] for g, p in placed.items()}
+        task_dicts = {g: p[1] for g, p in placed.items()}
+        if len(members) == 1:
+            (g,) = members
+            sim = self.envs[g].sim
+            forwarded = {g: jax.lax.map(
+                lambda dt: mjx.forward(sim.mx.replace(**(dt[1].get("model") or {})), dt[0]),
+                (datas[g], task_dicts[g]),
+            )}
+        else:
+            fwd = lambda m, d, o: mjx.forward(m.replace(**o) if o else m, d)  # noqa: E731
+            forwarded = self._shared(fwd, members, fields, datas, task_dicts, sequential=True)
+        return tuple(jax.lax.map(lambda dt, g=g: self.envs[g].finish_reset(*dt), (forwarded[g], task_dicts[g]))
+                     for g in members)
+
     def reset_pool(self) -> tuple:
         """The reset state of every task: per skill g an EnvState batched over `tasks[g]` (leading axis
         n_tasks, row i = task i). Pure and deterministic; `reset` computes it, `step` gathers from it."""
-        # The task sets are constants, so the whole pool is a function of constants: vmapped over them, XLA's
-        # constant folding evaluates large parts of the resets at compile time (measured: reach's reset pool did
-        # not compile in 5 min; 17 s with a barrier on the task set; 4 skills still 6 min, vs 37 s for the old
-        # 4-instance reset). `lax.map` makes every task a loop iteration: nothing per task is a constant, and
-        # the compiled body is one instance's reset. Sequential over tasks, once per `reset` call.
-        placed = {}
-        for g in range(self.num_skills):
-            env = self.envs[g]
-            placed[g] = jax.lax.map(env.place_objects, jnp.asarray(self.tasks[g], jnp.float32))
-        datas = {g: p[0] for g, p in placed.items()}
-        tasks = {g: p[1] for g, p in placed.items()}
-        forwarded = {}
-        for members, fields in self._groups():
-            if len(members) == 1:
-                (g,) = members
-                sim = self.envs[g].sim
-                forwarded[g] = jax.lax.map(
-                    lambda dt, sim=sim: mjx.forward(sim.mx.replace(**(dt[1].get("model") or {})), dt[0]),
-                    (datas[g], tasks[g]),
-                )
-            else:
-                fwd = lambda m, d, o: mjx.forward(m.replace(**o) if o else m, d)  # noqa: E731
-                forwarded.update(self._shared(fwd, members, fields, datas, tasks, sequential=True))
-        return tuple(jax.lax.map(lambda dt, g=g: self.envs[g].finish_reset(*dt), (forwarded[g], tasks[g]))
-                     for g in range(self.num_skills))
+        pool = {}
+        for gi, (members, _) in enumerate(self._groups()):
+            tasks = tuple(jnp.asarray(self.tasks[g], jnp.float32) for g in members)
+            pool.update(zip(members, self.group_reset_pool(gi, tasks)))
+        return tuple(pool[g] for g in range(self.num_skills))
 
     @staticmethod
     def _gather(pool: tuple, task_index: tuple) -> tuple:
         """Per skill, the rows task_index[g] (envs_per_skill,) of the reset pool."""
         return tuple(jax.tree.map(lambda x, i=i: x[i], p) for p, i in zip(pool, task_index))
 
-    def _step_all(self, groups: tuple, actions: jax.Array) -> tuple:
-        """Every skill's batched EnvState stepped with its rows of actions (N, 4)."""
+    def group_step(self, gi: int, states: tuple, actions: tuple) -> tuple:
+        """Physics group gi's members stepped (no auto-reset): states[k] the batched EnvState of member k (in
+        `groups[gi]` order, leading axis envs_per_skill), actions[k] its (envs_per_skill, 4) actions."""
+        members, fields = self._groups()[gi]
         n = self.envs_per_skill
-        sanitized = {g: jax.vmap(self.envs[g].sanitize_action)(actions[g * n : (g + 1) * n])
-                     for g in range(self.num_skills)}
-        datas = {g: groups[g].data for g in range(self.num_skills)}
-        tasks = {g: groups[g].task for g in range(self.num_skills)}
-        stepped_data = {}
-        for members, fields in self._groups():
-            post = self.full_forward or any(self.envs[g].skill.needs_contacts for g in members)
-            if len(members) == 1:
-                (g,) = members
-                fn = lambda d, a, t, env=self.envs[g], post=post: env.physics(d, a, t, post)  # noqa: E731
-                stepped_data[g] = jax.vmap(fn)(datas[g], sanitized[g][0], tasks[g])
-                continue
+        sanitized = {g: jax.vmap(self.envs[g].sanitize_action)(a) for g, a in zip(members, actions)}
+        datas = {g: s.data for g, s in zip(members, states)}
+        tasks = {g: s.task for g, s in zip(members, states)}
+        post = self.full_forward or any(self.envs[g].skill.needs_contacts for g in members)
+        if len(members) == 1:
+            (g,) = members
+            fn = lambda d, a, t, env=self.envs[g]: env.physics(d, a, t, post)  # noqa: E731
+            stepped_data = {g: jax.vmap(fn)(datas[g], sanitized[g][0], tasks[g])}
+        else:
             env0 = self.envs[members[0]]  # shared_physics_groups: every member has env0's frame_skip
             acts = {g: sanitized[g][0] for g in members}
             lo = {g: jnp.broadcast_to(jnp.asarray(self.envs[g].skill.mocap_bounds[0]), (n, 3)) for g in members}
             hi = {g: jnp.broadcast_to(jnp.asarray(self.envs[g].skill.mocap_bounds[1]), (n, 3)) for g in members}
-            fn = lambda m, d, o, a, l, h, fs=env0.frame_skip, post=post: physics_step(m, d, a, o, l, h, fs, post)  # noqa: E731
-            stepped_data.update(self._shared(fn, members, fields, datas, tasks, acts, lo, hi))
+            fn = lambda m, d, o, a, l, h, fs=env0.frame_skip: physics_step(m, d, a, o, l, h, fs, post)  # noqa: E731
+            stepped_data = self._shared(fn, members, fields, datas, tasks, acts, lo, hi)
         return tuple(
-            jax.vmap(self.envs[g].finish_step)(groups[g], sanitized[g][0], sanitized[g][1], stepped_data[g])
-            for g in range(self.num_skills)
+            jax.vmap(self.envs[g].finish_step)(s, sanitized[g][0], sanitized[g][1], stepped_data[g])
+            for g, s in zip(members, states)
         )
+
+    def _step_all(self, groups: tuple, actions: jax.Array) -> tuple:
+        """Every skill's batched EnvState stepped with its rows of actions (N, 4)."""
+        n = self.envs_per_skill
+        stepped = {}
+        for gi, (members, _) in enumerate(self._groups()):
+            acts = tuple(actions[g * n : (g + 1) * n] for g in members)
+            stepped.update(zip(members, self.group_step(gi, tuple(groups[g] for g in members), acts)))
+        return tuple(stepped[g] for g in range(self.num_skills))
 
     def _sample_tasks(self, key: jax.Array) -> tuple:
         keys = jax.random.split(key, self.num_skills)
@@ -217,9 +234,13 @@ class MultiTaskEnv(SkillMajorLayout):
 
     def reset(self, key: jax.Array) -> MultiTaskState:
         """Every instance starts an episode of a task drawn uniformly from its skill's task set."""
+        return self.start(key, self.reset_pool())
+
+    def start(self, key: jax.Array, pool: tuple) -> MultiTaskState:
+        """`reset` given the reset pool (per skill an EnvState over its task set, as `reset_pool` returns)."""
+        self._check_pool(pool)
         key, sub = jax.random.split(key)
         task_index = self._sample_tasks(sub)
-        pool = self.reset_pool()
         groups = self._gather(pool, task_index)
         obs = jnp.concatenate([s.obs for s in groups])
         n = self.num_envs
@@ -241,12 +262,28 @@ class MultiTaskEnv(SkillMajorLayout):
             reset_pool=pool,
         )
 
-    def step(self, state: MultiTaskState, actions: jax.Array) -> MultiTaskState:
-        """Step all instances with actions (N, 4); auto-reset the finished ones."""
+    def _check_pool(self, pool: tuple) -> None:
+        if len(pool) != self.num_skills:
+            raise ValueError(
+                f"the reset pool has {len(pool)} skills, this env {self.num_skills}: "
+                "pass a state made by this env's reset"
+            )
+
+    def _check_actions(self, actions) -> jax.Array:
         actions = jnp.asarray(actions)
         if actions.shape != (self.num_envs, ACTION_DIM):
             raise ValueError(f"actions must have shape ({self.num_envs}, {ACTION_DIM}), got {actions.shape}")
-        stepped = self._step_all(state.groups, actions)
+        return actions
+
+    def step(self, state: MultiTaskState, actions: jax.Array) -> MultiTaskState:
+        """Step all instances with actions (N, 4); auto-reset the finished ones."""
+        actions = self._check_actions(actions)
+        return self.finish(state, self._step_all(state.groups, actions))
+
+    def finish(self, state: MultiTaskState, stepped: tuple) -> MultiTaskState:
+        """The rest of `step` given every skill's stepped EnvState (`group_step`'s outputs in skill order):
+        the step's outputs concatenated, then auto-reset of the finished instances from the reset pool."""
+        self._check_pool(state.reset_pool)
         cat = lambda f: jnp.concatenate([f(s) for s in stepped])  # noqa: E731
         final_obs = cat(lambda s: s.obs)
         reward = cat(lambda s: s.reward)
@@ -260,12 +297,6 @@ class MultiTaskEnv(SkillMajorLayout):
 
         key, sub = jax.random.split(state.key)
         new_index = self._sample_tasks(sub)
-
-        if len(state.reset_pool) != self.num_skills:
-            raise ValueError(
-                f"state.reset_pool has {len(state.reset_pool)} skills, this env {self.num_skills}: "
-                "pass a state made by this env's reset"
-            )
         # Auto-reset: finished instances take their new task's precomputed reset state (a gather).
         fresh_all = self._gather(state.reset_pool, new_index)
         groups, index = [], []

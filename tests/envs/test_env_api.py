@@ -145,6 +145,60 @@ def test_shared_physics_steps_like_separate_physics():
     np.testing.assert_array_equal(np.asarray(outs[0].done), np.asarray(outs[1].done))
 
 
+def test_split_env_equals_the_single_module_env():
+    """SplitMultiTaskEnv (one executable per physics group, compiled ahead of time on 2 threads) resets and
+    steps like the one-module MultiTaskEnv, across an auto-reset."""
+    from envs.split import SplitMultiTaskEnv
+
+    bench = envs.benchmark("MT1/reach-v3")
+    menv = make_multitask(bench, envs_per_skill=2, skills=["reach-v3", "reach-v3"], max_path_length=3)
+    split = SplitMultiTaskEnv(menv)
+    assert split.physics_groups == ((0, 1),) and split.num_envs == 4
+    done = []
+    timings = split.compile(workers=2, on_done=lambda name, rec: done.append(name))
+    assert set(timings) == set(done) == {"pool0", "step0", "start", "finish"}
+    assert all(r["compile_s"] > 0 for r in timings.values())
+    key = jax.random.key(3)
+    a = jax.random.uniform(jax.random.key(4), (4, 4), minval=-1.0, maxval=1.0)
+    s1, s2 = jax.jit(menv.reset)(key), split.reset(key)
+    step = jax.jit(menv.step)
+    for i in range(4):  # crosses an auto-reset (max_path_length 3)
+        s1, s2 = step(s1, a), split.step(s2, a)
+        assert bool(s2.done.all()) == (i == 2)
+    for f in ("obs", "final_obs", "reward"):
+        np.testing.assert_allclose(np.asarray(getattr(s1, f)), np.asarray(getattr(s2, f)), atol=1e-5, err_msg=f)
+    for f in ("done", "success", "episode_success", "task_id"):
+        np.testing.assert_array_equal(np.asarray(getattr(s1, f)), np.asarray(getattr(s2, f)), err_msg=f)
+    for i1, i2 in zip(s1.task_index, s2.task_index):
+        np.testing.assert_array_equal(np.asarray(i1), np.asarray(i2))
+    with pytest.raises(ValueError, match=r"actions must have shape \(4, 4\), got \(3, 4\)"):
+        split.step(s2, jnp.zeros((3, 4)))
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        split.compile(workers=0)
+    with pytest.raises(ValueError, match=r"key has shape \(2,\) and dtype uint32.*same kind of key"):
+        split.reset(jax.random.PRNGKey(0))  # compile built the reset for a typed key
+
+
+def test_split_env_refuses_to_exceed_the_memory_map_limit(monkeypatch):
+    """On XLA:CPU every executable maps its kernels; past Linux's vm.max_map_count the compile crashes, so the
+    split env raises first (before any compile), naming the limit and the fix."""
+    import envs.split as split_mod
+
+    if split_mod.jax.default_backend() != "cpu" or not __import__("os").path.exists("/proc/sys/vm/max_map_count"):
+        pytest.skip("the limit is a Linux XLA:CPU one")
+    menv = make_multitask(envs.benchmark("MT1/reach-v3"), envs_per_skill=2)
+    monkeypatch.setattr(split_mod, "CPU_MAPS_PER_EXECUTABLE", 10**9)
+    split = split_mod.SplitMultiTaskEnv(menv)
+    assert split.num_executables == 4
+    with pytest.raises(RuntimeError, match=r"4 XLA:CPU executables need about 4,000,000,000 memory mappings.*"
+                                           r"vm\.max_map_count"):
+        split.compile()
+    with pytest.raises(RuntimeError, match="vm.max_map_count"):
+        split.reset(jax.random.key(0))
+    unchecked = split_mod.SplitMultiTaskEnv(menv, check_map_count=False)
+    unchecked._check_maps()  # no error: the check is off
+
+
 @pytest.mark.slow
 def test_shared_physics_of_different_skills_steps_like_separate_physics():
     """push and pick-place (models differing in the goal site) in one physics call equal separate calls."""
