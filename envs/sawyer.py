@@ -472,8 +472,9 @@ def physics_step(mx, data, action: jax.Array, model_overrides: Mapping[str, Any]
     physics steps, then metaworld's `mj_forward` (post_forward) or only its kinematics (positions and
     frames: xpos, xquat, xmat, geom_/site_ x*, ...; the rest of the derived data, contacts and forces
     included, is then the last substep's). The next step recomputes everything from qpos, qvel and the
-    warm start either way, so the trajectory is the same; only what `evaluate` can read differs
-    (Skill.needs_contacts). Shared by every skill whose scene compiles to the same model, so the batched
+    warm start either way, so the trajectory is the same up to float rounding (bitwise on reach; under vmap
+    XLA fuses the two graphs differently: 1.4e-7 in qpos after one box-close step, which its contacts amplify
+    to cm within 50 steps); only what `evaluate` can read differs (Skill.needs_contacts). Shared by every skill whose scene compiles to the same model, so the batched
     multi-task env can step such skills in one vmapped call (envs.multitask)."""
     delta = jnp.clip(action[:3], -1.0, 1.0) * ACTION_SCALE
     mocap = jnp.clip(data.mocap_pos + delta[None], mocap_low, mocap_high)
