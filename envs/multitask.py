@@ -177,14 +177,21 @@ class MultiTaskEnv(SkillMajorLayout):
         return tuple(jax.lax.map(lambda dt, g=g: self.envs[g].finish_reset(*dt), (forwarded[g], task_dicts[g]))
                      for g in members)
 
+    def skill_order(self, per_group) -> tuple:
+        """Per-group outputs (per_group[gi][k]: member k of physics group gi) as a tuple in skill order."""
+        out = {}
+        for (members, _), outputs in zip(self._groups(), per_group):
+            out.update(zip(members, outputs))
+        return tuple(out[g] for g in range(self.num_skills))
+
+    def group_tasks(self, gi: int) -> tuple:
+        """The task sets of physics group gi's members, (n_tasks, rand_vec_size) f32 each."""
+        return tuple(jnp.asarray(self.tasks[g], jnp.float32) for g in self._groups()[gi][0])
+
     def reset_pool(self) -> tuple:
         """The reset state of every task: per skill g an EnvState batched over `tasks[g]` (leading axis
         n_tasks, row i = task i). Pure and deterministic; `reset` computes it, `step` gathers from it."""
-        pool = {}
-        for gi, (members, _) in enumerate(self._groups()):
-            tasks = tuple(jnp.asarray(self.tasks[g], jnp.float32) for g in members)
-            pool.update(zip(members, self.group_reset_pool(gi, tasks)))
-        return tuple(pool[g] for g in range(self.num_skills))
+        return self.skill_order([self.group_reset_pool(gi, self.group_tasks(gi)) for gi in range(len(self._groups()))])
 
     @staticmethod
     def _gather(pool: tuple, task_index: tuple) -> tuple:
@@ -216,14 +223,15 @@ class MultiTaskEnv(SkillMajorLayout):
             for g, s in zip(members, states)
         )
 
+    def group_inputs(self, gi: int, groups: tuple, actions: jax.Array) -> tuple[tuple, tuple]:
+        """`group_step`'s arguments for physics group gi: its members' states and rows of actions (N, 4)."""
+        n, members = self.envs_per_skill, self._groups()[gi][0]
+        return tuple(groups[g] for g in members), tuple(actions[g * n : (g + 1) * n] for g in members)
+
     def _step_all(self, groups: tuple, actions: jax.Array) -> tuple:
         """Every skill's batched EnvState stepped with its rows of actions (N, 4)."""
-        n = self.envs_per_skill
-        stepped = {}
-        for gi, (members, _) in enumerate(self._groups()):
-            acts = tuple(actions[g * n : (g + 1) * n] for g in members)
-            stepped.update(zip(members, self.group_step(gi, tuple(groups[g] for g in members), acts)))
-        return tuple(stepped[g] for g in range(self.num_skills))
+        return self.skill_order([self.group_step(gi, *self.group_inputs(gi, groups, actions))
+                                 for gi in range(len(self._groups()))])
 
     def _sample_tasks(self, key: jax.Array) -> tuple:
         keys = jax.random.split(key, self.num_skills)

@@ -104,16 +104,13 @@ class SplitMultiTaskEnv(SkillMajorLayout):
         """Skill indices of each physics group (one compiled step executable each)."""
         return self._members
 
-    def _tasks(self, gi: int) -> tuple:
-        return tuple(jnp.asarray(self.env.tasks[g], jnp.float32) for g in self._members[gi])
-
     @property
     def num_executables(self) -> int:
         """Executables of the reset and step: a reset pool and a step per physics group, `start`, `finish`."""
         return 2 * len(self._members) + 2
 
     def _check_maps(self) -> None:
-        if self.check_map_count and not self._compiled and not self._checked[0]:
+        if self.check_map_count and not self._checked[0]:
             check_map_count(self.num_executables)
             self._checked[0] = True
 
@@ -130,10 +127,8 @@ class SplitMultiTaskEnv(SkillMajorLayout):
 
     def reset_pool(self) -> tuple:
         """`MultiTaskEnv.reset_pool`, one executable per physics group."""
-        pool = {}
-        for gi, members in enumerate(self._members):
-            pool.update(zip(members, self._call(f"pool{gi}", self._pool_fns[gi], self._tasks(gi))))
-        return tuple(pool[g] for g in range(self.num_skills))
+        return self.env.skill_order([self._call(f"pool{gi}", self._pool_fns[gi], self.env.group_tasks(gi))
+                                     for gi in range(len(self._members))])
 
     def reset(self, key: jax.Array) -> MultiTaskState:
         """`MultiTaskEnv.reset`: every instance starts an episode of a task drawn from its skill's task set."""
@@ -146,19 +141,14 @@ class SplitMultiTaskEnv(SkillMajorLayout):
 
     def step(self, state: MultiTaskState, actions: jax.Array) -> MultiTaskState:
         """`MultiTaskEnv.step`: all instances stepped with actions (N, 4), finished ones auto-reset."""
-        actions = jnp.asarray(actions)
-        if actions.shape != (self.num_envs, ACTION_DIM):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {ACTION_DIM}), got {actions.shape}")
+        actions = self.env._check_actions(actions)
         if not isinstance(state, MultiTaskState) or len(state.groups) != self.num_skills:
             raise ValueError(f"state must be a MultiTaskState of this env's {self.num_skills} skills "
                              "(from its reset)")
-        n = self.envs_per_skill
-        stepped = {}
-        for gi, members in enumerate(self._members):
-            states = tuple(state.groups[g] for g in members)
-            acts = tuple(actions[g * n : (g + 1) * n] for g in members)
-            stepped.update(zip(members, self._call(f"step{gi}", self._step_fns[gi], states, acts)))
-        return self._call("finish", self._finish_fn, state, tuple(stepped[g] for g in range(self.num_skills)))
+        stepped = self.env.skill_order([
+            self._call(f"step{gi}", self._step_fns[gi], *self.env.group_inputs(gi, state.groups, actions))
+            for gi in range(len(self._members))])
+        return self._call("finish", self._finish_fn, state, stepped)
 
     def compile(self, key: jax.Array | None = None, workers: int = 1, on_done=None) -> dict[str, dict]:
         """Compile every executable ahead of time (from shapes only; nothing runs). Returns per executable name
@@ -170,24 +160,19 @@ class SplitMultiTaskEnv(SkillMajorLayout):
         self._check_maps()
         key = jax.random.key(0) if key is None else key
         env = self.env
-        pools = {gi: jax.eval_shape(self._pool_fns[gi], self._tasks(gi)) for gi in range(len(self._members))}
-        pool = {}
-        for gi, members in enumerate(self._members):
-            pool.update(zip(members, pools[gi]))
-        pool = tuple(pool[g] for g in range(self.num_skills))
+        pool = env.skill_order([jax.eval_shape(self._pool_fns[gi], env.group_tasks(gi))
+                                for gi in range(len(self._members))])
         state = jax.eval_shape(env.start, key, pool)
         actions = jax.ShapeDtypeStruct((self.num_envs, ACTION_DIM), jnp.float32)
-        n = self.envs_per_skill
         jobs = {}
         for gi, members in enumerate(self._members):
             names = tuple(self.skills[g] for g in members)
-            jobs[f"pool{gi}"] = (self._pool_fns[gi], (self._tasks(gi),), names)
-            acts = tuple(jax.ShapeDtypeStruct((n, ACTION_DIM), jnp.float32) for _ in members)
-            jobs[f"step{gi}"] = (self._step_fns[gi], (tuple(state.groups[g] for g in members), acts), names)
+            jobs[f"pool{gi}"] = (self._pool_fns[gi], (env.group_tasks(gi),), names)
+            inputs = jax.eval_shape(lambda st, a, gi=gi: env.group_inputs(gi, st, a), state.groups, actions)
+            jobs[f"step{gi}"] = (self._step_fns[gi], inputs, names)
         jobs["start"] = (self._start_fn, (key, pool), self.skills)
-        object.__setattr__(self, "_key_spec", jax.ShapeDtypeStruct(jnp.shape(key), jnp.result_type(key)))
         jobs["finish"] = (self._finish_fn, (state, state.groups), self.skills)
-        del actions
+        object.__setattr__(self, "_key_spec", jax.ShapeDtypeStruct(jnp.shape(key), jnp.result_type(key)))
 
         def build(name):
             fn, args, names = jobs[name]

@@ -137,10 +137,8 @@ def measure_split(bench, skills, envs_per_skill: int, steps: int, repeats: int, 
         n = menv.envs_per_skill
         rows = []
         for gi, members in enumerate(split.physics_groups):
-            fn = split._compiled[f"step{gi}"]
-            states = tuple(state.groups[g] for g in members)
-            acts = tuple(actions[g * n : (g + 1) * n] for g in members)
-            group_sps = _throughput(lambda s, a: fn(s, a), states, acts, n * len(members), steps, repeats)
+            states, acts = menv.group_inputs(gi, state.groups, actions)
+            group_sps = _throughput(split._compiled[f"step{gi}"], states, acts, n * len(members), steps, repeats)
             rows.append(dict(skills=[menv.skills[g] for g in members], batch=n * len(members),
                              step_compile=recs[f"step{gi}"]["compile_s"], sps=group_sps,
                              mw_sps=[metaworld_throughput(menv.skills[g], mw_steps) for g in members]))
