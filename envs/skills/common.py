@@ -132,6 +132,32 @@ def gripper_pairs(proxy: str, proxy_params: dict, gripper_geoms, fold_margin: bo
     return pairs
 
 
+#: Contacts MJX's box-box collider makes per pair (a face contact: the clipped face's corners), where MuJoCo's
+#: convex colliders (box-mesh, cylinder-box) make one.
+BOX_FACE_CONTACTS = 4
+
+
+def single_contact_pairs(pairs: tuple[Pair, ...], n: int) -> tuple[Pair, ...]:
+    """Pairs whose n contacts together act as one contact of the given parameters: each contact's
+    regularization R = (1 - d) / d * invweight is multiplied by n (impedance d -> d / (n - (n - 1) d), for
+    solimp's dmin and dmax), and the time constant is scaled by dmax / dmax' so that the reference
+    acceleration's stiffness K = 1 / (dmax tc)^2 and damping B = 2 / (dmax tc) stay the stock ones.
+    Every pair must have solimp and solref set (e.g. from `combined_pair`)."""
+    import dataclasses
+
+    if n < 1:
+        raise ValueError(f"n (contacts per pair) must be >= 1, got {n}")
+    out = []
+    for p in pairs:
+        if p.solimp is None or p.solref is None:
+            raise ValueError(f"pair {p.geom1!r}-{p.geom2!r} needs explicit solimp and solref, got {p.solimp}, {p.solref}")
+        d0, d1 = p.solimp[:2]
+        e0, e1 = d0 / (n - (n - 1) * d0), d1 / (n - (n - 1) * d1)
+        out.append(dataclasses.replace(p, solimp=(e0, e1) + tuple(p.solimp[2:]),
+                                       solref=(p.solref[0] * d1 / e1,) + tuple(p.solref[1:])))
+    return tuple(out)
+
+
 def euler_quat(x: float, y: float, z: float) -> tuple[float, float, float, float]:
     """MuJoCo's default `euler` (intrinsic xyz, radians) as a (w, x, y, z) quaternion, so a proxy
     copies a stock geom's `euler=` orientation exactly."""

@@ -26,10 +26,8 @@ do. Measured (expert actions, 50 steps, hand / handle drift in mm, MJX on tasks 
 """
 from __future__ import annotations
 
-import dataclasses
-
-from envs.scene import Pair, Proxy, SceneConfig
-from envs.skills.common import OBJ_COL_CONTACT, euler_quat, gripper_pairs
+from envs.scene import Proxy, SceneConfig
+from envs.skills.common import BOX_FACE_CONTACTS, OBJ_COL_CONTACT, euler_quat, gripper_pairs, single_contact_pairs
 from envs.skills.handle_press import FINGERS, HAND_HIGH, HAND_LOW, LEVER, handle_scene, handle_skill
 
 SIDE_SCENE = handle_scene("sawyer_xyz/sawyer_handle_press_sideways.xml")
@@ -37,23 +35,6 @@ SIDE_SCENE = handle_scene("sawyer_xyz/sawyer_handle_press_sideways.xml")
 #: The grip cylinder (stock: r 0.022, half-length 0.07, euler 0 1.57 0 on handle_link) as its bounding box.
 GRIP_BOX = Proxy("handle_grip_box_proxy", "handle_link", "box", (0.022, 0.022, 0.07), pos=(0.0, -0.166, 0.0),
                  quat=euler_quat(0.0, 1.57, 0.0))
-#: Contacts MJX's box-box face contact makes per pair where MuJoCo's cylinder-box makes one.
-BOX_FACE_CONTACTS = 4
-
-
-def single_contact_pairs(pairs: tuple[Pair, ...], n: int) -> tuple[Pair, ...]:
-    """Pairs whose n contacts together act as one contact of the given parameters: each contact's
-    regularization R = (1 - d) / d * invweight is multiplied by n (impedance d -> d / (n - (n - 1) d), for
-    solimp's dmin and dmax), and the time constant is scaled by dmax / dmax' so that the reference
-    acceleration's stiffness K = 1 / (dmax tc)^2 and damping B = 2 / (dmax tc) stay the stock ones."""
-    out = []
-    for p in pairs:
-        d0, d1 = p.solimp[:2]
-        e0, e1 = d0 / (n - (n - 1) * d0), d1 / (n - (n - 1) * d1)
-        out.append(dataclasses.replace(p, solimp=(e0, e1) + tuple(p.solimp[2:]),
-                                       solref=(p.solref[0] * d1 / e1,) + tuple(p.solref[1:])))
-    return tuple(out)
-
 
 PRESS_SIDE_SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_handle_press_sideways.xml",

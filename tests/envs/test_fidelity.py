@@ -151,17 +151,8 @@ def test_expert_closed_loop_quick(skill):
     assert mjx_rate >= cpu_rate - 0.25  # 4 tasks: one task of slack
 
 
-#: Skills whose expert success count depends on float rounding: known to miss the 10-point criterion.
-#: box-close: under vmap the kinematics-only and full post-step builds differ by 1.4e-7 in qpos after one step
-#: (same actions); its contacts amplify that to 5.7 cm by step 50. Expert: full pass 14 vs 15 of 20 (35 vs 40 of
-#: 50), kinematics-only (the default build) 12 vs 15 (33 vs 40 of 50). Measured 2026-11-22; docs/fidelity.md.
-ROUNDING_SENSITIVE_EXPERT = {"box-close-v3": "expert success swings with float rounding: 12-14 vs 15 of 20 tasks"}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("skill", [
-    pytest.param(s, marks=pytest.mark.xfail(reason=ROUNDING_SENSITIVE_EXPERT[s], strict=False))
-    if s in ROUNDING_SENSITIVE_EXPERT else s for s in SKILLS])
+@pytest.mark.parametrize("skill", SKILLS)
 def test_expert_closed_loop_within_10_points(skill):
     mjx_rate, cpu_rate = _closed_loop_success(skill, n_tasks=20)
     print(f"\n{skill}: expert success MJX {mjx_rate:.2f} vs metaworld {cpu_rate:.2f} (20 tasks)")
