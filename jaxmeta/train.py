@@ -39,8 +39,8 @@ run evaluates exactly like an uninterrupted one.
 
 Multi-device (`jax.sharding`): with ``D > 1`` devices the chunk is jitted with explicit shardings over a
 1-D mesh ``("data",)``: single seed -> the env batch axis (every per-env leaf of the env state) and the
-sampled replay batch axis are sharded, parameters, optimizer states and the replay storage are
-replicated (each device holds the whole buffer; gradients are reduced by the partitioner); several
+sampled replay batch axis are sharded, parameters, optimizer states, the replay storage and the env's
+reset pool are replicated (each device holds the whole buffer; gradients are reduced by the partitioner); several
 seeds -> the seed axis is sharded. ``D`` is the largest divisor of the sharded axis that is <= the
 number of devices (``cfg`` can't know the machine). Multi-host: call ``jax.distributed.initialize()``
 (coordinator address, num_processes, process_id; automatic on TPU pods / SLURM) in every process before
@@ -368,7 +368,9 @@ def state_shardings(ts_abstract: TrainState, mesh: Mesh, batched: bool) -> Train
         return jax.tree.map(lambda _: lead, ts_abstract)
     env = ts_abstract.env
     env_sh = jax.tree.map(lambda _: lead, env)
-    env_sh = env_sh.replace(key=rep)
+    # the reset pool is constant and any instance may gather any task's row: replicated (its task axis, e.g.
+    # 50 tasks, need not divide by the device count, which only divides envs_per_skill)
+    env_sh = env_sh.replace(key=rep, reset_pool=jax.tree.map(lambda _: rep, env.reset_pool))
     sh = jax.tree.map(lambda _: rep, ts_abstract)
     return sh.replace(env=env_sh, episode_return=lead)
 

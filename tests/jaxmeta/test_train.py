@@ -227,6 +227,25 @@ _SHARD_SCRIPT = textwrap.dedent(
 )
 
 
+def test_state_shardings_split_only_axes_the_device_count_divides():
+    """Single-seed sharding splits the env state over devices along its per-env axis; plan_devices picks a
+    device count dividing envs_per_skill (and the batch). The MJX env's reset pool (leading axis: a skill's
+    50 tasks) is replicated, else 4 or 8 devices could not shard it (50 % 4 != 0: IndivisibleError)."""
+    from jax.sharding import Mesh, PartitionSpec as P
+
+    from jaxmeta.train import state_shardings
+
+    cfg = tiny(benchmark="MT1/reach-v3", envs_per_skill=8)
+    tr = make_train(cfg, num_devices=1)
+    abstract = jax.eval_shape(tr.init, tr.seed_key(0))
+    sh = state_shardings(abstract, Mesh(np.asarray(jax.devices()[:1]), ("data",)), batched=False)
+    pool = jax.tree.leaves(sh.env.reset_pool)
+    assert pool and all(x.spec == P() for x in pool)
+    assert jax.tree.leaves(abstract.env.reset_pool)[0].shape[0] == 50
+    split = [(a.shape, s.spec) for a, s in zip(jax.tree.leaves(abstract), jax.tree.leaves(sh)) if s.spec == P("data")]
+    assert split and all(shape[0] % cfg.envs_per_skill == 0 for shape, _ in split), split
+
+
 def test_sharding_two_cpu_devices():
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
