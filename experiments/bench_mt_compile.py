@@ -1,7 +1,9 @@
 """Compile time of the batched multi-task env (reset and step) in several builds, side by side.
 
 Modes (each measured in a fresh subprocess, so its peak RSS is its own; the persistent compilation cache is
-OFF, so every number is a cold compile):
+OFF, so every number is a cold compile, unless `--warm`: then each mode runs twice, in fresh processes
+sharing a new, empty cache directory: a cold build that fills it, then a warm one that loads every
+executable from it, as a second launch of the same benchmark does with `jaxmeta`'s cache):
 
 * shared: one jitted reset and one jitted step (`MultiTaskEnv`); skills whose scenes compile to the same MJX
   model share one vmapped physics call (the default build);
@@ -21,6 +23,7 @@ group: its step executable's compile time and env-steps/s alone, next to metawor
     .venv/bin/python experiments/bench_mt_compile.py --bench MT10                     # shared vs per-skill
     .venv/bin/python experiments/bench_mt_compile.py --bench MT10 --modes shared split
     .venv/bin/python experiments/bench_mt_compile.py --bench MT50 --modes split --workers 2 --per-group
+    .venv/bin/python experiments/bench_mt_compile.py --bench MT10 --modes split --warm
     .venv/bin/python experiments/bench_mt_compile.py --skills window-open-v3 window-close-v3 --modes shared
 """
 from __future__ import annotations
@@ -30,8 +33,10 @@ import json
 import os
 import subprocess
 import resource
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -186,7 +191,10 @@ def main(argv=None) -> None:
                    help="XLA backend optimization level for every compile (default: XLA's, 2)")
     p.add_argument("--steps", type=int, default=20, help="env steps per timed repeat")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--warm", action="store_true",
+                   help="each mode twice, sharing a fresh persistent cache: cold (filling it), then warm")
     p.add_argument("--one-mode", default=None, choices=list(MODES), help=argparse.SUPPRESS)
+    p.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.envs_per_skill < 1:
         p.error(f"--envs-per-skill must be >= 1, got {args.envs_per_skill}")
@@ -210,38 +218,53 @@ def main(argv=None) -> None:
     skills = [s for s in skills if s in ported_skills()]
     if not skills:
         p.error("no ported skills to bench")
-    # Cold compiles only: the persistent cache would turn a repeated build into a cache hit.
-    jax.config.update("jax_enable_compilation_cache", False)
+    if args.cache_dir:  # --warm's child processes: the run's own cache directory
+        from envs._runtime import enable_compilation_cache
+
+        enable_compilation_cache(args.cache_dir)
+    else:  # cold compiles only: the user's cache would turn a repeated build into a cache hit
+        jax.config.update("jax_enable_compilation_cache", False)
     if args.one_mode:  # child process: measure one mode, print its record as the last line
         print("RESULT " + json.dumps(_one_mode(args, skills)), flush=True)
         return
 
     print(f"device: {jax.devices()[0].platform}, cpu cores: {os.cpu_count()}, {args.bench} {args.split}: "
           f"{len(skills)} skills{' (ported part, ' + str(len(missing)) + ' not ported)' if missing else ''}, "
-          f"{args.envs_per_skill} envs per skill; persistent compilation cache off; each mode in its own process"
+          f"{args.envs_per_skill} envs per skill; "
+          f"{'cold, then warm from a fresh persistent cache' if args.warm else 'persistent compilation cache off'}; "
+          f"each mode in its own process"
           + (f"; XLA backend optimization level {args.xla_opt_level}" if args.xla_opt_level is not None else ""),
           flush=True)
     rows = {}
-    for mode in args.modes:
-        print(f"[{mode}]", flush=True)
-        cmd = [sys.executable, os.path.abspath(__file__), *_child_args(argv), "--one-mode", mode]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        record = None
-        for line in proc.stdout:
-            if line.startswith("RESULT "):
-                record = json.loads(line[len("RESULT "):])
-            else:
-                print(line, end="", flush=True)
-        if proc.wait() != 0 or record is None:
-            print(f"{mode}: the measuring process failed (exit {proc.returncode}; -9: killed, e.g. out of memory)",
-                  flush=True)
-            continue
-        rows[mode] = record
-    print(f"{'mode':12s} {'groups':>6s} {'build_s':>7s} {'reset_lower_s':>13s} {'reset_compile_s':>15s} "
+    cache_root = tempfile.mkdtemp(prefix="bench_mt_compile_cache_") if args.warm else None
+    runs = [(m, m, None) for m in args.modes] if not args.warm else [
+        (m if i == 0 else f"{m} warm", m, os.path.join(cache_root, m)) for m in args.modes for i in range(2)]
+    try:
+        for label, mode, cache_dir in runs:
+            print(f"[{label}]", flush=True)
+            cmd = [sys.executable, os.path.abspath(__file__), *_child_args(argv), "--one-mode", mode]
+            if cache_dir is not None:
+                cmd += ["--cache-dir", cache_dir]
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+            record = None
+            for line in proc.stdout:
+                if line.startswith("RESULT "):
+                    record = json.loads(line[len("RESULT "):])
+                else:
+                    print(line, end="", flush=True)
+            if proc.wait() != 0 or record is None:
+                print(f"{label}: the measuring process failed (exit {proc.returncode}; -9: killed, e.g. out of "
+                      f"memory)", flush=True)
+                continue
+            rows[label] = record
+    finally:
+        if cache_root is not None:
+            shutil.rmtree(cache_root, ignore_errors=True)
+    print(f"{'mode':17s} {'groups':>6s} {'build_s':>7s} {'reset_lower_s':>13s} {'reset_compile_s':>15s} "
           f"{'step_lower_s':>12s} {'step_compile_s':>14s} {'compile_wall_s':>14s} {'env_steps/s':>11s} "
           f"{'peak_rss_gb':>11s}")
     for mode, r in rows.items():
-        print(f"{mode:12s} {r['groups']:6d} {r['build']:7.1f} {r['reset_lower']:13.1f} {r['reset_compile']:15.1f} "
+        print(f"{mode:17s} {r['groups']:6d} {r['build']:7.1f} {r['reset_lower']:13.1f} {r['reset_compile']:15.1f} "
               f"{r['step_lower']:12.1f} {r['step_compile']:14.1f} {r['compile_wall']:14.1f} {r['sps']:11.0f} "
               f"{r['peak_rss']:11.1f}", flush=True)
     for other in ("per-skill", "full-forward", "split"):
@@ -251,6 +274,12 @@ def main(argv=None) -> None:
                   f"step compile {s['step_compile'] / u['step_compile']:.2f}x, compile wall "
                   f"{s['compile_wall'] / u['compile_wall']:.2f}x, peak RSS {s['peak_rss'] / u['peak_rss']:.2f}x, "
                   f"throughput {s['sps'] / u['sps']:.2f}x")
+    for mode in args.modes:
+        if mode in rows and f"{mode} warm" in rows:
+            c, w = rows[mode], rows[f"{mode} warm"]
+            print(f"{mode} cold / warm: compile wall {c['compile_wall'] / w['compile_wall']:.1f}x "
+                  f"({c['compile_wall']:.1f} s -> {w['compile_wall']:.1f} s), peak RSS {c['peak_rss']:.1f} -> "
+                  f"{w['peak_rss']:.1f} GB, throughput {w['sps'] / c['sps']:.2f}x")
     groups = rows.get("split", {}).get("per_group")
     if groups:
         print(f"\nper physics group (split mode, {args.envs_per_skill} envs per skill; metaworld: one process)")
