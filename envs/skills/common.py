@@ -1,6 +1,8 @@
 """Pieces shared by several skills: standard collision proxies and the gripper caging reward."""
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 
 from envs import reward_utils
@@ -126,8 +128,6 @@ def gripper_pairs(proxy: str, proxy_params: dict, gripper_geoms, fold_margin: bo
     fold_margin: pair margin 0 (the proxy's size must then include FINGER_MARGIN)."""
     pairs = tuple(combined_pair(proxy, proxy_params, g, GEOM_CONTACT[g]) for g in gripper_geoms)
     if fold_margin:
-        import dataclasses
-
         pairs = tuple(dataclasses.replace(p, margin=0.0) for p in pairs)
     return pairs
 
@@ -143,8 +143,6 @@ def single_contact_pairs(pairs: tuple[Pair, ...], n: int) -> tuple[Pair, ...]:
     solimp's dmin and dmax), and the time constant is scaled by dmax / dmax' so that the reference
     acceleration's stiffness K = 1 / (dmax tc)^2 and damping B = 2 / (dmax tc) stay the stock ones.
     Every pair must have solimp and solref set (e.g. from `combined_pair`)."""
-    import dataclasses
-
     if n < 1:
         raise ValueError(f"n (contacts per pair) must be >= 1, got {n}")
     out = []
