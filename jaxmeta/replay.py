@@ -141,7 +141,8 @@ class ReplayBuffer:
     """Pure functions of a `ReplayState` (see module docstring). Build with `make_replay`.
 
     init(example_item) -> state
-    add(state, items) -> state                         items: leading axis (E,)
+    add(state, items, valid=None) -> state             items: leading axis (E,); valid: () bool or None:
+        False leaves the state as it was (bitwise, in place: for programs that add only sometimes)
     sample(state, key, batch_size) -> (items (B, ...), SampleInfo)
     set_priorities(state, indices (B,), td_errors (B,)) -> state   (no-op unless prioritized)
     can_sample(state, batch_size) -> () bool
@@ -151,7 +152,7 @@ class ReplayBuffer:
     """
 
     init: Callable[[Any], ReplayState]
-    add: Callable[[ReplayState, Any], ReplayState]
+    add: Callable[..., ReplayState]
     sample: Callable[[ReplayState, jax.Array, int], tuple[Any, SampleInfo]]
     set_priorities: Callable[[ReplayState, jax.Array, jax.Array], ReplayState]
     can_sample: Callable[[ReplayState, Any], jax.Array]
@@ -400,10 +401,12 @@ def make_replay(
         )
 
     # --------------------------------------------------------------------------------------- add
-    def add(state: ReplayState, items: Any) -> ReplayState:
+    def add(state: ReplayState, items: Any, valid: Any = None) -> ReplayState:
         """Append items (leading axis E) at insert_pos, overwriting the oldest when full.
 
-        If E > capacity only the last `capacity` items are kept (as if added one by one)."""
+        If E > capacity only the last `capacity` items are kept (as if added one by one). valid: None or a
+        () bool; where False nothing changes (the writes go out of bounds and are dropped, counters do not
+        move), with no copy of the storage, unlike a `lax.cond` around `add`."""
         if jax.tree.structure(items) != jax.tree.structure(state.items):
             raise ValueError(
                 f"items structure {jax.tree.structure(items)} != buffer structure "
@@ -431,26 +434,32 @@ def make_replay(
             items = jax.tree.map(lambda x: x[skip:], items)
             tids = tids[skip:]
         slots = (state.insert_pos + skip + jnp.arange(n, dtype=jnp.int32)) % C
+        on = jnp.ones((), bool) if valid is None else jnp.asarray(valid, bool)
+        if on.shape != ():
+            raise ValueError(f"valid must be a scalar bool, got shape {on.shape}")
+        write = jnp.where(on, slots, slots + C)  # out of bounds (distinct) where not valid: dropped
         new_items = jax.tree.map(
-            lambda buf, x: buf.at[slots].set(jnp.asarray(x).astype(buf.dtype), unique_indices=True),
+            lambda buf, x: buf.at[write].set(jnp.asarray(x).astype(buf.dtype), unique_indices=True, mode="drop"),
             state.items,
             items,
         )
         old = state.task_ids[slots]
-        old_col = jnp.where((old >= 0) & (old < T), old, T)  # T = out of range -> dropped
-        new_col = jnp.where((tids >= 0) & (tids < T), tids, T)
+        old_col = jnp.where((old >= 0) & (old < T) & on, old, T)  # T = out of range -> dropped
+        new_col = jnp.where((tids >= 0) & (tids < T) & on, tids, T)
         counts = state.task_counts.at[old_col].add(-1, mode="drop").at[new_col].add(1, mode="drop")
         # The written ids depend (trivially: no stored id is INT32_MIN) on the evicted ids read above, so
         # XLA orders read before write and scatters in place; without it, it copies task_ids (2 x 4 MB
         # per add at capacity 1e6) because nothing else orders the count update before the write.
         written = jnp.where(old == jnp.iinfo(jnp.int32).min, old, tids)
-        task_ids = state.task_ids.at[slots].set(written, unique_indices=True)
+        task_ids = state.task_ids.at[write].set(written, unique_indices=True, mode="drop")
 
         priority_tree, count_tree = state.priority_tree, state.count_tree
         if per:
             leaf = jnp.maximum(state.max_priority ** jnp.float32(alpha), jnp.float32(_TINY))
             pos = P + slots
-            priority_tree = priority_tree.at[pos].set(jnp.broadcast_to(leaf, (n,)), unique_indices=True)
+            # not valid: the leaves are written back as they are, so the refresh below recomputes the same sums
+            leaves = jnp.where(on, jnp.broadcast_to(leaf, (n,)), priority_tree[pos])
+            priority_tree = priority_tree.at[pos].set(leaves, unique_indices=True)
             if n * depth > P:  # rebuild (O(P)) when cheaper than refresh; bit-identical either way
                 priority_tree = sumtree_build(priority_tree[P:], depth)
             else:
@@ -472,8 +481,8 @@ def make_replay(
             items=new_items,
             task_ids=task_ids,
             task_counts=counts,
-            size=jnp.minimum(state.size + E, C).astype(jnp.int32),
-            insert_pos=((state.insert_pos + E) % C).astype(jnp.int32),
+            size=jnp.minimum(state.size + jnp.where(on, E, 0), C).astype(jnp.int32),
+            insert_pos=((state.insert_pos + jnp.where(on, E, 0)) % C).astype(jnp.int32),
             priority_tree=priority_tree,
             count_tree=count_tree,
         )

@@ -505,3 +505,24 @@ def test_vmap_over_seeds_matches_per_seed(kind):
         # f32 divisions inside differently fused kernels may differ by 1 ulp (see test_jit_matches_eager)
         np.testing.assert_allclose(in1.weights, inb.weights[s], rtol=2.5e-7, atol=0)
         np.testing.assert_allclose(in1.probs, inb.probs[s], rtol=2.5e-7, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "balanced", "prioritized"])
+@pytest.mark.parametrize("jit", [False, True])
+def test_masked_add_is_a_noop_when_not_valid_and_add_when_valid(kind, jit):
+    """add(state, items, valid=False) leaves every leaf bitwise as it was (also when full and wrapping, so
+    nothing is evicted); valid=True is the plain add. (The trainer's evaluation steps add with valid=False.)"""
+    buf = make_replay(16, 3, kind)
+    add = jax.jit(buf.add) if jit else buf.add
+    state = buf.init(example())
+    for k in range(3):  # 18 items into 16 slots: full, wrapped
+        state = add(state, batch(np.arange(6) + 6 * k, [0, 1, 2, 0, 1, 1]))
+    if kind == "prioritized":
+        state = buf.set_priorities(state, jnp.arange(8), jnp.linspace(0.1, 3.0, 8))
+    items = batch(np.arange(100, 105), [2, 2, 0, 1, 2])
+    same = add(state, items, jnp.asarray(False))
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(same), jax.device_get(state))
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(add(state, items, jnp.asarray(True))),
+                 jax.device_get(add(state, items)))
+    with pytest.raises(ValueError, match="scalar bool"):
+        buf.add(state, items, jnp.ones((5,), bool))
