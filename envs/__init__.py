@@ -6,8 +6,10 @@
     state = jax.jit(env.step)(state, action)
 """
 from envs._runtime import configure_xla as _configure_xla
+from envs._console import configure_console as _configure_console
 
 _configure_xla()
+_configure_console()
 
 import dataclasses as _dataclasses  # noqa: E402
 import functools as _functools  # noqa: E402

@@ -36,6 +36,14 @@ TRAIN_COLUMNS = (
 EVAL_COLUMNS = ("eval_success", "eval_return")
 
 
+def nanmean(x: Any) -> float:
+    """Mean of the non-NaN entries of `x`; NaN (without numpy's "Mean of empty slice" RuntimeWarning)
+    when there is none, e.g. the episode success of a chunk in which no episode finished."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if x.size else math.nan
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return ""
