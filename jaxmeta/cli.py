@@ -14,21 +14,28 @@ or ``$JAXMETA_CACHE_DIR``), so a second run of the same configuration starts in 
 
 Run-directory rules (`jaxmeta.checkpoint`): a new run refuses a non-empty ``--out`` unless
 ``--overwrite`` (which removes only jaxmeta's own files, and only in a jaxmeta run directory); without
-``--out`` a fresh ``checkpoints/<run-name>[-k]`` is picked; ``--resume`` continues the latest checkpoint
-and requires the same configuration (``--total-steps`` may grow, evaluation/checkpoint cadence may change).
+``--out`` a fresh ``checkpoints/<run-name>[-k]`` is picked. ``--resume --out DIR`` continues the latest
+checkpoint in DIR with the configuration saved there (``DIR/config.json``; the preset and flag defaults
+play no part): only the resumable fields (`jaxmeta.checkpoint.RESUMABLE_FIELDS`) may be changed, by
+``--total-steps`` (e.g. to extend the run), ``--eval-every``, ``--eval-episodes``, ``--checkpoint-every``
+and ``--out``; any other flag given with ``--resume`` (``--preset`` included) must repeat the saved value,
+else it is an error naming the flag and both values. ``jaxmeta finetune --resume --out DIR`` follows the
+same rule (resumable: ``--total-steps``, ``--eval-every``, ``--eval-episodes``, ``--out``).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import runpy
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Callable, NamedTuple
 
 import envs  # noqa: F401  (XLA flags before JAX initialises)
 
-__all__ = ["build_config", "main", "parser"]
+__all__ = ["build_config", "given_flags", "main", "parser", "resume_config"]
 
 
 def _count(text: str) -> int:
@@ -142,18 +149,73 @@ def parser() -> argparse.ArgumentParser:
     pc.add_argument("--explore-steps", type=_count, help="TaCo transfer: n_e subspace-exploration env steps")
     pc.add_argument("--fixed-phi", action="store_true", default=None, help="TaCo transfer: train w only")
     grp = t.add_mutually_exclusive_group()
-    grp.add_argument("--resume", action="store_true", help="continue the latest checkpoint in --out")
+    grp.add_argument("--resume", action="store_true",
+                     help="continue the latest checkpoint in --out, with the config saved there")
     grp.add_argument("--overwrite", action="store_true",
                      help="replace jaxmeta's files in a non-empty --out (other files are kept)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--devices", type=int, dest="num_devices_flag",
+                   help="shard the run over at most N devices (default: every accelerator; 1 on a CPU, where "
+                        "sharding over the host devices measured slower)")
     t.add_argument("--dry-run", action="store_true", help="validate, print the configuration and exit")
 
-    _finetune_parser(sub)
+    f = _finetune_parser(sub)
 
     b = sub.add_parser("bench", help="benchmarks (experiments/bench_*.py)")
     b.add_argument("what", choices=["envs", "train"])
     b.add_argument("args", nargs=argparse.REMAINDER, help="passed to the script")
+    p.subcommands = {"train": t, "finetune": f, "bench": b}  # (given_flags)
     return p
+
+
+class _Flag(NamedTuple):
+    """A command-line flag that sets TrainConfig fields (dotted: nested configs; ``finetune.*``: the
+    FinetuneConfig of a fine-tuning run). `values` maps the parsed value to {field: value}
+    (default: the value for every field)."""
+
+    dest: str
+    flag: str
+    fields: tuple[str, ...]
+    values: Callable[[Any], dict] | None = None
+
+    def overrides(self, v) -> dict:
+        return self.values(v) if self.values is not None else {f: v for f in self.fields}
+
+    @property
+    def resumable(self) -> bool:
+        from jaxmeta.checkpoint import RESUMABLE_FIELDS
+
+        return all(f in RESUMABLE_FIELDS for f in self.fields)
+
+
+def _simple(dest: str, flag: str | None = None, field: str | None = None) -> _Flag:
+    return _Flag(dest, flag or "--" + dest.replace("_", "-"), (field or dest,))
+
+
+_RATIO_FIELDS = ("updates_per_step", "steps_per_update")
+_ratio_values = lambda v: dict(zip(_RATIO_FIELDS, v))  # noqa: E731
+
+# `train` flags -> TrainConfig fields (build_config; what --resume compares with the saved config)
+TRAIN_FLAGS: tuple[_Flag, ...] = (
+    *(_simple(d) for d in ("benchmark", "algo", "per", "balanced", "seed")),
+    _simple("num_seeds", "--seeds"),
+    *(_simple(d) for d in ("total_steps", "warmup_steps")),
+    _Flag("updates_per_step", "--updates-per-step", _RATIO_FIELDS, _ratio_values),
+    *(_simple(d) for d in ("batch_size", "buffer_capacity", "envs_per_skill", "max_path_length", "chunk_steps",
+                           "eval_every", "eval_episodes", "checkpoint_every")),
+    _simple("hidden", field="network.hidden"),
+    _Flag("lr", "--lr", ("sac.actor_lr", "sac.critic_lr", "sac.alpha_lr")),
+    _simple("discount", field="sac.discount"),
+    *(_simple(d) for d in ("out", "split")),
+    _simple("task_indices", "--tasks"),
+    *(_simple(d, field=f"reptile.{d}") for d in ("inner_steps", "meta_batch", "outer_lr")),
+    _simple("param_sets", field="paco.num_param_sets"),
+    *(_simple(d, field=f"paco.{d}") for d in ("loss_threshold", "task_sampling", "task_weights", "transfer_from")),
+    _simple("explore_steps", field="paco.transfer_explore_steps"),
+    _simple("fixed_phi", field="paco.transfer_fixed_phi"),
+)
+# parser dests that are not configuration (accepted with --resume)
+_NOT_CONFIG = frozenset({"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag"})
 
 
 def build_config(args: argparse.Namespace):
@@ -161,33 +223,148 @@ def build_config(args: argparse.Namespace):
     from jaxmeta.config import preset
 
     over: dict = {}
-    for name in ("benchmark", "algo", "per", "balanced", "seed", "num_seeds", "total_steps", "warmup_steps",
-                 "batch_size", "buffer_capacity", "envs_per_skill", "max_path_length", "chunk_steps",
-                 "eval_every", "eval_episodes", "checkpoint_every", "out", "split", "task_indices"):
-        v = getattr(args, name, None)
+    for spec in TRAIN_FLAGS:
+        v = getattr(args, spec.dest, None)
         if v is not None:
-            over[name] = v
-    for flag in ("inner_steps", "meta_batch", "outer_lr"):
-        if getattr(args, flag, None) is not None:
-            over[f"reptile.{flag}"] = getattr(args, flag)
-    if args.updates_per_step is not None:
-        over["updates_per_step"], over["steps_per_update"] = args.updates_per_step
-    if args.hidden is not None:
-        over["network.hidden"] = args.hidden
-    if args.lr is not None:
-        over["sac.actor_lr"] = over["sac.critic_lr"] = over["sac.alpha_lr"] = args.lr
-    if args.discount is not None:
-        over["sac.discount"] = args.discount
-    for flag, field in (("param_sets", "num_param_sets"), ("loss_threshold", "loss_threshold"),
-                        ("task_sampling", "task_sampling"), ("task_weights", "task_weights"),
-                        ("transfer_from", "transfer_from"), ("explore_steps", "transfer_explore_steps"),
-                        ("fixed_phi", "transfer_fixed_phi")):
-        if getattr(args, flag, None) is not None:
-            over[f"paco.{field}"] = getattr(args, flag)
+            over.update(spec.overrides(v))
     base = preset(args.preset)
     if "total_steps" in over and "warmup_steps" not in over and base.warmup_steps > over["total_steps"]:
         over["warmup_steps"] = over["total_steps"]  # a short run keeps the preset's warm-up at most
     return preset(args.preset, **over)
+
+
+# ------------------------------------------------------------------------------------------ --resume
+_UNSET = object()
+
+
+def given_flags(argv: list[str] | None, args: argparse.Namespace) -> frozenset[str]:
+    """Dests of the options written on the command line `argv` (parsed as `args`), whether or not their
+    value equals the default: `argv` is parsed again with every default of its sub-command replaced by
+    a sentinel (the defaults themselves are unchanged for normal use)."""
+    p = parser()
+    p.subcommands[args.command].set_defaults(**{k: _UNSET for k in vars(args) if k != "command"})
+    ns = p.parse_args(sys.argv[1:] if argv is None else argv)
+    return frozenset(k for k, v in vars(ns).items() if v is not _UNSET and k != "command")
+
+
+def _field(cfg, path: str):
+    for part in path.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def _apply(cfg, fields: dict):
+    """`cfg` with `fields` (TrainConfig.replace keys, plus ``finetune.*``) set."""
+    ft = {k.split(".", 1)[1]: v for k, v in fields.items() if k.startswith("finetune.")}
+    rest = {k: v for k, v in fields.items() if not k.startswith("finetune.")}
+    if ft:
+        if cfg.finetune is None:
+            raise ValueError("not a fine-tuning run")
+        rest["finetune"] = dataclasses.replace(cfg.finetune, **ft)
+    return cfg.replace(**rest) if rest else cfg
+
+
+def _show(v) -> str:
+    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
+def _flag_text(spec: _Flag, v) -> str:
+    if isinstance(v, bool):
+        return spec.flag if v else "--no-" + spec.flag[2:]
+    if spec.fields == _RATIO_FIELDS:
+        return f"{spec.flag} {v[0]}" + (f"/{v[1]}" if v[1] != 1 else "")
+    return f"{spec.flag} {_show(v)}"
+
+
+def _resume_config(saved, args: argparse.Namespace, given, flags: tuple[_Flag, ...]):
+    """The saved config of a run with the resumable flags of `args` applied (ValueError naming any
+    other given flag whose value differs from the saved config)."""
+    from jaxmeta.checkpoint import config_diff
+
+    by_dest = {s.dest: s for s in flags}
+    allowed = ", ".join(s.flag for s in flags if s.resumable)
+    bad = []
+    other = sorted(set(given) - set(by_dest) - _NOT_CONFIG - {"preset"})
+    for dest in [s.dest for s in flags if s.dest in given] + other:
+        spec = by_dest.get(dest)
+        if spec is None:
+            bad.append(f"--{dest.replace('_', '-')} is not accepted")
+            continue
+        if spec.resumable:
+            continue
+        v = getattr(args, dest)
+        try:
+            same = not config_diff(saved, _apply(saved, spec.overrides(v)))
+        except (ValueError, TypeError):
+            same = False
+        if not same:
+            now = ", ".join(f"{f} {_show(_field(saved, f))}" for f in spec.fields)
+            bad.append(f"{_flag_text(spec, v)} differs from the run's saved config ({now})")
+    if bad:
+        raise ValueError(f"{'; '.join(bad)}; --resume only accepts {allowed} (other flags may only repeat "
+                         "the saved values)")
+    over = {}
+    for spec in flags:
+        if spec.resumable and spec.dest in given:
+            over.update(spec.overrides(getattr(args, spec.dest)))
+    over["out"] = args.out
+    return _apply(saved, over)
+
+
+def _check_resume_dir(out: str | None, command: str):
+    """The saved config of the run directory `out` to resume (CheckpointError / ValueError otherwise)."""
+    from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, latest_step, load_config
+
+    if not out:
+        raise ValueError(f"--resume needs --out DIR (the {'fine-tuning ' if command == 'finetune' else ''}run "
+                         "directory to continue)")
+    if latest_step(out) is None:
+        raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(out, CKPT_DIR)!r}")
+    saved = load_config(out)
+    if command == "train" and saved.finetune is not None:
+        raise ValueError(f"{out!r} is a fine-tuning run (use jaxmeta finetune --resume --out {out})")
+    if command == "finetune" and saved.finetune is None:
+        raise ValueError(f"{out!r} is not a fine-tuning run (use jaxmeta train --resume --out {out})")
+    return saved
+
+
+def resume_config(args: argparse.Namespace, given=None):
+    """TrainConfig to resume the run in ``args.out`` (parsed `train` args): the run's saved config.json
+    with the given resumable flags applied (`jaxmeta.checkpoint.RESUMABLE_FIELDS`: --total-steps,
+    --eval-every, --eval-episodes, --checkpoint-every, --out). Any other flag in `given` (dests written
+    on the command line, see `given_flags`; default: those differing from the parser's defaults) must
+    equal the saved value, else ValueError naming the flag and both values; so must --preset, whose
+    values (with the given flags) must describe the saved run."""
+    from jaxmeta.checkpoint import config_diff
+    from jaxmeta.config import preset
+
+    saved = _check_resume_dir(args.out, "train")
+    given = _nondefault(args) if given is None else given
+    cfg = _resume_config(saved, args, given, TRAIN_FLAGS)
+    if "preset" in given:
+        over = {}
+        for spec in TRAIN_FLAGS:
+            if spec.dest in given and not spec.resumable:
+                over.update(spec.overrides(getattr(args, spec.dest)))
+        try:
+            diff = config_diff(saved, preset(args.preset, **over))
+        except ValueError as e:
+            diff, why = True, str(e)
+        else:
+            ws = diff.get("warmup_steps")
+            if ws is not None and "warmup_steps" not in over and ws[0] < ws[1]:
+                del diff["warmup_steps"]  # build_config's short-run warm-up clamp
+            why = ", ".join(f"{k} {_show(a)} vs the preset's {_show(b)}" for k, (a, b) in list(diff.items())[:3])
+            why += ", ..." if len(diff) > 3 else ""
+        if diff:
+            raise ValueError(f"--preset {args.preset} differs from the run's saved config ({why}); leave --preset "
+                             "out: --resume continues with the saved config")
+    return cfg
+
+
+def _nondefault(args: argparse.Namespace) -> frozenset[str]:
+    defaults = vars(parser().parse_args([args.command]))
+    return frozenset(k for k, v in vars(args).items() if k in defaults and v != defaults[k])
 
 
 def _experiments_dir() -> Path:
@@ -197,9 +374,16 @@ def _experiments_dir() -> Path:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    nd = getattr(args, "num_devices_flag", None)
+    if nd is not None:
+        import jax
+
+        if not 1 <= nd <= len(jax.devices()):
+            p.exit(2, f"jaxmeta {args.command}: error: --devices must be in [1, {len(jax.devices())}] "
+                      f"(the {jax.default_backend()} devices of this process), got {nd}\n")
 
     if args.command == "finetune":
-        return finetune_main(p, args)
+        return finetune_main(p, args, argv)
 
     if args.command == "bench":
         script = _experiments_dir() / f"bench_{args.what}.py"
@@ -214,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     from jaxmeta.config import check_ported
 
     try:
-        cfg = build_config(args)
+        cfg = resume_config(args, given_flags(argv, args)) if args.resume else build_config(args)
         check_ported(cfg.benchmark, cfg.split)
         if cfg.paco.transfer_from is not None and cfg.algo in ("paco", "taco"):  # TaCo transfer source
             from jaxmeta.taco import check_source_config
@@ -241,14 +425,15 @@ def main(argv: list[str] | None = None) -> int:
     from jaxmeta.train import train
 
     try:
-        summary = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
+        summary = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+                        num_devices=args.num_devices_flag)
     except (ValueError, CheckpointError) as e:
         p.exit(2, f"jaxmeta train: error: {e}\n")
     return 0 if summary["completed"] else 1
 
 
 # ---------------------------------------------------------------------------------------- finetune
-def _finetune_parser(sub) -> None:
+def _finetune_parser(sub) -> argparse.ArgumentParser:
     f = sub.add_parser("finetune", help="fine-tune a trained run online on held-out tasks (jaxmeta.finetune)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     f.add_argument("--from", dest="source", help="source run directory (read only); required unless --resume")
@@ -273,24 +458,45 @@ def _finetune_parser(sub) -> None:
     f.add_argument("--no-source-eval", action="store_true", help="skip the forgetting evaluation on the source's tasks")
     f.add_argument("--out", help="run directory (default checkpoints/ft-<benchmark>-...)")
     grp = f.add_mutually_exclusive_group()
-    grp.add_argument("--resume", action="store_true", help="continue the fine-tuning run in --out")
+    grp.add_argument("--resume", action="store_true",
+                     help="continue the fine-tuning run in --out, with the config saved there")
     grp.add_argument("--overwrite", action="store_true", help="replace jaxmeta's files in a non-empty --out")
     f.add_argument("--no-progress", action="store_true")
+    f.add_argument("--devices", type=int, dest="num_devices_flag",
+                   help="shard the run over at most N devices (default: every accelerator; 1 on a CPU)")
     f.add_argument("--dry-run", action="store_true", help="validate, print the configuration and exit")
+    return f
 
 
-def finetune_config_from_args(args: argparse.Namespace):
-    """The fine-tuning TrainConfig of parsed `finetune` args (ValueError / CheckpointError on problems)."""
-    from jaxmeta.checkpoint import load_config
+# `finetune` flags -> fields of the fine-tuning TrainConfig (what --resume compares with the saved config)
+FINETUNE_FLAGS: tuple[_Flag, ...] = (
+    _Flag("source", "--from", ("finetune.source",), lambda v: {"finetune.source": str(Path(v).resolve())}),
+    _simple("step", field="finetune.step"),
+    _simple("seed_index", field="finetune.seed_index"),
+    *(_simple(d) for d in ("benchmark", "split")),
+    _simple("task_indices", "--tasks"),
+    _simple("keep_buffer", field="finetune.keep_buffer"),
+    _simple("per"),
+    _Flag("updates_per_step", "--updates-per-step", _RATIO_FIELDS, _ratio_values),
+    *(_simple(d) for d in ("total_steps", "warmup_steps", "eval_every", "eval_episodes", "envs_per_skill",
+                           "batch_size", "seed")),
+    _Flag("no_source_eval", "--no-source-eval", ("finetune.eval_source",),
+          lambda v: {"finetune.eval_source": not v}),
+    _simple("out"),
+)
+
+
+def finetune_config_from_args(args: argparse.Namespace, given=None):
+    """The fine-tuning TrainConfig of parsed `finetune` args (ValueError / CheckpointError on problems).
+
+    With --resume: the saved config of ``--out``; `given` (dests written on the command line, see
+    `given_flags`; default: those differing from the parser's defaults) may only change its resumable
+    fields (--total-steps, --eval-every, --eval-episodes, --out), other flags must repeat saved values."""
     from jaxmeta.finetune import finetune_config
 
-    if args.resume:
-        if not args.out:
-            raise ValueError("--resume needs --out (the fine-tuning run directory)")
-        cfg = load_config(args.out)
-        if cfg.finetune is None:
-            raise ValueError(f"{args.out!r} is not a fine-tuning run (use jaxmeta train --resume)")
-        return cfg.replace(total_steps=args.total_steps) if args.total_steps else cfg
+    if args.resume:  # the run's saved config; flags may only change the resumable fields (see resume_config)
+        saved = _check_resume_dir(args.out, "finetune")
+        return _resume_config(saved, args, _nondefault(args) if given is None else given, FINETUNE_FLAGS)
     if not args.source:
         raise ValueError("--from <source run directory> is required")
     if not args.benchmark:
@@ -304,11 +510,11 @@ def finetune_config_from_args(args: argparse.Namespace):
         eval_every=args.eval_every, eval_source=not args.no_source_eval, out=args.out, **over)
 
 
-def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from jaxmeta.checkpoint import CheckpointError, latest_step, prepare_run_dir
 
     try:
-        cfg = finetune_config_from_args(args)
+        cfg = finetune_config_from_args(args, given_flags(argv, args) if args.resume else None)
         if args.resume and latest_step(cfg.out_dir) is None:
             raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(cfg.out_dir, 'checkpoints')!r}")
         if args.dry_run:
@@ -329,7 +535,8 @@ def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from jaxmeta.finetune import finetune
 
     try:
-        summary = finetune(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
+        summary = finetune(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+                           num_devices=args.num_devices_flag)
     except (ValueError, CheckpointError) as e:
         p.exit(2, f"jaxmeta finetune: error: {e}\n")
     return 0 if summary["completed"] else 1
