@@ -25,7 +25,7 @@ def make(skill: str, *, partially_observable: bool = False, max_path_length: int
         once, here, for skills whose reset hand settle depends on the task (`Skill.settle_body`: the handle
         skills, door-lock / -unlock, disassemble, box-close); their resets of these tasks are then metaworld's,
         other tasks simulate the settle in MJX (approximate where the arm brushes the object). Ignored by
-        the other skills. `envs.make_multitask` passes the benchmark's tasks.
+        the other skills. `envs.multitask.make_multitask` passes the benchmark's tasks.
     scene_options: override solver settings of the skill's scene (iterations, ls_iterations, cone,
         solver), e.g. for accuracy/speed studies.
     Envs are cached: the same arguments return the same (hashable) Env, so jitted code is reused.

@@ -124,6 +124,11 @@ class MultiTaskEnv(SkillMajorLayout):
     #: the post-step ones); False: only skills that read them (Skill.needs_contacts), others kinematics.
     full_forward: bool = False
 
+    @property
+    def num_physics_groups(self) -> int:
+        """Number of physics groups (compiled physics graphs); `group_reset_pool` / `group_step` take 0..n-1."""
+        return len(self._groups())
+
     def _groups(self) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
         if self.physics_groups is None:
             return tuple(((g,), ()) for g in range(self.num_skills))

@@ -2,8 +2,8 @@
 
 `jax.jit(menv.step)` is one XLA module holding every physics graph of the benchmark (MT50: 38 graphs for 50
 skills, after sharing). XLA:CPU's compile time and memory for such a module grow faster than the number of
-graphs (measured on the 2-core CPU: 2 graphs 57 s; MT10's 8 graphs 291 s and +3.4 GB; MT50's 38 graphs
-were OOM-killed at 21.5 GB after ~40 min; split, MT50 compiles in 24 min at 16.9 GB: docs/throughput.md). `SplitMultiTaskEnv` runs the same `reset` / `step` as a composition of
+graphs (docs/throughput.md: on the 2-core CPU 2 graphs 57 s, MT10's 8 graphs 291 s and +3.4 GB; 47 of MT50's
+skills in 35 graphs were OOM-killed at 21.5 GB after ~40 min; split, MT50 compiles in 24 min at 16.9 GB). `SplitMultiTaskEnv` runs the same `reset` / `step` as a composition of
 separately compiled executables, each as small as one physics group:
 
 * step: per physics group `MultiTaskEnv.group_step` (its members' physics and rewards), then one

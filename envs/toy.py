@@ -61,6 +61,15 @@ class ToyMultiTaskEnv(SkillMajorLayout):
         table = jnp.asarray(np.stack(self.tasks), jnp.float32)  # (S, 50, 3)
         return idx, table[self.task_ids(), idx]
 
+    def reset_pool(self) -> tuple:
+        """The toy env has no precomputed reset states (its resets are a goal lookup): ()."""
+        return ()
+
+    def start(self, key: jax.Array, pool: tuple = ()) -> MultiTaskState:
+        """`reset` (the MJX multi-task env's signature; the pool is empty)."""
+        del pool
+        return self.reset(key)
+
     def reset(self, key: jax.Array) -> MultiTaskState:
         key, sub = jax.random.split(key)
         idx, goal = self._sample_goals(sub)

@@ -271,7 +271,7 @@ class FinetuneHooks:
     def init_state(self, trainer, programs):
         if self.source is None:
             raise RuntimeError("FinetuneHooks.init_state needs the restored source (finetune() loads it)")
-        ts = programs.init(trainer.seed_key(0))
+        ts = programs.init_state(trainer.seed_key(0))
         agent = grow_tasks(self.source["agent"], ts.agent)
         replay = ts.replay
         if self.cfg.finetune.keep_buffer:
@@ -320,7 +320,7 @@ class FinetuneHooks:
 
 # ----------------------------------------------------------------------------------------------- run
 def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
-             max_chunks: int | None = None, log=None) -> dict:
+             max_chunks: int | None = None, log=None, num_devices: int | None = None) -> dict:
     """Run (or resume) a fine-tuning job built by `finetune_config`; returns the summary dict.
 
     The source checkpoint is restored before anything is compiled (errors come first)."""
@@ -334,4 +334,4 @@ def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = Fal
     if not resume:
         source = load_source(ft.source, ft.step, ft.seed_index, replay=ft.keep_buffer)
     return train(config, resume=resume, overwrite=overwrite, progress=progress, max_chunks=max_chunks, log=log,
-                 hooks=FinetuneHooks(config, source))
+                 hooks=FinetuneHooks(config, source), num_devices=num_devices)

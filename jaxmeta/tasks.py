@@ -42,6 +42,13 @@ class TaskIdEnv:
         s = self.env.reset(key)
         return s.replace(task_id=jnp.asarray(self.ids, jnp.int32)[s.task_id])
 
+    def reset_pool(self):
+        return self.env.reset_pool()
+
+    def start(self, key, pool):
+        s = self.env.start(key, pool)
+        return s.replace(task_id=jnp.asarray(self.ids, jnp.int32)[s.task_id])
+
     def step(self, state, actions):
         return self.env.step(state, actions)
 

@@ -1,21 +1,28 @@
-"""The training loop: a jitted, scanned chunk of (act -> env step -> replay add -> k SAC updates).
+"""The training loop: a jitted loop of (act -> env step -> replay add -> k SAC updates), evaluated through
+the same program.
 
 Pure functions (`make_train(config) -> Trainer`)::
 
     trainer = make_train(cfg)
     ts = trainer.init(key)                     # TrainState: SAC + replay + env state, key, counters
     ts, metrics = jax.jit(trainer.chunk, donate_argnums=0)(ts)   # cfg.iters_per_chunk iterations
-    ev = jax.jit(trainer.evaluate)(trainer.learner.actor_params(ts.agent), key)  # per-skill success
+    ev = jax.jit(trainer.evaluate)(ts, key)    # per-skill success of the deterministic policy of ts
 
     # several seeds in one compiled program (PureJaxRL style): leading axis S = cfg.num_seeds
     tsb = trainer.init_batch(jax.random.PRNGKey(cfg.seed))
     tsb, metrics = jax.jit(trainer.chunk_batch, donate_argnums=0)(tsb)
 
-and the Python driver `train(cfg, ...)` (used by ``jaxmeta train``) that compiles the programs once
-(ahead of time, timed separately from running), runs chunks, and between chunks evaluates, logs
-(progress bar, ``metrics.csv``, ``summary.json``, ``learning_curve.png``) and checkpoints (orbax).
+    # the driver's one program with env physics: run(ts, eval_key, evaluating) with a traced bool
+    ts, train_metrics, eval_metrics = jax.jit(trainer.run, donate_argnums=0)(ts, key, jnp.bool_(False))
 
-One iteration of the chunk's `lax.scan` (single seed):
+and the Python driver `train(cfg, ...)` (used by ``jaxmeta train``) that compiles the programs once
+(ahead of time, timed separately from running): the env's reset pool (`envs.multitask`: one small
+executable per physics group), `init` given that pool (no physics), and `run`, which holds the env step
+exactly once and serves both training chunks and evaluations (so the env is compiled once per run). It
+runs chunks and between chunks evaluates, logs (progress bar, ``metrics.csv``, ``summary.json``,
+``learning_curve.png``) and checkpoints (orbax).
+
+One iteration of the run's loop (`lax.fori_loop`; single seed):
 
 1. ``steps_per_update`` batched env steps, each: action = uniform random in [-1, 1] while
    ``env_steps < warmup_steps`` else a tanh-Gaussian policy sample; ``env.step``; the transition
@@ -31,6 +38,14 @@ Warm-up and learning flags come from the step counter, which is identical across
 vmapped multi-seed program they stay scalar `lax.cond` predicates (no wasted work); the seed axis is
 vmapped *inside* the time scan. (The env's auto-reset is a gather from the reset pool carried in its
 state, `envs.multitask`, plus a select: no branch to lose under the seed vmap.)
+
+Evaluation (`run` with evaluating=True, or `evaluate`): every env of the training batch starts a fresh
+episode from the reset pool (tasks drawn with the evaluation key), the deterministic policy ``tanh(mean)``
+acts for ``ceil(eval_episodes / envs_per_skill)`` episodes of ``max_path_length`` steps per env, and the
+first ``eval_episodes`` episodes of each skill count (instance i's k-th episode is the skill's episode
+``k * envs_per_skill + i``); an episode succeeds if any step does (metaworld's criterion). Nothing is
+added to the replay, no update runs, and the env state, keys and counters are returned as they were, so
+training never depends on evaluation.
 
 Keys: the run key is ``PRNGKey(cfg.seed)``; seed ``i`` of a run uses ``fold_in(run_key, i)`` (so a
 1-seed run is seed 0 of a multi-seed run); evaluation after chunk ``c`` uses
@@ -51,7 +66,9 @@ hosts. (Only the single-host path is tested here: on CPU with
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -102,17 +119,18 @@ class Trainer:
 
     config: TrainConfig
     mesh: Mesh | None  # 1-D ("data",) mesh when sharding over several devices, else None
-    env: Any  # MultiTaskEnv / ToyMultiTaskEnv, envs_per_skill = cfg.envs_per_skill
-    eval_env: Any  # same skills, envs_per_skill = cfg.eval_episodes
+    env: Any  # MultiTaskEnv / ToyMultiTaskEnv, envs_per_skill = cfg.envs_per_skill (training and evaluation)
     networks: Networks
     learner: Learner
     buffer: ReplayBuffer
-    init: Callable[[jax.Array], TrainState]
+    init: Callable[..., TrainState]  # init(key, reset_pool=None)
     chunk: Callable[[TrainState], tuple[TrainState, Metrics]]
-    init_batch: Callable[[jax.Array], TrainState]
+    init_batch: Callable[..., TrainState]  # init_batch(run_key, reset_pool=None)
     chunk_batch: Callable[[TrainState], tuple[TrainState, Metrics]]
-    evaluate: Callable[[Any, jax.Array], Metrics]
-    evaluate_batch: Callable[[Any, jax.Array], Metrics]
+    evaluate: Callable[[TrainState, jax.Array], Metrics]
+    evaluate_batch: Callable[[TrainState, jax.Array], Metrics]
+    run: Callable[[TrainState, jax.Array, Any], tuple[TrainState, Metrics, Metrics]]
+    run_batch: Callable[[TrainState, jax.Array, Any], tuple[TrainState, Metrics, Metrics]]
 
     @property
     def skills(self) -> tuple[str, ...]:
@@ -146,8 +164,8 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     """Build the pure functions of a run. Builds the envs (no compile); raises ValueError for an
     unported skill before doing anything expensive.
 
-    num_devices: devices to shard over (None: `plan_devices(config)`, i.e. as many of
-    ``jax.devices()`` as divide the sharded axis). With 1 the functions contain no sharding."""
+    num_devices: devices to shard over (None: `plan_devices(config)`: on an accelerator as many of
+    ``jax.devices()`` as divide the sharded axis, on a CPU 1). With 1 the functions contain no sharding."""
     check_ported(config.benchmark, config.split)
     cfg = config
     D = plan_devices(cfg) if num_devices is None else int(num_devices)
@@ -155,7 +173,6 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         raise ValueError(f"num_devices must be in [1, {len(jax.devices())}], got {num_devices!r}")
     mesh = Mesh(np.asarray(jax.devices()[:D]), ("data",)) if D > 1 else None
     env = make_env(cfg, cfg.envs_per_skill)
-    eval_env = make_env(cfg, cfg.eval_episodes)
     if tuple(env.skills) != cfg.skills:
         raise RuntimeError(f"env skills {env.skills} != config skills {cfg.skills}")
     buffer = make_replay(
@@ -180,9 +197,11 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     B, U, K = cfg.batch_size, cfg.updates_per_step, cfg.steps_per_update
 
     # ---------------------------------------------------------------------------------- init
-    def init(key: jax.Array) -> TrainState:
+    def init(key: jax.Array, reset_pool: Any = None) -> TrainState:
+        """A fresh run's state. reset_pool: the env's `reset_pool()` (computed here when None; the driver
+        computes it once, in its own small programs, so that this one holds no physics)."""
         k_agent, k_env, k_loop = jax.random.split(key, 3)
-        env_state = env.reset(k_env)
+        env_state = env.start(k_env, env.reset_pool() if reset_pool is None else reset_pool)
         example = Transition(
             obs=jnp.zeros((env.observation_size,), jnp.float32),
             action=jnp.zeros((A,), jnp.float32),
@@ -202,35 +221,54 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             episodes=jnp.zeros((), jnp.int32),
         )
 
-    def init_batch(run_key: jax.Array) -> TrainState:
+    def init_batch(run_key: jax.Array, reset_pool: Any = None) -> TrainState:
         keys = jax.vmap(lambda i: jax.random.fold_in(run_key, i))(jnp.arange(cfg.num_seeds))
-        return jax.vmap(init)(keys)
+        pool = env.reset_pool() if reset_pool is None else reset_pool
+        return jax.vmap(init, in_axes=(0, None))(keys, pool)
 
     # ------------------------------------------------------------------------- env step (1 seed)
-    def env_step(ts: TrainState, warm: jax.Array) -> tuple[TrainState, Metrics]:
+    n = cfg.envs_per_skill
+    S_env = env.num_skills
+    E_eval = cfg.eval_episodes
+    eval_iters = -(-(-(-E_eval // n) * cfg.max_path_length) // K)  # ceil(rounds * L / K) iterations
+    instance = jnp.tile(jnp.arange(n, dtype=jnp.int32), S_env)  # row -> instance index within its skill
+    env_skill = jnp.repeat(jnp.arange(S_env, dtype=jnp.int32), n)  # row -> env skill index
+
+    def env_step(carry, warm: jax.Array, evaluating) -> tuple[tuple, Metrics]:
+        """One batched env step; carry = (ts, ep) with ep (N,) int32 the evaluation episodes each env
+        finished so far. Training: explore (uniform random while `warm`, else a policy sample) and
+        add the transition to the replay. Evaluating: the deterministic policy tanh(mean), nothing stored."""
+        ts, ep = carry
         key, k_act = jax.random.split(ts.key)
         obs, task_id = ts.env.obs, ts.env.task_id
-        action = jax.lax.cond(
+        explore = lambda: jax.lax.cond(  # noqa: E731
             warm,
             lambda: jax.random.uniform(k_act, (N, A), jnp.float32, -1.0, 1.0),
             (lambda: learner.act(ts.agent, obs, task_id, k_act, ts.env_steps)) if learner.act is not None
             else (lambda: networks.sample_action(learner.actor_params(ts.agent), obs, task_id, k_act)[0]),
         )
-        new = env.step(ts.env, action)
-        replay = buffer.add(
-            ts.replay,
-            Transition(
-                obs=obs,
-                action=action,
-                reward=new.reward,
-                next_obs=new.final_obs,
-                discount=jnp.ones((N,), jnp.float32),
-                task_id=task_id,
-            ),
+        exploit = lambda: networks.deterministic_action(learner.actor_params(ts.agent), obs, task_id)  # noqa: E731
+        action = _branch(evaluating, exploit, explore)
+        new = _env_step(env, ts.env, action)  # the program's only env step
+        transition = Transition(
+            obs=obs,
+            action=action,
+            reward=new.reward,
+            next_obs=new.final_obs,
+            discount=jnp.ones((N,), jnp.float32),
+            task_id=task_id,
         )
+        if isinstance(evaluating, bool):
+            replay = ts.replay if evaluating else buffer.add(ts.replay, transition)
+        else:  # a masked add, not a cond: a cond returning the replay would copy the whole storage every step
+            replay = buffer.add(ts.replay, transition, valid=jnp.logical_not(evaluating))
         ret = ts.episode_return + new.reward
         done = new.done
         seg = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), task_id, num_segments=T)  # noqa: E731
+        # evaluation: the first E_eval episodes of every skill count (instance i's k-th episode is the skill's
+        # episode k * envs_per_skill + i); per env skill (not task id), as metaworld reports them
+        counted = done & (ep * n + instance < E_eval)
+        seg_skill = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), env_skill, num_segments=S_env)  # noqa: E731
         stats = {
             "reward": seg(new.reward),
             "finished": seg(done),
@@ -238,6 +276,9 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             "success": seg(done & new.episode_success),
             "physics_nan": jnp.sum(new.physics_nan.astype(jnp.float32)),
             "nonfinite_action": jnp.sum(new.nonfinite_action),
+            "eval_count": seg_skill(counted),
+            "eval_success": seg_skill(counted & new.episode_success),
+            "eval_return": seg_skill(jnp.where(counted, ret, 0.0)),
         }
         ts = ts.replace(
             env=new,
@@ -247,12 +288,12 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             episode_return=jnp.where(done, 0.0, ret),
             episodes=ts.episodes + jnp.sum(done.astype(jnp.int32)),
         )
-        return ts, stats
+        return (ts, ep + done.astype(jnp.int32)), stats
 
-    def env_steps(ts: TrainState, warm: jax.Array) -> tuple[TrainState, Metrics]:
+    def env_steps(carry, warm: jax.Array, evaluating) -> tuple[tuple, Metrics]:
         """K batched env steps; warm (K,) bool (unbatched under the seed vmap)."""
-        ts, stats = jax.lax.scan(env_step, ts, warm)
-        return ts, jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
+        carry, stats = jax.lax.scan(lambda c, w: env_step(c, w, evaluating), carry, warm)
+        return carry, jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
 
     # -------------------------------------------------------------------------- updates (1 seed)
     def one_update(carry, _):
@@ -271,35 +312,78 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         shapes = jax.eval_shape(updates, ts)[1]
         return ts, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    # -------------------------------------------------------------------------------- the chunk
-    def make_chunk(batched: bool):
+    # ---------------------------------------------------------------------------- evaluation start
+    def begin_eval(ts: TrainState, key: jax.Array) -> TrainState:
+        """Every env starts a fresh episode (tasks drawn with `key`) from the reset pool: no physics."""
+        return ts.replace(env=env.start(key, ts.env.reset_pool), episode_return=jnp.zeros((N,), jnp.float32))
+
+    # -------------------------------------------------------------------------------- the program
+    #: shapes of one env step's statistics (`env_step`), summed over a run's iterations
+    stat_shapes = {"reward": (T,), "finished": (T,), "return": (T,), "success": (T,), "physics_nan": (),
+                   "nonfinite_action": (), "eval_count": (S_env,), "eval_success": (S_env,), "eval_return": (S_env,)}
+
+    def make_run(batched: bool):
+        """``run(ts, eval_key, evaluating) -> (ts, train_metrics, eval_metrics)``: `cfg.iters_per_chunk`
+        training iterations, or (evaluating) an evaluation of the current policy through the same env step.
+
+        evaluating: a Python bool (the program holds only that branch) or a traced () bool (one program for
+        both: the env's physics is compiled once per run). An evaluation leaves the training state as it was
+        (env state, keys, counters, replay, agent): training does not depend on when or how often it is
+        evaluated."""
         seeds = cfg.num_seeds if batched else None
-        env_fn = jax.vmap(env_steps, in_axes=(0, None)) if batched else env_steps
+        if batched:  # `evaluating` closed over, not mapped: a Python bool stays one (static branch)
+            env_fn = lambda c, w, e: jax.vmap(lambda c_, w_: env_steps(c_, w_, e), in_axes=(0, None))(c, w)  # noqa: E731
+        else:
+            env_fn = env_steps
         upd_fn = jax.vmap(updates) if batched else updates
         skip_fn = jax.vmap(no_updates) if batched else no_updates
+        begin_fn = jax.vmap(begin_eval) if batched else begin_eval
+        summarize = jax.vmap(_summarize) if batched else _summarize
+        eval_summary = jax.vmap(_eval_summary) if batched else _eval_summary
 
-        def iteration(ts: TrainState, _):
+        def iteration(carry, evaluating):
+            ts, ep, stats_sum, m_sum, n_learn = carry
             steps = ts.env_steps[0] if batched else ts.env_steps  # identical across seeds
             warm = steps + N * jnp.arange(K, dtype=jnp.int32) < cfg.warmup_steps
-            ts, stats = env_fn(ts, warm)
+            (ts, ep), stats = env_fn((ts, ep), warm, evaluating)
             learn = steps + N * K >= cfg.learning_starts
-            ts, m = jax.lax.cond(learn, upd_fn, skip_fn, ts)
-            m["learned"] = jnp.broadcast_to(learn.astype(jnp.float32), (seeds,) if batched else ())
-            return ts, (stats, m)
+            if not (evaluating is True):
+                learn = learn & jnp.logical_not(evaluating)
+            ts, m = (skip_fn(ts) if evaluating is True else jax.lax.cond(learn, upd_fn, skip_fn, ts))
+            w = learn.astype(jnp.float32)
+            m_sum = jax.tree.map(lambda a, b: a + w * b, m_sum, m)
+            stats_sum = jax.tree.map(jnp.add, stats_sum, stats)
+            return ts, ep, stats_sum, m_sum, n_learn + w
 
-        def chunk(ts: TrainState) -> tuple[TrainState, Metrics]:
-            ts, (stats, m) = jax.lax.scan(iteration, ts, None, length=cfg.iters_per_chunk)
-            if batched:  # (iters, S, ...) -> (S, iters, ...)
-                stats, m = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), (stats, m))
-                return ts, jax.vmap(_summarize)(ts, stats, m)
-            return ts, _summarize(ts, stats, m)
+        def run(ts: TrainState, eval_key: jax.Array, evaluating) -> tuple[TrainState, Metrics, Metrics]:
+            keep = (ts.env, ts.key, ts.env_steps, ts.episode_return, ts.episodes)
+            ts = _branch(evaluating, lambda: begin_fn(ts, eval_key), lambda: ts)
+            zeros = lambda tree: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)  # noqa: E731
+            ep0 = jnp.zeros(((seeds,) if batched else ()) + (N,), jnp.int32)
+            lead = (seeds,) if batched else ()
+            stats0 = {k: jnp.zeros(lead + shape, jnp.float32) for k, shape in stat_shapes.items()}
+            m0 = zeros(jax.eval_shape(lambda t: upd_fn(t)[1], ts))
+            carry = (ts, ep0, stats0, m0, jnp.zeros((), jnp.float32))
+            if isinstance(evaluating, bool):
+                iters = eval_iters if evaluating else cfg.iters_per_chunk
+            else:
+                iters = jnp.where(evaluating, eval_iters, cfg.iters_per_chunk)
+            ts, _, stats, m, n_learn = jax.lax.fori_loop(0, iters, lambda _, c: iteration(c, evaluating), carry)
+            ev = eval_summary(stats)
+            restore = lambda: ts.replace(env=keep[0], key=keep[1], env_steps=keep[2],  # noqa: E731
+                                         episode_return=keep[3], episodes=keep[4])
+            ts = _branch(evaluating, restore, lambda: ts)
+            return ts, summarize(ts, stats, m, jnp.broadcast_to(n_learn, (seeds,) if batched else ())), ev
 
-        return chunk
+        return run
 
-    def _summarize(ts: TrainState, stats: Metrics, m: Metrics) -> Metrics:
-        stats = jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
-        learned = m.pop("learned")
-        n_learn = jnp.sum(learned)
+    def _eval_summary(stats: Metrics) -> Metrics:
+        count = jnp.maximum(stats["eval_count"], 1.0)
+        sp, rp = stats["eval_success"] / count, stats["eval_return"] / count
+        return {"success": jnp.mean(sp), "success_per_task": sp, "return": jnp.mean(rp), "return_per_task": rp,
+                "episodes_per_task": stats["eval_count"]}
+
+    def _summarize(ts: TrainState, stats: Metrics, m: Metrics, n_learn: jax.Array) -> Metrics:
         nan = jnp.float32(jnp.nan)
         out = {
             "env_steps": ts.env_steps,
@@ -316,31 +400,59 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         out["episode_success"] = jnp.where(fin > 0, jnp.sum(stats["success"]) / jnp.maximum(fin, 1), nan)
         out["episode_success_per_task"] = jnp.where(fin_t > 0, stats["success"] / jnp.maximum(fin_t, 1), nan)
         for k, v in m.items():
-            w = learned.reshape(learned.shape + (1,) * (v.ndim - 1))
-            out[k] = jnp.where(n_learn > 0, jnp.sum(v * w, axis=0) / jnp.maximum(n_learn, 1), nan)
+            out[k] = jnp.where(n_learn > 0, v / jnp.maximum(n_learn, 1), nan)
         if learner.state_metrics is not None:  # read from the state at the end of the chunk
             out.update(learner.state_metrics(ts.agent))
         return out
 
-    # -------------------------------------------------------------------------------- evaluation
-    evaluate = make_evaluate(eval_env, networks, cfg.max_path_length)
+    run_single, run_batched = make_run(False), make_run(True)
+    dummy_key = jnp.zeros((2,), jnp.uint32)
+
+    def chunk(ts: TrainState) -> tuple[TrainState, Metrics]:
+        ts, m, _ = run_single(ts, dummy_key, False)
+        return ts, m
+
+    def chunk_batch(ts: TrainState) -> tuple[TrainState, Metrics]:
+        ts, m, _ = run_batched(ts, jnp.zeros((cfg.num_seeds, 2), jnp.uint32), False)
+        return ts, m
+
+    def evaluate(ts: TrainState, key: jax.Array) -> Metrics:
+        """Per-skill success of the deterministic policy of `ts` (see `make_run`); `ts` is not changed."""
+        return run_single(ts, key, True)[2]
+
+    def evaluate_batch(ts: TrainState, keys: jax.Array) -> Metrics:
+        return run_batched(ts, keys, True)[2]
 
     trainer = Trainer(
         config=cfg,
         mesh=mesh,
         env=env,
-        eval_env=eval_env,
         networks=networks,
         learner=learner,
         buffer=buffer,
         init=init,
-        chunk=make_chunk(False),
+        chunk=chunk,
         init_batch=init_batch,
-        chunk_batch=make_chunk(True),
+        chunk_batch=chunk_batch,
         evaluate=evaluate,
-        evaluate_batch=jax.vmap(evaluate),
+        evaluate_batch=evaluate_batch,
+        run=run_single,
+        run_batch=run_batched,
     )
     return trainer
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _env_step(env, state, action):
+    """`env.step` as a named sub-program (inlined by XLA), so that tests can count a program's env steps."""
+    return env.step(state, action)
+
+
+def _branch(pred, true_fn, false_fn):
+    """`lax.cond(pred, true_fn, false_fn)`, or just the taken branch when pred is a Python bool."""
+    if isinstance(pred, bool):
+        return true_fn() if pred else false_fn()
+    return jax.lax.cond(pred, true_fn, false_fn)
 
 
 # =========================================================================================== sharding
@@ -351,8 +463,16 @@ def _largest_divisor_at_most(n: int, cap: int) -> int:
 def plan_devices(config: TrainConfig, num_devices: int | None = None) -> int:
     """Number of devices the run shards over: the largest divisor of the sharded axis (the seed axis
     with several seeds, else envs_per_skill -- so every skill's group splits evenly -- and the batch
-    size) that is <= the number of available devices."""
-    n = len(jax.devices()) if num_devices is None else num_devices
+    size) that is <= `num_devices`.
+
+    num_devices None: every device of an accelerator backend, but 1 on a CPU backend. A CPU device's
+    training program already keeps about 1.6 cores busy (XLA's intra-op threads), so sharding a run over
+    the host devices (one per core, `envs._runtime`) measured slower on a 2-core CPU: 0.56x env-steps/s
+    on the default job, 0.64x on MT10 (docs/throughput.md). Pass num_devices to shard anyway."""
+    if num_devices is None:
+        n = 1 if jax.default_backend() == "cpu" else len(jax.devices())
+    else:
+        n = num_devices
     if config.num_seeds > 1:
         return _largest_divisor_at_most(config.num_seeds, n)
     return _largest_divisor_at_most(math.gcd(config.envs_per_skill, config.batch_size), n)
@@ -377,11 +497,15 @@ def state_shardings(ts_abstract: TrainState, mesh: Mesh, batched: bool) -> Train
 
 @dataclasses.dataclass
 class Programs:
-    """Compiled executables of a run and their compile times (seconds)."""
+    """Compiled executables of a run and their compile times (seconds).
 
+    reset_pool() -> the env's reset pool (one small executable per physics group; () for the toy env);
+    init(key, pool) -> TrainState (no physics); run(ts, eval_key, evaluating) -> (ts, train_metrics,
+    eval_metrics): the run's only program with env physics, for training chunks and evaluations alike."""
+
+    reset_pool: Callable[[], Any] | None
     init: Any
-    chunk: Any
-    evaluate: Any
+    run: Any
     batched: bool
     num_devices: int
     mesh: Mesh | None
@@ -389,61 +513,114 @@ class Programs:
     compile_s: dict
     abstract_state: Any
 
+    def chunk(self, ts: TrainState) -> tuple[TrainState, Metrics]:
+        """One training chunk (the train state is donated)."""
+        ts, m, _ = self.run(ts, self._dummy_key, np.bool_(False))
+        return ts, m
 
-def compile_programs(trainer: Trainer, *, need_init: bool = True) -> Programs:
-    """Lower and compile (AOT) init / chunk / evaluate, compiling concurrently in threads; times each.
+    def evaluate(self, ts: TrainState, key: jax.Array) -> tuple[TrainState, Metrics]:
+        """Evaluate the policy of `ts` (donated; the returned state equals it). key: (2,) or (S, 2)."""
+        ts, _, ev = self.run(ts, key, np.bool_(True))
+        return ts, ev
 
-    The chunk is compiled with the train state donated. With several devices the shardings of
-    `state_shardings` are used (and the sampled batch is constrained to the data axis)."""
+    def init_state(self, key: jax.Array) -> TrainState:
+        """A fresh run's state: the reset pool, then init (one program at a time)."""
+        pool = jax.block_until_ready(self.reset_pool())
+        if self.mesh is not None:
+            pool = jax.device_put(pool, NamedSharding(self.mesh, P()))
+        return jax.block_until_ready(self.init(key, pool))
+
+    @property
+    def _dummy_key(self):
+        return np.zeros((self.abstract_state.key.shape[0], 2) if self.batched else (2,), np.uint32)
+
+
+def _pool_parts(env) -> list[Callable[[], Any]]:
+    """Zero-argument functions computing the env's reset pool piece by piece (one per physics group of
+    the MJX multi-task env; none for the toy env), and how to join them: `env.skill_order`."""
+    inner = getattr(env, "env", env)  # TaskIdEnv wraps
+    if not hasattr(inner, "group_reset_pool"):
+        return []
+    return [lambda gi=gi: inner.group_reset_pool(gi, inner.group_tasks(gi)) for gi in range(inner.num_physics_groups)]
+
+
+def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int | None = None) -> Programs:
+    """Lower and compile (ahead of time) the run's programs, `workers` at a time (default: one per CPU
+    core), and time each: the reset pool's per-group executables and init (only when `need_init`) and the
+    run program (train state donated). With several devices the shardings of `state_shardings` are used
+    (and the sampled batch is constrained to the data axis)."""
     cfg = trainer.config
     batched = cfg.num_seeds > 1
     mesh = trainer.mesh
     D = 1 if mesh is None else mesh.devices.size
+    env = trainer.env
     init_fn = trainer.init_batch if batched else trainer.init
-    chunk_fn = trainer.chunk_batch if batched else trainer.chunk
-    eval_fn = trainer.evaluate_batch if batched else trainer.evaluate
+    run_fn = trainer.run_batch if batched else trainer.run
     key = jax.random.PRNGKey(cfg.seed)
-    abstract = jax.eval_shape(init_fn, key if batched else trainer.seed_key(0))
-    actor_of = trainer.learner.actor_params
-    actor_abs = actor_of(abstract.agent)
-    eval_key_abs = jax.ShapeDtypeStruct((cfg.num_seeds, 2) if batched else (2,), jnp.uint32)
+    init_key = key if batched else trainer.seed_key(0)
+    parts = _pool_parts(env)
+    pool_abs = jax.eval_shape(lambda: env.skill_order([p() for p in parts])) if parts else ()
+    abstract = jax.eval_shape(init_fn, init_key, pool_abs)
+    key_abs = jax.ShapeDtypeStruct((cfg.num_seeds, 2) if batched else (2,), jnp.uint32)
+    flag_abs = jax.ShapeDtypeStruct((), jnp.bool_)
 
     sh = None
     if mesh is not None:
         sh = state_shardings(abstract, mesh, batched)
         rep = NamedSharding(mesh, P())
         data = NamedSharding(mesh, P("data"))
-        jit_init = jax.jit(init_fn, out_shardings=sh)
-        jit_chunk = jax.jit(chunk_fn, in_shardings=(sh,), out_shardings=(sh, data if batched else rep), donate_argnums=0)
-        eval_in = (actor_of(sh.agent), data if batched else rep)
-        jit_eval = jax.jit(eval_fn, in_shardings=eval_in, out_shardings=data if batched else rep)
+        out_m = data if batched else rep
+        # the pool is computed on one device (no collectives: several such programs in flight on a mesh
+        # deadlocked XLA:CPU's collectives once) and replicated by init's input sharding
+        jit_part = lambda f: jax.jit(f, out_shardings=jax.sharding.SingleDeviceSharding(jax.devices()[0]))  # noqa: E731
+        jit_init = jax.jit(init_fn, in_shardings=(rep, rep), out_shardings=sh)
+        jit_run = jax.jit(run_fn, in_shardings=(sh, out_m, rep), out_shardings=(sh, out_m, out_m), donate_argnums=0)
     else:
+        jit_part = jax.jit
         jit_init = jax.jit(init_fn)
-        jit_chunk = jax.jit(chunk_fn, donate_argnums=0)
-        jit_eval = jax.jit(eval_fn)
+        jit_run = jax.jit(run_fn, donate_argnums=0)
 
-    t0 = time.perf_counter()
-    lowered = {"chunk": jit_chunk.lower(abstract), "evaluate": jit_eval.lower(actor_abs, eval_key_abs)}
-    if need_init:
-        lowered["init"] = jit_init.lower(key if batched else trainer.seed_key(0))
-    lower_s = time.perf_counter() - t0
-    times = {"lower": lower_s}
+    times: dict = {}
 
-    def comp(name):
+    def comp(name, lowered):
         t = time.perf_counter()
-        c = lowered[name].compile()
+        c = lowered.compile()
         times[name] = time.perf_counter() - t
         return c
 
+    # The run program is the largest: its compile starts as soon as it is lowered, while the small ones are
+    # lowered (tracing holds the GIL, XLA's compile does not); they then compile `workers - 1` at a time.
+    workers = workers or max(1, os.cpu_count() or 1)
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=len(lowered)) as pool:
-        futures = {name: pool.submit(comp, name) for name in lowered}
-        compiled = {name: f.result() for name, f in futures.items()}
-    times["total"] = lower_s + time.perf_counter() - t0
+    with ThreadPoolExecutor(max_workers=max(workers, 2)) as pool:
+        lower_s = 0.0
+        t = time.perf_counter()
+        lowered_run = jit_run.lower(abstract, key_abs, flag_abs)
+        lower_s += time.perf_counter() - t
+        futures = {"run": pool.submit(comp, "run", lowered_run)}
+        small = {}
+        if need_init:
+            t = time.perf_counter()
+            small["init"] = jit_init.lower(init_key, pool_abs)
+            for gi, part in enumerate(parts):
+                small[f"reset_pool_{gi}"] = jit_part(part).lower()
+            lower_s += time.perf_counter() - t
+        with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as small_pool:
+            futures.update({name: small_pool.submit(comp, name, low) for name, low in small.items()})
+            compiled = {name: f.result() for name, f in futures.items()}
+    times["lower"] = lower_s
+    times["total"] = time.perf_counter() - t0
+    pool_execs = [compiled[f"reset_pool_{gi}"] for gi in range(len(parts))] if need_init else []
+    if parts:
+        times["reset_pool"] = sum(times.pop(f"reset_pool_{gi}") for gi in range(len(parts))) if need_init else 0.0
+
+    def reset_pool():
+        return env.skill_order([jax.block_until_ready(p()) for p in pool_execs]) if parts else ()
+
     return Programs(
+        reset_pool=reset_pool if need_init else None,
         init=compiled.get("init"),
-        chunk=compiled["chunk"],
-        evaluate=compiled["evaluate"],
+        run=compiled["run"],
         batched=batched,
         num_devices=D,
         mesh=mesh,
@@ -454,6 +631,18 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True) -> Programs:
 
 
 # ============================================================================================ driver
+def _process_age_s() -> float | None:
+    """Seconds since this process started (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = float(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _abstract_with_shardings(programs: Programs) -> Any:
     if programs.state_sharding is not None:
         return jax.tree.map(
@@ -474,6 +663,7 @@ def train(
     max_chunks: int | None = None,
     log: Callable[[str], None] | None = None,
     hooks: Any = None,
+    num_devices: int | None = None,
 ) -> dict:
     """Run (or resume) a training job; returns the summary dict (also written to summary.json).
 
@@ -487,18 +677,23 @@ def train(
         evaluate before the first chunk, logged as chunk 0), ``eval_skills`` ({name: skills}: extra
         evaluations, logged as ``<name>_success[/<skill>]``), ``evaluate(trainer, actor_params, chunk) ->
         {name: metrics}`` and ``finish(summary, rows)`` (add to the summary from the metrics.csv rows).
+    num_devices: shard over at most this many devices (`plan_devices`; None: its default, 1 on a CPU).
     """
     from jaxmeta import __version__
     from jaxmeta.checkpoint import CONFIG_FILE, Checkpointer, prepare_run_dir
-    from jaxmeta.metrics_log import MetricsLog, progress_bar
+    from jaxmeta.metrics_log import MetricsLog, nanmean, progress_bar
 
     check_ported(config.benchmark, config.split)
     run_dir = prepare_run_dir(config, resume=resume, overwrite=overwrite)
     cfg = config.replace(out=str(run_dir))
     say = log or (lambda s: print(s, flush=True))
     t_start = time.perf_counter()
+    age_at_start = _process_age_s()
 
-    trainer = make_train(cfg)
+    if num_devices is not None and not 1 <= num_devices <= len(jax.devices()):
+        raise ValueError(f"num_devices must be in [1, {len(jax.devices())}] (the {jax.default_backend()} devices "
+                         f"of this process), got {num_devices!r}")
+    trainer = make_train(cfg, num_devices=None if num_devices is None else plan_devices(cfg, num_devices))
     ckpt = Checkpointer(run_dir, cfg.keep_checkpoints)
     restored = None
     if resume:  # fail fast on a mismatched/corrupt checkpoint: read its config before compiling
@@ -519,12 +714,15 @@ def train(
         f"replay {cfg.replay_kind}, seeds {cfg.num_seeds}, {cfg.num_chunks} chunks x {cfg.env_steps_per_chunk} "
         f"env steps, run dir {run_dir}"
     )
-    say("compiling (init, chunk, evaluate) ...")
+    cache_dir = jax.config.jax_compilation_cache_dir
+    say("compiling: the first launch of a configuration compiles for minutes on a CPU"
+        + (f"; the persistent cache ({cache_dir}) makes the next ones start in seconds" if cache_dir
+           else " (no persistent compilation cache is enabled: envs._runtime.enable_compilation_cache)") + " ...")
     programs = compile_programs(trainer, need_init=not resume)
     cs = programs.compile_s
+    parts = [f"run {cs['run']:.1f}s"] + [f"{k.replace('_', ' ')} {cs[k]:.1f}s" for k in ("reset_pool", "init") if k in cs]
     say(
-        f"compiled in {cs['total']:.1f}s (trace+lower {cs['lower']:.1f}s; chunk {cs['chunk']:.1f}s, "
-        f"evaluate {cs['evaluate']:.1f}s" + (f", init {cs['init']:.1f}s" if "init" in cs else "") + ", concurrently)"
+        f"compiled in {cs['total']:.1f}s (trace+lower {cs['lower']:.1f}s; {', '.join(parts)})"
         + (f"; sharded over {programs.num_devices} devices" if programs.num_devices > 1 else "")
     )
     if hooks is not None:
@@ -541,7 +739,7 @@ def train(
     elif hooks is not None:
         ts = hooks.init_state(trainer, programs)
     else:
-        ts = programs.init(trainer.run_key() if batched else trainer.seed_key(0))
+        ts = programs.init_state(trainer.run_key() if batched else trainer.seed_key(0))
 
     mlog = MetricsLog(run_dir, trainer.skills, task_ids=cfg.task_ids,
                       extra_evals=getattr(hooks, "eval_skills", None))
@@ -567,11 +765,12 @@ def train(
     t_loop = time.perf_counter()
 
     def evaluate_now(c, env_steps, updates):
-        nonlocal eval_s, last_eval, best
+        nonlocal eval_s, last_eval, best, ts
         t0 = time.perf_counter()
         keys = trainer.eval_key(c)
+        ts, ev = programs.evaluate(ts, keys if batched else keys[0])
+        ev = host(ev)
         actor = trainer.learner.actor_params(ts.agent)
-        ev = host(programs.evaluate(actor, keys if batched else keys[0]))
         extra = {k: host(v) for k, v in hooks.evaluate(trainer, actor, c).items()} if hooks is not None else {}
         eval_s += time.perf_counter() - t0
         mlog.log_eval(c, env_steps, updates, ev, time.perf_counter() - t_loop, extra=extra)
@@ -586,9 +785,12 @@ def train(
     end_chunk = cfg.num_chunks if max_chunks is None else min(cfg.num_chunks, start_chunk + int(max_chunks))
     interrupted = False
     c = start_chunk
+    t_first_step = None
     try:
         for c in range(start_chunk + 1, end_chunk + 1):
             t0 = time.perf_counter()
+            if t_first_step is None:
+                t_first_step = t0 - t_start
             ts, m = programs.chunk(ts)
             m = host(m)
             if trainer.learner.between_chunks is not None:  # host-side learner step (TaCo-online)
@@ -599,7 +801,7 @@ def train(
             sps = E * S / dt
             mlog.log_train(c, m, time.perf_counter() - t_loop, sps)
             bar.update(E)
-            post = {"sps": f"{sps:,.0f}", "train_succ": f"{np.nanmean(m['episode_success']):.2f}"}
+            post = {"sps": f"{sps:,.0f}", "train_succ": f"{nanmean(m['episode_success']):.2f}"}
             if cfg.due(c, cfg.eval_every):
                 evaluate_now(c, m["env_steps"], m["updates"])
             if last_eval is not None:
@@ -652,6 +854,10 @@ def train(
             "checkpoint": ckpt_s,
             "loop": loop_s,
             "total": time.perf_counter() - t_start,
+            # from the call of train() (and from the process's start) to the first chunk's first env step
+            "to_first_step": t_first_step,
+            "process_to_first_step": None if t_first_step is None or age_at_start is None
+            else age_at_start + t_first_step,
         },
         "env_steps_per_s": (E * S * n_chunks / train_s) if train_s > 0 else None,
         "env_steps_per_s_steady": (E * S * len(steady) / sum(steady)) if steady else None,

@@ -153,8 +153,8 @@ def test_seeds_vmap_differ_and_seed0_matches_single_run(per):
 def test_evaluate_deterministic_and_per_task(per):
     cfg, tr, init, _, ev = per
     ts = init(tr.seed_key(0))
-    e1 = jax.device_get(ev(ts.agent.actor_params, tr.eval_key(3)[0]))
-    e2 = jax.device_get(ev(ts.agent.actor_params, tr.eval_key(3)[0]))
+    e1 = jax.device_get(ev(ts, tr.eval_key(3)[0]))
+    e2 = jax.device_get(ev(ts, tr.eval_key(3)[0]))
     assert e1["success_per_task"].shape == (2,)
     jax.tree.map(np.testing.assert_array_equal, e1, e2)
     # an oracle-like "policy" cannot be expressed by params, so check success accounting on the env:
@@ -182,8 +182,8 @@ def test_mhsac_trains():
 def test_compile_programs_aot(per):
     cfg, tr, _, _, _ = per
     progs = compile_programs(tr)
-    assert set(progs.compile_s) >= {"chunk", "evaluate", "init", "lower", "total"}
-    ts = progs.init(tr.seed_key(0))
+    assert set(progs.compile_s) >= {"run", "init", "lower", "total"}
+    ts = progs.init_state(tr.seed_key(0))
     ts, m = progs.chunk(ts)
     assert int(m["env_steps"]) == cfg.env_steps_per_chunk
 
@@ -208,10 +208,10 @@ _SHARD_SCRIPT = textwrap.dedent(
         for d in ((1, 2) if seeds == 1 else (2,)):
             tr = make_train(cfg, num_devices=d)
             p = compile_programs(tr)
-            ts = p.init(tr.run_key() if seeds > 1 else tr.seed_key(0))
+            ts = p.init_state(tr.run_key() if seeds > 1 else tr.seed_key(0))
             for _ in range(2):
                 ts, m = p.chunk(ts)
-            ev = p.evaluate(ts.agent.actor_params, tr.eval_key(2) if seeds > 1 else tr.eval_key(2)[0])
+            ts, ev = p.evaluate(ts, tr.eval_key(2) if seeds > 1 else tr.eval_key(2)[0])
             res[d] = (jax.device_get(m), ts.env.obs.sharding.num_devices if seeds == 1 else None,
                       len(ts.agent.actor_params["params"]["mlp"]["head"]["bias"].sharding.device_set))
         (m1, _, _), (m2, env_devs, _) = res.get(1, res[2]), res[2]
@@ -280,3 +280,64 @@ def test_default_preset_learns_reach(tmp_path):
     assert summary["completed"]
     assert summary["best_eval_success"] >= 0.9, summary
     assert summary["final_eval"]["success"] >= 0.75, summary["final_eval"]
+
+
+def _count_calls(jaxpr, name: str) -> int:
+    """Calls of the jitted sub-program `name` in a closed jaxpr, nested jaxprs included (loop bodies and
+    cond branches count once each: what XLA compiles)."""
+    from jax.extend import core as jex_core
+
+    n = 0
+    for eqn in jaxpr.eqns:
+        if eqn.params.get("name") == name:
+            n += 1
+            continue
+        for p in eqn.params.values():
+            for sub in p if isinstance(p, (tuple, list)) else (p,):
+                if isinstance(sub, jex_core.ClosedJaxpr):
+                    n += _count_calls(sub.jaxpr, name)
+                elif isinstance(sub, jex_core.Jaxpr):
+                    n += _count_calls(sub, name)
+    return n
+
+
+@pytest.mark.parametrize("benchmark", ["toy/2", "MT1/reach-v3"])
+def test_run_program_holds_one_env_step_and_init_no_reset_physics(benchmark):
+    """Training and evaluation share the run program's single env step (the env is compiled once per run),
+    and init given the reset pool holds no reset physics (traced only, nothing compiled)."""
+    cfg = tiny(benchmark=benchmark)
+    tr = make_train(cfg, num_devices=1)
+    pool = jax.eval_shape(tr.env.reset_pool)
+    ts = jax.eval_shape(tr.init, tr.seed_key(0), pool)
+    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    run = jax.make_jaxpr(tr.run)(ts, key, jax.ShapeDtypeStruct((), jnp.bool_))
+    assert _count_calls(run.jaxpr, "_env_step") == 1
+    assert _count_calls(jax.make_jaxpr(tr.chunk)(ts).jaxpr, "_env_step") == 1
+    init = jax.make_jaxpr(tr.init)(jax.ShapeDtypeStruct((2,), jnp.uint32), pool)
+    prims = {e.primitive.name for e in init.jaxpr.eqns}
+    assert "scan" not in prims and "while" not in prims, prims  # the pool's lax.map / physics loops
+
+
+def test_evaluation_through_the_run_program_leaves_training_unchanged(per):
+    """An evaluation (same program, evaluating=True) returns the training state as it was: the chunks after
+    it are those of a run never evaluated; it equals the standalone `evaluate`, counts exactly
+    eval_episodes episodes per skill over ceil(eval_episodes / envs_per_skill) rounds."""
+    cfg = tiny(per=True, eval_episodes=6)  # 4 envs per skill: 2 rounds, 6 of 8 episodes counted
+    tr = make_train(cfg, num_devices=1)
+    progs = compile_programs(tr)
+    a = progs.init_state(tr.seed_key(0))
+    a, _ = progs.chunk(a)
+    a, ev = progs.evaluate(a, tr.eval_key(1)[0])
+    a, ma = progs.chunk(a)
+    b = progs.init_state(tr.seed_key(0))
+    b, _ = progs.chunk(b)
+    b, mb = progs.chunk(b)
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(ma), jax.device_get(mb))
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(a), jax.device_get(b))
+    ev = jax.device_get(ev)
+    assert ev["success_per_task"].shape == (2,)
+    np.testing.assert_array_equal(ev["episodes_per_task"], [6, 6])
+    b2 = progs.init_state(tr.seed_key(0))
+    b2, _ = progs.chunk(b2)
+    standalone = jax.device_get(jax.jit(tr.evaluate)(b2, tr.eval_key(1)[0]))
+    jax.tree.map(np.testing.assert_array_equal, standalone, ev)

@@ -1,0 +1,127 @@
+"""Time from launch to the first env step of `jaxmeta train`, cold and warm compilation cache, side by side,
+and training env-steps/s on one host device (the trainer's CPU default) vs sharded over one per core.
+
+Every case is one `python -m jaxmeta train ... --no-progress` process in a fresh run directory:
+
+* cold: a new, empty persistent compilation cache (`JAXMETA_CACHE_DIR`): everything is compiled;
+* warm: the same cache again, as a second launch of the same job (executables loaded from the cache);
+* sharded: `--devices <all host devices>` (one per core, `envs._runtime`; its programs differ, so they
+  compile cold), for the env-steps/s ratio of sharding a run over every core.
+
+Per case: seconds from the process's start to its first env step (`summary.json` timings_s.
+process_to_first_step), the compile timings (`timings_s.compile`), the process's peak resident memory
+(`os.wait4`), steady-state training env-steps/s (chunks after the first), the devices used, and the final
+evaluation success. Ratios: cold / warm launch, and env-steps/s of the sharded run / the 1-device run.
+
+    .venv/bin/python experiments/bench_start.py                    # MT1 (default job) and MT10
+    .venv/bin/python experiments/bench_start.py --jobs mt1 --json /tmp/start.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: name -> `jaxmeta train` arguments. mt10 is issue 15's MT10 job, shortened to 4 chunks of 8k env steps.
+JOBS = {
+    "mt1": ["--total-steps", "24k", "--chunk-steps", "8k", "--eval-every", "16k", "--checkpoint-every", "0"],
+    "mt10": ["--benchmark", "MT10", "--envs-per-skill", "8", "--updates-per-step", "8", "--batch-size", "512",
+             "--total-steps", "32k", "--chunk-steps", "8k", "--eval-every", "32k", "--checkpoint-every", "0"],
+}
+
+
+def run_case(args: list[str], cache: str, env_extra: dict, timeout: float) -> dict:
+    out = tempfile.mkdtemp(prefix="bench_start_run_")
+    env = {**os.environ, "JAXMETA_CACHE_DIR": cache, **env_extra}
+    cmd = [sys.executable, "-m", "jaxmeta", "train", *args, "--out", os.path.join(out, "run"), "--no-progress"]
+    log_path = os.path.join(out, "output.txt")
+    t0 = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
+        timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    with open(log_path) as f:
+        output = f.read()
+    wall = time.perf_counter() - t0
+    try:
+        with open(os.path.join(out, "run", "summary.json")) as f:
+            summary = json.load(f)
+    except (OSError, ValueError):
+        shutil.rmtree(out, ignore_errors=True)
+        raise RuntimeError(f"{' '.join(cmd)} failed (rc {proc.returncode}):\n{output[-3000:]}") from None
+    shutil.rmtree(out, ignore_errors=True)
+    t = summary["timings_s"]
+    fe = summary.get("final_eval") or {}
+    return {
+        "first_step_s": t.get("process_to_first_step"),
+        "compile_s": {k: round(v, 1) for k, v in t["compile"].items()},
+        "wall_s": wall,
+        "env_steps_per_s": summary.get("env_steps_per_s_steady"),
+        "devices": summary["devices"],
+        "eval_success": fe.get("success"),
+        "peak_rss_gb": usage.ru_maxrss / 1e6,  # kB on Linux
+        "output": output,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--jobs", nargs="+", choices=sorted(JOBS), default=["mt1", "mt10"])
+    p.add_argument("--cases", nargs="+", choices=["cold", "warm", "sharded"], default=["cold", "warm", "sharded"])
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per case")
+    p.add_argument("--json", help="write the results here")
+    a = p.parse_args()
+
+    results: dict = {}
+    for job in a.jobs:
+        cache = tempfile.mkdtemp(prefix="bench_start_cache_")
+        results[job] = {}
+        try:
+            for case in a.cases:
+                args = JOBS[job] + (["--devices", str(os.cpu_count() or 1)] if case == "sharded" else [])
+                try:
+                    r = run_case(args, cache, {}, a.timeout)
+                except RuntimeError as e:  # keep the other cases; say what failed
+                    print(f"{job} {case}: FAILED: {str(e)[-1500:]}", flush=True)
+                    continue
+                results[job][case] = r
+                print(f"{job} {case}: first env step at {r['first_step_s']:.1f} s, peak RSS {r['peak_rss_gb']:.1f} GB, "
+                      f"{r['env_steps_per_s']:,.0f} env-steps/s on {r['devices']} device(s), compile {r['compile_s']}",
+                      flush=True)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+
+    print()
+    print("| job | case | first env step (s) | compile total (s) | peak RSS (GB) | devices | env-steps/s | eval success |")
+    print("|---|---|---|---|---|---|---|---|")
+    for job, cases in results.items():
+        for case, r in cases.items():
+            print(f"| {job} | {case} | {r['first_step_s']:.1f} | {r['compile_s']['total']:.1f} | {r['peak_rss_gb']:.1f} | "
+                  f"{r['devices']} | {r['env_steps_per_s']:,.0f} | {r['eval_success'] if r['eval_success'] is not None else ''} |")
+    for job, cases in results.items():
+        if "cold" in cases and "warm" in cases:
+            print(f"{job}: cold / warm first env step {cases['cold']['first_step_s'] / cases['warm']['first_step_s']:.2f}x")
+        if "sharded" in cases and ("warm" in cases or "cold" in cases):
+            one = cases.get("warm") or cases["cold"]
+            sh = cases["sharded"]
+            print(f"{job}: env-steps/s {sh['devices']} devices / {one['devices']} device "
+                  f"{sh['env_steps_per_s'] / one['env_steps_per_s']:.2f}x")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({j: {c: {k: v for k, v in r.items() if k != "output"} for c, r in cs.items()}
+                       for j, cs in results.items()}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
