@@ -75,13 +75,9 @@ def main() -> None:
         return
     rows = []
     for d in a.devices:
-        argv = [a for a in sys.argv[1:] if a]
-        i = argv.index("--devices") if "--devices" in argv else None
-        if i is not None:  # replace the device list by this one count
-            j = i + 1
-            while j < len(argv) and not argv[j].startswith("--"):
-                j += 1
-            argv = argv[:i] + argv[j:]
+        argv = ["--benchmark", a.benchmark, "--envs-per-skill", str(a.envs_per_skill), "--batch-size",
+                str(a.batch_size), "--updates-per-step", str(a.updates_per_step), "--chunk-steps", str(a.chunk_steps),
+                "--repeats", str(a.repeats), *(x for kv in a.compiler_option for x in ("--compiler-option", kv))]
         r = subprocess.run([sys.executable, __file__, *argv, "--devices", str(d), "--child"], capture_output=True,
                            text=True)
         if "RESULT" not in r.stdout:

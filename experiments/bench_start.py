@@ -38,9 +38,9 @@ JOBS = {
 }
 
 
-def run_case(args: list[str], cache: str, env_extra: dict, timeout: float) -> dict:
+def run_case(args: list[str], cache: str, timeout: float) -> dict:
     out = tempfile.mkdtemp(prefix="bench_start_run_")
-    env = {**os.environ, "JAXMETA_CACHE_DIR": cache, **env_extra}
+    env = {**os.environ, "JAXMETA_CACHE_DIR": cache}
     cmd = [sys.executable, "-m", "jaxmeta", "train", *args, "--out", os.path.join(out, "run"), "--no-progress"]
     log_path = os.path.join(out, "output.txt")
     t0 = time.perf_counter()
@@ -91,7 +91,7 @@ def main() -> None:
             for case in a.cases:
                 args = JOBS[job] + (["--devices", str(os.cpu_count() or 1)] if case == "sharded" else [])
                 try:
-                    r = run_case(args, cache, {}, a.timeout)
+                    r = run_case(args, cache, a.timeout)
                 except RuntimeError as e:  # keep the other cases; say what failed
                     print(f"{job} {case}: FAILED: {str(e)[-1500:]}", flush=True)
                     continue

@@ -80,7 +80,6 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxmeta.config import ALGOS, TrainConfig, check_ported
-from jaxmeta.evaluate import make_evaluate
 from jaxmeta.learner import SAC_SCALARS, Learner
 from jaxmeta.networks import Networks
 from jaxmeta.replay import ReplayBuffer, ReplayState, make_replay
@@ -358,11 +357,10 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         def run(ts: TrainState, eval_key: jax.Array, evaluating) -> tuple[TrainState, Metrics, Metrics]:
             keep = (ts.env, ts.key, ts.env_steps, ts.episode_return, ts.episodes)
             ts = _branch(evaluating, lambda: begin_fn(ts, eval_key), lambda: ts)
-            zeros = lambda tree: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)  # noqa: E731
             ep0 = jnp.zeros(((seeds,) if batched else ()) + (N,), jnp.int32)
             lead = (seeds,) if batched else ()
             stats0 = {k: jnp.zeros(lead + shape, jnp.float32) for k, shape in stat_shapes.items()}
-            m0 = zeros(jax.eval_shape(lambda t: upd_fn(t)[1], ts))
+            m0 = skip_fn(ts)[1]  # zeros shaped like the learner's metrics
             carry = (ts, ep0, stats0, m0, jnp.zeros((), jnp.float32))
             if isinstance(evaluating, bool):
                 iters = eval_iters if evaluating else cfg.iters_per_chunk
@@ -467,8 +465,8 @@ def plan_devices(config: TrainConfig, num_devices: int | None = None) -> int:
 
     num_devices None: every device of an accelerator backend, but 1 on a CPU backend. A CPU device's
     training program already keeps about 1.6 cores busy (XLA's intra-op threads), so sharding a run over
-    the host devices (one per core, `envs._runtime`) measured slower on a 2-core CPU: 0.56x env-steps/s
-    on the default job, 0.64x on MT10 (docs/throughput.md). Pass num_devices to shard anyway."""
+    the host devices (one per core, `envs._runtime`) measured slower on a 2-core CPU: 0.54x env-steps/s
+    on the default job, 0.64x on MT10 (docs/startup.md). Pass num_devices to shard anyway."""
     if num_devices is None:
         n = 1 if jax.default_backend() == "cpu" else len(jax.devices())
     else:
@@ -538,10 +536,9 @@ class Programs:
 def _pool_parts(env) -> list[Callable[[], Any]]:
     """Zero-argument functions computing the env's reset pool piece by piece (one per physics group of
     the MJX multi-task env; none for the toy env), and how to join them: `env.skill_order`."""
-    inner = getattr(env, "env", env)  # TaskIdEnv wraps
-    if not hasattr(inner, "group_reset_pool"):
+    if not hasattr(env, "group_reset_pool"):  # (TaskIdEnv forwards these to the env it wraps)
         return []
-    return [lambda gi=gi: inner.group_reset_pool(gi, inner.group_tasks(gi)) for gi in range(inner.num_physics_groups)]
+    return [lambda gi=gi: env.group_reset_pool(gi, env.group_tasks(gi)) for gi in range(env.num_physics_groups)]
 
 
 def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int | None = None) -> Programs:
