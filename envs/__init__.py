@@ -16,7 +16,7 @@ import functools as _functools  # noqa: E402
 
 
 def make(skill: str, *, partially_observable: bool = False, max_path_length: int = 500, settle_tasks=None,
-         **scene_options):
+         family=None, **scene_options):
     """The MJX env of a Meta-World skill (e.g. "reach-v3").
 
     partially_observable: hide the goal (zeros), as metaworld's ML benchmarks do.
@@ -26,6 +26,9 @@ def make(skill: str, *, partially_observable: bool = False, max_path_length: int
         skills, door-lock / -unlock, disassemble, box-close); their resets of these tasks are then metaworld's,
         other tasks simulate the settle in MJX (approximate where the arm brushes the object). Ignored by
         the other skills. `envs.multitask.make_multitask` passes the benchmark's tasks.
+    family: optional skills (including `skill`) whose shared scene template (`envs.family.template`) this
+        env's scene is padded to, so their envs share one compiled physics graph in `make_multitask`; the
+        dynamics stay the skill's own. None: the skill's own lean scene (`envs.family.padded_model`).
     scene_options: override solver settings of the skill's scene (iterations, ls_iterations, cone,
         solver), e.g. for accuracy/speed studies.
     Envs are cached: the same arguments return the same (hashable) Env, so jitted code is reused.
@@ -41,16 +44,21 @@ def make(skill: str, *, partially_observable: bool = False, max_path_length: int
             if arr.ndim != 2 or arr.shape[0] == 0:
                 raise ValueError(f"settle_tasks must be an (n >= 1, k) array of rand_vecs, got shape {arr.shape}")
             key = tuple(map(tuple, arr.tolist()))
-    return _make(skill, bool(partially_observable), int(max_path_length), tuple(sorted(scene_options.items())), key)
+    if family is not None:
+        family = tuple(family)
+        if skill not in family:
+            raise ValueError(f"family {list(family)} does not contain {skill!r}")
+    return _make(skill, bool(partially_observable), int(max_path_length), tuple(sorted(scene_options.items())), key,
+                 family)
 
 
 @_functools.lru_cache(maxsize=None)
-def _make(skill, partially_observable, max_path_length, scene_options, settle_tasks=None):
+def _make(skill, partially_observable, max_path_length, scene_options, settle_tasks=None, family=None):
     import numpy as np
     from mujoco import mjx
 
     from envs.sawyer import Env, Sim
-    from envs.scene import build_model
+    from envs.family import padded_model, template
     from envs.settle import settled_state
     from envs.skills import get_skill
 
@@ -63,7 +71,7 @@ def _make(skill, partially_observable, max_path_length, scene_options, settle_ta
         if bad:
             raise ValueError(f"unknown scene option(s) {sorted(bad)}; valid: {sorted(valid)}")
         spec = _dataclasses.replace(spec, scene=_dataclasses.replace(spec.scene, **dict(scene_options)))
-    model = build_model(spec.scene)
+    model = padded_model(spec.scene, template(family) if family is not None else None)
     settled = settled_state(skill)
     if settled["qpos"].shape != (model.nq,):
         raise RuntimeError(f"{skill}: scene nq={model.nq} but metaworld's has {settled['qpos'].shape[0]}")

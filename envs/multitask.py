@@ -1,12 +1,12 @@
 """Batched multi-task env: N instances of every skill of a benchmark, stepped in one jitted call.
 
-Skills have different scenes, so each skill is its own vmapped group inside one function; outputs are
-concatenated skill-major (instance i of skill s is row s * n + i). Skills whose scenes compile to the
-same MJX model up to goal-site and body placements (e.g. window-open and window-close, push and
-pick-place) share one vmapped physics call (the step's substeps
-and the reset's forward pass): XLA compiles that physics once for the group instead of once per skill,
-which is most of a multi-task step's compile time. Per-skill parts (object placement, observation,
-reward) stay per skill. Finished instances (truncated at
+Outputs are concatenated skill-major (instance i of skill s is row s * n + i). Skills whose scenes share
+one MJX structure share one vmapped physics call (the step's substeps and the reset's forward pass), with
+the model values that differ between them (sizes, poses, masses, contact parameters) passed per instance:
+XLA compiles that physics once for the group instead of once per skill, which is most of a multi-task
+step's compile time. `make_multitask` pads the scenes of each family of skills (`envs.family.partition`)
+to one template so they share a structure (MT10: 4 physics graphs). Per-skill parts (object placement,
+observation, reward) stay per skill. Finished instances (truncated at
 500 steps, or physics NaN) are reset in place with a task drawn uniformly from that skill's task set
 (the benchmark's 50 metaworld rand_vecs), using the key carried in the state.
 
@@ -144,8 +144,8 @@ class MultiTaskEnv(SkillMajorLayout):
         def overrides(g, task, n):
             over = task.get("model") or {}
             mx = self.envs[g].sim.mx
-            return {f: over[f] if f in over else jnp.broadcast_to(getattr(mx, f), (n,) + getattr(mx, f).shape)
-                    for f in fields}
+            bcast = lambda x: jnp.broadcast_to(x, (n,) + x.shape)  # noqa: E731
+            return {f: over[f] if f in over else jax.tree.map(bcast, getattr(mx, f)) for f in fields}
 
         cat = lambda *xs: jnp.concatenate(xs)  # noqa: E731
         data = jax.tree.map(cat, *[datas[g] for g in members])
@@ -341,28 +341,59 @@ def _bcast(mask, leaf):
     return mask.reshape(mask.shape + (1,) * (leaf.ndim - 1))
 
 
-#: mjx.Model fields that may differ between skills sharing one physics call: each member passes its own
-#: values per instance (as with reset-time overrides). Goal sites and body placements are traced arrays in
-#: MJX's kinematics; anything else (geoms, contact pairs, solver options, sizes) must be equal.
-PER_INSTANCE_FIELDS = frozenset({"site_pos", "site_quat", "body_pos", "body_quat"})
+#: Static (numpy) mjx.Model fields that MJX's jax physics never reads: names, "same frame" shortcuts (MuJoCo C
+#: only), geom condim and body margin (automatic collisions only: every contact here is an explicit pair, with
+#: its own pair_dim and pair_margin), the height-field bound, and the model's size record. Skills may differ in them and still share a
+#: compiled physics graph; every other static field must be equal.
+IGNORED_STATIC_FIELDS = frozenset({
+    "names", "body_sameframe", "body_simple", "geom_sameframe", "site_sameframe", "geom_condim", "body_margin",
+    "_impl.geom_rbound_hfield", "_sizes",
+})
+
+
+def _static_ignored(path: str) -> bool:
+    return path in IGNORED_STATIC_FIELDS or path.startswith("name_")
+
+
+def _model_leaves(x, path=""):
+    """(dotted path, value) of every field of an mjx.Model (nested dataclasses walked)."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        for f in dataclasses.fields(x):
+            yield from _model_leaves(getattr(x, f.name), f"{path}.{f.name}" if path else f.name)
+    else:
+        yield path, x
 
 
 def model_difference(a, b) -> frozenset[str] | None:
-    """Names of the top-level mjx.Model fields whose values differ between models a and b, or None when
-    they differ in structure (pytree, shapes, dtypes) and can never share a compiled graph."""
+    """Top-level mjx.Model fields whose traced (jax array) values differ between models a and b, or None when
+    they differ in structure (a static field outside IGNORED_STATIC_FIELDS, a traced field's shape or dtype,
+    or a traced field nested in `opt` / `_impl`) and can never share a compiled graph."""
     if a is b:
         return frozenset()
-    la, ta = jax.tree_util.tree_flatten_with_path(a)
-    lb, tb = jax.tree_util.tree_flatten_with_path(b)
-    if ta != tb or len(la) != len(lb):
+    la, lb = list(_model_leaves(a)), list(_model_leaves(b))
+    if [p for p, _ in la] != [p for p, _ in lb]:
         return None
     differ = set()
     for (path, x), (_, y) in zip(la, lb):
-        x, y = np.asarray(x), np.asarray(y)
-        if x.shape != y.shape or x.dtype != y.dtype:
+        if path == "_sizes":
+            continue
+        if not isinstance(x, jax.Array):
+            if _static_ignored(path):
+                continue
+            if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+                same = np.shape(x) == np.shape(y) and np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
+            else:
+                same = x == y
+            if not same:
+                return None
+            continue
+        if not isinstance(y, jax.Array) or x.shape != y.shape or x.dtype != y.dtype:
             return None
-        if not np.array_equal(x, y, equal_nan=True):
-            differ.add(jax.tree_util.keystr(path).lstrip("."))
+        if not np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True):
+            top = path.split(".")[0]
+            if top in ("opt", "_impl"):
+                return None
+            differ.add(top)
     return frozenset(differ)
 
 
@@ -374,7 +405,7 @@ def _override_fields(env: Env) -> tuple[str, ...]:
 
 def shared_physics_groups(built: Sequence[Env]) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[str, ...], ...]]:
     """Partition env indices into groups that can share one physics call: the same frame_skip and
-    compiled models equal but for PER_INSTANCE_FIELDS. Returns (groups, per group the model fields passed
+    compiled models of one structure (`model_difference` not None). Returns (groups, per group the model fields passed
     per instance: those its members' resets override plus those whose values differ between members)."""
     groups: list[list[int]] = []
     differing: list[set[str]] = []
@@ -382,7 +413,7 @@ def shared_physics_groups(built: Sequence[Env]) -> tuple[tuple[tuple[int, ...], 
         for grp, diff in zip(groups, differing):
             first = built[grp[0]]
             d = model_difference(first.sim.mx, env.sim.mx) if first.frame_skip == env.frame_skip else None
-            if d is not None and d <= PER_INSTANCE_FIELDS:
+            if d is not None:
                 grp.append(i)
                 diff.update(d)
                 break
@@ -422,8 +453,10 @@ def make_multitask(
 
     bench: an `envs.benchmarks.Benchmark` (from `envs.benchmark(name, seed)`).
     split: "train" or "test" task sets. skills: optional subset of that split's skills.
-    share_physics: step skills whose scenes compile to the same model (up to PER_INSTANCE_FIELDS) in one
-        physics call (fewer compiled graphs; results are the same). False compiles every skill's physics separately.
+    share_physics: pad the scenes of skills that can share a structure to their family's template
+        (`envs.family.partition`) and step each family in one physics call with its members' model values per
+        instance (fewer compiled graphs; each skill's dynamics are its own scene's). False compiles every
+        skill's own (lean) scene separately.
     full_forward: end every step with a full forward pass, also for skills whose reward reads no contact data
         (they otherwise get kinematics only: a smaller step graph, the same obs / reward / trajectory).
     make_kwargs: forwarded to `envs.make` (partially_observable defaults to the benchmark's flag).
@@ -447,7 +480,17 @@ def make_multitask(
         raise ValueError("make_multitask sets settle_tasks itself (the benchmark's task sets); do not pass it")
     make_kwargs.setdefault("partially_observable", bench.partially_observable)
     # settle_tasks: metaworld's exact reset states of these tasks for skills whose settle depends on the task
-    built = tuple(_table_only(envs.make(s, settle_tasks=task_sets[s], **make_kwargs), task_sets[s]) for s in names)
+    if "family" in make_kwargs:
+        raise ValueError("make_multitask chooses each skill's family itself (share_physics); do not pass family")
+    fam = {}
+    if share_physics:
+        from envs.family import partition
+
+        fam = {s: f for f in partition(names) if len(f) > 1 for s in f}
+    built = tuple(
+        _table_only(envs.make(s, settle_tasks=task_sets[s], family=fam.get(s), **make_kwargs), task_sets[s])
+        for s in names
+    )
     tasks = tuple(np.asarray(task_sets[s], np.float32) for s in names)
     groups, fields = shared_physics_groups(built) if share_physics else (None, None)
     return MultiTaskEnv(

@@ -17,6 +17,8 @@ SCENE = SceneConfig(
     proxies=(TABLE,),
     # Only the puck rests on the table; the reach expert never touches it.
     pairs=(Pair("objGeom", "table_proxy"),),
+    # Metaworld's (stock) cone; the resting puck is the only contact, and it lets reach share push's family.
+    cone="elliptic",
 )
 
 

@@ -199,24 +199,6 @@ def test_split_env_refuses_to_exceed_the_memory_map_limit(monkeypatch):
     unchecked._check_maps()  # no error: the check is off
 
 
-@pytest.mark.slow
-def test_shared_physics_of_different_skills_steps_like_separate_physics():
-    """push and pick-place (models differing in the goal site) in one physics call equal separate calls."""
-    bench = envs.benchmark("MT10")
-    kw = dict(envs_per_skill=2, skills=["push-v3", "pick-place-v3"], max_path_length=3)
-    shared, alone = make_multitask(bench, **kw), make_multitask(bench, share_physics=False, **kw)
-    assert shared.physics_groups == ((0, 1),) and shared.override_fields == (("site_pos",),)
-    a = jax.random.uniform(jax.random.key(5), (4, 4), minval=-1.0, maxval=1.0)
-    outs = []
-    for menv in (shared, alone):
-        s, step = jax.jit(menv.reset)(jax.random.key(6)), jax.jit(menv.step)
-        for _ in range(4):
-            s = step(s, a)
-        outs.append(s)
-    np.testing.assert_allclose(np.asarray(outs[0].obs), np.asarray(outs[1].obs), atol=1e-5)
-    np.testing.assert_allclose(np.asarray(outs[0].reward), np.asarray(outs[1].reward), atol=1e-4)
-
-
 @pytest.mark.parametrize("skill", __import__("envs.skills", fromlist=["ported_skills"]).ported_skills())
 def test_every_ported_skill_traces(skill):
     """Every registered skill builds its scene and traces reset + step to the env's shapes (no compile:
