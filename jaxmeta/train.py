@@ -458,6 +458,11 @@ def _largest_divisor_at_most(n: int, cap: int) -> int:
     return max(d for d in range(1, max(1, min(n, cap)) + 1) if n % d == 0)
 
 
+#: The most physics graphs one training program has compiled with on the project's 2-core / 24 GB CPU (MT10 with
+#: families: 4; 8 before them). A run with more gets a note before compiling (docs/families.md).
+CPU_GRAPHS_COMPILED = 8
+
+
 def plan_devices(config: TrainConfig, num_devices: int | None = None) -> int:
     """Number of devices the run shards over: the largest divisor of the sharded axis (the seed axis
     with several seeds, else envs_per_skill -- so every skill's group splits evenly -- and the batch
@@ -715,6 +720,10 @@ def train(
     say("compiling: the first launch of a configuration compiles for minutes on a CPU"
         + (f"; the persistent cache ({cache_dir}) makes the next ones start in seconds" if cache_dir
            else " (no persistent compilation cache is enabled: envs._runtime.enable_compilation_cache)") + " ...")
+    graphs = getattr(trainer.env, "num_physics_groups", 0)
+    if jax.default_backend() == "cpu" and graphs > CPU_GRAPHS_COMPILED:
+        say(f"note: this program holds {graphs} physics graphs; on the project's 2-core / 24 GB CPU the most that "
+            f"has compiled in one program is {CPU_GRAPHS_COMPILED} (MT50's 17 did not: docs/families.md)")
     programs = compile_programs(trainer, need_init=not resume)
     cs = programs.compile_s
     parts = [f"run {cs['run']:.1f}s"] + [f"{k.replace('_', ' ')} {cs[k]:.1f}s" for k in ("reset_pool", "init") if k in cs]
