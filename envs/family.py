@@ -11,7 +11,8 @@ builds one skill's scene in the family's structure:
   are dropped. The dynamics are the stock scene's: visual geoms have contype = conaffinity = 0 here.
 * bodies align by position in the tree (child k of a body with child k of the same body in every member);
   joint-carrying and mocap bodies must coincide in every member with the same joints; where a member has no
-  body at a slot it gets a massless, joint-less dummy body.
+  body at a slot it gets a massless, joint-less dummy body; a moving body one level shallower than its
+  counterpart (a last child) is lowered under an identity-pose pad body (poses stay relative to one frame).
 * geoms and sites align per body and per type (a member's k-th box of a body sits in the k-th box slot);
   missing slots get dummy primitives (massless, 1 m above the body, apart from each other).
 * contact pairs are the union over members of (geom slot, geom slot, condim); a member's own pairs keep
@@ -85,8 +86,9 @@ def _name(model, obj, i) -> str:
     return mujoco.mj_id2name(model, obj, i) or ""
 
 
-def _kept_geoms(model: mujoco.MjModel) -> dict[int, list[int]]:
-    """Per body, the geoms a lean scene keeps (in pairs, or named), ordered by (type, id)."""
+def _kept_geoms(model: mujoco.MjModel):
+    """Per body, the geoms a lean scene keeps (in pairs, or named), ordered by (slot type, id); and the slot type
+    of a kept geom (its own type if it collides, else a marker sphere)."""
     paired = set(int(g) for g in model.pair_geom1) | set(int(g) for g in model.pair_geom2)
     per_body: dict[int, list[int]] = {b: [] for b in range(model.nbody)}
     for g in range(model.ngeom):
@@ -185,13 +187,6 @@ def embedding(t: Node, m: Node) -> tuple[dict[tuple, tuple], dict[tuple, tuple]]
 
 
 # --- slots --------------------------------------------------------------------------------------------------
-
-def _slot_paths(node: Node, path=()):
-    """(path, node) for every body slot, depth first (MuJoCo's body order)."""
-    yield path, node
-    for k, c in enumerate(node.children):
-        yield from _slot_paths(c, path + (k,))
-
 
 def _member_slots(model: mujoco.MjModel) -> tuple[dict[int, tuple], dict[int, tuple]]:
     """Body id -> slot path, and kept geom id -> geom slot (body path, type, index within type)."""
@@ -438,7 +433,7 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
 
     fill((), ttree, spec.worldbody, 0)
     out = spec.compile()
-    slot_geom = _slot_geom_names(out, ttree)
+    slot_geom = _slot_geom_names(out)
     for key in tpairs:
         s1, s2, dim = key
         pair = spec.add_pair()
@@ -456,7 +451,7 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     return out
 
 
-def _slot_geom_names(model: mujoco.MjModel, tree: Node) -> dict[tuple, str]:
+def _slot_geom_names(model: mujoco.MjModel) -> dict[tuple, str]:
     """Geom slot (body path, type, index) -> geom name in a compiled padded model."""
     body_path, _ = _member_slots(model)
     out = {}

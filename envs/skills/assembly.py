@@ -1,30 +1,10 @@
 """assembly-v3: pick the round nut up by its handle and put it over the peg (metaworld SawyerNutAssemblyEnvV3
 in sawyer_assembly_peg_v3.py, reward v2). Also the scene and helpers disassemble-v3 shares (same stock XML).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = rand_vec[:3] (the nut's body position), `_set_obj_xyz` (the nut's free joint,
-  qpos[9:12], its settled orientation kept, qvel zeroed; set_state: fresh reset observation), then the peg body
-  moves to target - (0, 0, 0.05) and the `pegTop` site's (peg-frame) pos is set to the target: per-instance
-  model overrides. The goal is rand_vec[3:]. Metaworld resamples when the nut starts within 10 cm (xy) of the
-  goal (frozen task vectors would loop forever: never the case for benchmark tasks).
-* observed object: site "RoundNut-8" (the handle's centre) and the RoundNut body's xquat (MuJoCo (w, x, y, z),
-  as metaworld returns it).
-* reward: the base `_gripper_caging_reward` (medium density; common.gripper_caging_reward) of the handle
-  position whose x snaps to the hand's within 1 cm; the nut's ring centre (site "RoundNut") in a funnel above
-  the peg (`_reward_pos`, the funnel's bottleneck widening once successful); both times the
-  "laid flat" quaternion term; 10 on success (ring centre within 2 cm of the peg axis and below the goal).
-  info "near_object" is the quaternion term, "obj_to_target" 0, as metaworld.
-
-Scene (shared with disassemble-v3: one SceneConfig, one compiled physics). Contact survey of stock metaworld
-(scripted expert, tasks 0-4 of each skill): the nut's 8 ring capsules (class asmbly_col) rest on the table;
-the pads (and now and then the claws) grip the handle's collision box (asmbly_col box 19 x 38 x 16 mm); in
-disassemble-v3 the ring's inner capsules rub on the peg cylinder while the nut is pulled up and the handle box
-touches the table when the gripper presses it down. Nothing else touches (in assembly-v3 the expert succeeds
-with the ring hovering above the peg, which it never touches). The stock collision geoms are unnamed, so they
-are duplicated as mass-less proxies with the asmbly_col contact parameters (common.OBJ_COL_CONTACT): 8 ring
-capsules (capsule-plane with the table, capsule-capsule with the peg), the handle box (box-plane with the table,
-box-box with pads and claws); MJX's capsule-cylinder is an SDF solve, so the peg cylinder (r 2 cm, half-height
-5 cm) is a vertical capsule of the same radius and the same top height (rounded top).
+The unnamed colliders become mass-less proxies: the nut's 8 ring capsules (on a table plane, against the peg) and
+its handle box (gripped box-box); the peg cylinder becomes a capsule of the same radius and top height (MJX's
+capsule-cylinder is an SDF solve). Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

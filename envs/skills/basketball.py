@@ -1,31 +1,10 @@
 """basketball-v3: pick the ball up and bring it over the hoop (metaworld SawyerBasketballEnvV3 in
 sawyer_basketball_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = (rand_vec[:2], 0.03) (init_config z, float32 0.03), `_set_obj_xyz` (the ball's free
-  joint, qpos[9:12]; set_state: fresh reset observation); the hoop body `basket_goal` moves to rand_vec[3:]
-  (per-instance model override). The goal is the hoop's `goal` site, rand_vec[3:] + (0, -0.083, 0.25)
-  (metaworld reads it as a live view of data.site_xpos that its set_state refreshes, then copies it into the
-  site's model pos; the observed goal stays that world position). Metaworld resamples when the ball starts
-  within 15 cm (xy) of the hoop (frozen task vectors would loop forever: never the case for benchmark tasks).
-* observed object: body "bsktball" xpos and xquat (MuJoCo's (w, x, y, z), as metaworld returns it).
-* reward: target = the goal with z = 0.3, distances scaled by (1, 1, 2); the base `_gripper_caging_reward`
-  (high density; common.gripper_caging_reward), set to 1 while the ball is lifted and held; hamacher(grasped,
-  in_place) + 1 + 5 * in_place while lifted; 10 within 8 cm (scaled); success within 8 cm (scaled).
-
-Scene: the expert comes down on the ball, pushes it ~1 cm into the (soft) table, closes the gripper on it
-and lifts it straight up to the hoop's height: the ball sphere on the table plane (sphere-plane), the pads
-and claws against a sphere proxy of the ball (sphere-box: MJX's sphere-box collider drops non-penetrating
-contacts, so the fingers' 1 mm margin is folded into the proxy's radius, pair margin 0). On the way down the
-left finger and the hand graze the near side of the hoop's rim in some tasks (metaworld, first 20 tasks: 5
-of them, 3 of which it then fails): the rim's near edge and its two diagonals are capsule proxies (RIM)
-paired with the left claw (the outer face of the +y finger; pairing the left pad too gave the same success
-rates at ~25% more step time) and with the hand mesh's bounding box (common.HAND_BOX; the capsule HAND_MESH
-missed the hand-rim contact that deflects metaworld's hand in task 2). The backboard, pole and
-far side of the rim are not collided: the fingers reach them only after success. Elliptic cone, 4 solver
-iterations (as the other grasping skills). Scripted expert, first 50 tasks: MJX 0.90, metaworld 0.90 (3 of
-the 5 failures shared); without the rim pairs MJX succeeded on all of the first 20 (metaworld 0.85). The rim
-proxies carry the fingers' folded 1 mm margin, so the hand (margin 0) sees the rim 1 mm thicker than stock.
+The ball is a sphere on a table plane; the pads and claws grip a sphere proxy with their 1 mm margin folded into its
+radius (MJX's sphere-box drops non-penetrating contacts). Capsule proxies of the rim's near side meet the left claw
+and HAND_BOX; the backboard and pole are not collided. Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

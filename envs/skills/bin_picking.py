@@ -1,25 +1,9 @@
 """bin-picking-v3: pick the cube out of the red bin and put it into the blue one (metaworld
 SawyerBinPickingEnvV3 in sawyer_bin_picking_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = (rand_vec[:2], the cube's settled height) (read after the hand settle, before the cube
-  is placed), `_set_obj_xyz`. The goal is `get_body_com("bin_goal")`, the fixed blue bin's frame
-  (0.12, 0.7, 0): rand_vec[3:] is not used.
-* `_target_to_obj_init` (in_place's margin) is set by metaworld at the FIRST reward evaluation, i.e. the
-  cube-to-goal distance after the first step; the cube rests in its bin then (the hand starts 0.2 m above
-  it and moves at most 1 cm a step), so it is the distance at reset here.
-* observed object: body "obj" xpos and xquat (MuJoCo's (w, x, y, z), as metaworld returns it).
-* reward: the base `_gripper_caging_reward` (high density, effort 0.7; common.gripper_caging_reward),
-  hamacher(grasped, in_place); + 1 + 5 * hamacher(above_floor, in_place) when grasped (hand within 4 cm of
-  the cube, cube lifted 2 cm, gripper not pinched shut); above_floor keeps the hand above two log "funnels"
-  around the start and goal positions; 10 within 5 cm; success within 5 cm.
-
-Scene (contact survey, metaworld's expert on the first 20 tasks): the cube (an unnamed obj_col box) touches
-the pads (every grasped step), the claws, and the red bin's floor; its walls in 6 steps; the fingers never
-touch the bins, and success comes before the cube lands in the blue bin. Collided here: a mass-less box copy
-of the cube (CUBE, obj_col's contact parameters) gripped by the stock pads and claws (box-box), and the
-cube on a plane at the bins' floor height (both bins' floors are at z = 0.01; the cube never leaves them):
-plane-box.
+A mass-less box copy of the cube (`CUBE`) is gripped by the stock pads and claws (box-box) and rests on a plane at
+the bins' floor height; the bins' walls are not collided. Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,60 +1,11 @@
 """box-close-v3: pick the lid up by its handle and put it on the box (metaworld SawyerBoxCloseEnvV3 in
 sawyer_box_close_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: metaworld's `reset` calls `reset_model` twice (once itself, once through gymnasium's `reset` after
-  `mj_resetData`), and `reset_model` moves the box body (`model.body("boxbody").pos = (goal xy, 0)`) AFTER its
-  hand settle: the second settle runs with the box already under the stock lid (which mj_resetData put back at
-  (0, 0.8)), so the lid is pushed around by the box walls during those 250 physics steps and its settled
-  ORIENTATION depends on the task (~1e-3 in the quaternion). Then 5 raw `mj_step`s, then `_set_obj_xyz` puts
-  the lid at (rand_vec[:2], 0.02) (position only, qvel zeroed; set_state: fresh reset observation).
-  Here: the settle is envs.skills.task_settle's (Skill.settle_body "boxbody"): metaworld's own settled state
-  for the tasks of the env's table (`envs.make(settle_tasks=...)`; make_multitask passes the benchmark's),
-  lid tilt included; else simulated in MJX (where the proxies leave the lid flat to ~5e-5: metaworld's tilt
-  comes from the stock mesh/rim contact mix). Then the 5 steps: for the table's tasks their result is
-  metaworld's own too (Skill.settle_table_placed: the table also holds the state at `_set_obj_xyz`), because
-  the proxies move the settled lid on the box walls where metaworld's contacts leave it at rest (measured, CPU
-  MuJoCo on this scene from metaworld's settled state, tasks 0-2: lid quaternion 1.6e-4 / 8.3e-4 / 5.8e-4 off
-  after the 5 steps; the stock model: 0); else simulated. Then the lid at (rand_vec[:2], 0.02), its
-  orientation kept. The goal is rand_vec[3:] (goal site too).
-* objects: top_link xpos and xquat (MuJoCo (w, x, y, z), as metaworld returns it).
-* reward: grab effort (from the action) hamacher the "above the funnel floor and at the handle" term, plus
-  8 * lifted/placed; 10 on success (lid within 8 cm of the goal); everything times the lid-upright term.
-
-Scene (contact survey, metaworld expert, 20 tasks): the lid's mesh (its convex hull is a 23 x 23 x 2.2 cm
-plate) and rim boxes rest on the table; the pads (and the claws) grip the handle's mesh and the grip capsule.
-The handle mesh's hull is the grip bar (a 16-gon of radius 8 mm) on top of a 1.6 cm thick slab down to the lid:
-a pad landing on the bar rests on it for a few steps, then slides off beside it, and the pads, going down,
-clamp the slab's flat sides. The lid's rims (and hull) hit the box's walls: lifted while the hand still moves
-towards the box, the lid's leading edge catches on the front wall; the lid then swings in the grip (its slab
-wedges the right finger open: task 1, right pad 243 N on the slab's lower part) and may end up held more than
-1 cm off the hand in xy, where the expert chases it to the workspace bounds: metaworld's expert fails 5 of 20
-tasks (1, 5, 16, 17, 19) so.
-Here: the lid as one box (LID: the hull, bottom and sides at the rims') on the table plane and against box
-proxies of the 4 walls (WALLS), both pairs with the rims' contact class (top_col: condim 4, stiffer solref /
-solimp); the grip bar as a capsule (GRIP, 1 mm folded finger margin) against the pads and both claws
-(capsule-box); the slab as a box (HANDLE, margin folded) against the pads (box-box). Measured (CPU MuJoCo on
-this scene before HANDLE's single-contact scaling below, metaworld's reset states):
-* drift (replay of metaworld's expert actions, 50 steps, task 0 / 1): without HANDLE the pads slide off the
-  bar sooner and go down faster than metaworld's: hand 6.2 / 16.9 mm; with it 5.1 / 15.1 mm. (With the
-  handle's hull as one box instead of the capsule, the pads that land on the bar slide off its wide flat top
-  and the hand pushes the lid into the table: 52 mm.)
-* expert (closed loop, 20 tasks; metaworld 15): without HANDLE 20; with it 14 (fails 1, 5, 8, 9, 17, 19);
-  HANDLE also against the claws 19; the slab as 3 capsules along the bar 19; HANDLE with lid-wall pairs of the
-  rims' class (as here) 12.
-MJX (the scripted expert, MT1 tasks; metaworld 15 of the first 20, 40 of 50; 2026-11-22). Whether the expert
-succeeds is a threshold effect: during the lift the lid hangs ~9 mm (median over tasks) off the hand in xy in
-both simulators, right at the expert's 1 cm chase threshold. What sets that offset is how the pads hold the
-slab. Metaworld's pads touch the handle's mesh at one point each (MuJoCo's convex box-mesh collider); MJX's
-box-box collider gives HANDLE four contacts per pad, each with the stock stiffness: four times as stiff a grip.
-There the pads stop higher and more variably on the slab (hand above the lid 69.4 +- 2.9 mm 15 steps into the
-lift, metaworld 67.7 +- 0.6), the lid hangs off by more than 1 cm on half the tasks (metaworld 38 %), and the
-count swung with float rounding (12 or 14 of 20, 33 or 35 of 50, between the kinematics-only and the full
-post-step build). So HANDLE's pairs carry 4x the regularization (`single_contact_pairs`; as handle-press-side's
-grip): the four contacts together are as stiff as one stock contact. Hand above lid 67.5 +- 1.8 mm; >1 cm off on
-28 % of tasks; expert 17 of 20 / 42 of 50 (default build), 15 of 20 / 41 of 50 (full post-step pass); 7 of
-the 9 tasks that fail in the full build also fail in metaworld. (With 2x the regularization: 13 / 36. With the
-mesh's contact class on the lid-wall pairs the lid never catches on the wall: 20 / 48.)
+The lid is one box (`LID`) on a table plane and against box proxies of the 4 box walls; the handle is a grip capsule
+(`GRIP`) plus a slab box (`HANDLE`) whose pairs carry 4x the regularization, so MJX's four box-box contacts are as
+stiff as MuJoCo's single one. The task-dependent hand settle comes from envs.skills.task_settle. Elliptic cone, 4/8
+iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -2,24 +2,10 @@
 
 Also the module-level builders shared with button-press-wall-v3 (`button_functions`, `SCENE`).
 
-Metaworld semantics kept here:
-* reset moves the whole button box (`model.body("box").pos = rand_vec`, a per-instance model override), sets the
-  button's slide joint to 0 (qpos and qvel, through `set_state`, which runs mj_forward), then reads the goal from
-  the box's "hole" site and the press depth from its "buttonStart" site (both along y).
-* the observed object is the button body's COM + (0, -0.193, 0) (the front of its cap), quat the body's MuJoCo
-  (w, x, y, z) xquat.
-* success needs the button pressed ~13.5 mm *past* its slide-joint range (obj y within 0.02 of the hole site):
-  the soft joint limit gives way under the gripper's push until the cap (stock cylinder r = 0.043) lands on
-  the box front at ~22 mm past the range (the middle disc's 2 mm overlap with the box's hole edge does not stop
-  it, see button_press_topdown).
-
-Scene: the button box is the one of button-press-topdown turned upright (same buttonbox.xml body, box frame =
-world frame here), so its proxies are reused as they are (in the button / buttonbox frames): the cap as a box
-the finger pads push, the stop as a sphere at the cap's inner face against a duplicate of the box's top block.
-In metaworld the finger that pushes is the left one (its pad and claw), while the right claw drags on the table
-(the expert holds the hand at the mocap's lowest z, 0.05). Pairs: the left pad and claw on the cap and the stop;
-the right claw's drag on the table is left out (it costs the hand <= 9 mm of drift over 50 expert steps and no
-expert success, measured: 20/20 tasks as metaworld, see the port report).
+button-press-topdown's proxies on the upright button box: the cap as a box pushed by the left pad and claw
+(frictionless), a stop sphere against a copy of the box's top block; the right claw's drag on the table is left out.
+Default (pyramidal) cone.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,21 +1,9 @@
 """button-press-topdown-v3: press a button down from above (metaworld SawyerButtonPressTopdownEnvV3, reward v2).
 
-Metaworld semantics kept here:
-* reset moves the whole button box (`model.body("box").pos = rand_vec`, a per-instance model override), then
-  reads the goal from the box's "hole" site and the press depth from its "buttonStart" site. The button joint
-  keeps its settled value.
-* the observed object is the button body's COM + (0, 0, 0.193) (the top of its cap), quat the body's
-  MuJoCo (w, x, y, z) xquat.
-* success needs the button pressed ~9 mm *past* its slide-joint range (obj z within 0.024 of the hole site):
-  the soft joint limit gives way under the gripper's push until the cap (stock cylinder r = 0.043) lands on
-  the box top at ~24 mm past the range. (The middle disc, r = 0.026, overlaps the box's hole edge by only
-  2 mm: MuJoCo resolves that contact sideways, so it does not stop the button.) The joint limit is kept as
-  is, the landing by a sphere proxy under the cap.
-
-Scene (stock: the cap and discs are cylinders and the box is 4 boxes, colliding with mesh fingers): the cap
-becomes a box the finger pads press on; the stop is a sphere whose lowest point is the cap's lower face,
-over the box's far top block (a duplicate of the stock box). Contact parameters are the stock ones (class
-buttonbox_col with the pads). Chosen by measurement, see the port report.
+The cap cylinder becomes a box that the pads press through frictionless pairs; a sphere proxy under the cap against
+a copy of the box's top block is the stop, one contact stiffer than stock so the button lands where metaworld's
+does, past its slide-joint range. Default (pyramidal) cone.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

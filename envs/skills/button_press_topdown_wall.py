@@ -1,14 +1,9 @@
 """button-press-topdown-wall-v3: press a button down from above, behind a low wall (metaworld
 SawyerButtonPressTopdownWallEnvV3, reward v2).
 
-Metaworld semantics kept here: those of button-press-topdown-v3 (envs.skills.button_press_topdown: the box moved
-per task, goal from the "hole" site, press depth from "buttonStart" along z, button joint at its settled value,
-observed object the cap top, success within 0.024 of the hole, ~9 mm past the joint range), with this variant's
-reward: the gripper term is hamacher(max(opening, 0), near) (topdown: 1 - opening).
-
-Scene: button-press-topdown's (cap box and stop sphere proxies, frictionless pad-cap pairs, stiff stop), plus the
-wall (stock box, class wall_col, unnamed; duplicated as a proxy) against the finger pads and the hand mesh capsule,
-as in button-press-wall-v3. The expert passes over the wall and never touches it.
+button-press-topdown's scene plus a copy of the low wall box against the finger pads and the hand mesh capsule, as
+in button-press-wall-v3.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

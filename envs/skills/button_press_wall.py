@@ -1,14 +1,9 @@
 """button-press-wall-v3: push a button in horizontally behind a low wall (metaworld SawyerButtonPressWallEnvV3,
 reward v2).
 
-Metaworld semantics kept here: those of button-press-v3 (envs.skills.button_press: reset, observed object, goal
-and press depth along y), with the wall variant's reward (near the button within 0.01, a flat 2 + 2 (1 + opening)
-+ 4 pressed^2 once the tcp is within 0.07 of it) and success threshold (0.03 of the hole site).
-
-Scene: button-press-v3's (same button box proxies and pairs), plus the wall (stock box, class wall_col, unnamed;
-duplicated as a proxy) against the two finger pads (the claws sit 3 mm outside them) and the hand mesh capsule.
-The expert goes over the wall and never touches it before success; the pairs keep the obstacle for other
-policies.
+button-press-v3's scene plus a copy of the low wall box against the finger pads and the hand mesh capsule (the
+expert never touches it; the pairs keep the obstacle for other policies).
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -2,24 +2,11 @@
 
 Also the scene shared by the three coffee skills (`SCENE`, sawyer_coffee.xml) and the mug placement they share.
 
-Metaworld semantics kept here:
-* reset moves the machine (`model.body("coffee_machine").pos = rand_vec`, a per-instance model override), puts the
-  mug's free joint at rand_vec + (0, -0.22, 0) with metaworld's `_set_obj_xyz`, which zeroes qvel[9:15] (not the
-  mug's dofs: arm joints 3-6 and the gripper; kept as is), target = rand_vec + (0, -0.19, 0.3).
-* the observed object is the "buttonStart" site, quat (1, 0, 0, 0); the press is measured along y, with margin
-  max_dist = 0.03 (the button's travel); success within 0.02 of the target, i.e. pressed 1-5 cm.
-
-Scene (stock: the button is a cylinder in a frame of 4 boxes, the hand and fingers are meshes/boxes, the mug a
-cylinder on the table): measured in metaworld's expert rollouts, the left finger's claw presses the button first,
-then the left pad lands on the frame's bottom box (which holds the hand back, up to 2 kN) while the hand mesh
-presses the button on until it hits the machine's body box ~3 cm past its slide range. So: the button as a box
-(its cylinder's bounding box) pressed by the left claw and by the hand's mesh box (common.HAND_BOX); the frame's
-bottom box (stock, unnamed, duplicated) against the left pad; a stop sphere at the button's back face against a
-duplicate of the machine's top body box (one stiff contact, as button_press_topdown's stop). Elliptic cone (MJX has
-no condim 1 with it, so these pairs keep their stock condim 3; an elliptic cone does not soften them the way a
-pyramidal one does, see button_press_topdown). The mug stands on the table (its stock
-cylinder, duplicated, on the table plane) and is gripped by the pads through a vertical capsule (coffee-push/pull).
-One scene for the three coffee skills, so their compiled physics is shared.
+The button cylinder becomes a box pressed by the left claw and HAND_BOX; a copy of the frame's bottom box holds the
+left pad back, and a stiff stop sphere against a copy of the machine's top box ends the press. The mug stands on a
+table plane, gripped through a vertical capsule. Elliptic cone (it does not soften the stock condim-3 pairs as a
+pyramidal one does).
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -3,16 +3,9 @@
 Also `mug_skill`, the builder shared with coffee-pull-v3 (the two differ in where the machine stands and in their
 task ranges; the reward is the same).
 
-Metaworld semantics kept here:
-* reset: rand_vec = (mug start, mug goal); the mug's free joint goes to the start with metaworld's `_set_obj_xyz`
-  (which zeroes qvel[9:15], see coffee_button), the machine to goal + (0, 0.22, 0) (push) or start + (0, 0.22, 0)
-  (pull) and the "mug_goal" site to the goal (per-instance model overrides); obj_init_pos = the start as sampled.
-* the observed object is the "obj" body position, quat the "mug" geom's xmat as scipy (x, y, z, w).
-* reward: hamacher(caging (medium density, effort 0.7), in_place (x, y weighted 2x)), + 1 + 5 in_place when the
-  tcp is within 0.04 and the gripper open, 10 within 0.05 (weighted); success within 0.07 of the goal.
-
-Scene: the coffee scene (envs.skills.coffee_button.SCENE, shared by the three coffee skills): the pads grip the
-mug's capsule proxy, the mug stands on the table plane; elliptic cone (gripped and dragged object, as push-v3).
+Scene `envs.skills.coffee_button.SCENE`, shared by the three coffee skills: the pads grip the mug's vertical capsule
+proxy, the mug stands on a table plane. Elliptic cone (a gripped, dragged object, as push-v3).
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

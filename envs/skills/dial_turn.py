@@ -1,21 +1,9 @@
 """dial-turn-v3: turn a dial a quarter turn by pushing its knob (metaworld SawyerDialTurnEnvV3 in
 sawyer_dial_turn_v3.py, reward v2).
 
-Metaworld semantics kept:
-* reset moves the dial (`model.body_pos["dial"] = rand_vec`, a per-instance model override) and calls no
-  mj_forward: the reset observation shows the arm's stale settle kinematics (`stale_reset_arm`). The dial is
-  where the settle saw it (metaworld's reset_model runs twice, so the dial was already at rand_vec during the
-  settle, which it does not touch), i.e. the fresh kinematics of the placed dial.
-* objects: the knob tip, dial body position + 0.05 * (sin q, -cos q, 0) (q: knob_Joint_1); quat: the (never
-  rotating) dial body's xquat.
-* reward: 10 * hamacher(hamacher(reach, gripper closed), in_place); reach is a gaussian tolerance of the tcp to
-  the push point (knob tip + (0.05, 0.02, 0.09)) whose margin uses the push point at reset and `init_tcp`;
-  target = rand_vec + (0, 0.03, 0.03); success when the knob tip is within 7 cm of it.
-
-Scene (sawyer_dial.xml): the dial is fixed on the table and turns on a hinge. Measured metaworld contacts over the
-20 MT1 expert episodes: only the knob's head (a dial_col box, duplicated as `HEAD`) against the four finger
-pads/claws (the closed gripper pushes the head sideways); the dial's base cylinder is never touched. Box-box
-pairs with the stock pad/claw boxes; pyramidal cone, 4/8 iterations (nothing is grasped).
+Only the knob's head collides: a copy of its dial_col box (`HEAD`) against the stock pads and claws (box-box). Reset
+keeps metaworld's stale arm kinematics. Pyramidal cone, 4/8 iterations (nothing is grasped).
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -2,24 +2,9 @@
 sawyer_disassemble_peg_v3.py, reward v2). Scene, observed object and shared reward pieces: envs.skills.assembly
 (same stock XML, one SceneConfig: the two skills share one compiled physics).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = rand_vec[:3]; the peg body moves to obj_init_pos + (0, 0, 0.03) and its pegTop site
-  (peg frame) to obj_init_pos + (0, 0, 0.08) (per-instance model overrides), then `_set_obj_xyz(obj_init_pos)`
-  (the nut's free joint, settled orientation kept, qvel zeroed; set_state: fresh reset observation). The goal is
-  obj_init_pos + (0, 0, 0.15) (rand_vec[3:] only feeds metaworld's resampling loop, which benchmark tasks never
-  enter). The hand starts at (0, 0.4, 0.2).
-* the reset settle depends on the task here: metaworld's `reset` runs `reset_model` twice (once before
-  `mj_resetData`), so during the second, recorded hand settle the peg already stands at this task's position,
-  next to the nut that `mj_resetData` put back at its XML pose (0.1, 0.6, 0.02). For pegs within ~9 cm of it
-  (5 of MT1's first 20 tasks) the peg starts inside the nut's ring or handle and shoves it aside during the
-  settle: the nut's settled yaw (kept by `_set_obj_xyz`, which only sets the position) changes by up to ~40
-  degrees. That depenetration is not reproducible to float precision in MJX (proxies, float32, 4 solver
-  iterations), so the settle is envs.skills.task_settle's: metaworld's own settled state for the tasks of the
-  env's settle table (`envs.make(settle_tasks=...)`, make_multitask passes the benchmark's: exact), else
-  simulated in MJX.
-* reward: the base `_gripper_caging_reward` (high density) of the x-snapped handle position; the ring centre
-  near goal + (0, 0, 0.1) (`_reward_pos`); both times the quaternion term; 10 on success, which is the handle
-  (obs[6]) above the goal's height.
+The reset hand settle is envs.skills.task_settle's, per task: the peg, already placed during metaworld's second
+settle, can shove the nut aside, which MJX cannot reproduce to float precision.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,19 +1,9 @@
 """door-close-v3: push an open hinged door shut (metaworld SawyerDoorCloseEnvV3 in sawyer_door_close_v3.py,
 reward v2).
 
-Metaworld semantics kept here:
-* reset moves the door (`model.body("door").pos = rand_vec`, per-instance model override) and the goal
-  site to rand_vec + (0.2, -0.2, 0), then opens the door (`_set_obj_xyz(-1.5708)`: set_state, so the reset
-  observation is fresh kinematics, no stale frame).
-* reward: 3 * hand_in_place + 6 * in_place (gaussian tolerances), 10 when the handle is within 5 cm of
-  the goal; success when within 8 cm. `hand_init_pos` is metaworld's float32 (-0.5, 0.6, 0.2).
-
-Scene (sawyer_door_pull.xml, as door-open): the expert rises above the open door, comes down behind the
-handle and pushes the door panel shut with the hand (in metaworld: the hand mesh against the door panel
-box and the safe's right wall, the fingers brushing the handle grip/stem, the open door resting against
-the safe's left wall). The MJX scene has door-open's grip/stem capsules (paired with pads and claws) and
-door stop (door edge capsule vs left wall box), plus a capsule proxy of the hand mesh paired with a
-duplicate of the door panel box and of the safe's right wall box.
+Scene as door-open (grip and stem capsules, door-edge stop) plus a capsule proxy of the hand mesh against copies of
+the door panel box and the safe's right wall, which the hand pushes. Pyramidal cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

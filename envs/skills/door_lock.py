@@ -1,24 +1,10 @@
 """door-lock-v3: press a safe door's lock lever down (metaworld SawyerDoorLockEnvV3 in sawyer_door_lock_v3.py,
 reward v2).
 
-Metaworld semantics kept:
-* reset: the safe is moved (`model.body_pos["door"] = rand_vec`, a per-instance model override) -- it already
-  stands there during metaworld's hand settle, which the claw may brush: simulated per task (`settle`) --, then
-  metaworld runs 5 raw `mj_step`s (the arm is still drifting after the hand settle) and calls no mj_forward:
-  the reset observation shows the kinematics of the state before the last step (`stale_reset_frame`, arm and
-  lock). obj_init_pos = lock_link's position, target = obj_init_pos + (0, -0.04, -0.1).
-* objects: the "lockStartLock" site; quat: door_link's xquat (MuJoCo (w, x, y, z), as metaworld returns it).
-* reward: 2 * hamacher(gripper opening, near_lock) + 8 * lock_pressed, where near_lock's margin is the
-  distance itself: metaworld's `init_left_pad` is a live view of the left pad's position
-  (common.metaworld_init_pads); success when |target z - lock z| <= 2 cm.
-
-Scene (sawyer_door_lock.xml, shared exactly with door-unlock-v3: `SCENE`): the safe and door are fixed; the
-lock lever (lock_link, hinge) collides through a `dl_col` box, duplicated as `LOCK` (box). Measured metaworld
-contacts over the 20 MT1 tasks of the experts: door-lock presses the lock with the left pad and claw
-(box-box pairs); door-unlock pushes it with the hand's collision mesh, which also touches the lock base and
-the door panel (`LOCK_BASE`, `PANEL`: duplicates of those dl_col boxes) and, rarely, the left pad/claw. The hand
-mesh is the HAND_BOX proxy. Elliptic cone, 4/8 iterations (nothing is grasped, but the claw's impact on the
-lock during the reset settle follows metaworld's only with the elliptic cone, see `settle`).
+`SCENE`, shared exactly with door-unlock-v3: copies of the lock lever, lock base and door panel dl_col boxes against
+the left pad and claw and HAND_BOX. The reset hand settle is simulated per task (the claw may brush the lock).
+Elliptic cone: only with it does that brush follow metaworld's.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,18 +1,10 @@
 """door-open-v3: swing a hinged door open by its handle (metaworld SawyerDoorEnvV3 in
 sawyer_door_v3.py, reward v2).
 
-Scene (sawyer_door_pull.xml): the stock door collides through `dl_col` boxes and cylinders; MJX has
-no (cylinder, box) collision, and the gripper's pads and claws are boxes. The expert lowers the
-closed gripper between the handle grip and the door and pushes the handle stem towards -x; in
-metaworld the gripper touches the stem and the grip (pads and claws of both fingers), and once the
-door is open ~90 deg the door's hinge edge stops against the safe's left wall. The MJX scene has:
-  * `door_grip_proxy`: one capsule for the two coaxial grip cylinders (r 0.019 over x 0.306..0.456
-    and r 0.023 over 0.341..0.449, door_link frame): r 0.023 over 0.307..0.453;
-  * `door_stem_proxy`: a capsule for the stem cylinder (r 0.013, y -0.112..-0.018);
-  * both paired with the finger pads (and claws, see SCENE);
-  * `door_edge_proxy` (a thin capsule along the door panel's hinge-side edge) against
-    `safe_wall_proxy` (duplicate of the safe's left wall box): the door stop.
-The joint range (-2, 0) does the rest.
+The door's box and cylinder colliders become capsule proxies of the handle grip and stem (MJX has no cylinder-box),
+paired with the pads and claws; a capsule on the door's hinge edge against a copy of the safe's left wall is the
+door stop. Pyramidal cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

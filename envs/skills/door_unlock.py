@@ -1,17 +1,9 @@
 """door-unlock-v3: push a safe door's lock lever up from its locked position (metaworld
 SawyerDoorUnlockEnvV3 in sawyer_door_unlock_v3.py, reward v2).
 
-Metaworld semantics kept:
-* reset: the safe is moved (`model.body_pos["door"] = rand_vec`), the hand settled with it there (per task,
-  `door_lock.settle`: the claw may brush the lock; init_tcp is the task's settled tcp), the lock set to 1.5708 rad (locked) with
-  `_set_obj_xyz` (set_state: fresh reset observation); obj_init_pos = lock_link's position (a live view in
-  metaworld, but lock_link's frame sits on its hinge axis and never moves), target = obj_init_pos +
-  (0.1, -0.04, 0).
-* objects: the "lockStartUnlock" site; quat: door_link's xquat.
-* reward: 2 * ready_to_push (hand + (0, 0.055, 0.07) "shoulder" to the lock, margin from init_tcp) +
-  8 * pushed (|target x - lock x|); success within 2 cm.
-
-Scene: door-lock-v3's (`envs.skills.door_lock.SCENE`), shared exactly.
+Scene door-lock-v3's (`envs.skills.door_lock.SCENE`), shared exactly; the hand settle is per task
+(`door_lock.settle`), then the lock is set locked.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
 """drawer-close-v3: push an open drawer shut (metaworld SawyerDrawerCloseEnvV3, reward v2).
 
-Scene: as drawer-open (sawyer_drawer.xml). The expert comes down in front of the pulled-out drawer
-with a closed gripper and pushes the handle bar; in metaworld the bar touches the left claw and left
-pad only, so the MJX scene collides just the bar (a proxy duplicating the stock capsule) with them.
-The shut drawer stops against the table's back wall (drawer_open.BACK_WALL: without it the expert,
-which keeps pushing after success, drives the drawer 2 cm past the joint's soft limit).
+As drawer-open: only the handle bar (a capsule proxy) collides, with the left pad and claw; the shut drawer stops on
+the table's back wall (drawer_open.BACK_WALL). Pyramidal cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

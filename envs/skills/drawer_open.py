@@ -1,13 +1,10 @@
 """drawer-open-v3: hook the drawer handle with the open gripper and pull the drawer out
 (metaworld SawyerDrawerOpenEnvV3, reward v2).
 
-Scene: the stock drawer (sawyer_drawer.xml) collides through boxes and capsules (class drawer_col);
-the handle bar is a capsule. The expert comes down over the bar with the open gripper and pulls it
-towards the robot: in metaworld only the bar touches the robot (the left pad and claw, i.e. the finger
-behind the bar, and briefly the hand's mesh as it comes down), so the MJX scene collides just the bar
-(a proxy duplicating the stock capsule) with the left pad and a palm proxy (4 contacts). The drawer's
-slide-joint limits (-0.16, 0) stand in for the case; the shut drawer stops against the table's back
-wall (one sphere-plane contact, see BACK_WALL).
+Only the handle bar collides: a capsule proxy of the stock bar against the left pad and a palm proxy. The
+slide-joint limits stand in for the drawer case, one sphere on the table's back wall (BACK_WALL) for the shut stop.
+Pyramidal cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -3,20 +3,10 @@
 Also `faucet_skill`, the builder shared with faucet-close-v3 (they differ in the observed handle site, the goal's
 side, an offset on the observed handle in the reward, and whether reset runs mj_forward).
 
-Metaworld semantics kept here:
-* reset moves the faucet (`model.body("faucetBase").pos = rand_vec`, a per-instance model override; the goal site
-  is moved too, for rendering only), target = rand_vec + (+-0.175, 0, 0.125). faucet-open runs no mj_forward after
-  the settle: its reset observation shows the arm's stale settle kinematics (`stale_reset_arm`); the faucet is
-  where the settle left it (metaworld's reset_model runs twice, so the base already stood at rand_vec, at rest).
-  faucet-close calls mj_forward: fresh kinematics.
-* observed object: the "handleStartOpen" / "handleStartClose" site + (0, 0, -0.01); quat: faucetBase's MuJoCo
-  (w, x, y, z) xquat.
-* reward: 2 (2 reach (gaussian, radius 0.01) + 3 in_place (long_tail, radius 0.07)), 10 within 0.07; faucet-open
-  measures from the observed handle + (-0.04, 0, 0.03). Success within 0.07 of the target.
-
-Scene (stock: the handle is a capsule on the faucet_link2 hinge, pushed sideways by the finger pads/claws and
-sometimes the hand mesh): the handle capsule (unnamed) duplicated, paired with the pads and claws (capsule-box,
-stock pad margin folded into the radius) and with the hand mesh box (HAND_BOX). One scene for both skills.
+The unnamed handle capsule is duplicated, paired with the pads and claws (pad margin folded into its radius) and
+with HAND_BOX. faucet-open's reset keeps metaworld's stale arm kinematics; faucet-close's runs mj_forward. Pyramidal
+cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,24 +1,10 @@
 """hammer-v3: pick the hammer up and drive the nail into the block (metaworld SawyerHammerEnvV3 in
 sawyer_hammer_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: the block body ("box") is put at its stock position (a no-op), the goal is the block's "goal" site
-  (0.24, 0.74, 0.11); the hammer's free joint (qpos[9:12]) is set to rand_vec (z = 0: the stock hammer rests
-  at z = 0.02, so it starts sunk into the table and pops up in the first steps, in metaworld too), its qvel
-  zeroed, orientation kept from the (task-independent) hand settle; set_state: fresh reset observation.
-* objects: hammer body xpos and nail_link xpos; their xquats (MuJoCo (w, x, y, z), as metaworld returns them).
-* reward: the base `_gripper_caging_reward` (high density; common.gripper_caging_reward) on the hammer position
-  whose x snaps to the hand's x when within half the handle length; in_place = 0.1 * (head lifted) + 0.9 *
-  tolerance(head - goal); (2 * grab + 6 * in_place) * quat term; 10 on success (nail slide > 9 cm) when the
-  reward is above 5.
-
-Scene (contact survey, metaworld expert, 5 tasks: the hammer's handle capsule and its two large head discs
-rest on the table, the pads and claws grip the handle, the +y head disc hits the nail head; nothing else
-touches before success): the table plane against the stock handle capsule (its visual twin HammerHandle, same
-size) and against cylinder proxies of the two discs (plane-cylinder); the pads and claws against a capsule
-proxy of the handle (radius + the folded 1 mm finger margin, capsule-box); the +y disc proxy against a sphere
-proxy of the nail head (MJX has no cylinder-cylinder without SDF iterations: a sphere whose front point is the
-nail head's face, sphere-cylinder, 1 contact). The hmr_col contact parameters (OBJ_COL_CONTACT) throughout.
+The hammer rests on a table plane through its stock handle capsule and cylinder proxies of its two head discs; the
+fingers grip a capsule proxy of the handle (1 mm margin folded in); a sphere proxy of the nail head meets the +y
+disc (MJX has no cylinder-cylinder without SDF iterations). Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,28 +1,10 @@
 """hand-insert-v3: carry a block into a hole in the table slab (metaworld SawyerHandInsertEnvV3 in
 sawyer_hand_insert_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = (rand_vec[0], rand_vec[1], 0.05) (init_config's z, NOT the settled height: the
-  block starts 15 mm inside the slab and is pushed up to z = 0.07 in the first ~10 steps), `_set_obj_xyz`;
-  observed object quat: the body's MuJoCo (w, x, y, z) xquat; target = rand_vec[3:] (z = -0.02, below
-  the hole's floor: success needs the block inside the hole).
-  Metaworld resamples when the block starts within 15 cm of the goal in xy (never the case for frozen
-  benchmark task vectors).
-* reward: the base `_gripper_caging_reward` (obj_radius 0.015, pad threshold 0.05, xz threshold 0.005,
-  high density), in_place to the target with margin |obj_init - target|; +1 + 7 in_place when the tcp is
-  within 2 cm of the block with the gripper open (obs[3] > 0); 10 within 5 cm; success within 5 cm.
-
-Scene (stock sawyer_table_with_hole.xml, the same as sweep-into: the table top at z = 0 and a 5 cm slab of
-boxes around a 16 x 16 cm hole, x in +-0.08, y in 0.76..0.92): metaworld's expert closes the gripper on the
-block, carries it at slab height over the hole and pushes it down; success comes while the block sinks
-into the hole (the fingers reach the hole's floor only afterwards). So the hole is modelled:
-* the slab in front of the hole (stock central strip + the front of the two side boxes, y 0.2..0.76) is
-  one box proxy `slab_front`; the block (stock box objGeom) collides with it box-box (4 contacts);
-* the table top / hole floor is the plane proxy at z = 0 (block and pads / claws);
-* the fingers grip the block's vertical capsule proxy (common.BLOCK_PROXY, as sweep-into);
-* the slab boxes beside and behind the hole are left out: the expert's block enters the hole without
-  touching them (stock contact survey over 5 expert episodes: < 1 % of the block's contacts, all after
-  success).
+The hole is modelled: one box proxy for the slab in front of it (box-box with the block) and a plane at the table
+top / hole floor; the fingers grip a vertical capsule proxy of the block (common.BLOCK_PROXY); the slab beside and
+behind the hole is left out. Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -2,35 +2,10 @@
 sawyer_handle_press_v3.py, reward v2). Also the shared builder of the four handle skills (handle-press,
 handle-pull, handle-press-side, handle-pull-side).
 
-Metaworld semantics kept here:
-* reset moves the handle box (`model.body("box").pos = rand_vec`, a per-instance model override) and sets
-  the handle's slide joint (qpos[9]: -0.001 to press, -0.1 to pull; set_state, so the reset observation is
-  fresh); the target is the box's "goalPress" / "goalPull" site, computed with the moved box.
-* the hand settle depends on the task here (metaworld's reset runs reset_model twice, so the box already
-  stands at rand_vec during the settle, and the arm swinging in from qpos0 can brush the grip): see
-  `hand_settle`. For the tasks of the env's settle table (`envs.make(settle_tasks=...)`; make_multitask
-  passes the benchmark's) the reset state is metaworld's own; otherwise, where the settle touches nothing,
-  MuJoCo's exact contact-free settle, and where it brushes the grip (every handle-press / handle-pull task;
-  handle-*-side tasks with the box at x > ~-0.28), simulated in MJX at reset and only approximate (reset hand
-  position off by ~1e-4 m). init_tcp (reach / caging margins) is the settled tcp, per task.
-* observed object: a handle site ("handleStart" press, "handleRight" pull, "handleCenter" pull-side); quat
-  zeros.
-* rewards v2 (see the evaluate functions): press: 10 * hamacher(reach, in_place) on the handle's height,
-  success within 2 cm; pull: the gripper caging reward (obj_init_pos = rand_vec, the box position, as
-  metaworld keeps it) times in_place plus a lift bonus, success within 5 cm in z; pull-side: the same on
-  the 3-d distance of handleCenter, obj_init_pos = its reset position, success within 8 cm.
-
-Scene (`handle_scene`; the same for the two skills of each stock XML, except handle-press-side, whose grip
-proxy is a box: see handle_press_side): in metaworld's expert rollouts (20 tasks each) the
-only contacts are the finger pads and claws against the handle's lever box and its grip cylinder (the
-expert presses the lever / grip down, or lifts the grip from below); the base's meshes and box are never
-touched. Both handle collision geoms are unnamed, so they are duplicated as proxies on handle_link: the lever
-box as a box (box-box with the pads / claws) and the grip cylinder (r 2.2 cm, half-length 7 cm along x) as a
-capsule (MJX has no cylinder-box), with the 1 mm finger margin folded into its radius. Contact parameters:
-MuJoCo's combination of the stock geoms' (class hdlprs_col: those of common.OBJ_COL_CONTACT). Elliptic cone:
-measured with CPU MuJoCo on this scene (handle-press task 0, 50 expert steps vs metaworld), the pyramidal
-cone lets the closed pads sink into the handle (hand / handle drift 25.8 / 14.2 mm), elliptic 2.5 / 1.6 mm;
-more iterations change neither.
+The two unnamed handle colliders are duplicated on handle_link: the lever box as a box, the grip cylinder as a
+capsule (MJX has no cylinder-box) with the finger margin folded in; the base is not collided. The hand settle is per
+task (the arm can brush the grip). Elliptic cone: the pyramidal one lets the closed pads sink into the handle.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,20 +1,10 @@
 """lever-pull-v3: lift a lever arm up to vertical (metaworld SawyerLeverPullEnvV3 in sawyer_lever_pull_v3.py,
 reward v2).
 
-Metaworld semantics kept here:
-* reset moves the lever (`model.body_pos["lever"] = rand_vec`, a per-instance model override) and the goal
-  site, and calls no mj_forward: the reset observation shows the arm's stale settle kinematics
-  (`stale_reset_arm`). The lever itself is where the settle left it: metaworld's reset_model runs twice,
-  so the lever body was already at rand_vec during the settle (and it is at rest at its joint limit), so
-  the fresh kinematics of the placed lever are what metaworld shows.
-* observed object: the "leverStart" site; quat: scipy (x, y, z, w) of the objGeom mesh geom's frame.
-* reward: 10 * hamacher(ready_to_lift, in_place) with `init_tcp` from the construction-time constants;
-  success when |-q - pi/2| <= pi/24 (q: LeverAxis).
-
-Scene (sawyer_lever_pull.xml): the expert pushes the lever's handle up from below with the hand (in
-metaworld: the hand mesh and the left pad/claw against the handle sphere, rarely the rod cylinder). The
-MJX scene: a duplicate of the handle sphere and a capsule for the rod cylinder on lever_link1, paired with
-the hand mesh box proxy (HAND_BOX) and the pads and claws.
+The handle sphere is duplicated and the rod cylinder becomes a capsule proxy, both paired with the pads, the claws
+and a box proxy of the hand mesh (HAND_BOX). Reset keeps metaworld's stale arm kinematics. Pyramidal cone, 4/8
+iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

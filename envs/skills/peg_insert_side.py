@@ -1,15 +1,9 @@
 """peg-insert-side-v3: grasp a peg and insert it sideways into a hole in a box (metaworld
 SawyerPegInsertionSideEnvV3, reward v2).
 
-Metaworld semantics kept here:
-* reset reads `peg_head_pos_init` (the "pegHead" site) BEFORE placing the peg, i.e. where the peg lies after
-  the hand settle (task-independent), then places the peg at rand_vec[:3] (position only: its settled
-  orientation is kept, qvel zeroed) and moves the box (`model.body("box").pos = rand_vec[3:]`, a
-  per-instance model override). Goal = box pos + (0.03, 0, 0.13).
-* the observed object is the "pegGrasp" site, its orientation as scipy's (x, y, z, w) quaternion of the
-  site's rotation matrix.
-* reward: the v2 in-place term (head-to-goal, y/z scaled by 2) times the two "collision box" prism terms,
-  the high-density caging term, the lifted-and-near override, and 10 on success.
+Only the peg collides: the stock peg geom on a table plane and against the two finger pads; the box with the hole is
+not collided. Elliptic cone.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

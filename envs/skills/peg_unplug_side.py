@@ -1,45 +1,11 @@
 """peg-unplug-side-v3: pull the plug sideways out of the wall socket (metaworld SawyerPegUnplugSideEnvV3 in
 sawyer_peg_unplug_side_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: the socket body `box` moves to rand_vec (per-instance model override); the plug's free joint is set
-  by the skill's own `_set_obj_xyz`: position box + (0.044, 0, 0.131), orientation identity, LINEAR velocity
-  zeroed (the settle's angular velocity is kept); obj_init_pos = the "pegEnd" site after placing; the goal is
-  the plug position + (0.15, 0, 0).
-* observed object: the "pegEnd" site and body "plug1" xquat (MuJoCo's (w, x, y, z), as metaworld returns it).
-* reward: the base `_gripper_caging_reward` (high density, effort 0.8; common.gripper_caging_reward),
-  2 * grasped; 1 + 2 * grasped + 5 * in_place when the gripper is more than half open, the plug moved
-  1.5 cm out and the tcp is within 3.5 cm of pegEnd; 10 within 5 cm; success within 7 cm.
-
-Scene (contact survey, metaworld's expert on the first 20 tasks, all successes): the plug's head sphere sits
-~8 mm deep in each of the 4 socket boxes around the hole (every step: the friction that holds the plug); its
-flange (a cylinder) rests on the socket's front face until pulled out; the pads grip the plug's box, its knob
-sphere and (rarely) the flange; the claws touch the box; the hand's collision mesh touches the flange and the
-box (~340 steps). Collided here (all plug and socket collision geoms are unnamed: mass-less copies, class
-plug_col's contact parameters): head sphere vs the 4 socket boxes (sphere-box), the flange cylinder vs a plane
-on the socket's front face (plane-cylinder; MJX has no cylinder-box), each pad as 2 rows of 9 spheres
-(`PAD_SPHERES`: the pad box's bottom and top edges, margin folded in) vs the plug's box (sphere-box), the pads
-vs the knob (sphere-box), the hand mesh capsule (common.HAND_MESH) vs the plug's box (capsule-box) and knob
-(capsule-sphere). Not collided: pads-flange (cylinder-box), claws-plug (3 mm behind the pads), hand-flange.
-Elliptic cone, 4 / 8 solver iterations. 45 contact pairs, 36 of them pad spheres.
-
-Why spheres for the pads (measured on task 0, MJX vs CPU MuJoCo stepped from the same states): the expert
-lands the pads on the top edge of the plug's box (the box is rotated 90 degrees about y, so a long edge runs
-along x under the pads, with 1-2 mm of overlap) and pushes down on it for ~15 steps, sinking 2-10 mm, before
-they slip off to its sides. With the stock pad boxes this is a box-box edge contact, and MJX's box-box
-collider resolves it by face clipping: a face-clip depth (e.g. 4.3 vs MuJoCo's 3.6 mm) and the same contact
-point repeated up to 4 times, where MuJoCo reports 1-2 contacts. The pads then press the plug down harder: in
-the expert's closed loop on task 0 its pegEnd sank 10 cm (metaworld: 3.4 cm), out of the socket, and it fell
-(expert 7 of 20 in MJX vs 20 in CPU MuJoCo on the same box-box scene; hand drift 37 mm). Finger capsules along x (capsule-box) fail the same way in MJX (6 of 20,
-drift 24 mm: the capsule lies parallel to the edge and MJX picks a face contact). A sphere on an edge has one
-well-defined contact in both, and MJX then tracks CPU MuJoCo on this scene (19 of 20 each, not the same 19;
-11 of the 20 first-success steps within 3 steps of each other). The socket and flange colliders agree: an
-external wrench on the parked plug moves it the same in both (within 0.3 mm after 200 physics steps; 1.2 mm
-with an added pitch torque).
-
-Fidelity (tests/envs/test_fidelity.py, see PORT_REPORT.md of the port): reset obs 8.9e-8 (tasks 0-2), state copy
-obs 1.3e-6 / reward 1.7e-5 / success 100 %, expert 19 vs metaworld's 20 of 20 tasks, drift hand 13.1 mm /
-object 4.2 mm in 50 steps.
+Mass-less copies of the unnamed plug and socket colliders: the head sphere in the 4 socket boxes, the flange
+cylinder on a plane at the socket's face (MJX has no cylinder-box), and each pad as 2 rows of 9 spheres
+(`PAD_SPHERES`) on the plug's box, since MJX's box-box edge contacts press the plug down out of its socket. Elliptic
+cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,24 +1,10 @@
 """pick-out-of-hole-v3: lift the puck out of a hole in the table slab to a goal in the air (metaworld
 SawyerPickOutOfHoleEnvV3 in sawyer_pick_out_of_hole_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = rand_vec[:3] (always (0, 0.75, 0.02): the puck on the hole's floor), `_set_obj_xyz`;
-  target = rand_vec[3:]. Metaworld resamples when puck and goal are within 15 cm in xy (never the case for
-  frozen benchmark task vectors). objHeight / heightTarget / maxPlacingDist only feed the v1 reward.
-* observed object: body "obj" com and its MuJoCo (w, x, y, z) xquat (metaworld's data.body("obj").xquat).
-* reward: the base `_gripper_caging_reward` (obj_radius 0.015, pad threshold 0.02, xz threshold 0.03,
-  desired effort 0.1, high density) x in_place (bounds 0.02, margin |obj_init - target|); when grasped
-  (tcp within 4 cm, obs[3] >= 0.33, puck lifted 2 cm) + 1 + 5 * in_place x above_floor (the tcp above a
-  log funnel around the puck's start); 10 when obj_to_target < self.TARGET_RADIUS, which is the base
-  class's 0.05 (the skill's own `_TARGET_RADIUS = 0.02` is never read); success within 7 cm.
-
-Scene (stock sawyer_pick_out_of_hole.xml: the table top at z = 0 and a 5.4 cm slab of four boxes around a
-30 x 30 cm hole, x in +-0.15, y in 0.65..0.95): a stock contact survey over 5 expert episodes (500 steps
-each) shows contacts only between the puck, the pads / claws and the table top (the hole's floor); the
-slab is never touched (the puck is lifted straight up from the middle of the wide hole before moving to
-the goal). So the scene is pick-place's: the puck cylinder on the table plane, the pads gripping the
-vertical capsule `PUCK_PROXY` (MJX has no cylinder-box), plus pads and claws on the table plane (the
-fingers close on the puck at the floor).
+pick-place's scene: the puck cylinder on a table plane (the hole's floor), the pads gripping the vertical capsule
+`PUCK_PROXY`, pads and claws on the plane; the slab around the wide hole is not collided. Elliptic cone, 4/8
+iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,12 +1,9 @@
 """pick-place-v3: grasp the puck and carry it to a goal in the air (metaworld SawyerPickPlaceEnvV3, reward v2).
 
-Quirk reproduced: metaworld's `reset_model` sets `self.init_left_pad = self.get_body_com("leftpad")`,
-which is a live VIEW of `data.xpos` (gymnasium's get_body_com returns `data.body(name).xpos`), so the
-"initial" pad positions in its caging reward are the pads' current positions at every step.
-
-Scene: as push-v3 (pads grip the capsule `PUCK_PROXY`, stock cylinder on the table plane, 7 contacts,
-elliptic cone: pyramidal leaves the held puck ~4 mm off along the grip axis, object drift 8.2 mm vs 1.4 mm
-over 50 steps). Metaworld's pads never touch the table here.
+Keeps metaworld's quirk of live-view "initial" pad positions in the caging reward. Scene as push-v3: the pads grip
+the capsule `PUCK_PROXY`, the stock cylinder rests on a table plane; elliptic cone (pyramidal lets the held puck
+slip along the grip axis).
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,16 +1,9 @@
 """pick-place-wall-v3: pick the puck and carry it over a wall to a goal in the air (metaworld
 SawyerPickPlaceWallEnvV3, reward v2).
 
-Metaworld semantics kept:
-* reset: obj_init_pos = rand_vec[:3], target = rand_vec[3:], `_set_obj_xyz` (as pick-place-v3).
-* objects: objGeom's xpos and orientation.
-* reward: midpoint (target x, 0.77, 0.25) weighted (1, 1, 3), then the goal once obj y > 0.75; the BASE
-  class caging reward (not pick-place-v3's override: no live-pad quirk here), normal density; the stage
-  bonus needs the puck lifted 1.5 cm; success within 7 cm (`envs.skills.wall.puck_wall_evaluate`).
-
-Scene: `envs.skills.wall.PUCK_WALL_SCENE`, shared exactly with push-wall-v3 (its XML differs from
-sawyer_pick_place_wall_v3.xml only in the goal site's default position, which metaworld overwrites at
-every reset and which plays no part in physics or observations).
+Scene `envs.skills.wall.PUCK_WALL_SCENE`, built from sawyer_push_wall_v3.xml and shared exactly with push-wall-v3
+(the XMLs differ only in the goal site's default position, which metaworld overwrites at every reset).
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

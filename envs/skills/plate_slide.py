@@ -2,25 +2,9 @@
 SawyerPlateSlideEnvV3 in sawyer_plate_slide_v3.py, reward v2). Also the shared builder of the four plate
 skills (plate-slide, plate-slide-back, plate-slide-side, plate-slide-back-side).
 
-Metaworld semantics kept here:
-* the plate is a 10 x 10 x 3 cm box ("puck", on the unnamed body in "puck_channel") on two slide joints
-  (x, y: qpos[9:11]); it cannot move in z. reset: `_set_obj_xyz` sets qpos[9:11] (set_state: fresh reset
-  observation); obj_init_pos = rand_vec[:3], target = rand_vec[3:]; init_tcp = the settled tcp.
-  The cabinet body "puck_goal" (model body_pos) and the "goal" site are moved per task where metaworld
-  moves them in the model (per-instance model overrides); metaworld's `data.body("puck_goal").xpos = ...`
-  (the back / side variants) is overwritten by the next forward pass and has no effect.
-* observed object: the "puck" geom's xpos and its xmat as a scipy (x, y, z, w) quaternion.
-* reward v2, two forms: "front" (plate-slide: 8 * hamacher(tcp-near-plate, plate-in-place), margins the
-  full initial distances) and "back" (the other three: 1.5 * tcp-near-plate, or 2 + 7 * in_place when the
-  tcp is low (z <= 0.03) and within 7 cm of the plate, margins minus the 5 cm target radius); 10 within 5 cm
-  of the target; success within 7 cm; grasp_success is always 0.
-
-Scene (the same for the two skills of each stock XML): in metaworld's expert rollouts (20 tasks each) the
-only contacts are plate-table (4 box-box contacts, on a plate that cannot move in z: they only add
-friction) and the finger pads / claws pushing the plate's side; never the cabinet, whose collision meshes
-and capsules are left out. The table is a plane proxy (stock table box, default contact parameters); the
-pads and claws push the stock plate box (box-box). Measured (see PORT_REPORT.md): plate-table friction is
-kept, since it slows the pushed plate as in metaworld.
+The table is a plane proxy and the stock pads and claws push the stock plate box (box-box); the goal cabinet is not
+collided (the expert never touches it). Pyramidal cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

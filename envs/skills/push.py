@@ -1,11 +1,9 @@
 """push-v3: push the puck to a goal on the table (metaworld SawyerPushEnvV3, reward v2).
 
-The scripted expert closes the gripper halfway (effort 0.6) around the puck and mostly carries it, so
-the physics that matters is pads <-> puck (grip, via the capsule `PUCK_PROXY`) and puck <-> table (stock
-cylinder on the table plane): 7 contacts. Metaworld's left pad/claw also graze the table in ~7% of expert
-steps; adding pads/claws-table pairs (+16 contact slots) changed neither success nor drift (measured),
-so they are left out. Elliptic cone: the pyramidal cone shifts the gripped puck ~4 mm along the grip axis
-(y) relative to metaworld (drift 8 mm vs 1.5 mm over 50 steps) for ~10% less step time.
+The pads grip the puck through a vertical capsule proxy (`PUCK_PROXY`; MJX has no cylinder-box); the stock puck
+cylinder rests on a table plane; finger-table pairs are left out. Elliptic (stock) cone: the pyramidal one lets the
+gripped puck drift along the grip axis.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

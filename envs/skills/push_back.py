@@ -1,27 +1,10 @@
 """push-back-v3: push a block back towards the robot, to a goal on the table (metaworld SawyerPushBackEnvV3,
 reward v2).
 
-Metaworld semantics kept:
-* reset: obj_init_pos = (rand_vec[:2], the block's settled height), target = (rand_vec[3:5], same height)
-  (`adjust_initObjPos` is the identity: objGeom sits at the body origin), `_set_obj_xyz` (set_state: fresh
-  reset observation). Metaworld resamples while block and goal are < 15 cm apart in xy: never the case for
-  benchmark tasks (frozen task vectors). Same as push-v3's reset (`push.reset`).
-* objects: objGeom's xpos and orientation.
-* reward: the skill's own caging reward (obj radius 0.007, grip margin radius + 3 mm) with metaworld's
-  live `init_left_pad` / `init_right_pad` views (common.live_pad_caging_reward); bonus 1 + 5 in_place
-  when the tcp is within 1 cm of the block, the gripper 0-55 % open and the block moved > 1 cm towards
-  the goal; success within 7 cm.
-
-Scene: the block (stock box, 4 cm, friction 2, near-infinite inertia) is gripped by the expert (effort 0.9)
-and dragged over the table: block box on the table plane, stock pads and claws against the stock block box
-(box-box, as sweep-v3 and shelf-place-v3, whose vertical-capsule proxy loses a dragged block). Measured
-metaworld contacts with the expert (20 MT1 tasks): block-table, pads-block, claws-block, nothing else.
-
-Cone, by measurement (scripted expert, the 20 MT1 tasks; metaworld 19/20): on 8 of them the closing fingers land
-on the block's top and metaworld's expert only gets its grip after a slow slip of the fingers (success at steps
-~270-400, one never). Elliptic cone (stock), 4/8 or 10/10 iterations: the slip is slower still, 14/20 within 500 steps.
-Pyramidal cone, 4/8 iterations: the slip is faster (those tasks succeed at steps ~110-170), 20/20. Pyramidal is
-kept (within the 2-task tolerance, and cheaper); the slip-and-regrasp timing is the one known difference.
+Stock colliders: the block box on a table plane, the stock pads and claws on the stock block box (box-box: a capsule
+proxy loses a dragged block). Pyramidal cone, 4/8 iterations: cheaper, and closer to metaworld's expert success than
+elliptic; the fingers slip into their grip faster than metaworld's.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,17 +1,8 @@
 """push-wall-v3: push the puck around a wall to a goal on the table (metaworld SawyerPushWallEnvV3, reward v2).
 
-Metaworld semantics kept:
-* reset: obj_init_pos = (rand_vec[:2], the puck's settled height), target = (rand_vec[3:5], same height)
-  (`adjust_initObjPos` is the identity here: objGeom sits at the body origin), `_set_obj_xyz` last
-  (set_state: fresh reset observation). Metaworld resamples while puck and goal are < 15 cm apart in xy:
-  never the case for benchmark tasks (frozen task vectors).
-* objects: objGeom's xpos and orientation.
-* reward: midpoint (-0.05, 0.77, obj z) weighted (3, 1, 1), then the goal once obj y > 0.75; the base
-  caging reward (high density); success within 7 cm (`envs.skills.wall.puck_wall_evaluate`).
-
-Scene: `envs.skills.wall.PUCK_WALL_SCENE`, shared exactly with pick-place-wall-v3: push-v3's puck scene
-(pads grip the capsule puck proxy, stock cylinder on the table plane, elliptic cone, 4/8 iterations) plus
-the wall box colliding with the puck proxy and the hand's capsule proxy.
+Scene `envs.skills.wall.PUCK_WALL_SCENE`, shared exactly with pick-place-wall-v3: push-v3's puck scene plus the wall
+box against the puck proxy and the hand's capsule proxy. Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""reach-v3: move the gripper's tcp to a goal position (metaworld SawyerReachEnvV3, reward v2)."""
+"""reach-v3: move the gripper's tcp to a goal position (metaworld SawyerReachEnvV3, reward v2).
+
+Stock scene; only the puck collides, resting on a table plane proxy (the expert never touches it). Stock elliptic
+cone, which lets reach share push's physics family.
+Fidelity figures: docs/fidelity.md.
+"""
 from __future__ import annotations
 
 import jax.numpy as jnp

@@ -1,14 +1,8 @@
 """reach-wall-v3: move the tcp to a goal behind a wall (metaworld SawyerReachWallEnvV3, reward v2).
 
-Metaworld semantics kept: reset, objects and reward are reach-v3's (puck at rand_vec[:3], goal
-rand_vec[3:], reward 10 * tolerance(tcp-goal, 5 cm, margin |hand_init - goal|), success within 5 cm);
-only the info dict differs (near_object / grasp_success / grasp_reward are 0). Metaworld resamples while
-puck and goal are < 15 cm apart in xy: never the case for benchmark tasks (frozen task vectors).
-
-Scene (stock sawyer_reach_wall_v3.xml: a wider, flatter puck, r 3 cm x 1.5 cm, and the wall): the puck
-(stock cylinder) rests on the table plane, as in reach-v3; the wall box (`envs.skills.wall.WALL`) collides
-with the hand's capsule proxy, so the wall blocks the arm as in metaworld. The expert climbs over the wall
-and never touches it (measured over the 20 MT1 tasks: the only contact is puck-table).
+reach-v3's scene plus the stock wall box (`envs.skills.wall.WALL`), which blocks the hand's capsule proxy; the puck
+rests on a table plane. Default (pyramidal) cone.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

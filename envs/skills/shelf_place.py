@@ -1,29 +1,9 @@
 """shelf-place-v3: pick a block up and put it on a shelf (metaworld SawyerShelfPlaceEnvV3 in
 sawyer_shelf_place_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = (rand_vec[:2], the block's settled height) (`adjust_initObjPos`: the block's body
-  and geom frames coincide, so only the settled z survives); the shelf body moves to rand_vec[3:] - (0, 0,
-  0.3) (per-instance model override) and the goal is the shelf's goal site, rand_vec[3:]; `_set_obj_xyz`
-  (set_state: fresh reset observation). Metaworld resamples when the block starts within 10 cm (xy) of the
-  goal (frozen task vectors would loop forever: never the case for benchmark tasks).
-* observed object: body "obj" xpos, objGeom's rotation as a scipy (x, y, z, w) quaternion.
-* reward: the base `_gripper_caging_reward` (current pads, init_tcp of the settle; common.
-  gripper_caging_reward), hamacher(grasped, in_place); in_place is then cut (only for the lift bonus and
-  the reported in_place_reward) when the block is below 0.24 m in front of / behind the goal; +1 + 5 *
-  in_place while lifted and held; 10 within 5 cm; success within 7 cm.
-
-Scene: the expert grasps the block from above with the pads (and the claws) and carries it up to the
-shelf's middle level, slightly above its plate; in metaworld the block first touches the shelf ~15 steps
-AFTER success (the expert keeps pushing it against the back wall), so the shelf is not collided here. The
-block box rests on the table plane (box-plane); the stock pads and claws grip the stock block box (box-box,
-4 pairs), elliptic cone, as metaworld. Measured alternatives (scripted expert, first 50 tasks, metaworld
-0.86): box-box elliptic 0.94 (its 3 failures are metaworld failures too: the grip is soft, the pads sink
-~1 cm into the block and a twisted finger can lose it), box-box pyramidal 0.72, a vertical capsule proxy
-of the block (common.BLOCK_PROXY, as sweep-into) 1.00: it never loses the block. Solver iterations 4 and
-8 give the same rollouts. Colliding the block with the shelf's middle plate and back wall (box proxies of
-the unnamed shelf_col boxes, box-box with objGeom) costs 15-35% step time and changed the first 20 tasks'
-expert success to 1.00 (metaworld 0.85: the block dropped in task 14 lands differently), so it is left out.
+The shelf is not collided (metaworld's expert reaches it only after success); the stock pads and claws grip the
+stock block box (box-box) on a table plane. Elliptic cone, as metaworld (pyramidal loses grasps).
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

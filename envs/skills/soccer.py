@@ -1,30 +1,9 @@
 """soccer-v3: push the ball into the goal (metaworld SawyerSoccerEnvV3 in sawyer_soccer_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = (rand_vec[:2], 0.03) (init_config z), `_set_obj_xyz` (the ball's free joint); the goal
-  body `goal_whole` and the world site `goal` move to rand_vec[3:] (per-instance model override of the body;
-  the site is only drawn). Metaworld resamples while the ball starts within 15 cm (xy) of the goal (frozen
-  task vectors would loop forever: never the case for benchmark tasks).
-* observed object: body "soccer_ball" xpos, its rotation as a scipy (x, y, z, w) quaternion.
-* reward: in_place's margin is `|(obj - obj_init) * (3, 1, 1)|`, i.e. metaworld measures it from the CURRENT
-  ball (kept); in_place is cut past the goal line outside the goal mouth; soccer's own caging override with
-  the live-view pads of metaworld (common.live_pad_caging_reward); 3 * grasped + 6.5 * in_place, 10 within
-  7 cm (x scaled by 3); success within 7 cm (unscaled).
-
-Scene (contact survey, metaworld's expert on the first 20 tasks, all successes): the ball on the table
-(every step), the pads and claws on the ball (the expert closes the gripper and pushes the ball ahead of its
-fingers), the hand's collision mesh on the ball (13 steps), the fingers grazing the table (34 steps), the
-goal's collision meshes (hand: 5 steps, ball: 2 steps, all at the very end). The expert comes down on the
-ball with its left pad, squashes it ~27 mm into the (soft) table, and the ball squeezes out between the
-fingers, hops over the hand's top (hand mesh contact) and rolls on towards the goal: chaotic, so the contact
-model decides the outcome. Collided here: the ball sphere on the table plane (sphere-plane), the stock pads
-and claws on the stock ball sphere (sphere-box) with pair margin 0 (MJX's sphere-box collider drops
-non-penetrating contacts; stock margin: 1 mm), and the hand mesh's capsule (common.HAND_MESH) on the ball
-(sphere-capsule): 6 contacts. The goal is not collided (reached only after success). Elliptic cone, 4 / 8
-solver iterations. Measured with the MJX-native model stepped by CPU MuJoCo (first 20 tasks, metaworld
-20): folding the 1 mm margin into a 27 mm sphere proxy (as basketball) 11 (MJX: 12), margin 0 with the
-stock radius 19 with the hand's bounding box (common.HAND_BOX), 20 without a hand pair, 20 with HAND_MESH
-(the smallest ball drift of the three); stock collisions at 4 solver iterations: 20.
+The ball is a sphere on a table plane, against the stock pads and claws (pair margin 0: MJX's sphere-box drops
+non-penetrating contacts) and the hand mesh's capsule (common.HAND_MESH); the goal is not collided (reached only
+after success). Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

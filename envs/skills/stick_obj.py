@@ -24,10 +24,8 @@ against capsule proxies of the two bars, the hand's bounding box common.HAND_BOX
 proxy of the body cylinder). stick-push carries the stick against the thermos body only after success (the
 thermos reaches the goal by itself, see above): stick vs the body capsule (MJX has no box-cylinder).
 Not collided: the thermos' cap / trim meshes and base (touched late in a few episodes, long after success),
-the stick vs the top bar. 44 contacts. Measured on CPU MuJoCo with this scene swapped into metaworld's env
-(metaworld's own settled reset state restored): stick-pull 19/20 (stock 19/20, the same failed task);
-without the finger-handle pairs 14/20 (the right finger pushing the outer bar is part of how the expert
-moves the thermos); stick-push: the same 20 success steps as stock.
+the stick vs the top bar. 44 contacts. Measurements of this scene against stock: docs/skill_notes.md
+(stick-push-v3).
 """
 from __future__ import annotations
 

@@ -2,18 +2,10 @@
 (metaworld SawyerStickPullEnvV3 in sawyer_stick_pull_v3.py, reward v2). Scene and shared semantics:
 envs.skills.stick_obj (the same SceneConfig as stick-push-v3).
 
-Metaworld semantics kept here:
-* reset: stick at (rand_vec[:2], 0.02), thermos slide qpos (0, 0.09) (its settled +x velocity kept: it slides
-  to x = 0.4 by itself; see stick_obj); goal = (rand_vec[3:5], 0.02). Metaworld resamples when the stick
-  starts within 10 cm (xy) of the goal (never the case for benchmark tasks). obj_init_pos is the thermos'
-  fixed parent frame (0.2, 0.6, 0) (its reset_model's (0.2, 0.69, 0.04) is overwritten).
-* observed objects: the stick body's position and rotation, the insertion site (the handle loop's centre),
-  zeros for its quaternion.
-* reward: see `evaluate` (metaworld's compute_reward v2 line by line). Unlike stick-push, stick-pull does not
-  override `_gripper_caging_reward`: the base one (common.gripper_caging_reward, high density) cages the
-  STICK's current position but measures its margins from `obj_init_pos`, the thermos' frame. success =
-  handle within 12 cm of the goal and the stick inserted (its end site past the handle in x, within 4 cm
-  in y and 6 cm in z).
+The held stick meets box proxies of the thermos' handle bars; the claws and HAND_BOX meet capsule proxies of the
+bars, as metaworld's fingers help pull the thermos (stick_obj.SCENE). The reward follows metaworld's compute_reward
+v2 line by line.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,18 +1,9 @@
 """stick-push-v3: grasp the stick and push the thermos with it to the goal (metaworld SawyerStickPushEnvV3 in
 sawyer_stick_push_v3.py, reward v2). Scene and shared semantics: envs.skills.stick_obj.
 
-Metaworld semantics kept here:
-* reset: stick at (rand_vec[:2], 0.02), thermos slide qpos (0, 0) (its settled +x velocity kept: it slides
-  to obj_slidex's limit, x = 0.4, by itself; see stick_obj); goal = (rand_vec[3:5], insertion site height
-  0.132). Metaworld resamples when the stick starts within 10 cm (xy) of the goal (frozen task vectors
-  would loop forever: never the case for benchmark tasks). The goal site's model pos is only rendered.
-* observed objects: the stick body's position and rotation, the insertion site + (0, 0.09, 0) (the thermos
-  axis at the handle's height), zeros for its quaternion.
-* reward: stick = observed stick + (0.015, 0, 0); `_gripper_caging_reward` override = the base one with the
-  stick's initial position as the object's (high density; common.gripper_caging_reward); while the stick
-  is held (tcp within 2 cm, gripper open reading > 0, stick lifted > 1 cm): 2 + 5 * stick_in_place + 3 *
-  container_in_place, 10 within 12 cm. success = grasp_success (both pads touch the stick, lifted) and the
-  thermos within 12 cm of the goal.
+The thermos keeps the +x velocity of metaworld's settle and slides to its limit by itself; the held stick meets the
+thermos body through a capsule proxy (MJX has no box-cylinder). Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

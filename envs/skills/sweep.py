@@ -1,18 +1,9 @@
 """sweep-v3: drag a block sideways across the table to x = 0.5 (metaworld SawyerSweepEnvV3 in
 sawyer_sweep_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = (rand_vec[:2], 0.02) (init_config z, not the settled height), `_set_obj_xyz`
-  (set_state: fresh reset observation); the block's collision box sits 2 cm above its body frame, so it
-  starts 2 cm above the table and drops. target = (0.5, rand_vec[1], 0.01).
-* observed object: body "obj" xpos and xquat (MuJoCo's (w, x, y, z), as metaworld returns it).
-* reward: the skill's own caging reward (grip margin obj_radius + 0.01, x-z margin 0.005) with live pad
-  views (common.live_pad_caging_reward); success within 5 cm.
-
-Scene: the expert closes the gripper (effort 0.7) around the block, lifts it slightly and drags it: block box vs
-the table plane, and the stock pads and claws against the stock block box (box-box). A vertical capsule proxy
-(as for the puck) was measured first and loses the grip (the block lags and slips out of the pads within
-10 steps of dragging: 12 cm object drift in 50 steps vs ~1 mm with box-box).
+Stock colliders: the block box on a table plane, the stock pads and claws on the block box (box-box; a capsule proxy
+of the block loses the dragged block). Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,20 +1,9 @@
 """sweep-into-v3: sweep a block across the table into a hole (metaworld SawyerSweepIntoGoalEnvV3 in
 sawyer_sweep_into_goal_v3.py, reward v2).
 
-Metaworld semantics kept here:
-* reset: obj_init_pos = (rand_vec[:2], the block's settled height), `_set_obj_xyz` (set_state: fresh
-  reset observation); the goal is fixed at (0, 0.84, 0.02) (rand_vec[3:] is unused). Metaworld resamples
-  when the block starts within 15 cm of the goal (frozen task vectors would loop forever: never the case
-  for benchmark tasks).
-* the block's settled height is 0.07: the stock table (sawyer_table_with_hole.xml) is a 5 cm slab on the
-  table box with a 16 x 16 cm hole at the goal.
-* reward: the skill's own caging reward with `init_left_pad` / `init_right_pad` live views of the pads
-  (common.live_pad_caging_reward); target z = the block's current z; success within 5 cm.
-
-Scene: the expert closes the gripper around the block and drags it over the slab to the hole. The block
-rests on a plane proxy at the slab's top (z = 0.05; the hole is not modelled: the block crosses it only
-after success, when the episode is over); the pads and claws grip a vertical capsule proxy of the block
-and slide on the slab plane.
+The slab of sawyer_table_with_hole.xml is a plane proxy at its top; the hole is not modelled (the block reaches it
+only after success). The fingers grip a vertical capsule proxy of the block. Elliptic cone, 4/8 iterations.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -6,9 +6,8 @@ boxes of half-size (0.12, 0.01, 0.06) (a visual one and a `wall_col` one, both c
 [-0.02, 0.22], y in [0.74, 0.76], z in [0, 0.12]: between the puck (y 0.6-0.65) and the goals (y >= 0.85).
 
 The wall stays a box (`WALL`, the `wall_col` geom's size and contact parameters); MJX collides it with the
-puck's capsule proxy and the hand's capsule proxy (capsule-box). Measured with metaworld's experts on the
-20 MT1 tasks of each skill: nothing touches the wall except the hand mesh in push-wall (6 contact-steps in
-20 episodes); the pads/claws never do, so no (box, box) finger-wall pairs.
+puck's capsule proxy and the hand's capsule proxy (capsule-box). In metaworld's expert rollouts the
+pads/claws never touch the wall, so no (box, box) finger-wall pairs (contact survey: docs/skill_notes.md).
 
 The push-wall and pick-place-wall XMLs differ only in the goal site's default position (metaworld moves the
 site at every reset; it plays no part in physics or observations), so both skills use ONE scene built from

@@ -1,15 +1,8 @@
 """window-close-v3: slide an open window shut by pushing its handle (metaworld SawyerWindowCloseEnvV3, reward v2).
 
-Metaworld semantics kept here:
-* reset moves the window (`model.body("window").pos = rand_vec`, a per-instance model override), reads
-  `window_handle_pos_init` = the "handleCloseStart" site with the slide at its settled value (closed) plus
-  (0.2, 0, 0), then opens the window (slide = 0.2) and calls no mj_forward. So metaworld's reset observation
-  shows the arm's stale settle kinematics (`stale_reset_arm`) AND the handle where it was before the window
-  was opened (`stale_reset_objects`): 0.2 m off the handle's real position, for the reset obs and the first
-  step's previous frame.
-* the observed object is the "handleCloseStart" site, quat zeros(4).
-
-Scene: as window-open (handle bar proxy, gripper base box, sphere end stops against the frame).
+Scene as window-open (handle bar proxy, gripper base box, sphere end stops). Reset keeps metaworld's stale
+kinematics: the arm's, and the handle's from before the window is opened.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 

@@ -1,16 +1,9 @@
 """window-open-v3: slide a window open by pushing its handle (metaworld SawyerWindowOpenEnvV3, reward v2).
 
-Metaworld semantics kept here:
-* reset moves the window (`model.body("window").pos = rand_vec`, a per-instance model override), reads
-  `window_handle_pos_init` = the "handleOpenStart" site with the window there and the slide at its settled
-  value (MuJoCo's kinematics from the settle, which ran with the window already moved), sets the slide to 0,
-  and calls no mj_forward: the reset observation's arm part is the settle's stale kinematics
-  (`stale_reset_arm`).
-* the observed object is the "handleOpenStart" site, quat zeros(4).
-
-Scene (stock: the gripper base mesh pushes the handle's capsules, the sash's boxes stop against the frame's
-side boxes): the handle bar (stock capsule, unnamed) is duplicated as a proxy; the gripper base mesh becomes a
-box of its extent in the right_hand frame; each end stop is one sphere-box contact (see STOP_OPEN).
+The unnamed handle bar capsule is duplicated as a proxy and pushed by a box in place of the gripper base mesh; each
+end stop is one sphere-box contact against the frame. Reset keeps metaworld's stale arm kinematics (no mj_forward).
+Default (pyramidal) cone.
+Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 
