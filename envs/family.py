@@ -242,10 +242,9 @@ def template(skills: tuple[str, ...]) -> Template:
 
     if not skills:
         raise ValueError("a family needs at least one skill")
-    tree, opt0, models = None, None, []
+    tree, opt0, members = None, None, []
     for s in skills:
         _, model = _stock(get_skill(s).scene)
-        models.append(model)
         opt = _options(model)
         if opt0 is not None and opt != opt0:
             diff = {k: (opt0[k], v) for k, v in opt.items() if opt0[k] != v}
@@ -253,13 +252,14 @@ def template(skills: tuple[str, ...]) -> Template:
                               f"({', '.join(f'{k} {a} vs {b}' for k, (a, b) in diff.items())})")
         opt0 = opt
         t = member_tree(model)
+        members.append((model, t))
         try:
             tree = t if tree is None else merge(tree, t)
         except FamilyError as e:
             raise FamilyError(f"{s} cannot join {skills[:skills.index(s)]}: {e}") from None
     pairs = set()
-    for model in models:
-        where, _ = embedding(tree, member_tree(model))
+    for model, t in members:
+        where, _ = embedding(tree, t)
         pairs.update(_pair_slots(model, where))
     return Template(skills=tuple(skills), tree=tree, pairs=tuple(sorted(pairs)))
 
@@ -375,11 +375,12 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     if merge(ttree, tree) != ttree:
         raise FamilyError("the scene does not embed in the template (build the template with this skill)")
     where, pads = embedding(ttree, tree)
-    tpairs = tmpl.pairs if tmpl is not None else tuple(sorted(_pair_slots(model)))
     kept, gtype = _kept_geoms(model)
     body_path, _ = _member_slots(model)
     pairs = {s: p for p, s in enumerate(_pair_slots(model, where))}
-    sites = {b: sorted((s for s in range(model.nsite) if model.site_bodyid[s] == b), key=lambda s: (model.site_type[s], s))
+    tpairs = tmpl.pairs if tmpl is not None else tuple(sorted(pairs))
+    by_type = lambda s: (model.site_type[s], s)  # noqa: E731
+    sites = {b: sorted((s for s in range(model.nsite) if model.site_bodyid[s] == b), key=by_type)
              for b in range(model.nbody)}
 
     _freeze_inertia(spec, model)
@@ -398,6 +399,7 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     path_body = {where[p]: b for b, p in body_path.items()}  # template slot -> member body id
     pad_of = {tp: path_body[where[mp]] for tp, mp in pads.items()}  # pad slot -> the member body it holds
     counter = {"geom": 0, "site": 0, "body": 0}
+    slot_geom: dict[tuple, str] = {}  # geom slot (template body path, type, index) -> geom name
 
     def fill(path: tuple, slot: Node, body, b: int | None) -> None:
         """Add slot's geoms and sites to `body` (member body b's own first, dummies for the rest), then its
@@ -412,8 +414,10 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
         for t, n in slot.geoms:
             gs = real_geoms.get(t, [])
             for k in range(n):
-                _add_geom(body, model, gs[k] if k < len(gs) else None, t, counter["geom"],
-                          f"_family_geom{counter['geom']}")
+                g = gs[k] if k < len(gs) else None
+                slot_geom[(path, t, k)] = _name(model, mujoco.mjtObj.mjOBJ_GEOM, g) if g is not None else \
+                    f"_family_geom{counter['geom']}"
+                _add_geom(body, model, g, t, counter["geom"], slot_geom[(path, t, k)])
                 counter["geom"] += 1
         for t, n in slot.sites:
             ss = real_sites.get(t, [])
@@ -432,8 +436,6 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
             fill(cpath, child, cbody, None)
 
     fill((), ttree, spec.worldbody, 0)
-    out = spec.compile()
-    slot_geom = _slot_geom_names(out)
     for key in tpairs:
         s1, s2, dim = key
         pair = spec.add_pair()
@@ -448,19 +450,6 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     for i in range(out.neq):
         if out.eq_type[i] == mujoco.mjtEq.mjEQ_WELD:
             out.eq_data[i, : METAWORLD_WELD_DATA.size] = METAWORLD_WELD_DATA
-    return out
-
-
-def _slot_geom_names(model: mujoco.MjModel) -> dict[tuple, str]:
-    """Geom slot (body path, type, index) -> geom name in a compiled padded model."""
-    body_path, _ = _member_slots(model)
-    out = {}
-    seen: dict[tuple, int] = {}
-    for g in range(model.ngeom):
-        path, t = body_path[int(model.geom_bodyid[g])], int(model.geom_type[g])
-        k = seen.get((path, t), 0)
-        seen[(path, t)] = k + 1
-        out[(path, t, k)] = _name(model, mujoco.mjtObj.mjOBJ_GEOM, g)
     return out
 
 

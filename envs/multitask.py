@@ -341,18 +341,18 @@ def _bcast(mask, leaf):
     return mask.reshape(mask.shape + (1,) * (leaf.ndim - 1))
 
 
-#: Static (numpy) mjx.Model fields that MJX's jax physics never reads: names, "same frame" shortcuts (MuJoCo C
-#: only), geom condim and body margin (automatic collisions only: every contact here is an explicit pair, with
-#: its own pair_dim and pair_margin), the height-field bound, and the model's size record. Skills may differ in them and still share a
-#: compiled physics graph; every other static field must be equal.
-IGNORED_STATIC_FIELDS = frozenset({
+#: mjx.Model fields that MJX's jax physics never reads: names, "same frame" shortcuts (MuJoCo C only), geom
+#: condim and body margin (automatic collisions only: every contact here is an explicit pair, with its own
+#: pair_dim and pair_margin), the height-field bound, and the model's (traced) size record. Skills may differ
+#: in them and still share a compiled physics graph; every other static field must be equal.
+IGNORED_FIELDS = frozenset({
     "names", "body_sameframe", "body_simple", "geom_sameframe", "site_sameframe", "geom_condim", "body_margin",
     "_impl.geom_rbound_hfield", "_sizes",
 })
 
 
-def _static_ignored(path: str) -> bool:
-    return path in IGNORED_STATIC_FIELDS or path.startswith("name_")
+def _ignored(path: str) -> bool:
+    return path in IGNORED_FIELDS or path.startswith("name_")
 
 
 def _model_leaves(x, path=""):
@@ -366,7 +366,7 @@ def _model_leaves(x, path=""):
 
 def model_difference(a, b) -> frozenset[str] | None:
     """Top-level mjx.Model fields whose traced (jax array) values differ between models a and b, or None when
-    they differ in structure (a static field outside IGNORED_STATIC_FIELDS, a traced field's shape or dtype,
+    they differ in structure (a static field outside IGNORED_FIELDS, a traced field's shape or dtype,
     or a traced field nested in `opt` / `_impl`) and can never share a compiled graph."""
     if a is b:
         return frozenset()
@@ -375,11 +375,9 @@ def model_difference(a, b) -> frozenset[str] | None:
         return None
     differ = set()
     for (path, x), (_, y) in zip(la, lb):
-        if path == "_sizes":
+        if _ignored(path):
             continue
         if not isinstance(x, jax.Array):
-            if _static_ignored(path):
-                continue
             if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
                 same = np.shape(x) == np.shape(y) and np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
             else:
