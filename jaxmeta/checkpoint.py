@@ -6,6 +6,8 @@ Layout of a run directory (``TrainConfig.out_dir``)::
     <run>/metrics.csv           one row per (chunk, seed), plus evaluation rows   (jaxmeta.metrics_log)
     <run>/summary.json          final per-task success, timings
     <run>/learning_curve.png
+    <run>/tb/seed_<i>/events.out.tfevents.*.jaxmeta   TensorBoard scalars of metrics.csv (jaxmeta.tensorboard)
+    <run>/wandb_run_id          with --wandb: the Weights & Biases run (its own files: <run>/wandb/)
     <run>/checkpoints/<env_steps>/{state,policy,config,meta}    orbax, the last `keep_checkpoints` kept
 
 A checkpoint is written at chunk boundaries and holds: ``state`` = the whole `TrainState` (actor /
@@ -20,7 +22,8 @@ Run-directory safety (nothing a user made is ever deleted):
 
 - a new run (no ``resume``) needs ``out`` to be missing or empty. With ``overwrite=True`` a non-empty
   ``out`` is accepted only if it is a jaxmeta run (has ``config.json``), and only the files jaxmeta
-  writes there (the names above) are removed; anything else in it stays. Otherwise it is refused.
+  writes there (the names above; of ``tb/`` only jaxmeta's event files) are removed; anything else in
+  it (``wandb/`` included) stays. Otherwise it is refused.
 - when no ``out`` was given (``TrainConfig.out is None``) and ``checkpoints/<run_name>`` is taken, a new
   run picks ``checkpoints/<run_name>-2``, ``-3``, ... instead.
 - ``resume=True`` needs a checkpoint in ``out``; the stored config must match the current one except for
@@ -40,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmeta.config import TrainConfig
+from jaxmeta.tensorboard import remove_event_files
 
 __all__ = [
     "CheckpointError",
@@ -55,7 +59,9 @@ __all__ = [
 
 CONFIG_FILE = "config.json"
 CKPT_DIR = "checkpoints"
-RUN_FILES = (CONFIG_FILE, "metrics.csv", "summary.json", "learning_curve.png")
+TB_DIR = "tb"
+WANDB_ID_FILE = "wandb_run_id"
+RUN_FILES = (CONFIG_FILE, "metrics.csv", "summary.json", "learning_curve.png", WANDB_ID_FILE)
 # Fields that may differ between a checkpoint and the config resuming it (they do not change what a
 # chunk computes). total_steps also sets the PER beta schedule length (see TrainConfig.total_updates).
 RESUMABLE_FIELDS = frozenset({"total_steps", "eval_every", "eval_episodes", "checkpoint_every",
@@ -96,6 +102,7 @@ def prepare_run_dir(config: TrainConfig, *, resume: bool = False, overwrite: boo
                     (out / name).unlink()
             if (out / CKPT_DIR).is_dir():
                 shutil.rmtree(out / CKPT_DIR)
+            remove_event_files(out / TB_DIR)
         elif config.out is None:
             base, i = out, 2
             while _nonempty(out):

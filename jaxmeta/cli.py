@@ -100,6 +100,26 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1,2,1, got {text!r}") from None
 
 
+class _WandbFlag(argparse.Action):
+    """``--wandb`` (store true): a missing wandb package is a parsing error, before anything compiles."""
+
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=False, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from jaxmeta.metrics_log import import_wandb
+
+        try:
+            import_wandb()
+        except ImportError as e:
+            raise argparse.ArgumentError(self, str(e)) from None
+        setattr(namespace, self.dest, True)
+
+
+_WANDB_HELP = ("also log the metrics (always in <out>/tb/ for TensorBoard) and the config to Weights & Biases "
+               "(pip install wandb; WANDB_MODE=offline logs locally, WANDB_PROJECT names the project)")
+
+
 def parser() -> argparse.ArgumentParser:
     from jaxmeta.config import ALGOS, PRESETS
 
@@ -154,17 +174,21 @@ def parser() -> argparse.ArgumentParser:
     grp.add_argument("--overwrite", action="store_true",
                      help="replace jaxmeta's files in a non-empty --out (other files are kept)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--wandb", action=_WandbFlag, help=_WANDB_HELP)
     t.add_argument("--devices", type=int, dest="num_devices_flag",
                    help="shard the run over at most N devices (default: every accelerator; 1 on a CPU, where "
                         "sharding over the host devices measured slower)")
     t.add_argument("--dry-run", action="store_true", help="validate, print the configuration and exit")
 
     f = _finetune_parser(sub)
+    from jaxmeta.eval_cli import add_parser as _eval_parser
+
+    e = _eval_parser(sub)
 
     b = sub.add_parser("bench", help="benchmarks (experiments/bench_*.py)")
     b.add_argument("what", choices=["envs", "train"])
     b.add_argument("args", nargs=argparse.REMAINDER, help="passed to the script")
-    p.subcommands = {"train": t, "finetune": f, "bench": b}  # (given_flags)
+    p.subcommands = {"train": t, "finetune": f, "eval": e, "bench": b}  # (given_flags)
     return p
 
 
@@ -215,7 +239,7 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _simple("fixed_phi", field="paco.transfer_fixed_phi"),
 )
 # parser dests that are not configuration (accepted with --resume)
-_NOT_CONFIG = frozenset({"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag"})
+_NOT_CONFIG = frozenset({"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag", "wandb"})
 
 
 def build_config(args: argparse.Namespace):
@@ -384,6 +408,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "finetune":
         return finetune_main(p, args, argv)
+    if args.command == "eval":
+        from jaxmeta.eval_cli import main as eval_main
+
+        return eval_main(p, args)
 
     if args.command == "bench":
         script = _experiments_dir() / f"bench_{args.what}.py"
@@ -426,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
-                        num_devices=args.num_devices_flag)
+                        num_devices=args.num_devices_flag, wandb=args.wandb)
     except (ValueError, CheckpointError) as e:
         p.exit(2, f"jaxmeta train: error: {e}\n")
     return 0 if summary["completed"] else 1
@@ -462,6 +490,7 @@ def _finetune_parser(sub) -> argparse.ArgumentParser:
                      help="continue the fine-tuning run in --out, with the config saved there")
     grp.add_argument("--overwrite", action="store_true", help="replace jaxmeta's files in a non-empty --out")
     f.add_argument("--no-progress", action="store_true")
+    f.add_argument("--wandb", action=_WandbFlag, help=_WANDB_HELP)
     f.add_argument("--devices", type=int, dest="num_devices_flag",
                    help="shard the run over at most N devices (default: every accelerator; 1 on a CPU)")
     f.add_argument("--dry-run", action="store_true", help="validate, print the configuration and exit")
@@ -536,7 +565,7 @@ def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: li
 
     try:
         summary = finetune(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
-                           num_devices=args.num_devices_flag)
+                           num_devices=args.num_devices_flag, wandb=args.wandb)
     except (ValueError, CheckpointError) as e:
         p.exit(2, f"jaxmeta finetune: error: {e}\n")
     return 0 if summary["completed"] else 1

@@ -320,8 +320,9 @@ class FinetuneHooks:
 
 # ----------------------------------------------------------------------------------------------- run
 def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
-             max_chunks: int | None = None, log=None, num_devices: int | None = None) -> dict:
-    """Run (or resume) a fine-tuning job built by `finetune_config`; returns the summary dict.
+             max_chunks: int | None = None, log=None, num_devices: int | None = None, wandb: bool = False) -> dict:
+    """Run (or resume) a fine-tuning job built by `finetune_config`; returns the summary dict
+    (wandb: as `jaxmeta.train.train`).
 
     The source checkpoint is restored before anything is compiled (errors come first)."""
     from jaxmeta.train import train
@@ -334,4 +335,4 @@ def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = Fal
     if not resume:
         source = load_source(ft.source, ft.step, ft.seed_index, replay=ft.keep_buffer)
     return train(config, resume=resume, overwrite=overwrite, progress=progress, max_chunks=max_chunks, log=log,
-                 hooks=FinetuneHooks(config, source), num_devices=num_devices)
+                 hooks=FinetuneHooks(config, source), num_devices=num_devices, wandb=wandb)

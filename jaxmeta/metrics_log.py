@@ -1,5 +1,6 @@
-"""Run logging: metrics.csv (one row per chunk and seed, plus evaluation rows), summary.json, a
-learning-curve PNG (matplotlib, Agg) and a tqdm progress bar.
+"""Run logging: metrics.csv (one row per chunk and seed, plus evaluation rows), the same scalars as
+TensorBoard event files (and, optionally, on Weights & Biases), summary.json, a learning-curve PNG
+(matplotlib, Agg) and a tqdm progress bar.
 
 (Named ``metrics_log`` rather than ``logging`` so it can never shadow the standard library module.)
 
@@ -12,6 +13,13 @@ metrics.csv columns: ``kind`` ("train" | "eval"), ``chunk`` (1-based), ``seed`` 
 uninterrupted one. Runs with extra evaluations (fine-tuning: ``source`` = the pretraining tasks, to
 measure forgetting) add ``<name>_success``, ``<name>_return`` and ``<name>_success/<skill>`` to the eval
 rows; a zero-shot evaluation before any update is the eval row of chunk 0.
+
+TensorBoard (`jaxmeta.tensorboard`, no TensorFlow needed): one run per seed, ``<run>/tb/seed_<i>/``; every
+number of a metrics.csv row (empty and non-finite cells excepted) is the scalar ``<kind>/<column>``
+(``train/episode_success``, ``eval/eval_success/<skill>``, ...) at step ``env_steps``, except the row
+keys `ROW_KEYS`. A resumed run appends a new event file per seed that drops, in TensorBoard, the steps
+after its checkpoint (as metrics.csv drops those rows). `WandbLog` sends the same scalars (prefixed
+``seed_<i>/`` when the run has several seeds) and the run's config to Weights & Biases.
 """
 from __future__ import annotations
 
@@ -24,7 +32,9 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from jaxmeta.checkpoint import TB_DIR, WANDB_ID_FILE
 from jaxmeta.learner import SAC_SCALARS
+from jaxmeta.tensorboard import EventWriter
 
 TIMING_COLUMNS = ("wall_s", "env_sps")
 TRAIN_COLUMNS = (
@@ -34,6 +44,7 @@ TRAIN_COLUMNS = (
        "taco_num_groups", "taco_exploring", "physics_nan", "nonfinite_action")
 )
 EVAL_COLUMNS = ("eval_success", "eval_return")
+ROW_KEYS = ("kind", "chunk", "seed", "env_steps")  # metrics.csv columns that identify a row, not scalars
 
 
 def nanmean(x: Any) -> float:
@@ -42,6 +53,14 @@ def nanmean(x: Any) -> float:
     x = np.asarray(x, dtype=np.float64)
     x = x[~np.isnan(x)]
     return float(x.mean()) if x.size else math.nan
+
+
+def _real(v: Any) -> float | None:
+    """A metrics.csv cell as a finite float; None for an empty, missing or non-finite one."""
+    if v is None or (isinstance(v, str) and not v):
+        return None
+    f = float(np.asarray(v, dtype=np.float64))
+    return f if math.isfinite(f) else None
 
 
 def _fmt(v: Any) -> str:
@@ -57,14 +76,19 @@ def _fmt(v: Any) -> str:
 
 
 class MetricsLog:
-    """Appends rows to ``<run>/metrics.csv``; writes summary.json and learning_curve.png."""
+    """Appends rows to ``<run>/metrics.csv`` and their scalars to ``<run>/tb/`` (and W&B); writes
+    summary.json and learning_curve.png. `close` when the run stops logging."""
 
     def __init__(self, run_dir: str | os.PathLike, skills: Iterable[str], task_ids: Iterable[int] | None = None,
-                 extra_evals: Mapping[str, Iterable[str]] | None = None):
+                 extra_evals: Mapping[str, Iterable[str]] | None = None, wandb: WandbLog | None = None):
         """skills: the env skills (eval ``success_per_task`` order). task_ids: index of each skill in the
         per-task train metrics (default 0..n-1; a larger conditioning task space otherwise).
-        extra_evals: {name: skills} of extra evaluations logged in the eval rows."""
+        extra_evals: {name: skills} of extra evaluations logged in the eval rows. wandb: also log the
+        scalars there (finished by `close`)."""
         self.run_dir = Path(run_dir)
+        self.wandb = wandb
+        self._tb: dict[int, EventWriter] = {}
+        self._purge_step: int | None = None
         self.skills = tuple(skills)
         self.task_ids = tuple(range(len(self.skills))) if task_ids is None else tuple(task_ids)
         self.extra = {k: tuple(v) for k, v in (extra_evals or {}).items()}
@@ -89,13 +113,12 @@ class MetricsLog:
             with self.path.open("w", newline="") as f:
                 csv.writer(f).writerow(self.columns)
             return
-        rows = self.read()
+        rows = [r for r in self.read() if int(r["chunk"]) <= resume_chunk]
         with self.path.open("w", newline="") as f:
             w = csv.DictWriter(f, self.columns, restval="", extrasaction="ignore")
             w.writeheader()
-            for r in rows:
-                if int(r["chunk"]) <= resume_chunk:
-                    w.writerow(r)
+            w.writerows(rows)
+        self._purge_step = 1 + max((int(r["env_steps"]) for r in rows), default=-1)
 
     def read(self) -> list[dict]:
         if not self.path.exists():
@@ -108,6 +131,27 @@ class MetricsLog:
             w = csv.DictWriter(f, self.columns, restval="", extrasaction="ignore")
             for r in rows:
                 w.writerow({k: (v if isinstance(v, str) else _fmt(v)) for k, v in r.items()})
+        for r in rows:
+            seed, step = int(r["seed"]), int(r["env_steps"])
+            scalars = {f"{r['kind']}/{k}": v for k in self.columns
+                       if k not in ROW_KEYS and (v := _real(r.get(k))) is not None}
+            if seed not in self._tb:
+                self._tb[seed] = EventWriter(self.run_dir / TB_DIR / f"seed_{seed}", purge_step=self._purge_step)
+            for tag, v in scalars.items():
+                self._tb[seed].add_scalar(tag, v, step)
+            if self.wandb is not None:
+                self.wandb.log(seed, step, scalars)
+        for writer in self._tb.values():
+            writer.flush()
+
+    def close(self) -> None:
+        """Close the event files (and finish the W&B run); metrics.csv, summary and plot still work."""
+        for writer in self._tb.values():
+            writer.close()
+        self._tb.clear()
+        if self.wandb is not None:
+            self.wandb.finish()
+            self.wandb = None
 
     def log_train(self, chunk: int, metrics: Mapping[str, np.ndarray], wall_s: float, env_sps: float) -> None:
         """metrics: host arrays with a leading seed axis (S, ...)."""
@@ -202,6 +246,43 @@ def _json_default(o):
     if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def import_wandb():
+    """The `wandb` module (imported on first use); ImportError naming the package when it is missing."""
+    try:
+        import wandb
+    except ImportError as e:
+        raise ImportError("logging to Weights & Biases (--wandb) needs the wandb package, which is not "
+                          "installed: pip install wandb") from e
+    return wandb
+
+
+class WandbLog:
+    """A Weights & Biases run of a run directory: project ``$WANDB_PROJECT`` (default "jaxmeta"), named
+    after the directory, config = the TrainConfig dict (as summary.json's "config"), local files in
+    ``<run>/wandb/``. ``WANDB_MODE=offline`` (read by wandb) logs without network or account (upload
+    later with ``wandb sync``). The W&B run id is kept in ``<run>/wandb_run_id``, so a resumed run
+    continues the same W&B run; W&B ignores (with a warning) the steps the interrupted process had
+    already logged after its last checkpoint."""
+
+    def __init__(self, run_dir: str | os.PathLike, config: Mapping[str, Any], resume: bool = False):
+        wandb = import_wandb()
+        run_dir = Path(run_dir)
+        id_path = run_dir / WANDB_ID_FILE
+        run_id = id_path.read_text().strip() if resume and id_path.is_file() else None
+        self.num_seeds = int(config.get("num_seeds", 1))
+        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "jaxmeta"), name=run_dir.name,
+                              dir=str(run_dir), config=dict(config), id=run_id,
+                              resume="allow" if run_id else None)
+        id_path.write_text(self.run.id)
+
+    def log(self, seed: int, step: int, scalars: Mapping[str, float]) -> None:
+        prefix = f"seed_{seed}/" if self.num_seeds > 1 else ""
+        self.run.log({prefix + k: v for k, v in scalars.items()}, step=step)
+
+    def finish(self) -> None:
+        self.run.finish()
 
 
 def progress_bar(total: int, initial: int, enabled: bool):

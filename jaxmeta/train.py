@@ -666,6 +666,7 @@ def train(
     log: Callable[[str], None] | None = None,
     hooks: Any = None,
     num_devices: int | None = None,
+    wandb: bool = False,
 ) -> dict:
     """Run (or resume) a training job; returns the summary dict (also written to summary.json).
 
@@ -680,12 +681,17 @@ def train(
         evaluations, logged as ``<name>_success[/<skill>]``), ``evaluate(trainer, actor_params, chunk) ->
         {name: metrics}`` and ``finish(summary, rows)`` (add to the summary from the metrics.csv rows).
     num_devices: shard over at most this many devices (`plan_devices`; None: its default, 1 on a CPU).
+    wandb: also log the metrics.csv scalars and the config to Weights & Biases (`jaxmeta.metrics_log.WandbLog`;
+        ImportError before anything is done when the wandb package is missing). The scalars always go to
+        TensorBoard event files in ``<run>/tb/`` too.
     """
     from jaxmeta import __version__
     from jaxmeta.checkpoint import CONFIG_FILE, Checkpointer, prepare_run_dir
-    from jaxmeta.metrics_log import MetricsLog, nanmean, progress_bar
+    from jaxmeta.metrics_log import MetricsLog, WandbLog, import_wandb, nanmean, progress_bar
 
     check_ported(config.benchmark, config.split)
+    if wandb:
+        import_wandb()
     run_dir = prepare_run_dir(config, resume=resume, overwrite=overwrite)
     cfg = config.replace(out=str(run_dir))
     say = log or (lambda s: print(s, flush=True))
@@ -748,7 +754,8 @@ def train(
         ts = programs.init_state(trainer.run_key() if batched else trainer.seed_key(0))
 
     mlog = MetricsLog(run_dir, trainer.skills, task_ids=cfg.task_ids,
-                      extra_evals=getattr(hooks, "eval_skills", None))
+                      extra_evals=getattr(hooks, "eval_skills", None),
+                      wandb=WandbLog(run_dir, cfg.to_dict(), resume=resume) if wandb else None)
     mlog.start(resume_chunk=start_chunk if resume else None)
     title = f"{cfg.benchmark} {cfg.algo}{' PER' if cfg.per else ''} ({S} seed{'s' if S > 1 else ''})"
     E = cfg.env_steps_per_chunk
@@ -832,6 +839,7 @@ def train(
     finally:
         bar.close()
         ckpt.close()
+        mlog.close()
 
     completed = (not interrupted) and c >= cfg.num_chunks
     loop_s = time.perf_counter() - t_loop
