@@ -182,7 +182,14 @@ class Sim:
         return (left > 0) & (right > 0)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+#: metaworld's usual arm set-up (most skills' ``__init__``): the hand's start position (m, world frame) and
+#: the mocap (hand) bounds. `Skill` defaults to them; skills that differ say so.
+HAND_INIT_POS = (0.0, 0.6, 0.2)
+HAND_LOW = (-0.5, 0.40, 0.05)
+HAND_HIGH = (0.5, 1.0, 0.5)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class Skill:
     """Definition of one Meta-World skill (the parts that differ between skills).
 
@@ -193,15 +200,18 @@ class Skill:
           "model" (dict of mjx.Model fields to override per instance, e.g. {"body_pos": ...}).
       objects(sim, data, task) -> (pos (3k,), quat (4k,)): what `_get_pos_objects` /
           `_get_quat_objects` return.
-      evaluate(sim, data, obs, action, task) -> (reward, info): metaworld's `evaluate_state`;
-          `obs` is the clipped observation, `action` the (sanitised, unclipped) action.
+      evaluate(sim, data, obs, action, task) -> (reward, info): metaworld's `evaluate_state`
+          (info built by `skill_info`); `obs` is the clipped observation, `action` the (sanitised,
+          unclipped) action.
+    Keywords only; hand_init_pos / hand_low / hand_high default to `HAND_INIT_POS` / `HAND_LOW` /
+    `HAND_HIGH`.
     """
 
     name: str
     scene: SceneConfig
-    hand_init_pos: tuple[float, float, float]
-    hand_low: tuple[float, float, float]
-    hand_high: tuple[float, float, float]
+    hand_init_pos: tuple[float, float, float] = HAND_INIT_POS
+    hand_low: tuple[float, float, float] = HAND_LOW
+    hand_high: tuple[float, float, float] = HAND_HIGH
     goal_low: tuple[float, float, float]
     goal_high: tuple[float, float, float]
     reset: Callable
@@ -255,6 +265,16 @@ INFO_KEYS = (
     "nonfinite_action",
     "physics_nan",
 )
+
+
+def skill_info(*, success, near_object, grasp_success, grasp_reward, in_place_reward, obj_to_target,
+               unscaled_reward) -> dict:
+    """The info dict a `Skill.evaluate` returns: metaworld's ``evaluate_state`` keys, () float32 each
+    (`success`, `grasp_success` 0 / 1; `unscaled_reward` the reward before any scaling). The env adds the
+    rest of `INFO_KEYS` (truncated, nonfinite_action, physics_nan)."""
+    return {"success": success, "near_object": near_object, "grasp_success": grasp_success,
+            "grasp_reward": grasp_reward, "in_place_reward": in_place_reward, "obj_to_target": obj_to_target,
+            "unscaled_reward": unscaled_reward}
 
 
 def _model_with(sim: Sim, task: dict):

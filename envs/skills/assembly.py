@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
     CLAWS,
@@ -25,7 +25,6 @@ from envs.skills.common import (
     gripper_pairs,
 )
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 HAND_LOW = (-0.5, 0.40, 0.05)
 HAND_HIGH = (0.5, 1.0, 0.5)
 WRENCH_HANDLE_LENGTH = 0.02
@@ -60,8 +59,6 @@ SCENE = SceneConfig(
     + (combined_pair(HANDLE.name, OBJ_COL_CONTACT, TABLE.name, MUJOCO_DEFAULT_CONTACT),)
     + gripper_pairs(HANDLE.name, OBJ_COL_CONTACT, PADS + CLAWS)
     + tuple(combined_pair(r.name, OBJ_COL_CONTACT, PEG.name, MUJOCO_DEFAULT_CONTACT) for r in RING),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -120,15 +117,15 @@ def _reward_pos(wrench_center, target_pos):
 
 def nut_info(reward, reward_grab, quat, in_place, success):
     """metaworld's info dict of both nut skills."""
-    return {
-        "success": success.astype(jnp.float32),
-        "near_object": quat,
-        "grasp_success": (reward_grab >= 0.5).astype(jnp.float32),
-        "grasp_reward": reward_grab,
-        "in_place_reward": in_place,
-        "obj_to_target": jnp.zeros((), jnp.float32),
-        "unscaled_reward": reward,
-    }
+    return skill_info(
+        success=success.astype(jnp.float32),
+        near_object=quat,
+        grasp_success=(reward_grab >= 0.5).astype(jnp.float32),
+        grasp_reward=reward_grab,
+        in_place_reward=in_place,
+        obj_to_target=jnp.zeros((), jnp.float32),
+        unscaled_reward=reward,
+    )
 
 
 def evaluate(sim, data, obs, action, task):
@@ -146,9 +143,6 @@ def evaluate(sim, data, obs, action, task):
 SKILL = Skill(
     name="assembly-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=HAND_LOW,
-    hand_high=HAND_HIGH,
     goal_low=(-0.1, 0.75, 0.1),
     goal_high=(0.1, 0.85, 0.1),
     reset=reset,

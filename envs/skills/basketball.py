@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Pair, Proxy, SceneConfig
 from envs.skills.common import (
     CLAWS,
@@ -28,7 +28,6 @@ from envs.skills.common import (
     gripper_caging_reward,
 )
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.08
 #: The goal site (hooplink frame) in the basket_goal body.
 GOAL_IN_BASKET = (0.0, -0.083, 0.25)
@@ -56,8 +55,6 @@ SCENE = SceneConfig(
     + tuple(Pair(BALL_PROXY.name, g, margin=0.0) for g in PADS + CLAWS)
     + sum((gripper_pairs(r.name, OBJ_COL_CONTACT, ("leftclaw_it",), fold_margin=True) for r in RIM), ())
     + tuple(combined_pair(HAND_BOX.name, HAND_MESH_CONTACT, r.name, OBJ_COL_CONTACT) for r in RIM),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -95,24 +92,21 @@ def evaluate(sim, data, obs, action, task):
     reward = reward_utils.hamacher_product(grasped, in_place)
     reward = jnp.where(lifted, reward + 1.0 + 5.0 * in_place, reward)
     reward = jnp.where(target_to_obj < TARGET_RADIUS, 10.0, reward)
-    info = {
-        "success": (target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-        "grasp_success": ((tcp_opened > 0) & (obj[2] - 0.03 > obj_init[2])).astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.05).astype(jnp.float32),
+        grasp_success=((tcp_opened > 0) & (obj[2] - 0.03 > obj_init[2])).astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=in_place,
+        obj_to_target=target_to_obj,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="basketball-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.85 - 0.083, 0.2499),
     goal_high=(0.1, 0.9 + 1e-7 - 0.083, 0.2501),
     reset=reset,

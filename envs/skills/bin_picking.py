@@ -10,11 +10,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import CLAWS, GEOM_CONTACT, PADS, combined_pair, gripper_caging_reward
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.05
 #: The blue bin's frame (body bin_goal, fixed): metaworld's `_target_pos`.
 BIN_GOAL = (0.12, 0.7, 0.0)
@@ -32,8 +31,6 @@ SCENE = SceneConfig(
     proxies=(CUBE, BIN_FLOOR),
     pairs=(combined_pair(CUBE.name, OBJ_COL, BIN_FLOOR.name, BIN_COL),)
     + tuple(combined_pair(CUBE.name, OBJ_COL, g, GEOM_CONTACT[g]) for g in PADS + CLAWS),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -92,24 +89,22 @@ def evaluate(sim, data, obs, action, task):
     reward = jnp.where(grasp_success, reward + 1.0 + 5.0 * reward_utils.hamacher_product(above_floor, in_place),
                        reward)
     reward = jnp.where(target_to_obj < TARGET_RADIUS, 10.0, reward)
-    info = {
-        "success": (target_to_obj <= 0.05).astype(jnp.float32),
-        "near_object": near_object.astype(jnp.float32),
-        "grasp_success": grasp_success.astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(target_to_obj <= 0.05).astype(jnp.float32),
+        near_object=near_object.astype(jnp.float32),
+        grasp_success=grasp_success.astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=in_place,
+        obj_to_target=target_to_obj,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="bin-picking-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
     hand_low=(-0.5, 0.40, 0.07),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(0.1199, 0.699, -0.001),
     goal_high=(0.1201, 0.701, 0.001),
     reset=reset,

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from mujoco import mjx
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import HAND_INIT_POS, Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.settle import TASK_PLACED_FIELDS
 from envs.skills import task_settle
@@ -32,7 +32,6 @@ from envs.skills.common import (
     single_contact_pairs,
 )
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 #: metaworld's obj_init_pos z: the lid's free joint (boxbodytop) height at reset.
 LID_Z = 0.02
 #: reset_model's raw mj_steps after the hand settle.
@@ -72,8 +71,6 @@ SCENE = SceneConfig(
     # collider at four: each of those given 4x the regularization, so the four together are as stiff as one
     + single_contact_pairs(gripper_pairs(HANDLE.name, MUJOCO_DEFAULT_CONTACT, PADS, fold_margin=True),
                            BOX_FACE_CONTACTS),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -139,24 +136,21 @@ def evaluate(sim, data, obs, action, task):
     reward = 2.0 * reward_utils.hamacher_product(grab, ready) + 8.0 * lifted
     success = jnp.linalg.norm(obs[4:7] - target) < 0.08
     reward = jnp.where(success, 10.0, reward) * reward_quat
-    info = {
-        "success": success.astype(jnp.float32),
-        "near_object": ready,
-        "grasp_success": (grab >= 0.5).astype(jnp.float32),
-        "grasp_reward": grab,
-        "in_place_reward": lifted,
-        "obj_to_target": jnp.zeros(()),
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=success.astype(jnp.float32),
+        near_object=ready,
+        grasp_success=(grab >= 0.5).astype(jnp.float32),
+        grasp_reward=grab,
+        in_place_reward=lifted,
+        obj_to_target=jnp.zeros(()),
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="box-close-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.7, 0.133),
     goal_high=(0.1, 0.8, 0.133),
     reset=reset,

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from mujoco import mjx
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import CLAW_CONTACT, OBJ_COL_CONTACT, PAD_CONTACT, combined_pair, full_solimp
 
@@ -101,15 +101,15 @@ def button_evaluate(axis: int, success_dist: float, near_bound: float, combine):
             obj_to_target, bounds=(0.0, 0.005), margin=task["obj_to_target_init"], sigmoid="long_tail"
         )
         reward = combine(obs, tcp_to_obj, near_button, button_pressed)
-        info = {
-            "success": (obj_to_target <= success_dist).astype(jnp.float32),
-            "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-            "grasp_success": (obs[3] > 0).astype(jnp.float32),
-            "grasp_reward": near_button,
-            "in_place_reward": button_pressed,
-            "obj_to_target": obj_to_target,
-            "unscaled_reward": reward,
-        }
+        info = skill_info(
+            success=(obj_to_target <= success_dist).astype(jnp.float32),
+            near_object=(tcp_to_obj <= 0.05).astype(jnp.float32),
+            grasp_success=(obs[3] > 0).astype(jnp.float32),
+            grasp_reward=near_button,
+            in_place_reward=button_pressed,
+            obj_to_target=obj_to_target,
+            unscaled_reward=reward,
+        )
         return reward, info
 
     return evaluate
@@ -127,8 +127,6 @@ SKILL = Skill(
     name="button-press-topdown-v3",
     scene=SCENE,
     hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.5, 0.40, 0.05),
     goal_high=(0.5, 1.0, 0.5),
     reset=reset,

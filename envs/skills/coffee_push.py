@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.skills import coffee_button
 from envs.skills.common import gripper_caging_reward
 
@@ -59,15 +59,15 @@ def evaluate(sim, data, obs, action, task):
     reward = jnp.where(target_to_obj < 0.05, 10.0, reward)
     obj_to_target = jnp.linalg.norm(obj - target)
     touching = sim.touching(data, coffee_button.MUG_GRIP.name)
-    info = {
-        "success": (obj_to_target <= 0.07).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": (touching & (tcp_opened > 0)).astype(jnp.float32),
-        "grasp_reward": object_grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.07).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=(touching & (tcp_opened > 0)).astype(jnp.float32),
+        grasp_reward=object_grasped,
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
@@ -76,8 +76,6 @@ def mug_skill(name: str, machine_from_goal: bool, goal_low, goal_high) -> Skill:
         name=name,
         scene=coffee_button.SCENE,
         hand_init_pos=coffee_button.HAND_INIT_POS,
-        hand_low=coffee_button.HAND_LOW,
-        hand_high=coffee_button.HAND_HIGH,
         goal_low=goal_low,
         goal_high=goal_high,
         reset=mug_reset(machine_from_goal),

@@ -10,11 +10,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import GEOM_CONTACT, OBJ_COL_CONTACT, combined_pair
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.07
 DIAL_RADIUS = 0.05
 PUSH_OFFSET = (0.05, 0.02, 0.09)
@@ -28,8 +27,6 @@ SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_dial.xml",
     proxies=(HEAD,),
     pairs=tuple(combined_pair(HEAD.name, OBJ_COL_CONTACT, g, GEOM_CONTACT[g]) for g in FINGERS),
-    iterations=4,
-    ls_iterations=8,
     cone="pyramidal",
 )
 
@@ -75,24 +72,21 @@ def evaluate(sim, data, obs, action, task):
                                    sigmoid="gaussian")
     reach = reward_utils.hamacher_product(reach, jnp.clip(action[-1], 0.0, 1.0))
     reward = 10.0 * reward_utils.hamacher_product(reach, in_place)
-    info = {
-        "success": (target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.01).astype(jnp.float32),
-        "grasp_success": jnp.ones(()),
-        "grasp_reward": reach,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.01).astype(jnp.float32),
+        grasp_success=jnp.ones(()),
+        grasp_reward=reach,
+        in_place_reward=in_place,
+        obj_to_target=target_to_obj,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="dial-turn-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.73, 0.0299),
     goal_high=(0.1, 0.83, 0.0301),
     reset=reset,

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
     FINGER_MARGIN,
@@ -39,8 +39,6 @@ SCENE = SceneConfig(
         combined_pair(HAND_MESH.name, HAND_MESH_CONTACT, PANEL.name, OBJ_COL_CONTACT),
         combined_pair(HAND_MESH.name, HAND_MESH_CONTACT, RIGHT_WALL.name, OBJ_COL_CONTACT),
     ),
-    iterations=4,
-    ls_iterations=8,
     cone="pyramidal",
 )
 
@@ -81,15 +79,15 @@ def evaluate(sim, data, obs, action, task):
     )
     reward = 3.0 * hand_in_place + 6.0 * in_place
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
-    info = {
-        "success": (obj_to_target <= 0.08).astype(jnp.float32),
-        "near_object": jnp.zeros(()),
-        "grasp_success": jnp.ones(()),
-        "grasp_reward": jnp.ones(()),
-        "in_place_reward": hand_in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.08).astype(jnp.float32),
+        near_object=jnp.zeros(()),
+        grasp_success=jnp.ones(()),
+        grasp_reward=jnp.ones(()),
+        in_place_reward=hand_in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
@@ -97,8 +95,6 @@ SKILL = Skill(
     name="door-close-v3",
     scene=SCENE,
     hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(0.2, 0.65, 0.1499),
     goal_high=(0.3, 0.75, 0.1501),
     reset=reset,

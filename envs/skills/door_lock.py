@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from mujoco import mjx
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import HAND_INIT_POS, Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills import task_settle
 from envs.skills.common import (
@@ -25,7 +25,6 @@ from envs.skills.common import (
     metaworld_init_pads,
 )
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 HAND_LOW = (-0.5, 0.40, -0.15)
 HAND_HIGH = (0.5, 1.0, 0.5)
 LOCK_LENGTH = 0.1
@@ -42,8 +41,6 @@ SCENE = SceneConfig(
     proxies=(LOCK, LOCK_BASE, PANEL, HAND),
     pairs=tuple(combined_pair(LOCK.name, OBJ_COL_CONTACT, g, GEOM_CONTACT[g]) for g in ("leftpad_geom", "leftclaw_it"))
     + tuple(combined_pair(HAND.name, HAND_MESH_CONTACT, p.name, OBJ_COL_CONTACT) for p in (LOCK, LOCK_BASE, PANEL)),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -109,23 +106,21 @@ def evaluate(sim, data, obs, action, task):
 
 def lock_info(reward, tcp_to_obj, tcp_open, obj_to_target, near, pressed):
     """evaluate_state's info of door-lock / door-unlock."""
-    return {
-        "success": (obj_to_target <= 0.02).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-        "grasp_success": (tcp_open > 0).astype(jnp.float32),
-        "grasp_reward": near,
-        "in_place_reward": pressed,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    return skill_info(
+        success=(obj_to_target <= 0.02).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.05).astype(jnp.float32),
+        grasp_success=(tcp_open > 0).astype(jnp.float32),
+        grasp_reward=near,
+        in_place_reward=pressed,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
 
 
 SKILL = Skill(
     name="door-lock-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
     hand_low=HAND_LOW,
-    hand_high=HAND_HIGH,
     goal_low=HAND_LOW,
     goal_high=HAND_HIGH,
     reset=reset,

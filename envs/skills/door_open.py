@@ -15,11 +15,10 @@ from mujoco import mjx
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import FINGER_MARGIN, OBJ_COL_CONTACT, combined_pair, euler_quat, gripper_pairs
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 
 GRIP = Proxy("door_grip_proxy", "door_link", "capsule", (0.023 + FINGER_MARGIN, 0.05), pos=(0.38, -0.12, 0.0),
              quat=euler_quat(0.0, 1.57, 0.0))
@@ -38,8 +37,6 @@ SCENE = SceneConfig(
     pairs=gripper_pairs(GRIP.name, OBJ_COL_CONTACT, FINGERS, fold_margin=True)
     + gripper_pairs(STEM.name, OBJ_COL_CONTACT, FINGERS, fold_margin=True)
     + (combined_pair(EDGE.name, OBJ_COL_CONTACT, WALL.name, OBJ_COL_CONTACT),),
-    iterations=4,
-    ls_iterations=8,
     cone="pyramidal",
 )
 
@@ -86,24 +83,21 @@ def evaluate(sim, data, obs, action, task):
     success = jnp.abs(obs[4] - target[0]) <= 0.08
     reward = 2.0 * reward_utils.hamacher_product(ready, reward_grab) + 8.0 * opened
     reward = jnp.where(success, 10.0, reward)
-    info = {
-        "success": success.astype(jnp.float32),
-        "near_object": ready,
-        "grasp_success": (reward_grab >= 0.5).astype(jnp.float32),
-        "grasp_reward": reward_grab,
-        "in_place_reward": opened,
-        "obj_to_target": jnp.zeros(()),
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=success.astype(jnp.float32),
+        near_object=ready,
+        grasp_success=(reward_grab >= 0.5).astype(jnp.float32),
+        grasp_reward=reward_grab,
+        in_place_reward=opened,
+        obj_to_target=jnp.zeros(()),
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="door-open-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.3, 0.4, 0.1499),
     goal_high=(-0.2, 0.5, 0.1501),
     reset=reset,

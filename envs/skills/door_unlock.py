@@ -51,9 +51,7 @@ def evaluate(sim, data, obs, action, task):
 SKILL = Skill(
     name="door-unlock-v3",
     scene=door_lock.SCENE,
-    hand_init_pos=door_lock.HAND_INIT_POS,
     hand_low=door_lock.HAND_LOW,
-    hand_high=door_lock.HAND_HIGH,
     goal_low=(0.0, 0.64, 0.21),
     goal_high=(0.2, 0.7, 0.2111),
     reset=reset,

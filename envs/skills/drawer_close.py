@@ -10,10 +10,10 @@ import jax.numpy as jnp
 from mujoco import mjx
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import SceneConfig
 from envs.skills.common import OBJ_COL_CONTACT, gripper_pairs
-from envs.skills.drawer_open import BACK_WALL, DRAWER_STOP, HAND_INIT_POS, HANDLE, STOP_PAIR, drawer_model
+from envs.skills.drawer_open import BACK_WALL, DRAWER_STOP, HANDLE, STOP_PAIR, drawer_model
 
 MAX_DIST = 0.15
 #: metaworld quirk: the class sets `_TARGET_RADIUS = 0.04` but the reward and success read
@@ -25,8 +25,6 @@ SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_drawer.xml",
     proxies=(HANDLE, DRAWER_STOP, BACK_WALL),
     pairs=gripper_pairs(HANDLE.name, OBJ_COL_CONTACT, ("leftpad_geom", "leftclaw_it"), fold_margin=True) + (STOP_PAIR,),
-    iterations=4,
-    ls_iterations=8,
     cone="pyramidal",
 )
 
@@ -70,24 +68,21 @@ def evaluate(sim, data, obs, action, task):
     reach = reward_utils.hamacher_product(reach, gripper_closed)
     success = target_to_obj <= TARGET_RADIUS + 0.015
     reward = jnp.where(success, 1.0, reward_utils.hamacher_product(reach, in_place)) * 10.0
-    info = {
-        "success": success.astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.01).astype(jnp.float32),
-        "grasp_success": jnp.ones(()),
-        "grasp_reward": reach,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=success.astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.01).astype(jnp.float32),
+        grasp_success=jnp.ones(()),
+        grasp_reward=reach,
+        in_place_reward=in_place,
+        obj_to_target=target_to_obj,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="drawer-close-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.5, 0.40, 0.05),
     goal_high=(0.5, 1.0, 0.5),
     reset=reset,

@@ -14,12 +14,11 @@ import math
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (FINGER_MARGIN, HAND_MESH_CONTACT, MUJOCO_DEFAULT_CONTACT, OBJ_COL_CONTACT, PALM,
                                  combined_pair, euler_quat, gripper_pairs)
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 MAX_DIST = 0.2
 #: Offset of the observed "handle" point from the drawer_link COM (`_get_pos_objects`).
 HANDLE_OFFSET = (0.0, -0.16, 0.0)
@@ -52,8 +51,6 @@ SCENE = SceneConfig(
     # 4.3 / 6.6 without; without the palm 5.9 / 8.1.
     pairs=gripper_pairs(HANDLE.name, OBJ_COL_CONTACT, ("leftpad_geom",), fold_margin=True)
     + (combined_pair(PALM_1MM.name, HAND_MESH_CONTACT, HANDLE.name, OBJ_COL_CONTACT), STOP_PAIR),
-    iterations=4,
-    ls_iterations=8,
     cone="pyramidal",
 )
 
@@ -92,24 +89,21 @@ def evaluate(sim, data, obs, action, task):
     caging = reward_utils.tolerance(jnp.linalg.norm(gripper_error), bounds=(0.0, 0.01),
                                     margin=jnp.linalg.norm(gripper_error_init), sigmoid="long_tail")
     reward = 5.0 * (caging + opening)
-    info = {
-        "success": (handle_error <= 0.03).astype(jnp.float32),
-        "near_object": (jnp.linalg.norm(handle - gripper) <= 0.03).astype(jnp.float32),
-        "grasp_success": (obs[3] > 0).astype(jnp.float32),
-        "grasp_reward": caging,
-        "in_place_reward": opening,
-        "obj_to_target": handle_error,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(handle_error <= 0.03).astype(jnp.float32),
+        near_object=(jnp.linalg.norm(handle - gripper) <= 0.03).astype(jnp.float32),
+        grasp_success=(obs[3] > 0).astype(jnp.float32),
+        grasp_reward=caging,
+        in_place_reward=opening,
+        obj_to_target=handle_error,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="drawer-open-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.5, 0.40, 0.05),
     goal_high=(0.5, 1.0, 0.5),
     reset=reset,

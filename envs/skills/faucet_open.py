@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
     CLAWS,
@@ -43,8 +43,6 @@ SCENE = SceneConfig(
     proxies=(HANDLE, HAND_BOX),
     pairs=gripper_pairs(HANDLE.name, OBJ_COL_CONTACT, PADS + CLAWS, fold_margin=True)
     + (combined_pair(HAND_BOX.name, HAND_MESH_CONTACT, HANDLE.name, OBJ_COL_CONTACT),),
-    iterations=4,
-    ls_iterations=8,
     cone="pyramidal",
 )
 
@@ -80,15 +78,15 @@ def faucet_skill(name: str, side: float, site: str, goal_site: str, obj_offset, 
                                        sigmoid="gaussian")
         reward = 2.0 * (2.0 * reach + 3.0 * in_place)
         reward = jnp.where(target_to_obj <= TARGET_RADIUS, 10.0, reward)
-        info = {
-            "success": (target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
-            "near_object": (tcp_to_obj <= 0.01).astype(jnp.float32),
-            "grasp_success": jnp.ones(()),
-            "grasp_reward": reach,
-            "in_place_reward": in_place,
-            "obj_to_target": target_to_obj,
-            "unscaled_reward": reward,
-        }
+        info = skill_info(
+            success=(target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
+            near_object=(tcp_to_obj <= 0.01).astype(jnp.float32),
+            grasp_success=jnp.ones(()),
+            grasp_reward=reach,
+            in_place_reward=in_place,
+            obj_to_target=target_to_obj,
+            unscaled_reward=reward,
+        )
         return reward, info
 
     return Skill(
@@ -96,7 +94,6 @@ def faucet_skill(name: str, side: float, site: str, goal_site: str, obj_offset, 
         scene=SCENE,
         hand_init_pos=HAND_INIT_POS,
         hand_low=HAND_LOW,
-        hand_high=HAND_HIGH,
         goal_low=HAND_LOW,
         goal_high=HAND_HIGH,
         reset=reset,

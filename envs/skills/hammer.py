@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
     CLAWS,
@@ -52,8 +52,6 @@ SCENE = SceneConfig(
         combined_pair(DISC_NAIL_SIDE.name, OBJ_COL_CONTACT, NAIL_HEAD.name, OBJ_COL_CONTACT),
     )
     + gripper_pairs(HANDLE.name, OBJ_COL_CONTACT, PADS + CLAWS, fold_margin=True),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -90,15 +88,15 @@ def evaluate(sim, data, obs, action, task):
     reward = (2.0 * grab + 6.0 * in_place) * reward_quat
     success = data.qpos[sim.joint_qpos("NailSlideJoint")] > 0.09
     reward = jnp.where(success & (reward > 5.0), 10.0, reward)
-    info = {
-        "success": success.astype(jnp.float32),
-        "near_object": reward_quat,
-        "grasp_success": (grab >= 0.5).astype(jnp.float32),
-        "grasp_reward": grab,
-        "in_place_reward": in_place,
-        "obj_to_target": jnp.zeros(()),
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=success.astype(jnp.float32),
+        near_object=reward_quat,
+        grasp_success=(grab >= 0.5).astype(jnp.float32),
+        grasp_reward=grab,
+        in_place_reward=in_place,
+        obj_to_target=jnp.zeros(()),
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
@@ -106,8 +104,6 @@ SKILL = Skill(
     name="hammer-v3",
     scene=SCENE,
     hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(0.2399, 0.7399, 0.109),
     goal_high=(0.2401, 0.7401, 0.111),
     reset=reset,

@@ -11,11 +11,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Pair, Proxy, SceneConfig
 from envs.skills.common import BLOCK_PROXY, CLAWS, PADS, TABLE, gripper_caging_reward, set_free_joint_pos
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.05
 OBJ_INIT_Z = 0.05
 #: Stock slab boxes of tablelink (body at y 0.6): the central strip x +-0.08, y 0.2..0.76 and the side
@@ -28,8 +27,6 @@ SCENE = SceneConfig(
     pairs=(Pair("objGeom", SLAB_FRONT.name), Pair("objGeom", TABLE.name))
     + tuple(Pair(g, BLOCK_PROXY.name, margin=0.0) for g in PADS + CLAWS)
     + tuple(Pair(g, TABLE.name) for g in PADS + CLAWS),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -60,24 +57,22 @@ def evaluate(sim, data, obs, action, task):
     reward = jnp.where((tcp_to_obj < 0.02) & (tcp_opened > 0), reward + 1.0 + 7.0 * in_place, reward)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
     touching = sim.touching(data, BLOCK_PROXY.name)
-    info = {
-        "success": (obj_to_target <= 0.05).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": (touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.05).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=(touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="hand-insert-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
     hand_low=(-0.5, 0.40, -0.15),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.04, 0.8, -0.0201),
     goal_high=(0.04, 0.88, -0.0199),
     reset=reset,

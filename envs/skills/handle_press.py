@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from mujoco import mjx
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import HAND_INIT_POS, Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills import task_settle
 from envs.skills.common import (
@@ -26,7 +26,6 @@ from envs.skills.common import (
     gripper_pairs,
 )
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 HAND_LOW = (-0.5, 0.40, 0.05)
 HAND_HIGH = (0.5, 1.0, 0.5)
 PRESS_RADIUS = 0.02
@@ -44,8 +43,6 @@ def handle_scene(xml: str) -> SceneConfig:
         proxies=(LEVER, GRIP),
         pairs=gripper_pairs(LEVER.name, OBJ_COL_CONTACT, FINGERS)
         + gripper_pairs(GRIP.name, OBJ_COL_CONTACT, FINGERS, fold_margin=True),
-        iterations=4,
-        ls_iterations=8,
         cone="elliptic",
     )
 
@@ -113,15 +110,15 @@ def evaluate_press(sim, data, obs, action, task):
                 sigmoid="long_tail")
     success = target_to_obj <= PRESS_RADIUS
     reward = 10.0 * jnp.where(success, 1.0, reward_utils.hamacher_product(reach, in_place))
-    info = {
-        "success": success.astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-        "grasp_success": jnp.ones(()),
-        "grasp_reward": reach,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=success.astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.05).astype(jnp.float32),
+        grasp_success=jnp.ones(()),
+        grasp_reward=reach,
+        in_place_reward=in_place,
+        obj_to_target=target_to_obj,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
@@ -152,15 +149,15 @@ def _evaluate_pull_fn(side: bool):
         lifted = (obj[2] if side else obj[1]) - 0.01 > obj_init[2]
         reward = jnp.where((tcp_to_obj < 0.035) & (tcp_opened > 0) & lifted, reward + 1.0 + 5.0 * in_place, reward)
         reward = jnp.where(target_to_obj < PULL_RADIUS, 10.0, reward)
-        info = {
-            "success": (target_to_obj <= (0.08 if side else PULL_RADIUS)).astype(jnp.float32),
-            "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-            "grasp_success": ((tcp_opened > 0) & (obj[2] - 0.03 > obj_init[2])).astype(jnp.float32),
-            "grasp_reward": grasped,
-            "in_place_reward": in_place,
-            "obj_to_target": target_to_obj,
-            "unscaled_reward": reward,
-        }
+        info = skill_info(
+            success=(target_to_obj <= (0.08 if side else PULL_RADIUS)).astype(jnp.float32),
+            near_object=(tcp_to_obj <= 0.05).astype(jnp.float32),
+            grasp_success=((tcp_opened > 0) & (obj[2] - 0.03 > obj_init[2])).astype(jnp.float32),
+            grasp_reward=grasped,
+            in_place_reward=in_place,
+            obj_to_target=target_to_obj,
+            unscaled_reward=reward,
+        )
         return reward, info
 
     return evaluate
@@ -180,9 +177,6 @@ def handle_skill(name: str, scene: SceneConfig, kind: str, goal_low, goal_high) 
     return Skill(
         name=name,
         scene=scene,
-        hand_init_pos=HAND_INIT_POS,
-        hand_low=HAND_LOW,
-        hand_high=HAND_HIGH,
         goal_low=goal_low,
         goal_high=goal_high,
         reset=reset,

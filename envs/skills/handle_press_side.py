@@ -23,8 +23,6 @@ PRESS_SIDE_SCENE = SceneConfig(
     proxies=(LEVER, GRIP_BOX),
     pairs=gripper_pairs(LEVER.name, OBJ_COL_CONTACT, FINGERS)
     + single_contact_pairs(gripper_pairs(GRIP_BOX.name, OBJ_COL_CONTACT, FINGERS), BOX_FACE_CONTACTS),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
     FINGER_MARGIN,
@@ -44,8 +44,6 @@ SCENE = SceneConfig(
         combined_pair(HAND_BOX.name, HAND_MESH_CONTACT, HANDLE.name, OBJ_COL_CONTACT),
         combined_pair(HAND_BOX.name, HAND_MESH_CONTACT, ROD.name, OBJ_COL_CONTACT),
     ),
-    iterations=4,
-    ls_iterations=8,
     cone="pyramidal",
 )
 
@@ -89,15 +87,15 @@ def evaluate(sim, data, obs, action, task):
     in_place_margin = jnp.linalg.norm(task["lever_pos_init"] - target)
     in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, 0.04), margin=in_place_margin, sigmoid="long_tail")
     reward = 10.0 * reward_utils.hamacher_product(ready_to_lift, in_place)
-    info = {
-        "success": (lever_error <= math.pi / 24).astype(jnp.float32),
-        "near_object": (shoulder_to_lever < 0.03).astype(jnp.float32),
-        "grasp_success": (ready_to_lift > 0.9).astype(jnp.float32),
-        "grasp_reward": ready_to_lift,
-        "in_place_reward": lever_engagement,
-        "obj_to_target": shoulder_to_lever,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(lever_error <= math.pi / 24).astype(jnp.float32),
+        near_object=(shoulder_to_lever < 0.03).astype(jnp.float32),
+        grasp_success=(ready_to_lift > 0.9).astype(jnp.float32),
+        grasp_reward=ready_to_lift,
+        in_place_reward=lever_engagement,
+        obj_to_target=shoulder_to_lever,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
@@ -106,7 +104,6 @@ SKILL = Skill(
     scene=SCENE,
     hand_init_pos=HAND_INIT_POS,
     hand_low=(-0.5, 0.40, -0.15),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.5, 0.40, -0.15),
     goal_high=(0.5, 1.0, 0.5),
     reset=reset,

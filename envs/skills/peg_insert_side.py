@@ -14,11 +14,10 @@ from mujoco import mjx
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Pair, Proxy, SceneConfig
 from envs.skills.common import TABLE, gripper_caging_reward
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.07
 GOAL_OFFSET = (0.03, 0.0, 0.13)
 
@@ -97,24 +96,21 @@ def evaluate(sim, data, obs, action, task):
     reward = reward_utils.hamacher_product(object_grasped, in_place)
     reward = jnp.where(grasped_and_lifted, reward + 1.0 + 5.0 * in_place, reward)
     reward = jnp.where(obj_to_target <= TARGET_RADIUS, 10.0, reward)
-    info = {
-        "success": (obj_to_target <= TARGET_RADIUS).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": ((tcp_to_obj < 0.02) & (tcp_opened > 0) & lifted).astype(jnp.float32),
-        "grasp_reward": object_grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= TARGET_RADIUS).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=((tcp_to_obj < 0.02) & (tcp_opened > 0) & lifted).astype(jnp.float32),
+        grasp_reward=object_grasped,
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="peg-insert-side-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.35 + 0.03, 0.4, -0.001 + 0.13),
     goal_high=(-0.25 + 0.03, 0.7, 0.001 + 0.13),
     reset=reset,

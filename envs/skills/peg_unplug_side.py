@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from mujoco import mjx
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
     FINGER_MARGIN,
@@ -29,7 +29,6 @@ from envs.skills.common import (
     gripper_caging_reward,
 )
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 PLUG_OFFSET = (0.044, 0.0, 0.131)
 GOAL_OFFSET = (0.15, 0.0, 0.0)
 #: Class plug_col (the plug's and the socket's collision geoms): the values of common.OBJ_COL_CONTACT.
@@ -88,8 +87,6 @@ SCENE = SceneConfig(
             for sp in PAD_SPHERES)
     + tuple(combined_pair(PLUG_KNOB.name, PLUG_COL, g, GEOM_CONTACT[g]) for g in PADS)
     + tuple(_margin0(combined_pair(HAND_MESH.name, HAND_MESH_CONTACT, p.name, PLUG_COL)) for p in (PLUG_BODY, PLUG_KNOB)),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -137,24 +134,21 @@ def evaluate(sim, data, obs, action, task):
     reward = 2.0 * grasped
     reward = jnp.where(grasp_success & (tcp_to_obj < 0.035), 1.0 + 2.0 * grasped + 5.0 * in_place, reward)
     reward = jnp.where(obj_to_target <= 0.05, 10.0, reward)
-    info = {
-        "success": (obj_to_target <= 0.07).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": grasp_success.astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.07).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=grasp_success.astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="peg-unplug-side-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.25 + 0.194, 0.6, -0.001 + 0.131),
     goal_high=(-0.15 + 0.194, 0.8, 0.001 + 0.131),
     reset=reset,

@@ -11,11 +11,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import SceneConfig
 from envs.skills.common import PUCK_PROXY, TABLE, gripper_caging_reward, puck_pairs, set_free_joint_pos
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 #: SawyerXYZEnv.TARGET_RADIUS: what metaworld's compute_reward reads (module doc).
 TARGET_RADIUS = 0.05
 
@@ -23,8 +22,6 @@ SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_pick_out_of_hole.xml",
     proxies=(TABLE, PUCK_PROXY),
     pairs=puck_pairs(pads_table=True, claws_table=True),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -64,24 +61,22 @@ def evaluate(sim, data, obs, action, task):
     reward = jnp.where(grasp_success, reward + 1.0 + 5.0 * reward_utils.hamacher_product(in_place, above_floor),
                        reward)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
-    info = {
-        "success": (obj_to_target <= 0.07).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": grasp_success.astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.07).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=grasp_success.astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="pick-out-of-hole-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
     hand_low=(-0.5, 0.40, -0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.5, 0.15),
     goal_high=(0.1, 0.6, 0.3),
     reset=reset,

@@ -11,11 +11,10 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import SceneConfig
 from envs.skills.common import PUCK_PROXY, TABLE, metaworld_init_pads, puck_pairs, set_free_joint_pos
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.05
 MAIN_OBJECT = PUCK_PROXY.name
 
@@ -23,8 +22,6 @@ SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_pick_place_v3.xml",
     proxies=(TABLE, PUCK_PROXY),
     pairs=puck_pairs(),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -93,24 +90,21 @@ def evaluate(sim, data, obs, action, task):
     reward = jnp.where(lifted, reward + 1.0 + 5.0 * in_place, reward)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
     touching = sim.touching(data, MAIN_OBJECT)
-    info = {
-        "success": (obj_to_target <= 0.07).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": (touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
-        "grasp_reward": object_grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.07).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=(touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
+        grasp_reward=object_grasped,
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="pick-place-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.8, 0.05),
     goal_high=(0.1, 0.9, 0.3),
     reset=reset,

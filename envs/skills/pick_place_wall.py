@@ -29,9 +29,6 @@ def evaluate(sim, data, obs, action, task):
 SKILL = Skill(
     name="pick-place-wall-v3",
     scene=PUCK_WALL_SCENE,
-    hand_init_pos=pick_place.HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.05, 0.85, 0.05),
     goal_high=(0.05, 0.9, 0.3),
     reset=pick_place.reset,

@@ -12,11 +12,10 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Pair, SceneConfig
 from envs.skills.common import CLAWS, PADS, TABLE
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 HAND_LOW = (-0.5, 0.40, 0.05)
 HAND_HIGH = (0.5, 1.0, 0.5)
 TARGET_RADIUS = 0.05
@@ -32,8 +31,6 @@ def plate_scene(xml: str, claws_table: bool = False) -> SceneConfig:
         proxies=(TABLE,),
         pairs=(Pair(PLATE, TABLE.name),) + tuple(Pair(g, PLATE) for g in PADS + CLAWS)
         + (tuple(Pair(g, TABLE.name) for g in CLAWS) if claws_table else ()),
-        iterations=4,
-        ls_iterations=8,
         cone="pyramidal",
     )
 
@@ -92,15 +89,15 @@ def _evaluate_fn(form: str):
         else:
             reward = jnp.where((tcp[2] <= 0.03) & (tcp_to_obj < 0.07), 2.0 + 7.0 * in_place, 1.5 * grasped)
         reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
-        info = {
-            "success": (obj_to_target <= SUCCESS_RADIUS).astype(jnp.float32),
-            "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-            "grasp_reward": grasped,
-            "grasp_success": jnp.zeros(()),
-            "in_place_reward": in_place,
-            "obj_to_target": obj_to_target,
-            "unscaled_reward": reward,
-        }
+        info = skill_info(
+            success=(obj_to_target <= SUCCESS_RADIUS).astype(jnp.float32),
+            near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+            grasp_reward=grasped,
+            grasp_success=jnp.zeros(()),
+            in_place_reward=in_place,
+            obj_to_target=obj_to_target,
+            unscaled_reward=reward,
+        )
         return reward, info
 
     return evaluate
@@ -110,9 +107,6 @@ def plate_skill(name: str, scene: SceneConfig, goal_low, goal_high, plate_qpos, 
     return Skill(
         name=name,
         scene=scene,
-        hand_init_pos=HAND_INIT_POS,
-        hand_low=HAND_LOW,
-        hand_high=HAND_HIGH,
         goal_low=goal_low,
         goal_high=goal_high,
         reset=_reset_fn(plate_qpos, goal_body_at),

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import SceneConfig
 from envs.skills.common import (
     PUCK_PROXY,
@@ -21,7 +21,6 @@ from envs.skills.common import (
     set_free_joint_pos,
 )
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.05
 #: Geom whose pad contacts make `touching_main_object` (stock: objGeom, a cylinder).
 MAIN_OBJECT = PUCK_PROXY.name
@@ -30,8 +29,6 @@ SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_push_v3.xml",
     proxies=(TABLE, PUCK_PROXY),
     pairs=puck_pairs(),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -71,24 +68,21 @@ def evaluate(sim, data, obs, action, task):
     reward = jnp.where((tcp_to_obj < 0.02) & (tcp_opened > 0), 1.0 + 2.0 * reward + 5.0 * in_place, reward)
     reward = jnp.where(target_to_obj < TARGET_RADIUS, 10.0, reward)
     touching = sim.touching(data, MAIN_OBJECT)
-    info = {
-        "success": (target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": (touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
-        "grasp_reward": object_grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=(touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
+        grasp_reward=object_grasped,
+        in_place_reward=in_place,
+        obj_to_target=target_to_obj,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="push-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.8, 0.01),
     goal_high=(0.1, 0.9, 0.02),
     reset=reset,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Pair, SceneConfig
 from envs.skills import push
 from envs.skills.common import CLAWS, PADS, TABLE, live_pad_caging_reward
@@ -24,8 +24,6 @@ SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_push_back_v3.xml",
     proxies=(TABLE,),
     pairs=(Pair("objGeom", TABLE.name),) + tuple(Pair(g, "objGeom") for g in PADS + CLAWS),
-    iterations=4,
-    ls_iterations=8,
     cone="pyramidal",
 )
 
@@ -46,24 +44,21 @@ def evaluate(sim, data, obs, action, task):
     reward = jnp.where(bonus, reward + 1.0 + 5.0 * in_place, reward)
     reward = jnp.where(target_to_obj < TARGET_RADIUS, 10.0, reward)
     touching = sim.touching(data, "objGeom")
-    info = {
-        "success": (target_to_obj <= 0.07).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": (touching & (tcp_opened > 0) & (obj[2] - 0.02 > task["obj_init_pos"][2])).astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": target_to_obj,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(target_to_obj <= 0.07).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=(touching & (tcp_opened > 0) & (obj[2] - 0.02 > task["obj_init_pos"][2])).astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=in_place,
+        obj_to_target=target_to_obj,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="push-back-v3",
     scene=SCENE,
-    hand_init_pos=push.HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.6, 0.0199),
     goal_high=(0.1, 0.7, 0.0201),
     reset=push.reset,

@@ -10,11 +10,10 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import HAND_INIT_POS, Skill, skill_info
 from envs.scene import Pair, Proxy, SceneConfig
 from envs.skills.common import TABLE, set_free_joint_pos
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.05
 
 SCENE = SceneConfig(
@@ -46,24 +45,21 @@ def evaluate(sim, data, obs, action, task):
     in_place = reward_utils.tolerance(tcp_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin,
                                       sigmoid="long_tail")
     reward = 10.0 * in_place
-    info = {
-        "success": (tcp_to_target <= 0.05).astype(jnp.float32),
-        "near_object": tcp_to_target,
-        "grasp_success": jnp.ones(()),
-        "grasp_reward": tcp_to_target,
-        "in_place_reward": in_place,
-        "obj_to_target": tcp_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(tcp_to_target <= 0.05).astype(jnp.float32),
+        near_object=tcp_to_target,
+        grasp_success=jnp.ones(()),
+        grasp_reward=tcp_to_target,
+        in_place_reward=in_place,
+        obj_to_target=tcp_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="reach-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.8, 0.05),
     goal_high=(0.1, 0.9, 0.3),
     reset=reset,

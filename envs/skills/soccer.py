@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Pair, SceneConfig
 from envs.skills.common import (
     CLAWS,
@@ -23,7 +23,6 @@ from envs.skills.common import (
     live_pad_caging_reward,
 )
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.07
 OBJ_RADIUS = 0.013
 #: metaworld's init_config obj_init_pos z.
@@ -38,8 +37,6 @@ SCENE = SceneConfig(
     pairs=(Pair("objGeom", TABLE.name),)
     + tuple(Pair("objGeom", g, margin=0.0) for g in PADS + CLAWS)
     + (combined_pair(HAND_MESH.name, HAND_MESH_CONTACT, "objGeom", SOCCER_COL_CONTACT),),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -86,24 +83,21 @@ def evaluate(sim, data, obs, action, task):
     reward = jnp.where(target_to_obj < TARGET_RADIUS, 10.0, reward)
     obj_to_target = jnp.linalg.norm(obj - target)
     touching = sim.touching(data, "objGeom")
-    info = {
-        "success": (obj_to_target <= 0.07).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": (touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.07).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=(touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="soccer-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.1, 0.8, 0.0),
     goal_high=(0.1, 0.9, 0.0),
     reset=reset,

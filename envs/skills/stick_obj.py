@@ -51,7 +51,6 @@ from envs.skills.common import (
 )
 
 XML = "sawyer_xyz/sawyer_stick_obj.xml"
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 #: The insertion site's height (thermos frame z = 0, fixed: the thermos only slides in x and y).
 INSERTION_Z = 0.132
 #: `get_body_com("object")`: the fixed parent frame of the thermos.
@@ -93,8 +92,6 @@ SCENE = SceneConfig(
     + gripper_pairs(OUTER_CAP.name, OBJ_COL_CONTACT, CLAWS, fold_margin=True)
     + gripper_pairs(TOP_CAP.name, OBJ_COL_CONTACT, CLAWS, fold_margin=True)
     + tuple(_hand_pair(p) for p in (OUTER_CAP, TOP_CAP, BODY)),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 

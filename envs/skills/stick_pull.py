@@ -12,9 +12,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.skills.common import gripper_caging_reward
-from envs.skills.stick_obj import HAND_INIT_POS, OBJ_INIT_POS, SCENE, objects_with, place, tolerance
+from envs.skills.stick_obj import OBJ_INIT_POS, SCENE, objects_with, place, tolerance
 
 TARGET_RADIUS = 0.05
 
@@ -67,24 +67,22 @@ def evaluate(sim, data, obs, action, task):
                        1.0 + in_place_and_grasped + 5.0 + 2.0 * stick_in_place_2 + 1.0 * container_in_place, reward)
     reward = jnp.where(held & inserted & (handle_to_target <= 0.12), 10.0, reward)
     touching = sim.touching(data, "objGeom")
-    info = {
-        "success": ((handle_to_target <= 0.12) & inserted).astype(jnp.float32),
-        "near_object": (tcp_to_stick <= 0.03).astype(jnp.float32),
-        "grasp_success": (touching & (tcp_opened > 0) & (stick[2] - 0.02 > obj_init[2])).astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": stick_in_place,
-        "obj_to_target": handle_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=((handle_to_target <= 0.12) & inserted).astype(jnp.float32),
+        near_object=(tcp_to_stick <= 0.03).astype(jnp.float32),
+        grasp_success=(touching & (tcp_opened > 0) & (stick[2] - 0.02 > obj_init[2])).astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=stick_in_place,
+        obj_to_target=handle_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="stick-pull-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
     hand_low=(-0.5, 0.35, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(0.35, 0.45, 0.0199),
     goal_high=(0.45, 0.55, 0.0201),
     reset=reset,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.skills.common import gripper_caging_reward
-from envs.skills.stick_obj import HAND_INIT_POS, INSERTION_Z, OBJ_INIT_POS, SCENE, objects_with, place, tolerance
+from envs.skills.stick_obj import INSERTION_Z, OBJ_INIT_POS, SCENE, objects_with, place, tolerance
 
 TARGET_RADIUS = 0.12
 #: The thermos axis relative to the insertion site (what metaworld observes as the container).
@@ -50,24 +50,21 @@ def evaluate(sim, data, obs, action, task):
     grasped = jnp.where(held, 1.0, grasped)
     touching = sim.touching(data, "objGeom")
     grasp_success = touching & (tcp_opened > 0) & (obs[6] - 0.01 > stick_init[2])
-    info = {
-        "success": (grasp_success & (container_to_target <= TARGET_RADIUS)).astype(jnp.float32),
-        "near_object": (tcp_to_stick <= 0.03).astype(jnp.float32),
-        "grasp_success": grasp_success.astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": stick_in_place,
-        "obj_to_target": container_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(grasp_success & (container_to_target <= TARGET_RADIUS)).astype(jnp.float32),
+        near_object=(tcp_to_stick <= 0.03).astype(jnp.float32),
+        grasp_success=grasp_success.astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=stick_in_place,
+        obj_to_target=container_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="stick-push-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(0.399, 0.55, 0.1319),
     goal_high=(0.401, 0.6, 0.1321),
     reset=reset,

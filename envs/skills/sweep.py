@@ -10,11 +10,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Pair, SceneConfig
 from envs.skills.common import CLAWS, PADS, TABLE, live_pad_caging_reward
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.05
 OBJ_RADIUS = 0.02
 
@@ -22,8 +21,6 @@ SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_sweep_v3.xml",
     proxies=(TABLE,),
     pairs=(Pair("objGeom", TABLE.name),) + tuple(Pair(g, "objGeom") for g in PADS + CLAWS),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -59,24 +56,21 @@ def evaluate(sim, data, obs, action, task):
     reward = 2.0 * grasped + 6.0 * reward_utils.hamacher_product(grasped, in_place)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
     touching = sim.touching(data, "objGeom")
-    info = {
-        "success": (obj_to_target <= 0.05).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_reward": grasped,
-        "grasp_success": (touching & (tcp_opened > 0)).astype(jnp.float32),
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.05).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_reward=grasped,
+        grasp_success=(touching & (tcp_opened > 0)).astype(jnp.float32),
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="sweep-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(0.49, 0.6, 0.0),
     goal_high=(0.51, 0.7, 0.02),
     reset=reset,

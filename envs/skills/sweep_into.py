@@ -11,11 +11,10 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Pair, Proxy, SceneConfig
 from envs.skills.common import BLOCK_PROXY, CLAWS, PADS, live_pad_caging_reward, set_free_joint_pos
 
-HAND_INIT_POS = (0.0, 0.6, 0.2)
 TARGET_RADIUS = 0.05
 OBJ_RADIUS = 0.02
 GOAL = (0.0, 0.84, 0.02)
@@ -27,8 +26,6 @@ SCENE = SceneConfig(
     pairs=(Pair("objGeom", SLAB.name),)
     + tuple(Pair(g, BLOCK_PROXY.name, margin=0.0) for g in PADS + CLAWS)
     + tuple(Pair(g, SLAB.name) for g in PADS + CLAWS),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -58,24 +55,21 @@ def evaluate(sim, data, obs, action, task):
     reward = 2.0 * grasped + 6.0 * reward_utils.hamacher_product(grasped, in_place)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
     touching = sim.touching(data, BLOCK_PROXY.name)
-    info = {
-        "success": (obj_to_target <= 0.05).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_reward": grasped,
-        "grasp_success": (touching & (tcp_opened > 0)).astype(jnp.float32),
-        "in_place_reward": in_place,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.05).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_reward=grasped,
+        grasp_success=(touching & (tcp_opened > 0)).astype(jnp.float32),
+        in_place_reward=in_place,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info
 
 
 SKILL = Skill(
     name="sweep-into-v3",
     scene=SCENE,
-    hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.001, 0.8399, 0.0199),
     goal_high=(0.001, 0.8401, 0.0201),
     reset=reset,

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
+from envs.sawyer import skill_info
 from envs.scene import Pair, Proxy, SceneConfig
 from envs.skills.common import (
     HAND_MESH,
@@ -51,8 +52,6 @@ PUCK_WALL_SCENE = SceneConfig(
     proxies=(TABLE, PUCK_PROXY, WALL, HAND_MESH),
     # push/pick-place's puck pairs (puck-table, pads-puck proxy) + puck-wall + hand-wall.
     pairs=puck_pairs() + (combined_pair(PUCK_PROXY.name, PUCK_CONTACT, WALL.name, WALL_CONTACT), HAND_WALL_PAIR),
-    iterations=4,
-    ls_iterations=8,
     cone="elliptic",
 )
 
@@ -99,13 +98,13 @@ def puck_wall_evaluate(sim, data, obs, action, task, *, midpoint_fn, in_place_sc
     reward = jnp.where(near, staged, base)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
     touching = sim.touching(data, main_object)
-    info = {
-        "success": (obj_to_target <= 0.07).astype(jnp.float32),
-        "near_object": (tcp_to_obj <= 0.03).astype(jnp.float32),
-        "grasp_success": (touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
-        "grasp_reward": grasped,
-        "in_place_reward": part2,
-        "obj_to_target": obj_to_target,
-        "unscaled_reward": reward,
-    }
+    info = skill_info(
+        success=(obj_to_target <= 0.07).astype(jnp.float32),
+        near_object=(tcp_to_obj <= 0.03).astype(jnp.float32),
+        grasp_success=(touching & (tcp_opened > 0) & (obj[2] - 0.02 > obj_init[2])).astype(jnp.float32),
+        grasp_reward=grasped,
+        in_place_reward=part2,
+        obj_to_target=obj_to_target,
+        unscaled_reward=reward,
+    )
     return reward, info

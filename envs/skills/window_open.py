@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from mujoco import mjx
 
 from envs import reward_utils
-from envs.sawyer import Skill
+from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import OBJ_COL_CONTACT, combined_pair, full_solimp
 
@@ -110,15 +110,15 @@ def window_functions(site: str, init_key: str, reach_sigmoid: str):
             sigmoid=reach_sigmoid,
         )
         reward = 10.0 * reward_utils.hamacher_product(reach, in_place)
-        info = {
-            "success": (target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
-            "near_object": (tcp_to_obj <= 0.05).astype(jnp.float32),
-            "grasp_success": jnp.ones(()),
-            "grasp_reward": reach,
-            "in_place_reward": in_place,
-            "obj_to_target": target_to_obj,
-            "unscaled_reward": reward,
-        }
+        info = skill_info(
+            success=(target_to_obj <= TARGET_RADIUS).astype(jnp.float32),
+            near_object=(tcp_to_obj <= 0.05).astype(jnp.float32),
+            grasp_success=jnp.ones(()),
+            grasp_reward=reach,
+            in_place_reward=in_place,
+            obj_to_target=target_to_obj,
+            unscaled_reward=reward,
+        )
         return reward, info
 
     return objects, evaluate
@@ -131,8 +131,6 @@ SKILL = Skill(
     name="window-open-v3",
     scene=SCENE,
     hand_init_pos=HAND_INIT_POS,
-    hand_low=(-0.5, 0.40, 0.05),
-    hand_high=(0.5, 1.0, 0.5),
     goal_low=(-0.5, 0.40, 0.05),
     goal_high=(0.5, 1.0, 0.5),
     reset=reset,
