@@ -45,13 +45,18 @@ def out_dir(args, name: str) -> Path:
 
 
 def train_run(cfg, log=print) -> dict:
-    """Train (or reuse a finished run in cfg.out); returns its summary."""
+    """Train (or reuse a finished run of the same configuration in cfg.out); returns its summary."""
     import json
 
+    from jaxmeta.config import TrainConfig
     from jaxmeta.train import train
 
     summ = Path(cfg.out) / "summary.json"
     if summ.is_file() and json.loads(summ.read_text()).get("completed"):
+        saved = TrainConfig.from_dict(json.loads((Path(cfg.out) / "config.json").read_text()))
+        if saved.replace(out=cfg.out) != cfg:
+            raise ValueError(f"{cfg.out} holds a finished run of another configuration (its config.json); "
+                             "pass --fresh or another --out")
         return json.loads(summ.read_text())
     return train(cfg, overwrite=Path(cfg.out).exists(), progress=False, log=log)
 
@@ -99,3 +104,27 @@ def plt():
     import matplotlib.pyplot as p
 
     return p
+
+
+def eval_rows(run_dir: str | Path) -> list[dict]:
+    """Every eval row of a run as {seed, env_steps, wall_s, success}: one row per seed and evaluation."""
+    with (Path(run_dir) / "metrics.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["kind"] == "eval" and r.get("eval_success", "") not in ("", "nan")]
+    return [{"seed": int(r.get("seed") or 0), "env_steps": int(r["env_steps"]), "wall_s": round(float(r["wall_s"]), 1),
+             "success": float(r["eval_success"])} for r in rows]
+
+
+def plot_seed_band(ax, rows: list[dict], label: str, key: str = "success"):
+    """Mean over seeds against env steps, with the seeds' min-max range shaded."""
+    import numpy as np
+
+    by: dict[int, list[float]] = {}
+    for r in rows:
+        by.setdefault(int(r["env_steps"]), []).append(float(r[key]))
+    xs = sorted(by)
+    if not xs:
+        return
+    ys = [np.asarray(by[x]) for x in xs]
+    (line,) = ax.plot(xs, [y.mean() for y in ys], marker="o", ms=3, label=label)
+    if max(len(y) for y in ys) > 1:
+        ax.fill_between(xs, [y.min() for y in ys], [y.max() for y in ys], color=line.get_color(), alpha=0.2)
