@@ -9,6 +9,8 @@ Layout of a run directory (``TrainConfig.out_dir``)::
     <run>/tb/seed_<i>/events.out.tfevents.*.jaxmeta   TensorBoard scalars of metrics.csv (jaxmeta.tensorboard)
     <run>/wandb_run_id          with --wandb: the Weights & Biases run (its own files: <run>/wandb/)
     <run>/checkpoints/<env_steps>/{state,policy,config,meta}    orbax, the last `keep_checkpoints` kept
+    <run>/error.log             library detail (tracebacks, TensorStore messages) of failures
+    <run>/checkpoints-discarded/<env_steps>   checkpoints a resume skipped (corrupt, or newer than --from-step)
 
 A checkpoint is written at chunk boundaries and holds: ``state`` = the whole `TrainState` (actor /
 critic / target params, optimizer states, log_alpha, replay buffer incl. priorities, env state, PRNG
@@ -28,6 +30,17 @@ Run-directory safety (nothing a user made is ever deleted):
   run picks ``checkpoints/<run_name>-2``, ``-3``, ... instead.
 - ``resume=True`` needs a checkpoint in ``out``; the stored config must match the current one except for
   the fields in `RESUMABLE_FIELDS` (e.g. ``total_steps`` to extend a run).
+
+Faults (`find_resume_point`, docs/reliability.md): before anything compiles, a resume reads the whole
+checkpoint it will continue (config, meta, every state array, the policy). A newest checkpoint that is
+incomplete (a directory missing items) or unreadable/corrupt is skipped for the newest intact one, with
+one line naming both steps; the skipped checkpoints (and any newer than an explicitly chosen
+``from_step``) are moved, not deleted, to ``<run>/checkpoints-discarded/<step>[-k]`` so that the resumed
+run writes its own. orbax writes a checkpoint into ``<step>.orbax-checkpoint-tmp-*`` and renames it when
+complete, so a write interrupted by a kill or a full disk leaves only that temporary directory, which
+nothing reads. A failed write raises `CheckpointError` naming the directory and what to do; the earlier
+checkpoints are untouched. Library detail of a failure (TensorStore / orbax messages and tracebacks) is
+appended to ``<run>/error.log`` (`log_error`); messages keep to a line or two.
 """
 from __future__ import annotations
 
@@ -35,6 +48,8 @@ import dataclasses
 import json
 import os
 import shutil
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +64,16 @@ __all__ = [
     "CheckpointError",
     "Checkpointer",
     "RESUMABLE_FIELDS",
+    "ResumePoint",
+    "checkpoint_steps",
     "config_diff",
+    "find_resume_point",
     "latest_step",
+    "log_error",
     "load_config",
     "prepare_run_dir",
     "read_checkpoint",
+    "read_config",
     "restore_policy",
 ]
 
@@ -61,7 +81,10 @@ CONFIG_FILE = "config.json"
 CKPT_DIR = "checkpoints"
 TB_DIR = "tb"
 WANDB_ID_FILE = "wandb_run_id"
-RUN_FILES = (CONFIG_FILE, "metrics.csv", "summary.json", "learning_curve.png", WANDB_ID_FILE)
+ERROR_LOG = "error.log"
+DISCARDED_DIR = "checkpoints-discarded"
+ITEMS = ("state", "policy", "config", "meta")
+RUN_FILES = (CONFIG_FILE, "metrics.csv", "summary.json", "learning_curve.png", WANDB_ID_FILE, ERROR_LOG)
 # Fields that may differ between a checkpoint and the config resuming it (they do not change what a
 # chunk computes). total_steps also sets the PER beta schedule length (see TrainConfig.total_updates).
 RESUMABLE_FIELDS = frozenset({"total_steps", "eval_every", "eval_episodes", "checkpoint_every",
@@ -118,14 +141,106 @@ def prepare_run_dir(config: TrainConfig, *, resume: bool = False, overwrite: boo
 
 
 def load_config(run_dir: str | os.PathLike) -> TrainConfig:
-    """The TrainConfig stored in a run directory's config.json."""
+    """The TrainConfig stored in a run directory's config.json (CheckpointError naming the file and what
+    to do when it is missing or corrupt; every checkpoint holds a copy of the config, see `read_config`)."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"no {CONFIG_FILE} in {str(run_dir)!r}: not a jaxmeta run directory")
     try:
         return TrainConfig.from_dict(json.loads(path.read_text()))
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"unreadable config {str(path)!r}: {e}") from e
+        log_error(run_dir, f"unreadable {path}", e)
+        raise CheckpointError(
+            f"{str(path)!r} is corrupt ({type(e).__name__}: {_first_line(e)}); nothing was changed. Restore it, "
+            f"or move it away: --resume then takes the config stored in the newest checkpoint"
+        ) from e
+
+
+def _first_line(e: BaseException, limit: int = 160) -> str:
+    text = (str(e).strip().splitlines() or [""])[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_reason(e: BaseException) -> str:
+    """One short phrase for a library error (TensorStore's messages run to hundreds of characters)."""
+    import re
+
+    text = str(e).split(" [tensorstore_spec")[0]
+    code = re.match(r"([A-Z][A-Z_]+):", text)
+    files = re.findall(r'local file "([^"]+)"', text)
+    if files:  # TensorStore: '<CODE>: Error opening ...: Error reading ... of local file "<f>": <cause>; at byte ...'
+        cause = text.rsplit(f'local file "{files[-1]}"', 1)[-1].lstrip('": ').split(";")[0].strip()
+        cause = cause if len(cause) <= 90 else cause[:87] + "..."
+        return f"{code.group(1) + ' ' if code else ''}{files[-1]}" + (f": {cause}" if cause else "")
+    if isinstance(e, FileNotFoundError) or "FileNotFound" in type(e).__name__:
+        return f"missing file {getattr(e, 'filename', None) or _first_line(e, 120)}"
+    return f"{type(e).__name__}: {_first_line(e, 120)}"
+
+
+def log_error(run_dir: str | os.PathLike | None, what: str, e: BaseException | None = None) -> Path | None:
+    """Append `what` and the traceback of `e` to ``<run_dir>/error.log``; returns its path (None when
+    the run directory does not exist or cannot be written: the detail is then lost, never raised)."""
+    if run_dir is None or not Path(run_dir).is_dir():
+        return None
+    path = Path(run_dir) / ERROR_LOG
+    try:
+        with path.open("a") as f:
+            f.write(f"==== {time.strftime('%Y-%m-%d %H:%M:%S %Z')} {what}\n")
+            if e is not None:
+                f.write("".join(traceback.format_exception(type(e), e, e.__traceback__)))
+            f.write("\n")
+    except OSError:
+        return None
+    return path
+
+
+class _LibraryLogToFile:
+    """While active, the ``absl`` logger (orbax's: warnings and thread tracebacks of a failed write or
+    read) goes to ``<run>/error.log`` instead of the console."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.path = Path(run_dir) / ERROR_LOG
+
+    def __enter__(self):
+        import logging
+
+        self.logger = logging.getLogger("absl")
+        self.handler = None
+        if self.path.parent.is_dir():
+            self.handler = logging.FileHandler(self.path, delay=True)
+            self.handler.setLevel(logging.WARNING)
+            self.handler.setFormatter(logging.Formatter("==== %(asctime)s %(levelname)s %(name)s: %(message)s"))
+            self.logger.addHandler(self.handler)
+        self.propagate, self.logger.propagate = self.logger.propagate, False
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.propagate = self.propagate
+        if self.handler is not None:
+            self.logger.removeHandler(self.handler)
+            self.handler.close()
+        return False
+
+
+def read_config(run_dir: str | os.PathLike) -> TrainConfig:
+    """The run's config: ``config.json``, or, when that file is missing but checkpoints exist, the
+    config stored in the newest checkpoint that reads (a copy of the same file)."""
+    run_dir = Path(run_dir)
+    if (run_dir / CONFIG_FILE).is_file() or not checkpoint_steps(run_dir):
+        return load_config(run_dir)
+    ocp = _ocp()
+    for step in reversed(checkpoint_steps(run_dir)):
+        mngr = _manager(run_dir, None, read_only=True)
+        try:
+            return TrainConfig.from_dict(
+                mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"])
+        except Exception as e:  # noqa: BLE001
+            _quiet_closed_loop_errors()
+            log_error(run_dir, f"config of checkpoint {step} unreadable", e)
+        finally:
+            mngr.close()
+    raise CheckpointError(f"no {CONFIG_FILE} in {str(run_dir)!r} and no checkpoint there holds a readable config: "
+                          "not a jaxmeta run directory")
 
 
 def config_diff(saved: TrainConfig | dict, current: TrainConfig, ignore=RESUMABLE_FIELDS) -> dict:
@@ -153,16 +268,23 @@ def _ocp():
     return ocp
 
 
-def latest_step(run_dir: str | os.PathLike) -> int | None:
-    """Largest checkpoint step (env steps) in ``run_dir/checkpoints``, or None."""
+def checkpoint_steps(run_dir: str | os.PathLike) -> list[int]:
+    """Steps (env steps) of the checkpoint directories in ``run_dir/checkpoints``, ascending (orbax's
+    unfinished ``<step>.orbax-checkpoint-tmp-*`` directories are not checkpoints)."""
     d = Path(run_dir) / CKPT_DIR
     if not d.is_dir():
-        return None
-    steps = [int(p.name) for p in d.iterdir() if p.is_dir() and p.name.isdigit()]
-    return max(steps) if steps else None
+        return []
+    return sorted(int(p.name) for p in d.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def latest_step(run_dir: str | os.PathLike) -> int | None:
+    """Largest checkpoint step (env steps) in ``run_dir/checkpoints``, or None."""
+    steps = checkpoint_steps(run_dir)
+    return steps[-1] if steps else None
 
 
 def _manager(run_dir: Path, keep: int | None, read_only: bool = False):
+    _quiet_closed_loop_errors()
     ocp = _ocp()
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep,
@@ -209,7 +331,13 @@ class Checkpointer:
 
     def __init__(self, run_dir: str | os.PathLike, keep: int = 3):
         self.run_dir = Path(run_dir)
-        self._mngr = _manager(self.run_dir, keep)
+        self._failed = False
+        try:
+            self._mngr = _manager(self.run_dir, keep)
+        except Exception as e:  # noqa: BLE001
+            log = log_error(self.run_dir, f"opening {self.run_dir / CKPT_DIR} failed", e)
+            raise CheckpointError(f"cannot open the checkpoint directory {str(self.run_dir / CKPT_DIR)!r} "
+                                  f"({_short_reason(e)}){_see(log)}") from e
 
     def save(self, step: int, state: Any, config: TrainConfig, meta: dict, policy: dict | None = None) -> None:
         """Synchronously write a checkpoint at `step` (env steps); replaces an existing one.
@@ -220,16 +348,20 @@ class Checkpointer:
         if step in self._mngr.all_steps():
             self._mngr.delete(step)
         meta = {**meta, "leaves": _leaf_signature(state)}
-        self._mngr.save(
-            int(step),
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(_pack(state)),
-                policy=ocp.args.StandardSave(_policy_of(state) if policy is None else policy),
-                config=ocp.args.JsonSave(config.to_dict()),
-                meta=ocp.args.JsonSave(meta),
-            ),
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(_pack(state)),
+            policy=ocp.args.StandardSave(_policy_of(state) if policy is None else policy),
+            config=ocp.args.JsonSave(config.to_dict()),
+            meta=ocp.args.JsonSave(meta),
         )
-        self._mngr.wait_until_finished()
+        try:
+            with _LibraryLogToFile(self.run_dir):
+                self._mngr.save(int(step), args=args)
+                self._mngr.wait_until_finished()
+        except Exception as e:  # noqa: BLE001  (disk full, unwritable directory, ...)
+            _quiet_closed_loop_errors()
+            self._failed = True
+            raise _write_error(self.run_dir, int(step), e) from e
 
     def latest_step(self) -> int | None:
         return latest_step(self.run_dir)
@@ -271,7 +403,210 @@ class Checkpointer:
         return state, meta
 
     def close(self) -> None:
-        self._mngr.close()
+        try:
+            self._mngr.close()
+        except Exception as e:  # noqa: BLE001
+            if not self._failed:
+                raise
+            log_error(self.run_dir, "closing the checkpoint manager after a failed write", e)
+
+
+def _see(log: Path | None) -> str:
+    return f"; details in {log}" if log is not None else ""
+
+
+def _errno_of(e: BaseException) -> int | None:
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno:
+            return e.errno
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _write_error(run_dir: Path, step: int, e: BaseException) -> CheckpointError:
+    """The error of a failed checkpoint write: what failed, what to do, which checkpoint is intact."""
+    import errno as E
+
+    log = log_error(run_dir, f"writing checkpoint {step} failed", e)
+    code, text = _errno_of(e), str(e)
+    if code == E.ENOSPC or "No space left" in text:
+        why, fix = "the disk is full", "free space"
+    elif code in (E.EACCES, E.EPERM, E.EROFS) or "Permission denied" in text or "Read-only file system" in text:
+        why, fix = "the directory is not writable", "make it writable"
+    else:
+        why, fix = _short_reason(e), "fix the cause"
+    intact = [s for s in checkpoint_steps(run_dir) if s != step]
+    prev = (f"checkpoint {intact[-1]} is intact" if intact else "there is no earlier checkpoint")
+    return CheckpointError(f"could not write checkpoint {step} to {str(run_dir / CKPT_DIR)!r}: {why}; {prev}: {fix}, "
+                           f"then continue with --resume{_see(log)}")
+
+
+# ------------------------------------------------------------------------------------------- resume
+class _Unusable(Exception):
+    """A checkpoint that is incomplete or does not read (a fault, unlike a config mismatch)."""
+
+
+def _quiet_closed_loop_errors() -> None:
+    """After a failed orbax read or write, TensorStore threads still complete the aborted operations'
+    futures and call back into orbax's closed asyncio loop; each callback's ``RuntimeError('Event loop is closed')``
+    reaches `sys.unraisablehook`, which would print a traceback per array to the console. Those (and
+    only those) are dropped: the failure itself is reported and logged in error.log. Installed (once)
+    by `_manager`, i.e. before any orbax operation."""
+    import sys
+
+    prev = sys.unraisablehook
+    if getattr(prev, "_jaxmeta_quiet", False):
+        return
+
+    def hook(u):
+        if isinstance(u.exc_value, RuntimeError) and str(u.exc_value) == "Event loop is closed":
+            return
+        prev(u)
+
+    hook._jaxmeta_quiet = True
+    sys.unraisablehook = hook
+
+
+@dataclasses.dataclass
+class ResumePoint:
+    """The checkpoint a resume continues (`find_resume_point`), read before anything is compiled.
+
+    step: env steps. meta: its meta item (chunk, env_steps, leaves, ...). packed: every non-empty
+    state leaf as a host numpy array (`_pack` keys; `state_from` puts them on the devices). skipped:
+    (step, reason) of the newer checkpoints that could not be used. discarded: (step, where it was
+    moved) of every checkpoint newer than `step`."""
+
+    step: int
+    meta: dict
+    packed: dict
+    skipped: list = dataclasses.field(default_factory=list)
+    discarded: list = dataclasses.field(default_factory=list)
+
+    def state_from(self, abstract_state: Any) -> Any:
+        """The TrainState: the arrays on the devices / shardings of `abstract_state` (jax.ShapeDtypeStruct
+        leaves, as `Checkpointer.restore` takes). CheckpointError if it is not shaped like `abstract_state`."""
+        want = _leaf_signature(abstract_state)
+        got = self.meta.get("leaves") or []
+        if got != want:
+            first = next((f"{a} vs expected {b}" for a, b in zip(got, want) if a != b),
+                         f"{len(got)} leaves vs expected {len(want)}")
+            raise CheckpointError(f"checkpoint {self.step} holds a differently shaped state ({first})")
+        packed, self.packed = self.packed, {}  # (the host copy is dropped once on the devices)
+        leaves, treedef = jax.tree.flatten(abstract_state)
+        out = []
+        for i, a in enumerate(leaves):
+            x = packed[f"{i:06d}"] if int(np.prod(a.shape)) > 0 else np.zeros(a.shape, a.dtype)
+            sh = getattr(a, "sharding", None)
+            out.append(jax.device_put(x, sh) if sh is not None else jnp.asarray(x))
+        state = jax.tree.unflatten(treedef, out)
+        _check_like(state, abstract_state)
+        return state
+
+
+def _relative(text: str, run_dir: Path) -> str:
+    return text.replace(str(run_dir.absolute()) + os.sep, "").replace(str(run_dir) + os.sep, "")
+
+
+def _read_full(run_dir: Path, step: int, config: TrainConfig) -> tuple[dict, dict]:
+    """(meta, packed host arrays) of checkpoint `step`, every item read. _Unusable when it is incomplete
+    or unreadable; CheckpointError when it was written with a different config."""
+    path = run_dir / CKPT_DIR / str(step)
+    if not (path / "_CHECKPOINT_METADATA").is_file():
+        raise _Unusable("incomplete: no _CHECKPOINT_METADATA")
+    missing = [it for it in ITEMS if not (path / it).is_dir()]
+    if missing:
+        raise _Unusable(f"incomplete: no {', '.join(missing)}")
+    ocp = _ocp()
+    mngr = _manager(run_dir, None, read_only=True)
+    try:
+        with _LibraryLogToFile(run_dir):
+            return _read_items(mngr, ocp, path, step, config)
+    finally:
+        mngr.close()
+
+
+def _read_items(mngr, ocp, path: Path, step: int, config: TrainConfig) -> tuple[dict, dict]:
+    """`_read_full` with an open read-only manager."""
+    try:
+        out = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore(), meta=ocp.args.JsonRestore()))
+        saved, meta = dict(out["config"]), dict(out["meta"])
+        TrainConfig.from_dict(saved)
+        leaves = meta.get("leaves")
+        if not isinstance(leaves, list) or "chunk" not in meta:
+            raise ValueError("its meta item lacks the leaf signature / chunk")
+    except Exception as e:  # noqa: BLE001
+        raise _Unusable(_short_reason(e)) from e
+    diff = config_diff(saved, config)
+    if diff:
+        lines = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(f"checkpoint {str(path)!r} was written with a different config ({lines})")
+    try:
+        target = {f"{i:06d}": np.empty(tuple(shape), np.dtype(dtype))
+                  for i, (_, shape, dtype) in enumerate(leaves) if int(np.prod(shape)) > 0}
+        out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target),
+                                                         policy=ocp.args.StandardRestore()))
+        packed = {k: np.asarray(v) for k, v in out["state"].items()}
+        bad = [k for k, v in target.items() if k not in packed or packed[k].shape != v.shape
+               or packed[k].dtype != v.dtype]
+        if bad or len(packed) != len(target):
+            raise ValueError(f"state leaves {bad[:3]} differ from the leaf signature")
+    except Exception as e:  # noqa: BLE001
+        _quiet_closed_loop_errors()
+        raise _Unusable(_short_reason(e)) from e
+    return meta, packed
+
+
+def _discard(run_dir: Path, step: int) -> Path:
+    """Move checkpoint `step` to ``<run>/checkpoints-discarded/<step>[-k]`` (never deleted)."""
+    base = run_dir / DISCARDED_DIR
+    base.mkdir(exist_ok=True)
+    dest, k = base / str(step), 2
+    while dest.exists():
+        dest, k = base / f"{step}-{k}", k + 1
+    shutil.move(str(run_dir / CKPT_DIR / str(step)), str(dest))
+    return dest
+
+
+def find_resume_point(run_dir: str | os.PathLike, config: TrainConfig, from_step: int | None = None) -> ResumePoint:
+    """Read the checkpoint a resume of `run_dir` continues: `from_step`, or the newest intact one.
+
+    Every item is read (config, meta, all state arrays, the policy), so a corrupt or incomplete
+    checkpoint shows here, before anything compiles; one that is not usable is skipped for the next older
+    (reasons in the result's `skipped`, library detail in ``<run>/error.log``). The checkpoints newer than
+    the one returned are then moved to ``<run>/checkpoints-discarded/`` (orbax would not write a step
+    below its newest one). CheckpointError when there is no checkpoint, `from_step` is not one (the
+    message lists those there) or is unusable, none is usable, or the config differs (`config_diff`)."""
+    run_dir = Path(run_dir)
+    where = str(run_dir / CKPT_DIR)
+    steps = checkpoint_steps(run_dir)
+    if not steps:
+        raise CheckpointError(f"nothing to resume: no checkpoint in {where!r}")
+    listing = ", ".join(map(str, steps))
+    if from_step is not None and int(from_step) not in steps:
+        raise CheckpointError(f"no checkpoint at step {int(from_step)} in {where!r}; the checkpoints there: {listing}")
+    candidates = [int(from_step)] if from_step is not None else steps[::-1]
+    skipped = []
+    for step in candidates:
+        try:
+            meta, packed = _read_full(run_dir, step, config)
+        except _Unusable as u:
+            log_error(run_dir, f"checkpoint {step} unusable: {u}", u.__cause__ or u)
+            skipped.append((step, _relative(str(u), run_dir)))
+            continue
+        break
+    else:
+        log = run_dir / ERROR_LOG if (run_dir / ERROR_LOG).is_file() else None
+        why = "; ".join(f"{s}: {r}" for s, r in skipped)
+        if from_step is not None:
+            raise CheckpointError(f"checkpoint {from_step} in {where!r} is unusable ({why}); the checkpoints there: "
+                                  f"{listing}; choose another with --from-step{_see(log)}")
+        (s0, r0), rest = skipped[0], [str(s) for s, _ in skipped[1:]]
+        raise CheckpointError(f"no intact checkpoint in {where!r}: checkpoint {s0} is unusable ({r0})"
+                              + (f"; so are {', '.join(rest)}" if rest else "") + _see(log))
+    discarded = [(s, _discard(run_dir, s)) for s in steps if s > step]
+    return ResumePoint(step=step, meta=meta, packed=packed, skipped=skipped, discarded=discarded)
 
 
 def _check_like(state: Any, abstract: Any) -> None:
@@ -311,6 +646,7 @@ def read_checkpoint(run_dir: str | os.PathLike, step: int | None = None, *, stat
         if not isinstance(meta.get("leaves"), list):
             raise ValueError("meta has no leaf signature")
     except Exception as e:  # noqa: BLE001
+        _quiet_closed_loop_errors()
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupt: {e}") from e
     finally:
         mngr.close()
@@ -342,6 +678,7 @@ def restore_policy(run_dir: str | os.PathLike, step: int | None = None, seed_ind
         out = mngr.restore(step, args=ocp.args.Composite(policy=ocp.args.StandardRestore(), config=ocp.args.JsonRestore()))
         policy, saved = out["policy"], out["config"]
     except Exception as e:  # noqa: BLE001
+        _quiet_closed_loop_errors()
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupt: {e}") from e
     finally:
         mngr.close()

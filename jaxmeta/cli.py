@@ -21,6 +21,11 @@ play no part): only the resumable fields (`jaxmeta.checkpoint.RESUMABLE_FIELDS`)
 and ``--out``; any other flag given with ``--resume`` (``--preset`` included) must repeat the saved value,
 else it is an error naming the flag and both values. ``jaxmeta finetune --resume --out DIR`` follows the
 same rule (resumable: ``--total-steps``, ``--eval-every``, ``--eval-episodes``, ``--out``).
+
+Faults (docs/reliability.md): ``--resume`` reads the whole checkpoint before compiling and skips a corrupt
+or incomplete newest one for the newest intact one, saying so; ``--from-step STEP`` picks the checkpoint
+(an error lists those there). A failure prints a line or two; library detail and tracebacks go to
+``<out>/error.log``.
 """
 from __future__ import annotations
 
@@ -116,6 +121,8 @@ class _WandbFlag(argparse.Action):
         setattr(namespace, self.dest, True)
 
 
+_FROM_STEP_HELP = ("with --resume: continue from this checkpoint (env steps) instead of the newest intact one; "
+                   "the newer checkpoints are moved to <out>/checkpoints-discarded/")
 _WANDB_HELP = ("also log the metrics (always in <out>/tb/ for TensorBoard) and the config to Weights & Biases "
                "(pip install wandb; WANDB_MODE=offline logs locally, WANDB_PROJECT names the project)")
 
@@ -173,6 +180,7 @@ def parser() -> argparse.ArgumentParser:
                      help="continue the latest checkpoint in --out, with the config saved there")
     grp.add_argument("--overwrite", action="store_true",
                      help="replace jaxmeta's files in a non-empty --out (other files are kept)")
+    t.add_argument("--from-step", type=_count, help=_FROM_STEP_HELP)
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--wandb", action=_WandbFlag, help=_WANDB_HELP)
     t.add_argument("--devices", type=int, dest="num_devices_flag",
@@ -239,7 +247,8 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _simple("fixed_phi", field="paco.transfer_fixed_phi"),
 )
 # parser dests that are not configuration (accepted with --resume)
-_NOT_CONFIG = frozenset({"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag", "wandb"})
+_NOT_CONFIG = frozenset({"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag", "wandb",
+                         "from_step"})
 
 
 def build_config(args: argparse.Namespace):
@@ -337,14 +346,14 @@ def _resume_config(saved, args: argparse.Namespace, given, flags: tuple[_Flag, .
 
 def _check_resume_dir(out: str | None, command: str):
     """The saved config of the run directory `out` to resume (CheckpointError / ValueError otherwise)."""
-    from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, latest_step, load_config
+    from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, latest_step, read_config
 
     if not out:
         raise ValueError(f"--resume needs --out DIR (the {'fine-tuning ' if command == 'finetune' else ''}run "
                          "directory to continue)")
     if latest_step(out) is None:
         raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(out, CKPT_DIR)!r}")
-    saved = load_config(out)
+    saved = read_config(out)
     if command == "train" and saved.finetune is not None:
         raise ValueError(f"{out!r} is a fine-tuning run (use jaxmeta finetune --resume --out {out})")
     if command == "finetune" and saved.finetune is None:
@@ -434,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             check_source_config(cfg.paco.transfer_from, cfg)
         if args.resume and latest_step(cfg.out_dir) is None:
             raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(cfg.out_dir, 'checkpoints')!r}")
+        _check_from_step(args, cfg)
         if args.dry_run:
             import json
 
@@ -454,10 +464,41 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
-                        num_devices=args.num_devices_flag, wandb=args.wandb)
-    except (ValueError, CheckpointError) as e:
-        p.exit(2, f"jaxmeta train: error: {e}\n")
+                        num_devices=args.num_devices_flag, wandb=args.wandb, from_step=args.from_step)
+    except Exception as e:  # noqa: BLE001
+        _fail(p, "train", e, cfg.out_dir)
     return 0 if summary["completed"] else 1
+
+
+def _check_from_step(args: argparse.Namespace, cfg) -> None:
+    """--from-step needs --resume and one of the run's checkpoints (the error lists them)."""
+    from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, checkpoint_steps
+
+    if args.from_step is None:
+        return
+    if not args.resume:
+        raise ValueError("--from-step chooses the checkpoint to resume from: it needs --resume")
+    steps = checkpoint_steps(cfg.out_dir)
+    if args.from_step not in steps:
+        raise CheckpointError(f"no checkpoint at step {args.from_step} in "
+                              f"{os.path.join(cfg.out_dir, CKPT_DIR)!r}; the checkpoints there: "
+                              f"{', '.join(map(str, steps))}")
+
+
+def _fail(p: argparse.ArgumentParser, command: str, e: BaseException, run_dir) -> None:
+    """Print an error of a run in a line or two and exit: ValueError / CheckpointError (their messages
+    name the problem; status 2), anything else (status 1) with its traceback appended to
+    ``<run>/error.log`` instead of the console."""
+    from jaxmeta.checkpoint import CheckpointError, log_error
+
+    if isinstance(e, (ValueError, CheckpointError)):
+        p.exit(2, f"jaxmeta {command}: error: {e}\n")
+    log = log_error(run_dir, f"jaxmeta {command} failed", e)
+    text = (str(e).strip().splitlines() or [""])[0]
+    text = text if len(text) <= 200 else text[:197] + "..."
+    where = (f"the full traceback is in {log}" if log is not None
+             else f"(the traceback could not be written to {os.path.join(str(run_dir), 'error.log')})")
+    p.exit(1, f"jaxmeta {command}: error: {type(e).__name__}: {text}\n  {where}\n")
 
 
 # ---------------------------------------------------------------------------------------- finetune
@@ -489,6 +530,7 @@ def _finetune_parser(sub) -> argparse.ArgumentParser:
     grp.add_argument("--resume", action="store_true",
                      help="continue the fine-tuning run in --out, with the config saved there")
     grp.add_argument("--overwrite", action="store_true", help="replace jaxmeta's files in a non-empty --out")
+    f.add_argument("--from-step", type=_count, help=_FROM_STEP_HELP)
     f.add_argument("--no-progress", action="store_true")
     f.add_argument("--wandb", action=_WandbFlag, help=_WANDB_HELP)
     f.add_argument("--devices", type=int, dest="num_devices_flag",
@@ -546,6 +588,7 @@ def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: li
         cfg = finetune_config_from_args(args, given_flags(argv, args) if args.resume else None)
         if args.resume and latest_step(cfg.out_dir) is None:
             raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(cfg.out_dir, 'checkpoints')!r}")
+        _check_from_step(args, cfg)
         if args.dry_run:
             import json
 
@@ -561,13 +604,19 @@ def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: li
     from envs._runtime import enable_compilation_cache
 
     enable_compilation_cache()
-    from jaxmeta.finetune import finetune
+    from jaxmeta.finetune import FinetuneHooks, check_out_dir, finetune
+    from jaxmeta.train import train
 
     try:
-        summary = finetune(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
-                           num_devices=args.num_devices_flag, wandb=args.wandb)
-    except (ValueError, CheckpointError) as e:
-        p.exit(2, f"jaxmeta finetune: error: {e}\n")
+        if args.from_step is not None:  # (a resume: finetune() with from_step, which it does not take yet)
+            check_out_dir(cfg)
+            summary = train(cfg, resume=True, progress=not args.no_progress, hooks=FinetuneHooks(cfg, None),
+                            num_devices=args.num_devices_flag, wandb=args.wandb, from_step=args.from_step)
+        else:
+            summary = finetune(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+                               num_devices=args.num_devices_flag, wandb=args.wandb)
+    except Exception as e:  # noqa: BLE001
+        _fail(p, "finetune", e, cfg.out_dir)
     return 0 if summary["completed"] else 1
 
 

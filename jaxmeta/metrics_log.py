@@ -75,6 +75,10 @@ def _fmt(v: Any) -> str:
     return "nan" if math.isnan(f) else repr(f)
 
 
+class MetricsFileError(ValueError):
+    """A metrics.csv a resume cannot continue (named, with what to do)."""
+
+
 class MetricsLog:
     """Appends rows to ``<run>/metrics.csv`` and their scalars to ``<run>/tb/`` (and W&B); writes
     summary.json and learning_curve.png. `close` when the run stops logging."""
@@ -113,12 +117,55 @@ class MetricsLog:
             with self.path.open("w", newline="") as f:
                 csv.writer(f).writerow(self.columns)
             return
-        rows = [r for r in self.read() if int(r["chunk"]) <= resume_chunk]
+        rows = [r for r in self._read_for_resume() if int(r["chunk"]) <= resume_chunk]
         with self.path.open("w", newline="") as f:
             w = csv.DictWriter(f, self.columns, restval="", extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
         self._purge_step = 1 + max((int(r["env_steps"]) for r in rows), default=-1)
+
+    def check_resumable(self) -> None:
+        """Raise `MetricsFileError` now (before a resume compiles) if `start` could not continue the file."""
+        if self.path.exists():
+            self._read_for_resume()
+
+    def _read_for_resume(self) -> list[dict]:
+        """The rows of an interrupted run's metrics.csv. A short last row (a write cut off by a kill; it
+        belongs to a chunk after the checkpoint) is dropped; any other damage is a `MetricsFileError`
+        naming the file and line, and the file is left as it is."""
+        what = ("move it away to resume with a metrics.csv that starts at the checkpoint, or repair "
+                "that line")
+        try:
+            with self.path.open(newline="") as f:
+                reader = csv.reader(f)
+                header = next(reader, None)
+                lines = list(reader)
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            raise MetricsFileError(f"{str(self.path)!r} is unreadable ({type(e).__name__}: {e}); {what}") from e
+        if header is None:
+            return []
+        missing = [k for k in ROW_KEYS if k not in header]
+        if missing:
+            raise MetricsFileError(f"{str(self.path)!r} has a corrupt header (no {', '.join(missing)} column); {what}")
+        rows = []
+        for n, cells in enumerate(lines, start=2):
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                if n == len(lines) + 1 and len(cells) < len(header):
+                    continue  # torn last row
+                raise MetricsFileError(f"{str(self.path)!r} line {n} has {len(cells)} cells, the header "
+                                       f"{len(header)}; {what}")
+            r = dict(zip(header, cells))
+            try:
+                int(r["chunk"]), int(r["seed"]), int(r["env_steps"])
+            except ValueError:
+                if n == len(lines) + 1:
+                    continue
+                raise MetricsFileError(f"{str(self.path)!r} line {n} is corrupt (chunk {r['chunk']!r}, seed "
+                                       f"{r['seed']!r}, env_steps {r['env_steps']!r}); {what}") from None
+            rows.append(r)
+        return rows
 
     def read(self) -> list[dict]:
         if not self.path.exists():

@@ -80,7 +80,7 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxmeta.config import ALGOS, TrainConfig, check_ported
-from jaxmeta.learner import SAC_SCALARS, Learner
+from jaxmeta.learner import Learner
 from jaxmeta.networks import Networks
 from jaxmeta.replay import ReplayBuffer, ReplayState, make_replay
 from jaxmeta.sac import Transition
@@ -193,7 +193,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     learner = ALGOS[cfg.algo].make_learner(cfg, buffer, _constrain_batch)
     networks = learner.networks
     N, A, T = env.num_envs, env.action_size, cfg.num_tasks
-    B, U, K = cfg.batch_size, cfg.updates_per_step, cfg.steps_per_update
+    U, K = cfg.updates_per_step, cfg.steps_per_update
 
     # ---------------------------------------------------------------------------------- init
     def init(key: jax.Array, reset_pool: Any = None) -> TrainState:
@@ -346,7 +346,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             warm = steps + N * jnp.arange(K, dtype=jnp.int32) < cfg.warmup_steps
             (ts, ep), stats = env_fn((ts, ep), warm, evaluating)
             learn = steps + N * K >= cfg.learning_starts
-            if not (evaluating is True):
+            if evaluating is not True:
                 learn = learn & jnp.logical_not(evaluating)
             ts, m = (skip_fn(ts) if evaluating is True else jax.lax.cond(learn, upd_fn, skip_fn, ts))
             w = learn.astype(jnp.float32)
@@ -667,11 +667,15 @@ def train(
     hooks: Any = None,
     num_devices: int | None = None,
     wandb: bool = False,
+    from_step: int | None = None,
 ) -> dict:
     """Run (or resume) a training job; returns the summary dict (also written to summary.json).
 
     resume: continue from the latest checkpoint in ``config.out_dir`` (exactly: same metrics and params
-        as an uninterrupted run). overwrite: replace the jaxmeta files of an existing run directory (see
+        as an uninterrupted run); a corrupt or incomplete newest checkpoint is skipped for the newest intact
+        one, saying so (`jaxmeta.checkpoint.find_resume_point`: every item is read before anything
+        compiles). from_step: resume from this checkpoint (env steps) instead; the newer ones are moved to
+        ``<run>/checkpoints-discarded/``. overwrite: replace the jaxmeta files of an existing run directory (see
         `jaxmeta.checkpoint.prepare_run_dir`). max_chunks: stop after this many chunks in this call
         (the job is then resumable; used by tests to simulate an interruption).
     hooks: optional run extensions (`jaxmeta.finetune.FinetuneHooks` is the one user), an object with
@@ -689,6 +693,8 @@ def train(
     from jaxmeta.checkpoint import CONFIG_FILE, Checkpointer, prepare_run_dir
     from jaxmeta.metrics_log import MetricsLog, WandbLog, import_wandb, nanmean, progress_bar
 
+    if from_step is not None and not resume:
+        raise ValueError("from_step (--from-step) chooses the checkpoint to resume from: it needs resume (--resume)")
     check_ported(config.benchmark, config.split)
     if wandb:
         import_wandb()
@@ -701,20 +707,27 @@ def train(
     if num_devices is not None and not 1 <= num_devices <= len(jax.devices()):
         raise ValueError(f"num_devices must be in [1, {len(jax.devices())}] (the {jax.default_backend()} devices "
                          f"of this process), got {num_devices!r}")
-    trainer = make_train(cfg, num_devices=None if num_devices is None else plan_devices(cfg, num_devices))
-    ckpt = Checkpointer(run_dir, cfg.keep_checkpoints)
-    restored = None
-    if resume:  # fail fast on a mismatched/corrupt checkpoint: read its config before compiling
-        from jaxmeta.checkpoint import CheckpointError, config_diff
+    restored = point = None
+    if resume:  # fail fast on a mismatched/corrupt checkpoint: read all of it before compiling
+        from jaxmeta.checkpoint import CheckpointError, config_diff, find_resume_point, load_config
 
-        saved_cfg_path = run_dir / CONFIG_FILE
-        if saved_cfg_path.is_file():
-            import json
-
-            diff = config_diff(json.loads(saved_cfg_path.read_text()), cfg)
+        if (run_dir / CONFIG_FILE).is_file():
+            diff = config_diff(load_config(run_dir), cfg)
             if diff:
                 lines = ", ".join(f"{k}: run {a!r} vs now {b!r}" for k, (a, b) in diff.items())
                 raise CheckpointError(f"run {str(run_dir)!r} was started with a different config ({lines})")
+        point = find_resume_point(run_dir, cfg, from_step)
+        moved = f"{', '.join(str(s) for s, _ in point.discarded)} moved to {run_dir / 'checkpoints-discarded'}"
+        if point.skipped:
+            (bad, why), more = point.skipped[0], point.skipped[1:]
+            say(f"warning: checkpoint {bad} is unusable ({why}"
+                + (f"; so are {', '.join(str(s) for s, _ in more)}" if more else "")
+                + f"): resuming from checkpoint {point.step}, the newest intact one ({moved}; details in "
+                f"{run_dir / 'error.log'})")
+        elif point.discarded:
+            say(f"resuming from checkpoint {point.step} (--from-step); the newer checkpoints {moved}")
+        MetricsLog(run_dir, cfg.skills).check_resumable()
+    trainer = make_train(cfg, num_devices=None if num_devices is None else plan_devices(cfg, num_devices))
     (run_dir / CONFIG_FILE).write_text(__import__("json").dumps(cfg.to_dict(), indent=2))
 
     say(
@@ -744,7 +757,7 @@ def train(
     batched = programs.batched
     start_chunk = 0
     if resume:
-        ts, meta = ckpt.restore(_abstract_with_shardings(programs), cfg)
+        ts, meta = point.state_from(_abstract_with_shardings(programs)), point.meta
         start_chunk = int(meta["chunk"])
         say(f"resumed from chunk {start_chunk} ({meta['env_steps']} env steps)")
         restored = meta
@@ -799,6 +812,12 @@ def train(
     interrupted = False
     c = start_chunk
     t_first_step = None
+    try:  # (opened after find_resume_point moved any newer checkpoints aside)
+        ckpt = Checkpointer(run_dir, cfg.keep_checkpoints)
+    except BaseException:
+        bar.close()
+        mlog.close()
+        raise
     try:
         for c in range(start_chunk + 1, end_chunk + 1):
             t0 = time.perf_counter()

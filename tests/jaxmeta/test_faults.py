@@ -1,0 +1,307 @@
+"""Faults (issue 20): corrupt / incomplete checkpoints fall back to the newest intact one, --from-step,
+corrupt config.json / metrics.csv, failed checkpoint writes (disk full, unwritable directory), and
+errors a person can read (library detail in <run>/error.log). Toy runs only."""
+from __future__ import annotations
+
+import jaxmeta  # noqa: F401  (XLA flags before JAX)
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxmeta import cli
+from jaxmeta import train as train_mod
+from jaxmeta.checkpoint import CheckpointError, checkpoint_steps, read_checkpoint
+from jaxmeta.config import TrainConfig
+from jaxmeta.metrics_log import MetricsFileError
+from jaxmeta.networks import NetworkConfig
+from jaxmeta.train import train
+from tests.jaxmeta.run_helpers import metrics_rows
+
+KW = dict(benchmark="toy/2", envs_per_skill=4, max_path_length=20, total_steps=800, warmup_steps=160,
+          chunk_steps=160, batch_size=32, buffer_capacity=2048, network=NetworkConfig(hidden=(32, 32)),
+          eval_episodes=2, eval_every=320, checkpoint_every=320, keep_checkpoints=3)
+STEPS = [320, 640, 800]  # checkpoints of the 5-chunk run (every 2 chunks, and the last)
+
+
+def cfg_at(path, **kw) -> TrainConfig:
+    return TrainConfig(**{**KW, **kw, "out": str(path)})
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """An uninterrupted run (the reference) in a directory the tests copy."""
+    d = tmp_path_factory.mktemp("faults") / "base"
+    train(cfg_at(d), progress=False)
+    assert checkpoint_steps(d) == STEPS
+    return d
+
+
+def copy(base, tmp_path, name="run"):
+    d = tmp_path / name
+    shutil.copytree(base, d)
+    return d
+
+
+def garble(step_dir, item="state"):
+    """Overwrite the data files of a checkpoint item with random bytes (same sizes)."""
+    files = [f for f in (step_dir / item / "d").iterdir() if f.is_file()]
+    assert files
+    rng = np.random.default_rng(0)
+    for f in files:
+        f.write_bytes(rng.integers(0, 256, f.stat().st_size, dtype=np.uint8).tobytes())
+
+
+def final_arrays(run_dir, step=800):
+    return read_checkpoint(run_dir, step)["state"]
+
+
+def assert_same_run(a, b):
+    assert metrics_rows(a) == metrics_rows(b)
+    sa, sb = final_arrays(a), final_arrays(b)
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        x, y = np.asarray(sa[k]), np.asarray(sb[k])
+        assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), k
+
+
+@pytest.fixture
+def no_compile(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("reached compilation")
+
+    monkeypatch.setattr(train_mod, "compile_programs", boom)
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as ex:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    return ex.value.code, err
+
+
+# ------------------------------------------------------------------------------ 1. corrupt checkpoints
+def test_corrupt_latest_checkpoint_falls_back_to_the_newest_intact_one(base, tmp_path):
+    d = copy(base, tmp_path)
+    garble(d / "checkpoints" / "800")
+    lines = []
+    s = train(cfg_at(d), progress=False, resume=True, log=lines.append)
+    assert s["completed"] and s["resumed_from_chunk"] == 4
+    warn = [x for x in lines if x.startswith("warning:")]
+    assert len(warn) == 1 and "checkpoint 800" in warn[0] and "resuming from checkpoint 640" in warn[0]
+    assert "error.log" in warn[0] and len(warn[0].splitlines()) == 1
+    # read (and found corrupt) before anything compiled
+    assert lines.index(warn[0]) < next(i for i, x in enumerate(lines) if x.startswith("compiling"))
+    assert (d / "checkpoints-discarded" / "800" / "state").is_dir()  # moved, not deleted
+    assert "Traceback" in (d / "error.log").read_text()
+    assert_same_run(base, d)
+
+
+def test_corrupt_checkpoint_is_found_before_compiling(base, tmp_path, no_compile):
+    d = copy(base, tmp_path)
+    for step in STEPS:
+        garble(d / "checkpoints" / str(step))
+    with pytest.raises(CheckpointError, match="no intact checkpoint") as ex:
+        train(cfg_at(d), progress=False, resume=True)
+    msg = str(ex.value)
+    assert all(str(s) in msg for s in STEPS) and "error.log" in msg and "\n" not in msg
+    assert checkpoint_steps(d) == STEPS  # nothing moved when nothing can be resumed
+    # a corrupt policy item (what restore_policy / fine-tuning read) also makes a checkpoint unusable
+    d2 = copy(base, tmp_path, "pol")
+    garble(d2 / "checkpoints" / "800", "policy")
+    with pytest.raises(AssertionError, match="reached compilation"):
+        train(cfg_at(d2), progress=False, resume=True)
+    assert checkpoint_steps(d2) == [320, 640]
+
+
+def test_incomplete_checkpoint_and_interrupted_write_are_skipped(base, tmp_path):
+    d = copy(base, tmp_path)
+    ck = d / "checkpoints"
+    shutil.rmtree(ck / "800" / "state")  # a checkpoint directory missing files
+    # what a write of 800 killed midway leaves: orbax's temporary directory (renamed only when complete),
+    # which the resumed run's own write of 800 replaces
+    tmp = ck / "800.orbax-checkpoint-tmp"
+    shutil.copytree(ck / "640", tmp)
+    shutil.rmtree(tmp / "meta")
+    lines = []
+    s = train(cfg_at(d), progress=False, resume=True, log=lines.append)
+    assert s["completed"] and s["resumed_from_chunk"] == 4
+    assert any("checkpoint 800 is unusable (incomplete: no state)" in x and "checkpoint 640" in x for x in lines)
+    assert_same_run(base, d)
+
+
+def test_from_step(base, tmp_path, capsys):
+    d = copy(base, tmp_path)
+    lines = []
+    s = train(cfg_at(d), progress=False, resume=True, from_step=320, log=lines.append)
+    assert s["completed"] and s["resumed_from_chunk"] == 2 and s["chunks_run"] == 3
+    assert any("resuming from checkpoint 320" in x for x in lines)
+    assert sorted(p.name for p in (d / "checkpoints-discarded").iterdir()) == ["640", "800"]
+    assert_same_run(base, d)
+    # a step that is not there: an error listing the steps there (before anything compiles)
+    with pytest.raises(CheckpointError, match=r"no checkpoint at step 500 .*the checkpoints there: 320, 640, 800"):
+        train(cfg_at(base), progress=False, resume=True, from_step=500)
+    code, err = run_cli(["train", "--resume", "--from-step", "500", "--out", str(base)], capsys)
+    assert code == 2 and "the checkpoints there: 320, 640, 800" in err and len(err.strip().splitlines()) == 1
+    code, err = run_cli(["train", "--benchmark", "toy/2", "--from-step", "320", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "needs --resume" in err
+    # an explicitly chosen checkpoint that is corrupt is an error, not a silent fall-back
+    d2 = copy(base, tmp_path, "bad")
+    garble(d2 / "checkpoints" / "640")
+    with pytest.raises(CheckpointError, match="checkpoint 640 .* is unusable .*choose another with --from-step"):
+        train(cfg_at(d2), progress=False, resume=True, from_step=640)
+    assert checkpoint_steps(d2) == STEPS
+
+
+def test_cli_resume_of_a_corrupt_checkpoint_prints_one_line(base, tmp_path):
+    d = copy(base, tmp_path)
+    for step in STEPS:
+        garble(d / "checkpoints" / str(step))
+    # a real process: what reaches its console (library threads included) is one line
+    p = subprocess.run([sys.executable, "-m", "jaxmeta", "train", "--resume", "--out", str(d)],
+                       capture_output=True, text=True, timeout=300)
+    err = p.stdout + p.stderr
+    assert p.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert "no intact checkpoint" in err and "error.log" in err
+    assert "Traceback" not in err and "tensorstore" not in err.lower() and len(err) < 600
+    assert "Traceback" in (d / "error.log").read_text()
+
+
+def test_corrupt_config_json(base, tmp_path, capsys):
+    d = copy(base, tmp_path)
+    garbage = b'{"benchmark": "toy/2", "envs_per\x00\xff'
+    (d / "config.json").write_bytes(garbage)
+    code, err = run_cli(["train", "--resume", "--out", str(d)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) <= 2
+    assert "config.json" in err and "is corrupt" in err and "move it away" in err
+    assert (d / "config.json").read_bytes() == garbage  # nothing of the user's touched
+    assert checkpoint_steps(d) == STEPS
+    # what the message says to do: without config.json, --resume takes the config of the newest checkpoint
+    (d / "config.json").rename(d / "config.json.bad")
+    assert cli.main(["train", "--resume", "--out", str(d), "--no-progress"]) == 0
+    assert json.loads((d / "config.json").read_text())["total_steps"] == 800
+
+
+def test_corrupt_metrics_csv(base, tmp_path, no_compile):
+    d = copy(base, tmp_path)
+    text = (d / "metrics.csv").read_text().splitlines(keepends=True)
+    bad = text[:3] + ["train,x7,0,1\n"] + text[3:]
+    (d / "metrics.csv").write_text("".join(bad))
+    with pytest.raises(MetricsFileError, match=r"metrics.csv' line 4 .*move it away"):
+        train(cfg_at(d), progress=False, resume=True)
+    assert (d / "metrics.csv").read_text() == "".join(bad)
+    (d / "metrics.csv").write_text("garbage\n" + "".join(text[1:]))
+    with pytest.raises(MetricsFileError, match="corrupt header"):
+        train(cfg_at(d), progress=False, resume=True)
+
+
+def test_torn_last_metrics_row_is_dropped(base, tmp_path):
+    """A kill during a metrics.csv append leaves a short last row (of a chunk after the checkpoint)."""
+    d = copy(base, tmp_path)
+    rows = metrics_rows(base)
+    text = (d / "metrics.csv").read_text()
+    (d / "metrics.csv").write_text(text + text.splitlines(keepends=True)[-1][:25])
+    shutil.rmtree(d / "checkpoints" / "800")  # resume from 640: the rows of chunk 5 and the torn one go
+    s = train(cfg_at(d), progress=False, resume=True)
+    assert s["completed"] and metrics_rows(d) == rows
+
+
+# ---------------------------------------------------------------------- 2. failed checkpoint writes
+def _failing_save(monkeypatch, exc, after=1):
+    """orbax's CheckpointManager.save writes `after` checkpoints, then fails like a full disk / an
+    unwritable directory would: a partial temporary directory is left and `exc` raised."""
+    import orbax.checkpoint as ocp
+
+    real = ocp.CheckpointManager.save
+    calls = []
+
+    def save(self, step, *a, **k):
+        calls.append(step)
+        if len(calls) <= after:
+            return real(self, step, *a, **k)
+        part = self.directory / f"{step}.orbax-checkpoint-tmp" / "state"
+        part.mkdir(parents=True)
+        (part / "manifest.ocdbt").write_bytes(b"\x00" * 10)
+        raise exc
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", save)
+    return calls
+
+
+def test_disk_full_during_a_checkpoint(base, tmp_path, monkeypatch):
+    d = tmp_path / "run"
+    _failing_save(monkeypatch, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    with pytest.raises(CheckpointError) as ex:
+        train(cfg_at(d), progress=False)
+    msg = str(ex.value)
+    assert "could not write checkpoint 640" in msg and "the disk is full" in msg and "free space" in msg
+    assert "checkpoint 320 is intact" in msg and "--resume" in msg and "error.log" in msg
+    assert "No space left on device" in (d / "error.log").read_text()
+    assert checkpoint_steps(d) == [320]
+    monkeypatch.undo()
+    s = train(cfg_at(d), progress=False, resume=True)  # the partial write is ignored
+    assert s["completed"] and s["resumed_from_chunk"] == 2
+    assert_same_run(base, d)
+
+
+def test_unwritable_checkpoint_directory(base, tmp_path, monkeypatch):
+    d = tmp_path / "run"
+    train(cfg_at(d), progress=False, max_chunks=2)  # checkpoint 320
+    ck = d / "checkpoints"
+    if os.geteuid() == 0:  # root writes through chmod: simulate what the write would raise
+        _failing_save(monkeypatch, PermissionError(errno.EACCES, os.strerror(errno.EACCES)), after=0)
+    else:
+        ck.chmod(0o555)
+    try:
+        with pytest.raises(CheckpointError, match=r"could not write checkpoint 640 .*not writable; checkpoint 320 "
+                                                  r"is intact: make it writable, then continue with --resume"):
+            train(cfg_at(d), progress=False, resume=True)
+    finally:
+        ck.chmod(0o755)
+        monkeypatch.undo()
+    assert 320 in checkpoint_steps(d)
+    s = train(cfg_at(d), progress=False, resume=True)
+    assert s["completed"]
+    assert_same_run(base, d)
+
+
+# ----------------------------------------------------------------------------- 3. readable errors
+def test_unexpected_error_prints_two_lines_and_logs_the_traceback(base, tmp_path, capsys, monkeypatch):
+    d = copy(base, tmp_path)
+
+    def fail(*a, **k):
+        raise RuntimeError("INTERNAL: something deep failed\n" + "spec: {...}\n" * 60)
+
+    monkeypatch.setattr(train_mod, "train", fail)
+    code, err = run_cli(["train", "--resume", "--out", str(d)], capsys)
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 2
+    assert "RuntimeError: INTERNAL: something deep failed" in lines[0] and "error.log" in lines[1]
+    log = (d / "error.log").read_text()
+    assert "Traceback" in log and log.count("spec: {...}") >= 60
+
+
+def test_finetune_from_step(base, tmp_path, capsys):
+    from jaxmeta.finetune import finetune, finetune_config
+
+    out = tmp_path / "ft"
+    cfg = finetune_config(str(base), benchmark="toy/2", total_steps=640, eval_every=320, checkpoint_every=320,
+                          out=str(out))
+    assert finetune(cfg, progress=False)["completed"]
+    steps, rows = checkpoint_steps(out), metrics_rows(out)
+    assert len(steps) >= 2
+    code, err = run_cli(["finetune", "--resume", "--from-step", "999", "--out", str(out)], capsys)
+    assert code == 2 and f"the checkpoints there: {', '.join(map(str, steps))}" in err
+    code, err = run_cli(["finetune", "--from", str(base), "--benchmark", "toy/2", "--from-step", "320",
+                         "--out", str(tmp_path / "ft2")], capsys)
+    assert code == 2 and "needs --resume" in err
+    assert cli.main(["finetune", "--resume", "--from-step", str(steps[0]), "--out", str(out), "--no-progress"]) == 0
+    assert f"resuming from checkpoint {steps[0]}" in capsys.readouterr().out
+    assert metrics_rows(out) == rows  # the resumed fine-tuning recomputes the same chunks
+    assert sorted(int(p.name) for p in (out / "checkpoints-discarded").iterdir()) == steps[1:]
