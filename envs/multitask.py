@@ -40,7 +40,7 @@ import numpy as np
 from flax import struct
 from mujoco import mjx
 
-from envs.sawyer import ACTION_DIM, OBS_DIM, Env, EnvState, physics_step
+from envs.sawyer import ACTION_DIM, OBS_DIM, Env, physics_step
 
 
 @struct.dataclass

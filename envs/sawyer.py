@@ -20,7 +20,6 @@ static model and the skill definition, so `jax.jit(env.step)` and `jax.vmap(env.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, Callable, Mapping
 
 import jax
@@ -30,7 +29,7 @@ import numpy as np
 from flax import struct
 from mujoco import mjx
 
-from envs.scene import SceneConfig, build_model
+from envs.scene import SceneConfig
 
 OBS_DIM = 39
 ACTION_DIM = 4

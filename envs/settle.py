@@ -9,7 +9,6 @@ exact (it is metaworld's state), and saves 250 physics steps per reset.
 from __future__ import annotations
 
 import functools
-import pickle
 
 import numpy as np
 

@@ -44,7 +44,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import envs  # noqa: E402  (XLA flags before jax)
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 
 from envs.multitask import make_multitask  # noqa: E402
 from envs.split import SplitMultiTaskEnv  # noqa: E402

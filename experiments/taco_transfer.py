@@ -41,7 +41,6 @@ import jaxmeta  # noqa: E402,F401  (XLA flags before JAX)
 
 from jaxmeta.config import TrainConfig, check_ported  # noqa: E402
 from jaxmeta.networks import NetworkConfig  # noqa: E402
-from jaxmeta.paco import PaCoOptions  # noqa: E402
 from jaxmeta.sac import SACConfig  # noqa: E402
 from jaxmeta.taco import relative_transfer_cost, transfer_metrics  # noqa: E402
 

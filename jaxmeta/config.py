@@ -41,7 +41,7 @@ import dataclasses
 import math
 import numbers
 import re
-from typing import Any, Callable
+from typing import Any
 
 from jaxmeta.networks import NetworkConfig
 from jaxmeta.paco import PaCoOptions, validate_paco_options

@@ -36,7 +36,6 @@ masked out), ``taco_exploring`` (transfer: 1 during the exploration phase). At t
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from typing import Any, Callable

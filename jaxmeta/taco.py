@@ -40,7 +40,7 @@ import functools
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import jax
 import jax.numpy as jnp

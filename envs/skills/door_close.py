@@ -14,7 +14,6 @@ from envs.rotations import mat_to_quat_xyzw
 from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
-    FINGER_MARGIN,
     HAND_MESH,
     HAND_MESH_CONTACT,
     OBJ_COL_CONTACT,

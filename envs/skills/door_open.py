@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
-from mujoco import mjx
 
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw

@@ -18,7 +18,6 @@ from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
     FINGER_MARGIN,
-    GEOM_CONTACT,
     HAND_BOX,
     HAND_MESH_CONTACT,
     OBJ_COL_CONTACT,

@@ -7,7 +7,6 @@ Fidelity figures: docs/fidelity.md.
 """
 from __future__ import annotations
 
-import dataclasses
 
 import jax.numpy as jnp
 from mujoco import mjx
@@ -15,7 +14,7 @@ from mujoco import mjx
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
 from envs.sawyer import Skill, skill_info
-from envs.scene import Pair, Proxy, SceneConfig
+from envs.scene import Pair, SceneConfig
 from envs.skills.common import TABLE, gripper_caging_reward
 
 TARGET_RADIUS = 0.07

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
 from envs.sawyer import HAND_INIT_POS, Skill, skill_info
-from envs.scene import Pair, Proxy, SceneConfig
+from envs.scene import Pair, SceneConfig
 from envs.skills.common import TABLE, set_free_joint_pos
 
 TARGET_RADIUS = 0.05

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from envs import reward_utils
 from envs.rotations import mat_to_quat_xyzw
 from envs.sawyer import skill_info
-from envs.scene import Pair, Proxy, SceneConfig
+from envs.scene import Proxy, SceneConfig
 from envs.skills.common import (
     HAND_MESH,
     HAND_MESH_CONTACT,

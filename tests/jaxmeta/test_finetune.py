@@ -7,7 +7,6 @@ import jaxmeta  # noqa: F401  (XLA flags before JAX)
 import csv
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
