@@ -604,17 +604,11 @@ def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: li
     from envs._runtime import enable_compilation_cache
 
     enable_compilation_cache()
-    from jaxmeta.finetune import FinetuneHooks, check_out_dir, finetune
-    from jaxmeta.train import train
+    from jaxmeta.finetune import finetune
 
     try:
-        if args.from_step is not None:  # (a resume: finetune() with from_step, which it does not take yet)
-            check_out_dir(cfg)
-            summary = train(cfg, resume=True, progress=not args.no_progress, hooks=FinetuneHooks(cfg, None),
-                            num_devices=args.num_devices_flag, wandb=args.wandb, from_step=args.from_step)
-        else:
-            summary = finetune(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
-                               num_devices=args.num_devices_flag, wandb=args.wandb)
+        summary = finetune(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+                           num_devices=args.num_devices_flag, wandb=args.wandb, from_step=args.from_step)
     except Exception as e:  # noqa: BLE001
         _fail(p, "finetune", e, cfg.out_dir)
     return 0 if summary["completed"] else 1

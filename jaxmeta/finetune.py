@@ -320,9 +320,10 @@ class FinetuneHooks:
 
 # ----------------------------------------------------------------------------------------------- run
 def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
-             max_chunks: int | None = None, log=None, num_devices: int | None = None, wandb: bool = False) -> dict:
+             max_chunks: int | None = None, log=None, num_devices: int | None = None, wandb: bool = False,
+             from_step: int | None = None) -> dict:
     """Run (or resume) a fine-tuning job built by `finetune_config`; returns the summary dict
-    (wandb: as `jaxmeta.train.train`).
+    (wandb, from_step: as `jaxmeta.train.train`; from_step needs resume).
 
     The source checkpoint is restored before anything is compiled (errors come first)."""
     from jaxmeta.train import train
@@ -335,4 +336,4 @@ def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = Fal
     if not resume:
         source = load_source(ft.source, ft.step, ft.seed_index, replay=ft.keep_buffer)
     return train(config, resume=resume, overwrite=overwrite, progress=progress, max_chunks=max_chunks, log=log,
-                 hooks=FinetuneHooks(config, source), num_devices=num_devices, wandb=wandb)
+                 hooks=FinetuneHooks(config, source), num_devices=num_devices, wandb=wandb, from_step=from_step)
