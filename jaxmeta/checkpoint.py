@@ -448,14 +448,34 @@ class _Unusable(Exception):
     """A checkpoint that is incomplete or does not read (a fault, unlike a config mismatch)."""
 
 
+class _AbortedStorageTaskFilter:
+    """Drops asyncio's "Task exception was never retrieved" records whose exception is a TensorStore /
+    orbax storage error: after one array of a checkpoint fails to read, orbax stops awaiting the others,
+    and their failures (the same corruption) are reported when the tasks are garbage-collected."""
+
+    _jaxmeta_quiet = True
+
+    def filter(self, record) -> bool:
+        if not record.getMessage().startswith("Task exception was never retrieved"):
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        text = f"{type(exc).__name__}: {exc}" if exc is not None else record.getMessage()
+        return not any(k in text for k in ("tensorstore", "OCDBT", "DATA_LOSS", "orbax"))
+
+
 def _quiet_closed_loop_errors() -> None:
     """After a failed orbax read or write, TensorStore threads still complete the aborted operations'
     futures and call back into orbax's closed asyncio loop; each callback's ``RuntimeError('Event loop is closed')``
     reaches `sys.unraisablehook`, which would print a traceback per array to the console. Those (and
-    only those) are dropped: the failure itself is reported and logged in error.log. Installed (once)
-    by `_manager`, i.e. before any orbax operation."""
+    only those) are dropped, as are asyncio's "Task exception was never retrieved" records of the aborted
+    reads' storage errors (`_AbortedStorageTaskFilter`): the failure itself is reported and logged in
+    error.log. Installed (once) by `_manager`, i.e. before any orbax operation."""
+    import logging
     import sys
 
+    aio = logging.getLogger("asyncio")
+    if not any(getattr(f, "_jaxmeta_quiet", False) for f in aio.filters):
+        aio.addFilter(_AbortedStorageTaskFilter())
     prev = sys.unraisablehook
     if getattr(prev, "_jaxmeta_quiet", False):
         return

@@ -305,3 +305,22 @@ def test_finetune_from_step(base, tmp_path, capsys):
     assert f"resuming from checkpoint {steps[0]}" in capsys.readouterr().out
     assert metrics_rows(out) == rows  # the resumed fine-tuning recomputes the same chunks
     assert sorted(int(p.name) for p in (out / "checkpoints-discarded").iterdir()) == steps[1:]
+
+
+def test_aborted_storage_task_records_stay_off_the_console(caplog):
+    """asyncio's "Task exception was never retrieved" for an aborted TensorStore read (what GC reports
+    after a corrupt checkpoint's first array failed) is dropped; any other asyncio error still shows."""
+    import logging
+
+    from jaxmeta.checkpoint import _quiet_closed_loop_errors
+
+    _quiet_closed_loop_errors()
+    aio = logging.getLogger("asyncio")
+    storage = ValueError('DATA_LOSS: Error reading "000057/.zarray" in OCDBT database [tensorstore_spec=...]')
+    other = ValueError("a bug of someone's own task")
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        for e in (storage, other):
+            aio.error("Task exception was never retrieved\nfuture: <Task finished ...>", exc_info=(type(e), e, None))
+        aio.error("Unclosed client session")
+    messages = [(r.getMessage().splitlines()[0], r.exc_info[1] if r.exc_info else None) for r in caplog.records]
+    assert messages == [("Task exception was never retrieved", other), ("Unclosed client session", None)]
