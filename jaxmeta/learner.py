@@ -14,6 +14,11 @@ use PER write their priorities back and return the new replay state. ``metrics``
 float32 arrays of shape () or (T,) (T = number of tasks); the trainer averages them over the updates of
 a chunk and logs the scalar ones.
 
+Non-finite updates (`sampled_update`): an update whose new state has a NaN or inf anywhere (parameters,
+optimizer moments, temperature: e.g. from a corrupt batch or a diverging loss) is not applied; the
+state stays as it was and the metric ``nonfinite_update`` (1 for that update, else 0; logged as the
+fraction of a chunk's updates) counts it. A finite update is returned unchanged (bitwise).
+
 `make_sac_learner` is the MT-SAC / MH-SAC learner. Other learners (PaCo, TaCo, Reptile) are built by the
 factory named in their `jaxmeta.config.AlgoSpec`.
 """
@@ -28,7 +33,7 @@ from jaxmeta.networks import Networks, make_networks
 from jaxmeta.replay import ReplayBuffer
 from jaxmeta.sac import make_sac
 
-__all__ = ["Learner", "SAC_SCALARS", "make_sac_learner", "sac_metrics"]
+__all__ = ["Learner", "SAC_SCALARS", "all_finite", "make_sac_learner", "sac_metrics", "sampled_update"]
 
 Metrics = dict[str, jax.Array]
 
@@ -87,6 +92,12 @@ def sac_metrics(m: Metrics) -> Metrics:
     return out
 
 
+def all_finite(tree: Any) -> jax.Array:
+    """() bool: every float leaf of `tree` is finite (integer and bool leaves are ignored)."""
+    checks = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.array(True)
+
+
 def sampled_update(
     update_fn: Callable,
     buffer: ReplayBuffer,
@@ -97,17 +108,21 @@ def sampled_update(
     """``update(state, replay, key)`` from a ``update_fn(state, batch, key, weights) -> (state, metrics,
     td_error (B,))``: samples one batch of `batch_size` (uniform / balanced / prioritized, as the
     buffer was built), passes the IS weights when `per`, and writes back ``|td_error|`` priorities.
-    ``constrain_batch`` (optional) is applied to the sampled batch (sharding constraints)."""
+    ``constrain_batch`` (optional) is applied to the sampled batch (sharding constraints). A non-finite
+    new state is not applied (module docstring; metric ``nonfinite_update``)."""
 
     def update(state, replay, key):
         k_sample, k_update = jax.random.split(key)
         batch, info = buffer.sample(replay, k_sample, batch_size)
         if constrain_batch is not None:
             batch = constrain_batch(batch)
-        state, m, td = update_fn(state, batch, k_update, info.weights if per else None)
-        replay = buffer.set_priorities(replay, info.indices, td)
+        new, m, td = update_fn(state, batch, k_update, info.weights if per else None)
+        ok = all_finite(new)
+        state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
+        replay = buffer.set_priorities(replay, info.indices, td)  # (non-finite |td|: the buffer's max priority)
+        m = dict(m)
+        m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
         if per:
-            m = dict(m)
             m["per_beta"] = buffer.beta(replay)
             m["per_weight_min"] = jnp.min(info.weights)
         return state, replay, m

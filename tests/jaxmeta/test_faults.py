@@ -324,3 +324,67 @@ def test_aborted_storage_task_records_stay_off_the_console(caplog):
         aio.error("Unclosed client session")
     messages = [(r.getMessage().splitlines()[0], r.exc_info[1] if r.exc_info else None) for r in caplog.records]
     assert messages == [("Task exception was never retrieved", other), ("Unclosed client session", None)]
+
+
+# ------------------------------------------------------------------------------ non-finite updates
+def test_a_non_finite_update_is_not_applied_and_counted():
+    """sampled_update: a finite update is returned as update_fn made it (bitwise); one whose new state
+    has a NaN anywhere leaves the state as it was (integer leaves included) and reports nonfinite_update."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxmeta.learner import all_finite, sampled_update
+    from jaxmeta.replay import make_replay
+    from jaxmeta.sac import Transition
+
+    buf = make_replay(16, 2, "uniform")
+    ex = Transition(obs=jnp.zeros(3), action=jnp.zeros(2), reward=jnp.zeros(()), next_obs=jnp.zeros(3),
+                    discount=jnp.ones(()), task_id=jnp.zeros((), jnp.int32))
+    items = jax.tree.map(lambda x: jnp.broadcast_to(x, (16,) + x.shape), ex).replace(reward=jnp.arange(16.0))
+    good = buf.add(buf.init(ex), items)
+    bad = buf.add(buf.init(ex), items.replace(reward=items.reward.at[::2].set(jnp.nan)))  # every other item
+
+    def update_fn(state, batch, key, weights):
+        new = {"w": state["w"] * 0.5 + jnp.sum(batch.reward), "n": state["n"] + 1}
+        return new, {"loss": jnp.sum(batch.reward)}, batch.reward
+
+    upd = jax.jit(sampled_update(update_fn, buf, 8, per=False))
+    s0 = {"w": jnp.array([1.0, 2.0, 3.0]), "n": jnp.int32(0)}
+    key = jax.random.PRNGKey(0)
+    s1, _, m1 = upd(s0, good, key)
+    batch, _ = buf.sample(good, jax.random.split(key)[0], 8)
+    want = update_fn(s0, batch, None, None)[0]
+    assert float(m1["nonfinite_update"]) == 0.0 and int(s1["n"]) == 1
+    assert np.asarray(s1["w"]).tobytes() == np.asarray(want["w"]).tobytes()
+    s2, _, m2 = upd(s1, bad, key)  # 8 of 16 items NaN: a batch of 8 almost surely holds one
+    assert float(m2["nonfinite_update"]) == 1.0 and np.isnan(float(m2["loss"]))
+    assert int(s2["n"]) == 1 and np.asarray(s2["w"]).tobytes() == np.asarray(s1["w"]).tobytes()
+    assert bool(all_finite({"a": jnp.ones(2), "i": jnp.int32(7)})) and not bool(all_finite([jnp.array([1.0, jnp.inf])]))
+
+
+def test_nan_rewards_never_reach_the_parameters(tmp_path, monkeypatch):
+    """A toy run whose env 0 returns a NaN reward on every step: the NaN transitions are sampled, the
+    updates they poison are skipped and counted in metrics.csv (nonfinite_update), and the final actor
+    and critic parameters are finite."""
+    import jax.numpy as jnp
+
+    from envs.toy import ToyMultiTaskEnv
+
+    step = ToyMultiTaskEnv.step
+
+    def nan_step(self, state, actions):
+        new = step(self, state, actions)
+        return new.replace(reward=new.reward.at[0].set(jnp.nan))
+
+    monkeypatch.setattr(ToyMultiTaskEnv, "step", nan_step)
+    d = tmp_path / "nan"
+    train(cfg_at(d, total_steps=480, eval_every=0, checkpoint_every=0), progress=False)
+    rows = [r for r in metrics_rows(d) if r["kind"] == "train" and r["nonfinite_update"] not in ("", "nan")]
+    assert rows and all(0.0 < float(r["nonfinite_update"]) <= 1.0 for r in rows), rows
+    import jax
+
+    from jaxmeta.checkpoint import restore_policy
+
+    pol = restore_policy(d)
+    leaves = jax.tree.leaves((pol["actor_params"], pol["critic_params"]))
+    assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
