@@ -1,10 +1,10 @@
 """Seed 000 Fig. 6: online fine-tuning on ML1's held-out instances vs zero-shot vs from scratch.
 
     python experiments/seed000_ml1_finetune.py --preset small   # ML1/reach-v3 (2 MJX compiles; ~10-15 min CPU)
-    python experiments/seed000_ml1_finetune.py --preset full    # ML1/window-close-v3, 200k + 100k steps (GPU)
+    python experiments/seed000_ml1_finetune.py --preset full    # ML1/window-close-v3, 200k + 100k steps (~25 min CPU)
 
 Pretrain MT-SAC on the 50 train instances (ML: goal hidden), then on 10 held-out test instances:
-zero-shot (the fine-tuning run's chunk-0 evaluation), fine-tuning with one update per env step (seed
+zero-shot (the fine-tuning run's chunk-0 evaluation), fine-tuning with one update per batched env step (seed
 000), and training from scratch. x axis: total env steps (pretraining + fine-tuning), as in the paper.
 Writes seed000_ml1_finetune.csv (curve, env_steps, success) and .png.
 """
