@@ -37,10 +37,13 @@ from jaxmeta.replay import sumtree_build, sumtree_descend, sumtree_set
 
 
 def _count(text: str) -> int:
-    v = float(text)
-    if not (v >= 1 and v == int(v)):
+    """`jaxmeta.cli`'s step counts (1e8, 10M, 500k), >= 1."""
+    from jaxmeta.cli import _count as count
+
+    v = count(text)
+    if v < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1 such as 1e8, got {text!r}")
-    return int(v)
+    return v
 
 
 def main(argv=None):
