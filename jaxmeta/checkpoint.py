@@ -449,14 +449,16 @@ class _Unusable(Exception):
 
 
 class _AbortedStorageTaskFilter:
-    """Drops asyncio's "Task exception was never retrieved" records whose exception is a TensorStore /
-    orbax storage error: after one array of a checkpoint fails to read, orbax stops awaiting the others,
-    and their failures (the same corruption) are reported when the tasks are garbage-collected."""
+    """Drops asyncio's "Task exception was never retrieved" and "Future exception was never retrieved"
+    records whose exception is a TensorStore / orbax storage error: after one array of a checkpoint fails
+    to read, orbax stops awaiting the others, and their failures (the same corruption) are reported when
+    the tasks or futures are garbage-collected."""
 
     _jaxmeta_quiet = True
+    _MESSAGES = ("Task exception was never retrieved", "Future exception was never retrieved")
 
     def filter(self, record) -> bool:
-        if not record.getMessage().startswith("Task exception was never retrieved"):
+        if not record.getMessage().startswith(self._MESSAGES):
             return True
         exc = record.exc_info[1] if record.exc_info else None
         text = f"{type(exc).__name__}: {exc}" if exc is not None else record.getMessage()

@@ -308,8 +308,9 @@ def test_finetune_from_step(base, tmp_path, capsys):
 
 
 def test_aborted_storage_task_records_stay_off_the_console(caplog):
-    """asyncio's "Task exception was never retrieved" for an aborted TensorStore read (what GC reports
-    after a corrupt checkpoint's first array failed) is dropped; any other asyncio error still shows."""
+    """asyncio's "Task / Future exception was never retrieved" for an aborted TensorStore read (what GC
+    reports after a corrupt checkpoint's first array failed) is dropped; any other asyncio error still
+    shows."""
     import logging
 
     from jaxmeta.checkpoint import _quiet_closed_loop_errors
@@ -319,11 +320,14 @@ def test_aborted_storage_task_records_stay_off_the_console(caplog):
     storage = ValueError('DATA_LOSS: Error reading "000057/.zarray" in OCDBT database [tensorstore_spec=...]')
     other = ValueError("a bug of someone's own task")
     with caplog.at_level(logging.ERROR, logger="asyncio"):
-        for e in (storage, other):
-            aio.error("Task exception was never retrieved\nfuture: <Task finished ...>", exc_info=(type(e), e, None))
+        for what in ("Task", "Future"):
+            for e in (storage, other):
+                aio.error(f"{what} exception was never retrieved\nfuture: <{what} finished ...>",
+                          exc_info=(type(e), e, None))
         aio.error("Unclosed client session")
     messages = [(r.getMessage().splitlines()[0], r.exc_info[1] if r.exc_info else None) for r in caplog.records]
-    assert messages == [("Task exception was never retrieved", other), ("Unclosed client session", None)]
+    assert messages == [("Task exception was never retrieved", other),
+                        ("Future exception was never retrieved", other), ("Unclosed client session", None)]
 
 
 # ------------------------------------------------------------------------------ non-finite updates
