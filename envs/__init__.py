@@ -81,7 +81,11 @@ def _make(skill, partially_observable, max_path_length, scene_options, settle_ta
         from envs.settle import task_settled_states
 
         table = task_settled_states(skill, np.asarray(settle_tasks, np.float64), placed=spec.settle_table_placed)
-    sim = Sim(model=model, mx=mjx.put_model(model), settled=settled, consts=consts, settle_table=table)
+    import jax
+
+    # on this process's first device: mjx's default, jax.devices()[0], is process 0's in a multi-process run
+    sim = Sim(model=model, mx=mjx.put_model(model, device=jax.local_devices()[0]), settled=settled, consts=consts,
+              settle_table=table)
     return Env(skill=spec, sim=sim, partially_observable=partially_observable, max_path_length=max_path_length)
 
 

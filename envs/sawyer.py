@@ -343,7 +343,7 @@ class Env:
     # ------------------------------------------------------------------------------------------
     def _settled_data(self):
         s = self.sim.settled
-        d = mjx.make_data(self.sim.mx)
+        d = mjx.make_data(self.sim.mx, device=jax.local_devices()[0])  # (mjx's default: jax.devices()[0])
         return d.replace(
             qpos=jnp.asarray(s["qpos"], jnp.float32),
             qvel=jnp.asarray(s["qvel"], jnp.float32),

@@ -67,6 +67,7 @@ __all__ = [
     "ResumePoint",
     "checkpoint_steps",
     "config_diff",
+    "discard_newer",
     "find_resume_point",
     "latest_step",
     "log_error",
@@ -591,7 +592,8 @@ def _discard(run_dir: Path, step: int) -> Path:
     return dest
 
 
-def find_resume_point(run_dir: str | os.PathLike, config: TrainConfig, from_step: int | None = None) -> ResumePoint:
+def find_resume_point(run_dir: str | os.PathLike, config: TrainConfig, from_step: int | None = None, *,
+                      discard: bool = True) -> ResumePoint:
     """Read the checkpoint a resume of `run_dir` continues: `from_step`, or the newest intact one.
 
     Every item is read (config, meta, all state arrays, the policy), so a corrupt or incomplete
@@ -599,7 +601,9 @@ def find_resume_point(run_dir: str | os.PathLike, config: TrainConfig, from_step
     (reasons in the result's `skipped`, library detail in ``<run>/error.log``). The checkpoints newer than
     the one returned are then moved to ``<run>/checkpoints-discarded/`` (orbax would not write a step
     below its newest one). CheckpointError when there is no checkpoint, `from_step` is not one (the
-    message lists those there) or is unusable, none is usable, or the config differs (`config_diff`)."""
+    message lists those there) or is unusable, none is usable, or the config differs (`config_diff`).
+    discard=False: nothing is moved; the result's `discarded` lists the newer steps with None for where
+    (`discard_newer` moves them later: a multi-process run moves them once every process has read)."""
     run_dir = Path(run_dir)
     where = str(run_dir / CKPT_DIR)
     steps = checkpoint_steps(run_dir)
@@ -627,8 +631,14 @@ def find_resume_point(run_dir: str | os.PathLike, config: TrainConfig, from_step
         (s0, r0), rest = skipped[0], [str(s) for s, _ in skipped[1:]]
         raise CheckpointError(f"no intact checkpoint in {where!r}: checkpoint {s0} is unusable ({r0})"
                               + (f"; so are {', '.join(rest)}" if rest else "") + _see(log))
-    discarded = [(s, _discard(run_dir, s)) for s in steps if s > step]
+    discarded = [(s, _discard(run_dir, s) if discard else None) for s in steps if s > step]
     return ResumePoint(step=step, meta=meta, packed=packed, skipped=skipped, discarded=discarded)
+
+
+def discard_newer(run_dir: str | os.PathLike, point: ResumePoint) -> None:
+    """Move the checkpoints a ``discard=False`` `find_resume_point` left in place (``point.discarded``
+    entries without a destination) to ``<run>/checkpoints-discarded/``; fills in where they went."""
+    point.discarded = [(s, _discard(Path(run_dir), s) if where is None else where) for s, where in point.discarded]
 
 
 def _check_like(state: Any, abstract: Any) -> None:
@@ -659,14 +669,16 @@ def read_checkpoint(run_dir: str | os.PathLike, step: int | None = None, *, stat
     path = run_dir / CKPT_DIR / str(step)
     mngr = _manager(run_dir, None, read_only=True)
     try:
-        items = {"config": ocp.args.JsonRestore(), "meta": ocp.args.JsonRestore()}
-        if state:
-            items["state"] = ocp.args.StandardRestore()
-        out = mngr.restore(step, args=ocp.args.Composite(**items))
+        out = dict(mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore(),
+                                                              meta=ocp.args.JsonRestore())))
         cfg = TrainConfig.from_dict(out["config"])
         meta = dict(out["meta"])
         if not isinstance(meta.get("leaves"), list):
             raise ValueError("meta has no leaf signature")
+        if state:  # host arrays: readable whatever devices (and processes) wrote it
+            target = {f"{i:06d}": np.empty(tuple(shape), np.dtype(dtype))
+                      for i, (_, shape, dtype) in enumerate(meta["leaves"]) if int(np.prod(shape)) > 0}
+            out["state"] = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
     except Exception as e:  # noqa: BLE001
         _quiet_closed_loop_errors()
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable or corrupt: {e}") from e
@@ -697,7 +709,11 @@ def restore_policy(run_dir: str | os.PathLike, step: int | None = None, seed_ind
     mngr = _manager(run_dir, None, read_only=True)
     path = run_dir / CKPT_DIR / str(step)
     try:
-        out = mngr.restore(step, args=ocp.args.Composite(policy=ocp.args.StandardRestore(), config=ocp.args.JsonRestore()))
+        # host arrays shaped as stored: readable whatever devices (and processes) wrote the checkpoint
+        stored = ocp.StandardCheckpointHandler().metadata((path / "policy").absolute())
+        target = jax.tree.map(lambda m: np.empty(tuple(m.shape), m.dtype), stored)
+        out = mngr.restore(step, args=ocp.args.Composite(policy=ocp.args.StandardRestore(target),
+                                                         config=ocp.args.JsonRestore()))
         policy, saved = out["policy"], out["config"]
     except Exception as e:  # noqa: BLE001
         _quiet_closed_loop_errors()

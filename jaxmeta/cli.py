@@ -187,6 +187,13 @@ def parser() -> argparse.ArgumentParser:
                    help="shard the run over at most N devices (default: every accelerator; 1 on a CPU, where "
                         "sharding over the host devices measured slower)")
     t.add_argument("--dry-run", action="store_true", help="validate, print the configuration and exit")
+    d = t.add_argument_group("several processes (jax.distributed; docs/distributed.md)")
+    d.add_argument("--distributed", action="store_true",
+                   help="one of several processes: JAX detects SLURM / Open MPI / Kubernetes / Cloud TPU, or reads "
+                        "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; the flags below are explicit")
+    d.add_argument("--coordinator", help="HOST:PORT process 0 listens on (implies --distributed)")
+    d.add_argument("--num-processes", type=int, help="number of processes (implies --distributed)")
+    d.add_argument("--process-id", type=int, help="this process, in [0, N) (implies --distributed)")
 
     f = _finetune_parser(sub)
     from jaxmeta.eval_cli import add_parser as _eval_parser
@@ -249,6 +256,7 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
 # parser dests that are not configuration (accepted with --resume)
 _NOT_CONFIG = frozenset({"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag", "wandb",
                          "from_step"})
+_DISTRIBUTED_FLAGS = frozenset({"distributed", "coordinator", "num_processes", "process_id"})  # train only
 
 
 def build_config(args: argparse.Namespace):
@@ -317,7 +325,7 @@ def _resume_config(saved, args: argparse.Namespace, given, flags: tuple[_Flag, .
     by_dest = {s.dest: s for s in flags}
     allowed = ", ".join(s.flag for s in flags if s.resumable)
     bad = []
-    other = sorted(set(given) - set(by_dest) - _NOT_CONFIG - {"preset"})
+    other = sorted(set(given) - set(by_dest) - _NOT_CONFIG - _DISTRIBUTED_FLAGS - {"preset"})
     for dest in [s.dest for s in flags if s.dest in given] + other:
         spec = by_dest.get(dest)
         if spec is None:
@@ -407,6 +415,15 @@ def _experiments_dir() -> Path:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    if args.command == "train":  # before anything touches the JAX backend
+        from jaxmeta.distributed import initialize, spec_from_flags
+
+        try:
+            spec = spec_from_flags(args.distributed, args.coordinator, args.num_processes, args.process_id)
+            if spec is not None and not args.dry_run:
+                initialize(spec)
+        except (ValueError, RuntimeError) as e:
+            p.exit(2, f"jaxmeta train: error: {e}\n")
     nd = getattr(args, "num_devices_flag", None)
     if nd is not None:
         import jax
@@ -453,7 +470,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"out={cfg.out_dir}")
             return 0
         if not args.resume and not args.overwrite and cfg.out is not None:
-            prepare_run_dir(cfg)  # refuse a non-empty --out before compiling (creates it if missing)
+            from jaxmeta.distributed import agree
+
+            # refuse a non-empty --out before compiling (creates it if missing); process 0 decides
+            agree(lambda: str(prepare_run_dir(cfg)), "cli_run_dir", (ValueError, CheckpointError))
     except (ValueError, CheckpointError) as e:
         p.exit(2, f"jaxmeta train: error: {e}\n")
 

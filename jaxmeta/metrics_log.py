@@ -84,12 +84,15 @@ class MetricsLog:
     summary.json and learning_curve.png. `close` when the run stops logging."""
 
     def __init__(self, run_dir: str | os.PathLike, skills: Iterable[str], task_ids: Iterable[int] | None = None,
-                 extra_evals: Mapping[str, Iterable[str]] | None = None, wandb: WandbLog | None = None):
+                 extra_evals: Mapping[str, Iterable[str]] | None = None, wandb: WandbLog | None = None,
+                 writer: bool = True):
         """skills: the env skills (eval ``success_per_task`` order). task_ids: index of each skill in the
         per-task train metrics (default 0..n-1; a larger conditioning task space otherwise).
         extra_evals: {name: skills} of extra evaluations logged in the eval rows. wandb: also log the
-        scalars there (finished by `close`)."""
+        scalars there (finished by `close`). writer=False: read only (a multi-process run's processes other
+        than process 0): start, the log_* calls, write_summary and plot write nothing."""
         self.run_dir = Path(run_dir)
+        self.writer = writer
         self.wandb = wandb
         self._tb: dict[int, EventWriter] = {}
         self._purge_step: int | None = None
@@ -113,6 +116,8 @@ class MetricsLog:
     def start(self, resume_chunk: int | None) -> None:
         """Fresh run: write the header. Resume after chunk c: drop rows of chunks > c (written by the
         interrupted process after its last checkpoint), keep the rest."""
+        if not self.writer:
+            return
         if resume_chunk is None or not self.path.exists():
             with self.path.open("w", newline="") as f:
                 csv.writer(f).writerow(self.columns)
@@ -174,6 +179,8 @@ class MetricsLog:
             return list(csv.DictReader(f))
 
     def _append(self, rows: list[dict]) -> None:
+        if not self.writer:
+            return
         with self.path.open("a", newline="") as f:
             w = csv.DictWriter(f, self.columns, restval="", extrasaction="ignore")
             for r in rows:
@@ -234,6 +241,8 @@ class MetricsLog:
 
     # ------------------------------------------------------------------------------------ summary
     def write_summary(self, summary: dict) -> None:
+        if not self.writer:
+            return
         tmp = self.run_dir / "summary.json.tmp"
         tmp.write_text(json.dumps(summary, indent=2, default=_json_default))
         tmp.replace(self.run_dir / "summary.json")
@@ -241,7 +250,9 @@ class MetricsLog:
     # ------------------------------------------------------------------------------------- curves
     def plot(self, title: str = "") -> Path | None:
         """learning_curve.png: eval success (mean over seeds, min-max band) and train episode success
-        vs env steps. Returns the path (None if there is nothing to plot)."""
+        vs env steps. Returns the path (None if there is nothing to plot, or writer=False)."""
+        if not self.writer:
+            return None
         rows = self.read()
         if not rows:
             return None

@@ -57,11 +57,11 @@ Multi-device (`jax.sharding`): with ``D > 1`` devices the chunk is jitted with e
 sampled replay batch axis are sharded, parameters, optimizer states, the replay storage and the env's
 reset pool are replicated (each device holds the whole buffer; gradients are reduced by the partitioner); several
 seeds -> the seed axis is sharded. ``D`` is the largest divisor of the sharded axis that is <= the
-number of devices (``cfg`` can't know the machine). Multi-host: call ``jax.distributed.initialize()``
-(coordinator address, num_processes, process_id; automatic on TPU pods / SLURM) in every process before
-`make_train`; ``jax.devices()`` then lists every host's devices and the same program runs SPMD on all
-hosts. (Only the single-host path is tested here: on CPU with
-``XLA_FLAGS=--xla_force_host_platform_device_count=2``.)
+number of devices (``cfg`` can't know the machine). Several processes (`jaxmeta.distributed`, e.g.
+``jaxmeta train --distributed``): initialized before anything touches the backend, every process calls
+`train` with the same config; the mesh then holds every process's devices (all of them: the sharded axis
+must divide over them), the same program runs SPMD on all, process 0 alone writes the run's files, and
+every process writes its shards of the checkpoints (docs/distributed.md).
 """
 from __future__ import annotations
 
@@ -80,6 +80,7 @@ from flax import struct
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxmeta.config import ALGOS, TrainConfig, check_ported
+from jaxmeta.distributed import to_host
 from jaxmeta.learner import Learner
 from jaxmeta.networks import Networks
 from jaxmeta.replay import ReplayBuffer, ReplayState, make_replay
@@ -471,9 +472,24 @@ def plan_devices(config: TrainConfig, num_devices: int | None = None) -> int:
     num_devices None: every device of an accelerator backend, but 1 on a CPU backend. A CPU device's
     training program already keeps about 1.6 cores busy (XLA's intra-op threads), so sharding a run over
     the host devices (one per core, `envs._runtime`) measured slower on a 2-core CPU: 0.54x env-steps/s
-    on the default job, 0.64x on MT10 (docs/startup.md). Pass num_devices to shard anyway."""
+    on the default job, 0.64x on MT10 (docs/startup.md). Pass num_devices to shard anyway.
+
+    Several processes (`jaxmeta.distributed`): every device of every process, always; ValueError when the
+    sharded axis does not divide over them (a process without a shard would have nothing to run)."""
+    total = len(jax.devices())
+    if jax.process_count() > 1:
+        if num_devices is not None and num_devices != total:
+            raise ValueError(f"a run over {jax.process_count()} processes shards over all their {total} devices, "
+                             f"not {num_devices}")
+        axis, what = ((config.num_seeds, f"seeds ({config.num_seeds})") if config.num_seeds > 1 else
+                      (math.gcd(config.envs_per_skill, config.batch_size),
+                       f"envs_per_skill ({config.envs_per_skill}) and batch_size ({config.batch_size})"))
+        if axis % total:
+            raise ValueError(f"a run over {jax.process_count()} processes shards over all their {total} devices: "
+                             f"{what} must be multiples of {total}")
+        return total
     if num_devices is None:
-        n = 1 if jax.default_backend() == "cpu" else len(jax.devices())
+        n = 1 if jax.default_backend() == "cpu" else total
     else:
         n = num_devices
     if config.num_seeds > 1:
@@ -529,8 +545,9 @@ class Programs:
     def init_state(self, key: jax.Array) -> TrainState:
         """A fresh run's state: the reset pool, then init (one program at a time)."""
         pool = jax.block_until_ready(self.reset_pool())
-        if self.mesh is not None:
-            pool = jax.device_put(pool, NamedSharding(self.mesh, P()))
+        if self.mesh is not None:  # (from the host with several processes: each computed the same pool)
+            rep = NamedSharding(self.mesh, P())
+            pool = jax.device_put(to_host(pool) if jax.process_count() > 1 else pool, rep)
         return jax.block_until_ready(self.init(key, pool))
 
     @property
@@ -574,7 +591,7 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
         out_m = data if batched else rep
         # the pool is computed on one device (no collectives: several such programs in flight on a mesh
         # deadlocked XLA:CPU's collectives once) and replicated by init's input sharding
-        jit_part = lambda f: jax.jit(f, out_shardings=jax.sharding.SingleDeviceSharding(jax.devices()[0]))  # noqa: E731
+        jit_part = lambda f: jax.jit(f, out_shardings=jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))  # noqa: E731
         jit_init = jax.jit(init_fn, in_shardings=(rep, rep), out_shardings=sh)
         jit_run = jax.jit(run_fn, in_shardings=(sh, out_m, rep), out_shardings=(sh, out_m, out_m), donate_argnums=0)
     else:
@@ -685,22 +702,37 @@ def train(
         evaluations, logged as ``<name>_success[/<skill>]``), ``evaluate(trainer, actor_params, chunk) ->
         {name: metrics}`` and ``finish(summary, rows)`` (add to the summary from the metrics.csv rows).
     num_devices: shard over at most this many devices (`plan_devices`; None: its default, 1 on a CPU).
+        Several processes (`jaxmeta.distributed`, initialized before): every process calls train with the
+        same config and shares the run directory; the run shards over every device of every process,
+        process 0 alone writes the run's files and prints, all of them write and read the checkpoints.
     wandb: also log the metrics.csv scalars and the config to Weights & Biases (`jaxmeta.metrics_log.WandbLog`;
         ImportError before anything is done when the wandb package is missing). The scalars always go to
         TensorBoard event files in ``<run>/tb/`` too.
     """
     from jaxmeta import __version__
-    from jaxmeta.checkpoint import CONFIG_FILE, Checkpointer, prepare_run_dir
-    from jaxmeta.metrics_log import MetricsLog, WandbLog, import_wandb, nanmean, progress_bar
+    from pathlib import Path
+
+    from jaxmeta import distributed
+    from jaxmeta.checkpoint import CONFIG_FILE, CheckpointError, Checkpointer, prepare_run_dir
+    from jaxmeta.metrics_log import MetricsFileError, MetricsLog, WandbLog, import_wandb, nanmean, progress_bar
 
     if from_step is not None and not resume:
         raise ValueError("from_step (--from-step) chooses the checkpoint to resume from: it needs resume (--resume)")
     check_ported(config.benchmark, config.split)
-    if wandb:
+    multi = jax.process_count() > 1
+    primary = distributed.is_primary()
+    if multi and hooks is not None:
+        raise ValueError("run hooks (fine-tuning) run in one process; this is process "
+                         f"{jax.process_index()} of {jax.process_count()}")
+    if wandb and primary:
         import_wandb()
-    run_dir = prepare_run_dir(config, resume=resume, overwrite=overwrite)
+    errors = (ValueError, CheckpointError, MetricsFileError)
+    run_dir = Path(distributed.agree(lambda: str(prepare_run_dir(config, resume=resume, overwrite=overwrite)),
+                                     "run_dir", errors))
     cfg = config.replace(out=str(run_dir))
     say = log or (lambda s: print(s, flush=True))
+    if not primary:
+        say = lambda s: None  # noqa: E731  (process 0 speaks for the run)
     t_start = time.perf_counter()
     age_at_start = _process_age_s()
 
@@ -709,14 +741,30 @@ def train(
                          f"of this process), got {num_devices!r}")
     restored = point = None
     if resume:  # fail fast on a mismatched/corrupt checkpoint: read all of it before compiling
-        from jaxmeta.checkpoint import CheckpointError, config_diff, find_resume_point, load_config
+        from jaxmeta.checkpoint import config_diff, find_resume_point, load_config
 
         if (run_dir / CONFIG_FILE).is_file():
             diff = config_diff(load_config(run_dir), cfg)
             if diff:
                 lines = ", ".join(f"{k}: run {a!r} vs now {b!r}" for k, (a, b) in diff.items())
                 raise CheckpointError(f"run {str(run_dir)!r} was started with a different config ({lines})")
-        point = find_resume_point(run_dir, cfg, from_step)
+        read = {}
+
+        def read_point():
+            read["point"] = find_resume_point(run_dir, cfg, from_step, discard=not multi)
+            return read["point"].step
+
+        steps = distributed.gather(read_point, "resume_point", errors)  # (every process has read when it returns)
+        point = read["point"]
+        if len(set(steps)) > 1:
+            raise CheckpointError(f"the processes would resume from different checkpoints ({steps}, in process "
+                                  f"order): do they all see the same run directory {str(run_dir)!r}?")
+        if multi:
+            from jaxmeta.checkpoint import discard_newer
+
+            if primary:
+                discard_newer(run_dir, point)
+            distributed.barrier("resume_discarded")
         moved = f"{', '.join(str(s) for s, _ in point.discarded)} moved to {run_dir / 'checkpoints-discarded'}"
         if point.skipped:
             (bad, why), more = point.skipped[0], point.skipped[1:]
@@ -727,8 +775,12 @@ def train(
         elif point.discarded:
             say(f"resuming from checkpoint {point.step} (--from-step); the newer checkpoints {moved}")
         MetricsLog(run_dir, cfg.skills).check_resumable()
-    trainer = make_train(cfg, num_devices=None if num_devices is None else plan_devices(cfg, num_devices))
-    (run_dir / CONFIG_FILE).write_text(__import__("json").dumps(cfg.to_dict(), indent=2))
+    trainer = make_train(cfg, num_devices=plan_devices(cfg, num_devices) if num_devices is not None or multi else None)
+    if multi and trainer.learner.between_chunks is not None:
+        raise ValueError(f"algo {cfg.algo!r} with task_sampling {cfg.paco.task_sampling!r} updates the learner on the "
+                         "host between chunks, which a multi-process run does not do; run it in one process")
+    if primary:
+        (run_dir / CONFIG_FILE).write_text(__import__("json").dumps(cfg.to_dict(), indent=2))
 
     say(
         f"jaxmeta train: {cfg.benchmark} ({len(cfg.skills)} skill(s) x {cfg.envs_per_skill} envs), algo {cfg.algo}, "
@@ -749,6 +801,7 @@ def train(
     say(
         f"compiled in {cs['total']:.1f}s (trace+lower {cs['lower']:.1f}s; {', '.join(parts)})"
         + (f"; sharded over {programs.num_devices} devices" if programs.num_devices > 1 else "")
+        + (f" of {jax.process_count()} processes" if multi else "")
     )
     if hooks is not None:
         hooks.compile(trainer, programs)
@@ -768,14 +821,15 @@ def train(
 
     mlog = MetricsLog(run_dir, trainer.skills, task_ids=cfg.task_ids,
                       extra_evals=getattr(hooks, "eval_skills", None),
-                      wandb=WandbLog(run_dir, cfg.to_dict(), resume=resume) if wandb else None)
+                      wandb=WandbLog(run_dir, cfg.to_dict(), resume=resume) if wandb and primary else None,
+                      writer=primary)
     mlog.start(resume_chunk=start_chunk if resume else None)
     title = f"{cfg.benchmark} {cfg.algo}{' PER' if cfg.per else ''} ({S} seed{'s' if S > 1 else ''})"
     E = cfg.env_steps_per_chunk
-    bar = progress_bar(cfg.num_chunks * E, start_chunk * E, progress)
+    bar = progress_bar(cfg.num_chunks * E, start_chunk * E, progress and primary)
 
     host = lambda tree: jax.tree.map(  # noqa: E731  (device -> host, leading seed axis always)
-        lambda x: np.asarray(x) if batched else np.asarray(x)[None], jax.device_get(tree)
+        lambda x: x if batched else x[None], distributed.to_host(tree)
     )
     chunk_times, eval_s, ckpt_s = [], 0.0, 0.0
     last_eval = None
@@ -879,6 +933,7 @@ def train(
         "num_chunks": cfg.num_chunks,
         "env_steps_per_seed": int(c * E),
         "devices": programs.num_devices,
+        "processes": jax.process_count(),
         "platform": jax.devices()[0].platform,
         "timings_s": {
             "compile": cs,
