@@ -392,3 +392,117 @@ def test_nan_rewards_never_reach_the_parameters(tmp_path, monkeypatch):
     pol = restore_policy(d)
     leaves = jax.tree.leaves((pol["actor_params"], pol["critic_params"]))
     assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
+
+
+def test_inf_rewards_never_reach_the_parameters(tmp_path, monkeypatch):
+    """As above with +inf rewards on env 0 (an infinite TD target: the critic's gradient is inf / NaN)."""
+    import jax
+    import jax.numpy as jnp
+
+    from envs.toy import ToyMultiTaskEnv
+    from jaxmeta.checkpoint import restore_policy
+
+    step = ToyMultiTaskEnv.step
+
+    def inf_step(self, state, actions):
+        new = step(self, state, actions)
+        return new.replace(reward=new.reward.at[0].set(jnp.inf))
+
+    monkeypatch.setattr(ToyMultiTaskEnv, "step", inf_step)
+    d = tmp_path / "inf"
+    train(cfg_at(d, total_steps=480, eval_every=0, checkpoint_every=0), progress=False)
+    rows = [r for r in metrics_rows(d) if r["kind"] == "train" and r["nonfinite_update"] not in ("", "nan")]
+    assert rows and all(0.0 < float(r["nonfinite_update"]) <= 1.0 for r in rows), rows
+    pol = restore_policy(d)
+    leaves = jax.tree.leaves((pol["actor_params"], pol["critic_params"]))
+    assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
+
+
+def test_nan_observations_are_counted_and_never_reach_the_parameters(tmp_path, monkeypatch):
+    """A toy run whose env 0 observes NaN (obs and final_obs, every step): once the policy acts (after
+    warm-up) its actions for env 0 are NaN, which the env zeroes and counts (metrics.csv
+    nonfinite_action); the NaN transitions reach the replay, the updates that sample them are skipped and
+    counted (nonfinite_update), and the final actor and critic parameters are finite."""
+    import jax
+    import jax.numpy as jnp
+
+    from envs.toy import ToyMultiTaskEnv
+    from jaxmeta.checkpoint import restore_policy
+
+    step = ToyMultiTaskEnv.step
+
+    def nan_obs_step(self, state, actions):
+        new = step(self, state, actions)
+        return new.replace(obs=new.obs.at[0, 0].set(jnp.nan), final_obs=new.final_obs.at[0, 0].set(jnp.nan))
+
+    monkeypatch.setattr(ToyMultiTaskEnv, "step", nan_obs_step)
+    d = tmp_path / "nanobs"
+    train(cfg_at(d, total_steps=480, eval_every=0, checkpoint_every=0), progress=False)
+    train_rows = [r for r in metrics_rows(d) if r["kind"] == "train"]
+    warm, acting = train_rows[0], train_rows[1:]  # chunk 1 (160 env steps) is the uniform-random warm-up
+    assert float(warm["nonfinite_action"]) == 0.0
+    # env 0 is 1 of the 8 envs: 20 of each acting chunk's 160 env steps have a NaN action (4 entries each)
+    assert acting and all(float(r["nonfinite_action"]) == 20 * 4 for r in acting), acting
+    upd = [r for r in acting if r["nonfinite_update"] not in ("", "nan")]
+    assert upd and all(0.0 < float(r["nonfinite_update"]) <= 1.0 for r in upd), upd
+    pol = restore_policy(d)
+    leaves = jax.tree.leaves((pol["actor_params"], pol["critic_params"]))
+    assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
+
+
+# ------------------------------------------------------------------------- PaCo under a loss spike
+def _paco_counters_after(monkeypatch, spike: float | None):
+    """Two chunks of PaCo (K = 2 parameter sets, the paper's extreme-loss threshold 3e3) on toy/2, with
+    skill 1's rewards multiplied by `spike` (None: untouched). Returns (chunk metrics, final state)."""
+    import jax
+    import jax.numpy as jnp
+
+    from envs.toy import ToyMultiTaskEnv
+    from jaxmeta.paco import DEFAULT_LOSS_THRESHOLD, PaCoOptions
+
+    if spike is not None:
+        step = ToyMultiTaskEnv.step
+
+        def spiked_step(self, state, actions):
+            new = step(self, state, actions)
+            return new.replace(reward=jnp.where(new.task_id == 1, new.reward * spike, new.reward))
+
+        monkeypatch.setattr(ToyMultiTaskEnv, "step", spiked_step)
+    cfg = TrainConfig(**{**KW, "algo": "paco", "checkpoint_every": 0, "eval_every": 0,
+                         "paco": PaCoOptions(num_param_sets=2, loss_threshold=DEFAULT_LOSS_THRESHOLD)})
+    tr = train_mod.make_train(cfg)
+    ts = jax.jit(tr.init)(tr.seed_key(0))
+    chunk = jax.jit(tr.chunk)
+    ms = []
+    for _ in range(3):
+        ts, m = chunk(ts)
+        ms.append(jax.device_get(m))
+    return ms, ts
+
+
+def test_paco_masks_out_and_resets_only_the_task_whose_loss_spikes(monkeypatch):
+    """PaCo's mask-out and w-reset (paper 002 Sec. IV-C) exercised by an injected loss spike: without it no
+    task is ever masked or reset; with skill 1's rewards x 1e4 its critic loss passes the threshold, so
+    skill 1 is masked out in every chunk with updates and its w reset (only skill 1: skill 0 stays valid
+    and is never reset), every parameter stays finite, and skill 1's w after the last reset is skill 0's
+    (Eqn. (3)'s convex combination of the valid tasks' w, with one valid task)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxmeta.paco import get_w
+
+    calm, ts_calm = _paco_counters_after(monkeypatch, None)
+    assert all(float(m["paco_num_masked"]) == 0.0 for m in calm)
+    assert np.asarray(ts_calm.agent.paco.counters.resets_per_task).tolist() == [0, 0]
+    monkeypatch.undo()
+
+    spiked, ts = _paco_counters_after(monkeypatch, 1e4)
+    assert all(int(m["updates"]) > 0 and float(m["paco_num_masked"]) > 0.0 for m in spiked), spiked
+    resets = np.asarray(ts.agent.paco.counters.resets_per_task)
+    assert resets[0] == 0 and resets[1] > 0, resets
+    assert float(ts.agent.paco.counters.total_resets) == float(resets.sum())
+    leaves = jax.tree.leaves(ts.agent)
+    assert all(np.isfinite(np.asarray(x)).all() for x in leaves if jnp.issubdtype(x.dtype, jnp.floating))
+    w = np.asarray(get_w(ts.agent.paco.sac.actor_params))  # (T, K)
+    assert w.shape == (2, 2) and np.isfinite(w).all()
+    assert w[1].tobytes() == w[0].tobytes()  # Eqn. (3) with one valid task: its w, copied
