@@ -41,7 +41,8 @@ TRAIN_COLUMNS = (
     ("episodes", "finished", "episode_success", "episode_return", "reward")
     + SAC_SCALARS
     + ("per_beta", "per_weight_min", "paco_num_masked", "paco_total_resets", "taco_p_min", "taco_p_max",
-       "taco_num_groups", "taco_exploring", "physics_nan", "nonfinite_action", "nonfinite_update")
+       "taco_num_groups", "taco_exploring", "physics_nan", "nonfinite_action", "nonfinite_transition",
+       "nonfinite_update")
 )
 EVAL_COLUMNS = ("eval_success", "eval_return")
 ROW_KEYS = ("kind", "chunk", "seed", "env_steps")  # metrics.csv columns that identify a row, not scalars

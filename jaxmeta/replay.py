@@ -141,8 +141,9 @@ class ReplayBuffer:
     """Pure functions of a `ReplayState` (see module docstring). Build with `make_replay`.
 
     init(example_item) -> state
-    add(state, items, valid=None) -> state             items: leading axis (E,); valid: () bool or None:
-        False leaves the state as it was (bitwise, in place: for programs that add only sometimes)
+    add(state, items, valid=None) -> state             items: leading axis (E,); valid: None, () bool
+        (False leaves the state as it was, bitwise, in place: for programs that add only sometimes) or
+        (E,) bool (only the valid items are added, in their order, as if the others were not there)
     sample(state, key, batch_size) -> (items (B, ...), SampleInfo)
     set_priorities(state, indices (B,), td_errors (B,)) -> state   (no-op unless prioritized)
     can_sample(state, batch_size) -> () bool
@@ -406,7 +407,9 @@ def make_replay(
 
         If E > capacity only the last `capacity` items are kept (as if added one by one). valid: None or a
         () bool; where False nothing changes (the writes go out of bounds and are dropped, counters do not
-        move), with no copy of the storage, unlike a `lax.cond` around `add`."""
+        move), with no copy of the storage, unlike a `lax.cond` around `add`. Or an (E,) bool (E <=
+        capacity): the result is bitwise that of adding just the valid items (a stable partition moves
+        them first, then only the first ``sum(valid)`` writes land); all True equals ``valid=None``."""
         if jax.tree.structure(items) != jax.tree.structure(state.items):
             raise ValueError(
                 f"items structure {jax.tree.structure(items)} != buffer structure "
@@ -428,15 +431,25 @@ def make_replay(
             raise ValueError(f"task ids of items must have shape ({E},), got {tids.shape}")
         tids = jnp.maximum(tids, jnp.iinfo(jnp.int32).min + 1)  # INT32_MIN is reserved (see below)
 
+        on = jnp.ones((), bool) if valid is None else jnp.asarray(valid, bool)
+        if on.shape not in ((), (E,)):
+            raise ValueError(f"valid must be a () or ({E},) bool, got shape {on.shape}")
+        if on.shape == (E,):
+            if E > C:
+                raise ValueError(f"a per-item valid needs at most capacity={C} items, got E={E}")
+            order = jnp.argsort(jnp.logical_not(on), stable=True)  # valid items first, in their order
+            items = jax.tree.map(lambda x: jnp.asarray(x)[order], items)
+            tids = tids[order]
+            n_added = jnp.sum(on, dtype=jnp.int32)
+            on = jnp.arange(E, dtype=jnp.int32) < n_added  # (E,): which of the E writes land
+        else:
+            n_added = jnp.where(on, E, 0)
         skip = max(E - C, 0)
         n = E - skip
         if skip:
             items = jax.tree.map(lambda x: x[skip:], items)
             tids = tids[skip:]
         slots = (state.insert_pos + skip + jnp.arange(n, dtype=jnp.int32)) % C
-        on = jnp.ones((), bool) if valid is None else jnp.asarray(valid, bool)
-        if on.shape != ():
-            raise ValueError(f"valid must be a scalar bool, got shape {on.shape}")
         write = jnp.where(on, slots, slots + C)  # out of bounds (distinct) where not valid: dropped
         new_items = jax.tree.map(
             lambda buf, x: buf.at[write].set(jnp.asarray(x).astype(buf.dtype), unique_indices=True, mode="drop"),
@@ -481,8 +494,8 @@ def make_replay(
             items=new_items,
             task_ids=task_ids,
             task_counts=counts,
-            size=jnp.minimum(state.size + jnp.where(on, E, 0), C).astype(jnp.int32),
-            insert_pos=((state.insert_pos + jnp.where(on, E, 0)) % C).astype(jnp.int32),
+            size=jnp.minimum(state.size + n_added, C).astype(jnp.int32),
+            insert_pos=((state.insert_pos + n_added) % C).astype(jnp.int32),
             priority_tree=priority_tree,
             count_tree=count_tree,
         )

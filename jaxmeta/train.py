@@ -28,7 +28,9 @@ One iteration of the run's loop (`lax.fori_loop`; single seed):
    ``env_steps < warmup_steps`` else a tanh-Gaussian policy sample; ``env.step``; the transition
    ``(obs, action, reward, next_obs = final_obs (true next obs before auto-reset), discount = 1,
    task_id)`` is added to the replay buffer (Meta-World never terminates; time-limit truncation
-   bootstraps, so the discount is always 1).
+   bootstraps, so the discount is always 1), unless it holds a NaN / inf (metric
+   ``nonfinite_transition``, per chunk; the MJX envs never produce one: they zero non-finite actions,
+   ``nonfinite_action``, and reset diverged physics, ``physics_nan``).
 2. if ``env_steps >= learning_starts``: ``updates_per_step`` learner updates (a nested scan). The
    learner (`jaxmeta.learner.Learner`, built by the algorithm's `jaxmeta.config.AlgoSpec`) samples its
    own batch: for SAC / PaCo one batch (uniform / task-balanced / prioritized with IS weights) and, for
@@ -258,10 +260,12 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             discount=jnp.ones((N,), jnp.float32),
             task_id=task_id,
         )
+        # a transition with a NaN / inf anywhere (a custom env's; the MJX envs sanitise theirs) is not stored
+        finite = _finite_rows(transition)
         if isinstance(evaluating, bool):
-            replay = ts.replay if evaluating else buffer.add(ts.replay, transition)
+            replay = ts.replay if evaluating else buffer.add(ts.replay, transition, valid=finite)
         else:  # a masked add, not a cond: a cond returning the replay would copy the whole storage every step
-            replay = buffer.add(ts.replay, transition, valid=jnp.logical_not(evaluating))
+            replay = buffer.add(ts.replay, transition, valid=finite & jnp.logical_not(evaluating))
         ret = ts.episode_return + new.reward
         done = new.done
         seg = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), task_id, num_segments=T)  # noqa: E731
@@ -276,6 +280,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             "success": seg(done & new.episode_success),
             "physics_nan": jnp.sum(new.physics_nan.astype(jnp.float32)),
             "nonfinite_action": jnp.sum(new.nonfinite_action),
+            "nonfinite_transition": jnp.sum(jnp.logical_not(finite).astype(jnp.float32)),
             "eval_count": seg_skill(counted),
             "eval_success": seg_skill(counted & new.episode_success),
             "eval_return": seg_skill(jnp.where(counted, ret, 0.0)),
@@ -320,7 +325,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     # -------------------------------------------------------------------------------- the program
     #: shapes of one env step's statistics (`env_step`), summed over a run's iterations
     stat_shapes = {"reward": (T,), "finished": (T,), "return": (T,), "success": (T,), "physics_nan": (),
-                   "nonfinite_action": (), "eval_count": (S_env,), "eval_success": (S_env,), "eval_return": (S_env,)}
+                   "nonfinite_action": (), "nonfinite_transition": (), "eval_count": (S_env,), "eval_success": (S_env,), "eval_return": (S_env,)}
 
     def make_run(batched: bool):
         """``run(ts, eval_key, evaluating) -> (ts, train_metrics, eval_metrics)``: `cfg.iters_per_chunk`
@@ -393,6 +398,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             "finished": jnp.sum(stats["finished"]),
             "physics_nan": stats["physics_nan"],
             "nonfinite_action": stats["nonfinite_action"],
+            "nonfinite_transition": stats["nonfinite_transition"],
         }
         fin, fin_t = jnp.sum(stats["finished"]), stats["finished"]
         out["episode_return"] = jnp.where(fin > 0, jnp.sum(stats["return"]) / jnp.maximum(fin, 1), nan)
@@ -439,6 +445,12 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         run_batch=run_batched,
     )
     return trainer
+
+
+def _finite_rows(batch) -> jax.Array:
+    """(N,) bool: row i of every float leaf of `batch` (leading axis N) is finite."""
+    leaves = [x for x in jax.tree.leaves(batch) if jnp.issubdtype(x.dtype, jnp.floating)]
+    return functools.reduce(jnp.logical_and, [jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1) for x in leaves])
 
 
 @functools.partial(jax.jit, static_argnums=0)

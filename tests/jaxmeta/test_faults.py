@@ -1,6 +1,7 @@
 """Faults (issue 20): corrupt / incomplete checkpoints fall back to the newest intact one, --from-step,
-corrupt config.json / metrics.csv, failed checkpoint writes (disk full, unwritable directory), and
-errors a person can read (library detail in <run>/error.log). Toy runs only."""
+corrupt config.json / metrics.csv, failed checkpoint writes (disk full, unwritable directory), errors a
+person can read (library detail in <run>/error.log), NaN / inf injected into rewards, observations (so
+actions) and losses, and PaCo's mask-out / w-reset under an injected loss spike. Toy runs only."""
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -366,88 +367,71 @@ def test_a_non_finite_update_is_not_applied_and_counted():
     assert bool(all_finite({"a": jnp.ones(2), "i": jnp.int32(7)})) and not bool(all_finite([jnp.array([1.0, jnp.inf])]))
 
 
-def test_nan_rewards_never_reach_the_parameters(tmp_path, monkeypatch):
-    """A toy run whose env 0 returns a NaN reward on every step: the NaN transitions are sampled, the
-    updates they poison are skipped and counted in metrics.csv (nonfinite_update), and the final actor
-    and critic parameters are finite."""
-    import jax.numpy as jnp
-
+def _poisoned_run(tmp_path, monkeypatch, name, poison):
+    """A toy run (8 envs, 480 env steps, no checkpoints / evaluations) whose env step is passed through
+    `poison(new_state)`; returns its train rows of metrics.csv and its full final state."""
     from envs.toy import ToyMultiTaskEnv
+    from tests.jaxmeta.run_helpers import restore_full_state
 
     step = ToyMultiTaskEnv.step
-
-    def nan_step(self, state, actions):
-        new = step(self, state, actions)
-        return new.replace(reward=new.reward.at[0].set(jnp.nan))
-
-    monkeypatch.setattr(ToyMultiTaskEnv, "step", nan_step)
-    d = tmp_path / "nan"
-    train(cfg_at(d, total_steps=480, eval_every=0, checkpoint_every=0), progress=False)
-    rows = [r for r in metrics_rows(d) if r["kind"] == "train" and r["nonfinite_update"] not in ("", "nan")]
-    assert rows and all(0.0 < float(r["nonfinite_update"]) <= 1.0 for r in rows), rows
-    import jax
-
-    from jaxmeta.checkpoint import restore_policy
-
-    pol = restore_policy(d)
-    leaves = jax.tree.leaves((pol["actor_params"], pol["critic_params"]))
-    assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
+    monkeypatch.setattr(ToyMultiTaskEnv, "step", lambda self, state, actions: poison(step(self, state, actions)))
+    d = tmp_path / name
+    cfg = cfg_at(d, total_steps=480, eval_every=0, checkpoint_every=480)
+    train(cfg, progress=False)
+    return [r for r in metrics_rows(d) if r["kind"] == "train"], restore_full_state(d, cfg)[0]
 
 
-def test_inf_rewards_never_reach_the_parameters(tmp_path, monkeypatch):
-    """As above with +inf rewards on env 0 (an infinite TD target: the critic's gradient is inf / NaN)."""
+def _assert_all_finite(ts):
     import jax
     import jax.numpy as jnp
 
-    from envs.toy import ToyMultiTaskEnv
-    from jaxmeta.checkpoint import restore_policy
-
-    step = ToyMultiTaskEnv.step
-
-    def inf_step(self, state, actions):
-        new = step(self, state, actions)
-        return new.replace(reward=new.reward.at[0].set(jnp.inf))
-
-    monkeypatch.setattr(ToyMultiTaskEnv, "step", inf_step)
-    d = tmp_path / "inf"
-    train(cfg_at(d, total_steps=480, eval_every=0, checkpoint_every=0), progress=False)
-    rows = [r for r in metrics_rows(d) if r["kind"] == "train" and r["nonfinite_update"] not in ("", "nan")]
-    assert rows and all(0.0 < float(r["nonfinite_update"]) <= 1.0 for r in rows), rows
-    pol = restore_policy(d)
-    leaves = jax.tree.leaves((pol["actor_params"], pol["critic_params"]))
-    assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
+    floats = [x for x in jax.tree.leaves((ts.agent, ts.replay)) if jnp.issubdtype(x.dtype, jnp.floating)]
+    assert floats and all(np.isfinite(np.asarray(x)).all() for x in floats)
 
 
-def test_nan_observations_are_counted_and_never_reach_the_parameters(tmp_path, monkeypatch):
-    """A toy run whose env 0 observes NaN (obs and final_obs, every step): once the policy acts (after
-    warm-up) its actions for env 0 are NaN, which the env zeroes and counts (metrics.csv
-    nonfinite_action); the NaN transitions reach the replay, the updates that sample them are skipped and
-    counted (nonfinite_update), and the final actor and critic parameters are finite."""
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_rewards_never_reach_the_replay_or_the_parameters(tmp_path, monkeypatch, bad):
+    """Env 0 of 8 returns a NaN (+inf) reward on every step: each of its 20 transitions per 160-step chunk
+    is dropped before the replay and counted (metrics.csv nonfinite_transition == 20), no update is
+    poisoned (nonfinite_update == 0), and the replay, parameters and optimizer state stay finite."""
+    rows, ts = _poisoned_run(tmp_path, monkeypatch, "reward", lambda new: new.replace(reward=new.reward.at[0].set(bad)))
+    assert [float(r["nonfinite_transition"]) for r in rows] == [20.0] * 3, rows
+    assert all(r["nonfinite_update"] in ("", "0.0") for r in rows), rows
+    assert int(ts.replay.size) == 480 - 3 * 20  # 7 of 8 envs' transitions
+    _assert_all_finite(ts)
+
+
+def test_overflowing_losses_are_skipped_and_never_reach_the_parameters(tmp_path, monkeypatch):
+    """Env 0 returns a finite but huge reward (1e30) on every step: the transitions are stored (nothing
+    is non-finite), the squared TD error (and the gradient) overflows float32, so the updates
+    that sample them come out inf / NaN: they are skipped and counted (nonfinite_update > 0 in every
+    chunk with updates) and the parameters and optimizer state stay finite."""
+    rows, ts = _poisoned_run(tmp_path, monkeypatch, "huge", lambda new: new.replace(reward=new.reward.at[0].set(1e30)))
+    assert [float(r["nonfinite_transition"]) for r in rows] == [0.0] * 3, rows
+    assert all(0.0 < float(r["nonfinite_update"]) <= 1.0 for r in rows), rows
+    assert int(ts.replay.size) == 480
     import jax
     import jax.numpy as jnp
 
-    from envs.toy import ToyMultiTaskEnv
-    from jaxmeta.checkpoint import restore_policy
+    floats = [x for x in jax.tree.leaves(ts.agent) if jnp.issubdtype(x.dtype, jnp.floating)]
+    assert floats and all(np.isfinite(np.asarray(x)).all() for x in floats)
 
-    step = ToyMultiTaskEnv.step
 
-    def nan_obs_step(self, state, actions):
-        new = step(self, state, actions)
-        return new.replace(obs=new.obs.at[0, 0].set(jnp.nan), final_obs=new.final_obs.at[0, 0].set(jnp.nan))
+def test_nan_observations_are_counted_and_never_reach_the_replay_or_the_parameters(tmp_path, monkeypatch):
+    """Env 0 of 8 observes a NaN (in obs and final_obs) on every step: its transitions are dropped and
+    counted, and once the policy acts (after the warm-up chunk of uniform random actions) its action for
+    env 0 is NaN on each of its 20 steps, which the env zeroes and counts (4 entries each: metrics.csv
+    nonfinite_action == 80); the replay and the learner state stay finite."""
+    import jax.numpy as jnp
 
-    monkeypatch.setattr(ToyMultiTaskEnv, "step", nan_obs_step)
-    d = tmp_path / "nanobs"
-    train(cfg_at(d, total_steps=480, eval_every=0, checkpoint_every=0), progress=False)
-    train_rows = [r for r in metrics_rows(d) if r["kind"] == "train"]
-    warm, acting = train_rows[0], train_rows[1:]  # chunk 1 (160 env steps) is the uniform-random warm-up
-    assert float(warm["nonfinite_action"]) == 0.0
-    # env 0 is 1 of the 8 envs: 20 of each acting chunk's 160 env steps have a NaN action (4 entries each)
-    assert acting and all(float(r["nonfinite_action"]) == 20 * 4 for r in acting), acting
-    upd = [r for r in acting if r["nonfinite_update"] not in ("", "nan")]
-    assert upd and all(0.0 < float(r["nonfinite_update"]) <= 1.0 for r in upd), upd
-    pol = restore_policy(d)
-    leaves = jax.tree.leaves((pol["actor_params"], pol["critic_params"]))
-    assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
+    rows, ts = _poisoned_run(
+        tmp_path, monkeypatch, "obs",
+        lambda new: new.replace(obs=new.obs.at[0, 0].set(jnp.nan), final_obs=new.final_obs.at[0, 0].set(jnp.nan)),
+    )
+    assert [float(r["nonfinite_action"]) for r in rows] == [0.0, 80.0, 80.0], rows
+    assert [float(r["nonfinite_transition"]) for r in rows] == [20.0] * 3, rows
+    assert int(ts.replay.size) == 480 - 3 * 20
+    _assert_all_finite(ts)
 
 
 # ------------------------------------------------------------------------- PaCo under a loss spike

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import struct
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -524,5 +524,38 @@ def test_masked_add_is_a_noop_when_not_valid_and_add_when_valid(kind, jit):
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(same), jax.device_get(state))
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(add(state, items, jnp.asarray(True))),
                  jax.device_get(add(state, items)))
-    with pytest.raises(ValueError, match="scalar bool"):
-        buf.add(state, items, jnp.ones((5,), bool))
+    with pytest.raises(ValueError, match=r"valid must be a \(\) or \(5,\) bool, got shape \(4,\)"):
+        buf.add(state, items, jnp.ones((4,), bool))
+    with pytest.raises(ValueError, match="per-item valid needs at most capacity=16 items, got E=17"):
+        buf.add(state, batch(np.arange(17), np.zeros(17, int)), jnp.ones((17,), bool))
+
+
+@given(
+    kind=st.sampled_from(["uniform", "balanced", "prioritized"]),
+    before=st.integers(0, 20),
+    valid_bits=st.lists(st.booleans(), min_size=1, max_size=16),
+    jit=st.booleans(),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_per_item_valid_adds_exactly_the_valid_items(kind, before, valid_bits, jit):
+    """add(state, items, valid (E,)) is bitwise add(state, items[valid]) (nothing when none is valid), from
+    empty, partly filled, full and wrapped buffers; all True is the plain add. (The trainer drops
+    non-finite transitions so.)"""
+    buf = make_replay(16, 3, kind)
+    add = jax.jit(buf.add) if jit else buf.add
+    state = buf.init(example())
+    if before:
+        state = buf.add(state, batch(np.arange(before), np.arange(before) % 3))
+    if kind == "prioritized" and before:
+        state = buf.set_priorities(state, jnp.arange(min(before, 16)), jnp.linspace(0.1, 3.0, min(before, 16)))
+    E = len(valid_bits)
+    valid = np.asarray(valid_bits)
+    items = batch(np.arange(100, 100 + E), (np.arange(E) * 7) % 3)
+    got = jax.device_get(add(state, items, jnp.asarray(valid)))
+    if valid.any():
+        want = jax.device_get(buf.add(state, jax.tree.map(lambda x: x[np.flatnonzero(valid)], items)))
+    else:
+        want = jax.device_get(state)
+    jax.tree.map(np.testing.assert_array_equal, got, want)
+    if valid.all():
+        jax.tree.map(np.testing.assert_array_equal, got, jax.device_get(buf.add(state, items)))
