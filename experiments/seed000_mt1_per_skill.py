@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import _study as st
 
+from jaxmeta.networks import NetworkConfig
+
 NAME = "seed000_mt1_per_skill"
 #: `default` preset overrides per --recipe. parallel16: 16 envs, 4 updates of batch 256 per batched step
-#: (replay ratio 1/4), 8k warm-up env steps; parallel16-r1: the same at replay ratio 1 (16 updates per step).
+#: (replay ratio 1/4), 8k warm-up env steps; parallel16-r1: the same at replay ratio 1 (16 updates per step);
+#: parallel16-ln: parallel16 with LayerNorm in the critic's hidden layers (RLPD / BRO critics).
 RECIPES = {
     "default": {},
     "parallel16": dict(envs_per_skill=16, updates_per_step=4, batch_size=256, warmup_steps=8_000,
                        buffer_capacity=400_000),
     "parallel16-r1": dict(envs_per_skill=16, updates_per_step=16, batch_size=256, warmup_steps=8_000,
                           buffer_capacity=400_000),
+    "parallel16-ln": dict(envs_per_skill=16, updates_per_step=4, batch_size=256, warmup_steps=8_000,
+                          buffer_capacity=400_000, network=NetworkConfig(hidden=(256, 256), layer_norm="critic")),
 }
 
 

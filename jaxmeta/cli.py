@@ -156,6 +156,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-episodes", type=int, help="evaluation episodes per skill")
     t.add_argument("--checkpoint-every", type=_count, help="env steps between checkpoints (0: end only)")
     t.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 400,400,400")
+    t.add_argument("--layer-norm", choices=["none", "critic", "both"],
+                   help="LayerNorm in the hidden layers of the critic (or of both networks); SAC algos")
     t.add_argument("--lr", type=float, help="learning rate of actor, critic and temperature")
     t.add_argument("--discount", type=float)
     t.add_argument("--out", help="run directory (default checkpoints/<run-name>)")
@@ -243,6 +245,7 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     *(_simple(d) for d in ("batch_size", "buffer_capacity", "envs_per_skill", "max_path_length", "chunk_steps",
                            "eval_every", "eval_episodes", "checkpoint_every")),
     _simple("hidden", field="network.hidden"),
+    _simple("layer_norm", field="network.layer_norm"),
     _Flag("lr", "--lr", ("sac.actor_lr", "sac.critic_lr", "sac.alpha_lr")),
     _simple("discount", field="sac.discount"),
     *(_simple(d) for d in ("out", "split")),

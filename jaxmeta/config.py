@@ -294,6 +294,9 @@ class TrainConfig:
         object.__setattr__(self, "network", net)
         object.__setattr__(self, "sac", sac)
         object.__setattr__(self, "paco", validate_paco_options(self.paco, self.task_space, self.algo))
+        if net.layer_norm != "none" and self.algo in ("paco", "taco"):
+            raise ValueError(f"TrainConfig.network.layer_norm={net.layer_norm!r} is for the SAC networks; algo "
+                             f"{self.algo!r} uses PaCo's compositional networks: leave it 'none'")
         if self.algo == "taco":  # TaCo draws batches by task probabilities: needs the per-task replay
             if self.per is True:
                 raise ValueError("algo 'taco' samples tasks by TrainConfig.paco.task_sampling; it cannot use per")

@@ -9,6 +9,12 @@ Two conditioning schemes (`NetworkConfig.conditioning`):
   its own task. Head ``j`` therefore gets exactly zero gradient from samples of other tasks, and the
   task-agnostic trunk can be reused for a new task (ANIL-style transfer).
 
+Layer normalisation (`NetworkConfig.layer_norm`): ``"critic"`` or ``"both"`` puts a LayerNorm (Ba et
+al. 2016, learned scale and offset) between every hidden Dense layer and its activation in the critic
+(and the actor), ``h = act(LN(W x + b))``, as the critics of RLPD (Ball et al. 2023) and BRO (Nauman et
+al. 2024) do to keep Q-targets from diverging at high replay ratios; ``"none"`` (the default) is the
+plain MLP, parameter tree unchanged.
+
 Shapes: ``B`` batch, ``O`` obs_dim, ``A`` action_dim, ``T`` num_tasks. ``task_id`` is int32 in [0, T).
 
 Network protocol (what `jaxmeta.sac` needs)
@@ -52,6 +58,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "swish": nn.silu,
 }
 CONDITIONINGS = ("onehot", "multihead")
+LAYER_NORMS = ("none", "critic", "both")
 
 # Squashed actions are clipped to [-ACTION_BOUND, ACTION_BOUND] so they are strictly inside (-1, 1) in
 # float32 (tanh(u) rounds to exactly 1.0 for u > ~9); log-probs are computed from the pre-tanh sample.
@@ -72,6 +79,7 @@ class NetworkConfig:
     activation: str = "relu"
     log_std_min: float = -20.0
     log_std_max: float = 2.0
+    layer_norm: str = "none"  # "none" | "critic" | "both" (module docstring)
 
     def __post_init__(self):
         if not isinstance(self.hidden, tuple):  # accept lists, store a (hashable) tuple
@@ -90,6 +98,8 @@ class NetworkConfig:
             raise ValueError(
                 f"NetworkConfig.activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}"
             )
+        if self.layer_norm not in LAYER_NORMS:
+            raise ValueError(f"NetworkConfig.layer_norm must be one of {LAYER_NORMS}, got {self.layer_norm!r}")
         for name in ("log_std_min", "log_std_max"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -106,7 +116,7 @@ class TaskMLP(nn.Module):
     "onehot": input is concat(x, onehot(task_id)), single output layer ``head``.
     "multihead": input is x, output layer ``head_kernel (T, H, out)``, ``head_bias (T, out)``; all heads
     are computed with one matmul and each sample's own head is selected (gather), so other heads get
-    exactly zero gradient from it.
+    exactly zero gradient from it. layer_norm: ``act(LayerNorm(Dense(x)))`` in every hidden layer.
     """
 
     hidden: tuple[int, ...]
@@ -114,6 +124,7 @@ class TaskMLP(nn.Module):
     num_tasks: int
     conditioning: str = "onehot"
     activation: str = "relu"
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, task_id: jax.Array) -> jax.Array:
@@ -123,7 +134,10 @@ class TaskMLP(nn.Module):
         if self.conditioning == "onehot":
             x = jnp.concatenate([x, jax.nn.one_hot(task_id, self.num_tasks, dtype=x.dtype)], axis=-1)
         for i, width in enumerate(self.hidden):
-            x = act(nn.Dense(width, name=f"hidden_{i}")(x))
+            x = nn.Dense(width, name=f"hidden_{i}")(x)
+            if self.layer_norm:
+                x = nn.LayerNorm(name=f"norm_{i}")(x)
+            x = act(x)
         if self.conditioning == "onehot":
             return nn.Dense(self.out_dim, name="head")(x)
         kernel = self.param(
@@ -148,9 +162,8 @@ class Actor(nn.Module):
     def __call__(self, obs: jax.Array, task_id: jax.Array) -> tuple[jax.Array, jax.Array]:
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
-        out = TaskMLP(cfg.hidden, 2 * cfg.action_dim, cfg.num_tasks, cfg.conditioning, cfg.activation, name="mlp")(
-            obs, task_id
-        )
+        out = TaskMLP(cfg.hidden, 2 * cfg.action_dim, cfg.num_tasks, cfg.conditioning, cfg.activation,
+                      layer_norm=cfg.layer_norm == "both", name="mlp")(obs, task_id)
         mean, log_std = jnp.split(out, 2, axis=-1)
         return mean, jnp.clip(log_std, cfg.log_std_min, cfg.log_std_max)
 
@@ -178,7 +191,8 @@ class Critic(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        q = ensemble(cfg.hidden, 1, cfg.num_tasks, cfg.conditioning, cfg.activation, name="q")(
+        q = ensemble(cfg.hidden, 1, cfg.num_tasks, cfg.conditioning, cfg.activation,
+                     layer_norm=cfg.layer_norm != "none", name="q")(
             jnp.concatenate([obs, action], axis=-1), task_id
         )
         return q[..., 0]

@@ -49,6 +49,8 @@ def no_compile(monkeypatch):
         (["--updates-per-step", "0"], "must be > 0"),
         (["--updates-per-step", "a/b"], "not a ratio"),
         (["--hidden", "a,b"], "comma-separated ints"),
+        (["--layer-norm", "actor"], "invalid choice: 'actor'"),
+        (["--algo", "paco", "--layer-norm", "critic"], "layer_norm='critic' is for the SAC networks; algo 'paco'"),
         (["--lr", "-1"], "actor_lr must be > 0"),
         (["--discount", "1.5"], r"discount must be in \[0, 1\]"),
         (["--seeds", "0"], "num_seeds must be an int >= 1, got 0"),
@@ -94,6 +96,10 @@ def test_dry_run_prints_resolved_config(capsys, no_compile):
     assert cfg["per"] and cfg["num_seeds"] == 3 and cfg["total_steps"] == 2_000_000
     assert cfg["updates_per_step"] == 1 and cfg["steps_per_update"] == 4
     assert cfg["batch_size"] == 1280 and cfg["network"]["hidden"] == [400, 400, 400]
+    assert cfg["network"]["layer_norm"] == "none"
+    assert cli.main(["train", "--layer-norm", "critic", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[: out.rindex("}") + 1])["network"]["layer_norm"] == "critic"
 
 
 def test_presets():

@@ -43,6 +43,7 @@ TASK = jnp.arange(B, dtype=jnp.int32) % T
         ("activation", "sigmoidish"),
         ("log_std_min", 3.0),
         ("log_std_max", float("inf")),
+        ("layer_norm", "actor"),
     ],
 )
 def test_config_rejects_bad_values(field, value):
@@ -182,3 +183,38 @@ def test_networks_is_a_static_pytree():
     assert jax.tree_util.tree_leaves(net) == []
     out = jax.jit(lambda n, p: n.deterministic_action(p, OBS, TASK))(net, PARAMS["onehot"][0])
     assert out.shape == (B, A)
+
+
+# ------------------------------------------------------------------ layer norm
+@pytest.mark.parametrize("layer_norm", ["critic", "both"])
+def test_layer_norm_parameters_and_shapes(layer_norm):
+    """LayerNorm scale/offset per hidden layer in the critic (and the actor for "both"); "critic" leaves the
+    actor bitwise the plain one (same key); outputs keep their shapes and are finite."""
+    base = NetworkConfig(obs_dim=5, action_dim=2, num_tasks=3, hidden=(8, 6))
+    plain, ln = make_networks(base), make_networks(dataclasses.replace(base, layer_norm=layer_norm))
+    key = jax.random.PRNGKey(0)
+    cp = ln.critic_init(key)["params"]["q"]
+    assert set(cp) == {"hidden_0", "hidden_1", "norm_0", "norm_1", "head"}
+    assert cp["norm_0"]["scale"].shape == (2, 8) and cp["norm_1"]["bias"].shape == (2, 6)  # 2 critics
+    ap, ap_plain = ln.actor_init(key)["params"]["mlp"], plain.actor_init(key)["params"]["mlp"]
+    if layer_norm == "critic":
+        jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b), ap, ap_plain)
+    else:
+        assert {"norm_0", "norm_1"} <= set(ap)
+    obs, act, tid = jnp.ones((4, 5)), jnp.zeros((4, 2)), jnp.arange(4) % 3
+    q = ln.critic_apply(ln.critic_init(key), obs, act, tid)
+    assert q.shape == (2, 4) and np.isfinite(np.asarray(q)).all()
+
+
+@given(scale=st.floats(0.01, 100.0), seed=st.integers(0, 100))
+def test_layer_norm_critic_is_invariant_to_input_scale_at_init(scale, seed):
+    """Hand-checkable property: at init the biases are 0, so LN(W (c x)) = LN(W x) for c > 0 and the
+    multi-head LN critic's Q is unchanged by scaling its input (obs, action) by c."""
+    cfg = NetworkConfig(obs_dim=5, action_dim=2, num_tasks=2, hidden=(16, 16), conditioning="multihead",
+                        layer_norm="critic")
+    net = make_networks(cfg)
+    params = net.critic_init(jax.random.PRNGKey(seed))
+    x = jax.random.normal(jax.random.PRNGKey(seed + 1), (6, 7))
+    obs, act, tid = x[:, :5], x[:, 5:], jnp.arange(6) % 2
+    q1, q2 = net.critic_apply(params, obs, act, tid), net.critic_apply(params, scale * obs, scale * act, tid)
+    np.testing.assert_allclose(q1, q2, rtol=2e-3, atol=2e-3)
