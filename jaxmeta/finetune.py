@@ -54,6 +54,7 @@ import numpy as np
 
 from jaxmeta.checkpoint import CheckpointError, read_checkpoint
 from jaxmeta.config import ALGOS, FinetuneConfig, TrainConfig, benchmark_skills, check_ported
+from jaxmeta.interfaces import NoHooks
 
 __all__ = ["FINETUNE_ALGO", "FinetuneHooks", "finetune", "finetune_config", "grow_tasks", "load_source",
            "readd_replay"]
@@ -237,7 +238,7 @@ def readd_replay(buffer, fresh_replay, source_replay):
 
 
 # --------------------------------------------------------------------------------------------- hooks
-class FinetuneHooks:
+class FinetuneHooks(NoHooks):
     """`jaxmeta.train.train` hooks of a fine-tuning run (see the module docstring)."""
 
     eval_at_start = True

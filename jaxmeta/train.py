@@ -83,6 +83,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxmeta.config import ALGOS, TrainConfig, check_ported
 from jaxmeta.distributed import to_host
+from jaxmeta.interfaces import RunHooks, TrainEnv, check_hooks
 from jaxmeta.learner import Learner
 from jaxmeta.networks import Networks
 from jaxmeta.replay import ReplayBuffer, ReplayState, make_replay
@@ -121,7 +122,7 @@ class Trainer:
 
     config: TrainConfig
     mesh: Mesh | None  # 1-D ("data",) mesh when sharding over several devices, else None
-    env: Any  # MultiTaskEnv / ToyMultiTaskEnv, envs_per_skill = cfg.envs_per_skill (training and evaluation)
+    env: TrainEnv  # MultiTaskEnv / ToyMultiTaskEnv, envs_per_skill = cfg.envs_per_skill (training and evaluation)
     networks: Networks
     learner: Learner
     buffer: ReplayBuffer
@@ -693,7 +694,7 @@ def train(
     progress: bool = True,
     max_chunks: int | None = None,
     log: Callable[[str], None] | None = None,
-    hooks: Any = None,
+    hooks: RunHooks | None = None,
     num_devices: int | None = None,
     wandb: bool = False,
     from_step: int | None = None,
@@ -707,12 +708,10 @@ def train(
         ``<run>/checkpoints-discarded/``. overwrite: replace the jaxmeta files of an existing run directory (see
         `jaxmeta.checkpoint.prepare_run_dir`). max_chunks: stop after this many chunks in this call
         (the job is then resumable; used by tests to simulate an interruption).
-    hooks: optional run extensions (`jaxmeta.finetune.FinetuneHooks` is the one user), an object with
-        ``compile(trainer, programs)`` (compile its own programs), ``init_state(trainer, programs) ->
-        TrainState`` (a fresh run's initial state instead of ``programs.init``), ``eval_at_start`` (bool:
-        evaluate before the first chunk, logged as chunk 0), ``eval_skills`` ({name: skills}: extra
-        evaluations, logged as ``<name>_success[/<skill>]``), ``evaluate(trainer, actor_params, chunk) ->
-        {name: metrics}`` and ``finish(summary, rows)`` (add to the summary from the metrics.csv rows).
+    hooks: optional run extensions, a `jaxmeta.interfaces.RunHooks` (`jaxmeta.finetune.FinetuneHooks` is
+        the one user): compile its own programs, a fresh run's initial state, a zero-shot evaluation at
+        chunk 0, extra evaluations, additions to the summary. None: `jaxmeta.interfaces.NoHooks`; an
+        object lacking a member is a TypeError before anything is done.
     num_devices: shard over at most this many devices (`plan_devices`; None: its default, 1 on a CPU).
         Several processes (`jaxmeta.distributed`, initialized before): every process calls train with the
         same config and shares the run directory; the run shards over every device of every process,
@@ -736,6 +735,7 @@ def train(
     if multi and hooks is not None:
         raise ValueError("run hooks (fine-tuning) run in one process; this is process "
                          f"{jax.process_index()} of {jax.process_count()}")
+    hooks = check_hooks(hooks)
     if wandb and primary:
         import_wandb()
     errors = (ValueError, CheckpointError, MetricsFileError)
@@ -815,8 +815,7 @@ def train(
         + (f"; sharded over {programs.num_devices} devices" if programs.num_devices > 1 else "")
         + (f" of {jax.process_count()} processes" if multi else "")
     )
-    if hooks is not None:
-        hooks.compile(trainer, programs)
+    hooks.compile(trainer, programs)
 
     S = cfg.num_seeds
     batched = programs.batched
@@ -826,13 +825,13 @@ def train(
         start_chunk = int(meta["chunk"])
         say(f"resumed from chunk {start_chunk} ({meta['env_steps']} env steps)")
         restored = meta
-    elif hooks is not None:
-        ts = hooks.init_state(trainer, programs)
     else:
-        ts = programs.init_state(trainer.run_key() if batched else trainer.seed_key(0))
+        ts = hooks.init_state(trainer, programs)
+        if ts is None:
+            ts = programs.init_state(trainer.run_key() if batched else trainer.seed_key(0))
 
     mlog = MetricsLog(run_dir, trainer.skills, task_ids=cfg.task_ids,
-                      extra_evals=getattr(hooks, "eval_skills", None),
+                      extra_evals=dict(hooks.eval_skills) or None,
                       wandb=WandbLog(run_dir, cfg.to_dict(), resume=resume) if wandb and primary else None,
                       writer=primary)
     mlog.start(resume_chunk=start_chunk if resume else None)
@@ -863,7 +862,7 @@ def train(
         ts, ev = programs.evaluate(ts, keys if batched else keys[0])
         ev = host(ev)
         actor = trainer.learner.actor_params(ts.agent)
-        extra = {k: host(v) for k, v in hooks.evaluate(trainer, actor, c).items()} if hooks is not None else {}
+        extra = {k: host(v) for k, v in hooks.evaluate(trainer, actor, c).items()}
         eval_s += time.perf_counter() - t0
         mlog.log_eval(c, env_steps, updates, ev, time.perf_counter() - t_loop, extra=extra)
         last_eval = (c, ev, env_steps)
@@ -871,7 +870,7 @@ def train(
         best = max(best, eval_history[-1])
         mlog.plot(title)
 
-    if hooks is not None and not resume and getattr(hooks, "eval_at_start", False):  # zero-shot, chunk 0
+    if hooks.eval_at_start and not resume:  # zero-shot, chunk 0
         zeros = np.zeros((S,), np.int64)
         evaluate_now(0, zeros, zeros)
     end_chunk = cfg.num_chunks if max_chunks is None else min(cfg.num_chunks, start_chunk + int(max_chunks))
@@ -976,8 +975,7 @@ def train(
             "success_per_task": {s: float(np.mean(ev["success_per_task"][:, t])) for t, s in enumerate(trainer.skills)},
             "return": float(np.mean(ev["return"])),
         }
-    if hooks is not None:
-        hooks.finish(summary, mlog.read())
+    hooks.finish(summary, mlog.read())
     mlog.write_summary(summary)
     mlog.plot(title)
     fe = summary.get("final_eval")

@@ -341,3 +341,32 @@ def test_evaluation_through_the_run_program_leaves_training_unchanged(per):
     b2, _ = progs.chunk(b2)
     standalone = jax.device_get(jax.jit(tr.evaluate)(b2, tr.eval_key(1)[0]))
     jax.tree.map(np.testing.assert_array_equal, standalone, ev)
+
+
+# ------------------------------------------------------------------------------------ interfaces
+def test_envs_and_hooks_satisfy_the_trainer_protocols():
+    """The toy env, its state and FinetuneHooks / NoHooks are the trainer's `jaxmeta.interfaces`
+    protocols; hooks lacking members are a TypeError naming them, before anything runs."""
+    from envs.toy import make_toy_multitask
+    from jaxmeta.finetune import FinetuneHooks
+    from jaxmeta.interfaces import NoHooks, RunHooks, TrainEnv, TrainEnvState, check_hooks
+    from jaxmeta.train import train
+
+    env = make_toy_multitask(num_skills=2, envs_per_skill=3, max_path_length=5)
+    assert isinstance(env, TrainEnv)
+    state = env.start(jax.random.PRNGKey(0), env.reset_pool())
+    assert isinstance(state, TrainEnvState) and isinstance(env.step(state, jnp.zeros((6, 4))), TrainEnvState)
+    assert issubclass(FinetuneHooks, NoHooks) and isinstance(NoHooks(), RunHooks)
+    assert isinstance(check_hooks(None), NoHooks)
+
+    class Partial:
+        eval_at_start = True
+
+        def compile(self, trainer, programs):
+            pass
+
+    with pytest.raises(TypeError, match="run hooks Partial lack eval_skills, init_state, evaluate, finish"):
+        check_hooks(Partial())
+    with pytest.raises(TypeError, match="lack eval_skills"):
+        train(TrainConfig(benchmark="toy/1", total_steps=40, warmup_steps=20, chunk_steps=20, envs_per_skill=2,
+                          batch_size=8, buffer_capacity=64), progress=False, hooks=Partial())
