@@ -49,7 +49,7 @@ def train_run(cfg, log=print) -> dict:
     import json
 
     from jaxmeta.config import TrainConfig
-    from jaxmeta.train import train
+    from jaxmeta.driver import train
 
     summ = Path(cfg.out) / "summary.json"
     if summ.is_file() and json.loads(summ.read_text()).get("completed"):

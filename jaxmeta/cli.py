@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     from envs._runtime import enable_compilation_cache
 
     enable_compilation_cache()
-    from jaxmeta.train import train
+    from jaxmeta.driver import train
 
     try:
         summary = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,

@@ -327,7 +327,7 @@ def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = Fal
     (wandb, from_step: as `jaxmeta.train.train`; from_step needs resume).
 
     The source checkpoint is restored before anything is compiled (errors come first)."""
-    from jaxmeta.train import train
+    from jaxmeta.driver import train
 
     if config.finetune is None:
         raise ValueError("finetune() needs a fine-tuning config (finetune_config(...))")

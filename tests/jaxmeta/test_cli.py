@@ -11,7 +11,7 @@ import time
 import pytest
 
 from jaxmeta import cli
-from jaxmeta import train as train_mod
+from jaxmeta import driver as driver_mod
 from jaxmeta.checkpoint import latest_step, load_config
 
 TOY = ["--benchmark", "toy/1", "--envs-per-skill", "4", "--max-path-length", "20", "--total-steps", "320",
@@ -27,10 +27,10 @@ def no_compile(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("reached training / compilation")
 
-    monkeypatch.setattr(train_mod, "train", boom)
+    monkeypatch.setattr(driver_mod, "train", boom)
     monkeypatch.setattr(finetune_mod, "finetune", boom)
-    monkeypatch.setattr(train_mod, "make_train", boom)
-    monkeypatch.setattr(train_mod, "compile_programs", boom)
+    monkeypatch.setattr(driver_mod, "make_train", boom)
+    monkeypatch.setattr(driver_mod, "compile_programs", boom)
 
 
 @pytest.mark.parametrize(
@@ -116,10 +116,10 @@ def test_tiny_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     """Issue 15: a run with a non-default seed, killed after a checkpoint, continues with a bare
     ``--resume --out DIR`` (the saved config, not the preset's defaults), then grows with --total-steps."""
     out = tmp_path / "run"
-    real_train = train_mod.train
-    monkeypatch.setattr(train_mod, "train", lambda cfg, **k: real_train(cfg, max_chunks=2, **k))  # "killed"
+    real_train = driver_mod.train
+    monkeypatch.setattr(driver_mod, "train", lambda cfg, **k: real_train(cfg, max_chunks=2, **k))  # "killed"
     assert cli.main(["train", *TOY, "--seed", "3", "--checkpoint-every", "160", "--out", str(out)]) == 1
-    monkeypatch.setattr(train_mod, "train", real_train)
+    monkeypatch.setattr(driver_mod, "train", real_train)
     assert latest_step(out) == 160
     assert cli.main(["train", "--resume", "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text())

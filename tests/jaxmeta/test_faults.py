@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from jaxmeta import cli
+from jaxmeta import driver as driver_mod
 from jaxmeta import train as train_mod
 from jaxmeta.checkpoint import CheckpointError, checkpoint_steps, read_checkpoint
 from jaxmeta.config import TrainConfig
@@ -77,7 +78,7 @@ def no_compile(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("reached compilation")
 
-    monkeypatch.setattr(train_mod, "compile_programs", boom)
+    monkeypatch.setattr(driver_mod, "compile_programs", boom)
 
 
 def run_cli(argv, capsys):
@@ -279,7 +280,7 @@ def test_unexpected_error_prints_two_lines_and_logs_the_traceback(base, tmp_path
     def fail(*a, **k):
         raise RuntimeError("INTERNAL: something deep failed\n" + "spec: {...}\n" * 60)
 
-    monkeypatch.setattr(train_mod, "train", fail)
+    monkeypatch.setattr(driver_mod, "train", fail)
     code, err = run_cli(["train", "--resume", "--out", str(d)], capsys)
     lines = err.strip().splitlines()
     assert code == 1 and len(lines) == 2

@@ -95,9 +95,9 @@ def test_bad_options_raise_value_error(kw, message):
 
 
 def test_cli_dry_run_paco_and_taco(capsys, monkeypatch):
-    import jaxmeta.train as train_mod
+    import jaxmeta.driver as driver_mod
 
-    monkeypatch.setattr(train_mod, "make_train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compiled")))
+    monkeypatch.setattr(driver_mod, "make_train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compiled")))
     assert cli.main(["train", "--benchmark", "toy/3", "--algo", "paco", "--param-sets", "3", "--dry-run"]) == 0
     out = capsys.readouterr().out
     cfg = json.loads(out[: out.rindex("}") + 1])

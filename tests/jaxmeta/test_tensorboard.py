@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from jaxmeta import cli
+from jaxmeta import driver as driver_mod
 from jaxmeta import train as train_mod
 from jaxmeta.checkpoint import Checkpointer, latest_step, prepare_run_dir
 from jaxmeta.config import TrainConfig
@@ -210,8 +211,8 @@ def no_train(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("reached training")
 
-    monkeypatch.setattr(train_mod, "train", boom)
-    monkeypatch.setattr(train_mod, "make_train", boom)
+    monkeypatch.setattr(driver_mod, "train", boom)
+    monkeypatch.setattr(driver_mod, "make_train", boom)
 
 
 @pytest.mark.parametrize("command", ["train", "finetune"])
@@ -227,7 +228,7 @@ def test_wandb_flag_without_the_package_fails_at_parsing(command, monkeypatch, c
 def test_wandb_flag_reaches_train_and_is_accepted_with_resume(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "wandb", _FakeWandb())
     calls = []
-    monkeypatch.setattr(train_mod, "train", lambda cfg, **k: calls.append((cfg, k)) or {"completed": True})
+    monkeypatch.setattr(driver_mod, "train", lambda cfg, **k: calls.append((cfg, k)) or {"completed": True})
     out = tmp_path / "run"
     assert cli.main(["train", "--benchmark", "toy/1", "--out", str(out), "--wandb", "--no-progress"]) == 0
     assert calls[-1][1]["wandb"] is True

@@ -370,3 +370,18 @@ def test_envs_and_hooks_satisfy_the_trainer_protocols():
     with pytest.raises(TypeError, match="lack eval_skills"):
         train(TrainConfig(benchmark="toy/1", total_steps=40, warmup_steps=20, chunk_steps=20, envs_per_skill=2,
                           batch_size=8, buffer_capacity=64), progress=False, hooks=Partial())
+
+
+def test_moved_names_keep_their_old_import_path():
+    """`train`, `compile_programs`, `Programs`, `plan_devices` and `state_shardings` moved out of
+    jaxmeta.train (jaxmeta.driver / .programs / .sharding); the old path gives the same objects."""
+    import jaxmeta.driver
+    import jaxmeta.programs
+    import jaxmeta.sharding
+    import jaxmeta.train as t
+
+    assert t.train is jaxmeta.driver.train and t.CPU_GRAPHS_COMPILED == jaxmeta.driver.CPU_GRAPHS_COMPILED
+    assert t.compile_programs is jaxmeta.programs.compile_programs and t.Programs is jaxmeta.programs.Programs
+    assert t.plan_devices is jaxmeta.sharding.plan_devices and t.state_shardings is jaxmeta.sharding.state_shardings
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        t.nope  # noqa: B018
