@@ -27,7 +27,7 @@ import jaxmeta  # noqa: E402,F401  (XLA flags before JAX)
 
 from jaxmeta.config import PRESETS, TrainConfig, check_ported  # noqa: E402
 from jaxmeta.networks import NetworkConfig  # noqa: E402
-from jaxmeta.paco import PaCoOptions  # noqa: E402
+from jaxmeta.agents.paco.options import PaCoOptions  # noqa: E402
 
 ALGOS = {"paco": "paco-mt10", "taco": "taco-mt10", "taco-online": "taco-online-mt10"}
 

@@ -42,7 +42,7 @@ import jaxmeta  # noqa: E402,F401  (XLA flags before JAX)
 from jaxmeta.config import TrainConfig, check_ported  # noqa: E402
 from jaxmeta.networks import NetworkConfig  # noqa: E402
 from jaxmeta.sac import SACConfig  # noqa: E402
-from jaxmeta.taco import relative_transfer_cost, transfer_metrics  # noqa: E402
+from jaxmeta.agents.taco.metrics import relative_transfer_cost, transfer_metrics  # noqa: E402
 
 FULL_TARGETS = ("sweep-v3", "sweep-into-v3", "lever-pull-v3", "shelf-place-v3")
 

@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resume_config(args, given_flags(argv, args)) if args.resume else build_config(args)
         check_ported(cfg.benchmark, cfg.split)
         if cfg.paco.transfer_from is not None and cfg.algo in ("paco", "taco"):  # TaCo transfer source
-            from jaxmeta.taco import check_source_config
+            from jaxmeta.agents.taco.transfer import check_source_config
 
             check_source_config(cfg.paco.transfer_from, cfg)
         if args.resume and latest_step(cfg.out_dir) is None:

@@ -44,8 +44,8 @@ import re
 from typing import Any
 
 from jaxmeta.networks import NetworkConfig
-from jaxmeta.paco import PaCoOptions, validate_paco_options
-from jaxmeta.reptile import ReptileConfig
+from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
+from jaxmeta.agents.reptile.update import ReptileConfig
 from jaxmeta.sac import SACConfig
 
 __all__ = [
@@ -102,11 +102,13 @@ register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot task id appen
 register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per task"))
 # PaCo / TaCo (seed 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
 register_algo(AlgoSpec("paco", "onehot", "PaCo: K parameter sets per layer, theta_t = Phi w_t, loss mask-out and "
-                       "w-reset (TrainConfig.paco)", learner="jaxmeta.paco_learner:make_paco_learner"))
+                       "w-reset (TrainConfig.paco)", learner="jaxmeta.agents.paco.learner:make_paco_learner"))
 register_algo(AlgoSpec("taco", "onehot", "TaCo: PaCo with task sampling p_t (uniform / grouped / weighted / online "
-                       "DBSCAN; TrainConfig.paco.task_sampling)", learner="jaxmeta.paco_learner:make_taco_learner"))
+                       "DBSCAN; TrainConfig.paco.task_sampling)",
+                       learner="jaxmeta.agents.taco.learner:make_taco_learner"))
 register_algo(AlgoSpec("reptile", "onehot", "Reptile over MT-SAC (seed 001 Alg. 2): vmapped per-task inner "
-                       "loops of k SAC updates, outer interpolation", learner="jaxmeta.reptile:make_reptile_learner"))
+                       "loops of k SAC updates, outer interpolation",
+                       learner="jaxmeta.agents.reptile.learner:make_reptile_learner"))
 
 
 # ------------------------------------------------------------------------------------------ benchmarks

@@ -1,148 +1,21 @@
-"""Reptile (Nichol et al. 2018) over SAC, with the inner loops of a meta-batch vmapped on device.
-
-Off-policy Reptile as in seed paper 001 (Algorithm 2): for a meta-batch of M tasks, start every task
-from the same meta-parameters theta, run k SAC updates on that task's own data (task-specific batches),
-then move theta towards the mean of the adapted parameters:
-
-    theta <- theta + eps * (mean_i theta_i - theta)
-
-All M inner loops run at once (`jax.vmap` over tasks of a `lax.scan` over k updates); the whole outer
-step is one pure, jit-able function.
-
-`make_reptile_learner` wraps the outer step as a `jaxmeta.learner.Learner` (``jaxmeta train --algo
-reptile``): one learner ``update`` = one outer step = M x k SAC gradient steps (k sequential steps of M
-vmapped tasks). It picks M distinct tasks that have data (uniformly; cycling when fewer than M tasks have
-data, e.g. M tasks of MT1/ML1's single skill get M independent batch streams), draws each task's k batches
-of ``batch_size`` from that task's transitions only (task-balanced buffer, `ReplayBuffer.sample_in_tasks`),
-and runs `make_reptile_update`. PER is not supported (per-task uniform batches). The state is a plain
-`SACState`, so a Reptile checkpoint is fine-tuned with ordinary MT-SAC updates (`jaxmeta.finetune`), the
-meta-test adaptation of seed 001. What is interpolated: every floating-point leaf of the SACState
-(actor, critic and target-critic params, per-task log_alpha, and the optimizer moments, so Adam's
-statistics follow the meta-parameters). Integer leaves (update counters) advance by k.
+"""Old import path of Reptile over SAC (seed paper 001): now `jaxmeta.agents.reptile.update` (the outer
+step, `ReptileConfig`) and `jaxmeta.agents.reptile.learner` (`make_reptile_learner`, `pick_tasks`). This
+module re-exports every name it used to define.
 """
 from __future__ import annotations
 
-import dataclasses
-
-import jax
-import jax.numpy as jnp
-
+from jaxmeta.agents.reptile.learner import make_reptile_learner, pick_tasks
+from jaxmeta.agents.reptile.update import ReptileConfig, inner_loop, interpolate, make_reptile_update
 from jaxmeta.sac import SAC, SACState, Transition
 
-
-@dataclasses.dataclass(frozen=True)
-class ReptileConfig:
-    """inner_steps k (SAC updates per task per outer step), meta_batch M (tasks per outer step),
-    outer_lr eps in [0, 1] (1 = replace theta by the mean of the adapted parameters)."""
-
-    inner_steps: int = 10
-    meta_batch: int = 5
-    outer_lr: float = 0.1
-
-    def __post_init__(self):
-        for name in ("inner_steps", "meta_batch"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise ValueError(f"{name} must be an int, got {v!r}")
-        if isinstance(self.outer_lr, bool) or not isinstance(self.outer_lr, (int, float)):
-            raise ValueError(f"outer_lr must be a number in [0, 1], got {self.outer_lr!r}")
-        if self.inner_steps < 1:
-            raise ValueError(f"inner_steps must be >= 1, got {self.inner_steps}")
-        if self.meta_batch < 1:
-            raise ValueError(f"meta_batch must be >= 1, got {self.meta_batch}")
-        if not 0.0 <= self.outer_lr <= 1.0:
-            raise ValueError(f"outer_lr must be in [0, 1], got {self.outer_lr}")
-
-
-def interpolate(theta: SACState, adapted_mean: SACState, eps) -> SACState:
-    """theta + eps * (adapted_mean - theta) on float leaves; integer leaves from adapted_mean."""
-
-    def mix(a, b):
-        if jnp.issubdtype(a.dtype, jnp.floating):
-            return a + eps * (b - a)
-        return b
-
-    return jax.tree.map(mix, theta, adapted_mean)
-
-
-def inner_loop(sac: SAC, state: SACState, batches: Transition, key: jax.Array) -> tuple[SACState, dict]:
-    """k SAC updates of one task. batches: Transition with leading axis k (k, B, ...)."""
-    k = batches.reward.shape[0]
-
-    def body(s, xs):
-        batch, kk = xs
-        s, metrics, _ = sac.update(s, batch, kk)
-        return s, metrics
-
-    state, metrics = jax.lax.scan(body, state, (batches, jax.random.split(key, k)))
-    return state, jax.tree.map(lambda m: m[-1], metrics)
-
-
-def make_reptile_update(sac: SAC, config: ReptileConfig):
-    """Returns `update(theta, task_batches, key) -> (theta', metrics)`.
-
-    task_batches: Transition with leading axes (M, k, B, ...): M tasks' k batches each, every batch
-    drawn from that task's data only. metrics: the mean over tasks of the last inner update's metrics.
-    """
-
-    def update(theta: SACState, task_batches: Transition, key: jax.Array):
-        m = task_batches.reward.shape[0]
-        if task_batches.reward.ndim != 3:
-            raise ValueError(
-                f"task_batches.reward must have shape (meta_batch, inner_steps, batch), got {task_batches.reward.shape}"
-            )
-        keys = jax.random.split(key, m)
-        adapted, metrics = jax.vmap(lambda b, k: inner_loop(sac, theta, b, k))(task_batches, keys)
-        mean = jax.tree.map(
-            lambda x: jnp.mean(x, axis=0) if jnp.issubdtype(x.dtype, jnp.floating) else x[0], adapted
-        )
-        new = interpolate(theta, mean, config.outer_lr)
-        metrics = jax.tree.map(lambda x: jnp.mean(x, axis=0), metrics)
-        return new, metrics
-
-    return update
-
-
-def pick_tasks(task_counts: jax.Array, key: jax.Array, meta_batch: int) -> jax.Array:
-    """(meta_batch,) int32 task ids: distinct tasks with data in a random order (cycling when fewer than
-    meta_batch tasks have data; task 0 if none has)."""
-    T = task_counts.shape[0]
-    has = task_counts > 0
-    scores = jax.random.uniform(key, (T,)) + jnp.where(has, 0.0, 2.0)
-    order = jnp.argsort(scores).astype(jnp.int32)
-    k = jnp.maximum(jnp.sum(has.astype(jnp.int32)), 1)
-    return order[jnp.arange(meta_batch, dtype=jnp.int32) % k]
-
-
-def make_reptile_learner(config, buffer, constrain_batch=None):
-    """`jaxmeta.learner.Learner` of Reptile over MT-SAC for a `jaxmeta.config.TrainConfig` (``algo
-    "reptile"``, options in ``config.reptile``). ``buffer`` must be task-balanced (the config forces it).
-    ``constrain_batch`` is not used (the per-task batches are vmapped, not split over devices)."""
-    from jaxmeta.learner import Learner, sac_metrics
-    from jaxmeta.networks import make_networks
-    from jaxmeta.sac import make_sac
-
-    networks = make_networks(config.network)
-    sac = make_sac(config.sac, networks)
-    rc = config.reptile
-    outer = make_reptile_update(sac, rc)
-    M, K, B = rc.meta_batch, rc.inner_steps, config.batch_size
-
-    def update(state: SACState, replay, key: jax.Array):
-        if buffer is None or buffer.kind != "balanced":
-            raise ValueError("the Reptile learner needs a task-balanced replay buffer (TrainConfig.balanced)")
-        k_task, k_sample, k_update = jax.random.split(key, 3)
-        tasks = pick_tasks(replay.task_counts, k_task, M)
-        tids = jnp.repeat(tasks, K * B)
-        batch, _ = buffer.sample_in_tasks(replay, k_sample, tids)
-        batch = jax.tree.map(lambda x: x.reshape((M, K, B) + x.shape[1:]), batch)
-        state, m = outer(state, batch, k_update)
-        return state, replay, sac_metrics(m)
-
-    return Learner(
-        networks=networks,
-        init=sac.init,
-        update=update,
-        actor_params=lambda s: s.actor_params,
-        critic_params=lambda s: s.critic_params,
-    )
+__all__ = [
+    "SAC",
+    "ReptileConfig",
+    "SACState",
+    "Transition",
+    "inner_loop",
+    "interpolate",
+    "make_reptile_learner",
+    "make_reptile_update",
+    "pick_tasks",
+]

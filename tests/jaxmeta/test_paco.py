@@ -1,4 +1,5 @@
-"""Tests for jaxmeta.paco: compositional layers, PaCo networks, mask-out, w-reset, TaCo task sampling."""
+"""Tests for jaxmeta.agents.paco (imported through the old path jaxmeta.paco): compositional layers, PaCo
+networks, mask-out, w-reset, TaCo task sampling."""
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
 import jax
@@ -97,6 +98,61 @@ def test_config_rejects_symmetric_init():
     with pytest.raises(ValueError, match="symmetry"):
         _cfg(identical_init=True, w_init="mean")
     _cfg(identical_init=False, w_init="mean")  # fine
+
+
+def test_config_holds_the_options_network_fields():
+    """PaCoConfig reads its eight network fields from a PaCoOptions (defined and validated once there)."""
+    import dataclasses
+
+    from jaxmeta.agents.paco.options import NETWORK_FIELDS, PaCoOptions
+
+    assert len(NETWORK_FIELDS) == 8
+    assert set(NETWORK_FIELDS) <= {f.name for f in dataclasses.fields(PaCoOptions)}
+    cfg = _cfg(share_w=False)
+    assert isinstance(cfg.options, PaCoOptions)
+    assert (cfg.num_param_sets, cfg.mix_mode, cfg.share_w) == (K, "outputs", False) == (
+        cfg.options.num_param_sets, cfg.options.mix_mode, cfg.options.share_w)
+    # from a run's options: only the network fields count (TaCo / reset settings do not change the networks)
+    run = PaCoOptions(num_param_sets=K, mix_mode="outputs", task_sampling="online", loss_threshold=7.0)
+    from_run = P.PaCoConfig(obs_dim=O, action_dim=A, num_tasks=T, hidden=HIDDEN, options=run)
+    assert from_run == _cfg() and hash(from_run) == hash(_cfg())
+    assert from_run.options.task_sampling == "uniform" and from_run.options.loss_threshold == 3e3
+    # keywords override the options; dataclasses.replace accepts network fields and dims
+    assert P.PaCoConfig(options=run, mix_mode="weights").mix_mode == "weights"
+    moved = dataclasses.replace(cfg, num_tasks=7, mix_mode="structured")
+    assert (moved.num_tasks, moved.mix_mode, moved.share_w, moved.hidden) == (7, "structured", False, HIDDEN)
+    assert P.PaCoConfig(6, 2, 4, 3, (8,)).num_param_sets == 3  # positional (obs, action, tasks, K, hidden)
+    with pytest.raises(ValueError, match=r"PaCoConfig\.num_param_sets must be an int >= 1, got 0"):
+        P.PaCoConfig(options=run, num_param_sets=0)
+    with pytest.raises(TypeError, match="loss_threshold"):
+        P.PaCoConfig(loss_threshold=1.0)  # not a network field
+
+
+def test_old_import_paths_reexport_the_new_modules():
+    """jaxmeta.paco / paco_learner / taco / reptile are thin re-exports of jaxmeta.agents.*."""
+    import jaxmeta.paco_learner as old_learner
+    import jaxmeta.reptile as old_reptile
+    import jaxmeta.taco as old_taco
+    from jaxmeta.agents.paco import layers, learner, networks, options, reset, sac
+    from jaxmeta.agents.reptile import learner as reptile_learner
+    from jaxmeta.agents.reptile import update as reptile_update
+    from jaxmeta.agents.taco import learner as taco_learner
+    from jaxmeta.agents.taco import metrics, sampling, transfer
+
+    assert P.make_paco_sac is sac.make_paco_sac and P.PaCoConfig is networks.PaCoConfig
+    assert P.PaCoOptions is options.PaCoOptions and P.validate_paco_options is options.validate_paco_options
+    assert P.compositional_matmul is layers.compositional_matmul and P.reset_w is reset.reset_w
+    assert P.allocate_tasks is sampling.allocate_tasks and P.task_parameters is sampling.task_parameters
+    assert old_learner.make_paco_learner is learner.make_paco_learner
+    assert old_learner.make_taco_learner is taco_learner.make_taco_learner
+    assert old_learner.online_groups is sampling.online_groups
+    assert old_learner.transfer_phase_is_exploring is transfer.transfer_phase_is_exploring
+    assert old_taco.transfer_init is transfer.transfer_init and old_taco.transfer_metrics is metrics.transfer_metrics
+    assert old_reptile.make_reptile_learner is reptile_learner.make_reptile_learner
+    assert old_reptile.ReptileConfig is reptile_update.ReptileConfig
+    assert old_reptile.pick_tasks is reptile_learner.pick_tasks
+    for mod in (P, old_learner, old_taco, old_reptile):
+        assert all(hasattr(mod, name) for name in mod.__all__)
 
 
 # --------------------------------------------------------------------------------------------------
