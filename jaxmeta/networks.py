@@ -168,6 +168,13 @@ class Actor(nn.Module):
         return mean, jnp.clip(log_std, cfg.log_std_min, cfg.log_std_max)
 
 
+def critic_ensemble(module: type[nn.Module], num_critics: int) -> type[nn.Module]:
+    """`module` lifted to `num_critics` independent copies (separate initialisations), its parameters
+    stacked on a new leading axis, called with the same inputs: outputs ``(num_critics, ...)``."""
+    return nn.vmap(module, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0,
+                   axis_size=num_critics)
+
+
 class Critic(nn.Module):
     """Twin Q-network. ``apply(params, obs (B,O), action (B,A), task_id (B,)) -> q (2, B)``.
 
@@ -183,15 +190,7 @@ class Critic(nn.Module):
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
         chex.assert_shape(action, (obs.shape[0], cfg.action_dim))
-        ensemble = nn.vmap(
-            TaskMLP,
-            variable_axes={"params": 0},
-            split_rngs={"params": True},
-            in_axes=None,
-            out_axes=0,
-            axis_size=self.num_critics,
-        )
-        q = ensemble(cfg.hidden, 1, cfg.num_tasks, cfg.conditioning, cfg.activation,
+        q = critic_ensemble(TaskMLP, self.num_critics)(cfg.hidden, 1, cfg.num_tasks, cfg.conditioning, cfg.activation,
                      layer_norm=cfg.layer_norm != "none", name="q")(
             jnp.concatenate([obs, action], axis=-1), task_id
         )

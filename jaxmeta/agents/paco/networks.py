@@ -154,15 +154,7 @@ class PaCoCritic(nn.Module):
         chex.assert_shape(action, (obs.shape[0], cfg.action_dim))
         chex.assert_shape(task_id, (obs.shape[0],))
         w = self.param("w", w_initializer(cfg.w_init), (cfg.num_tasks, cfg.num_param_sets))
-        ensemble = nn.vmap(
-            PaCoMLP,
-            variable_axes={"params": 0},
-            split_rngs={"params": True},
-            in_axes=None,
-            out_axes=0,
-            axis_size=cfg.num_critics,
-        )
-        q = ensemble(
+        q = _networks.critic_ensemble(PaCoMLP, cfg.num_critics)(
             cfg.hidden,
             1,
             cfg.num_param_sets,
