@@ -24,6 +24,7 @@ __all__ = ["train"]
 #: families: 4; 8 before them). A run with more gets a note before compiling (docs/families.md).
 CPU_GRAPHS_COMPILED = 8
 
+
 def _process_age_s() -> float | None:
     """Seconds since this process started (Linux /proc; None elsewhere)."""
     try:
