@@ -1,4 +1,4 @@
-"""Shared helpers of the seed-paper study scripts (experiments/seed000_*.py, seed001_*.py).
+"""Shared helpers of the paper study scripts (experiments/guthrie_*.py, mandi_*.py).
 
 Every study: ``--preset small`` (a 2-core CPU in minutes: toy env / MT1 reach-v3 / ML1 reach-v3) or
 ``--preset full`` (the paper's setting; a GPU, and every skill it needs ported to MJX), ``--out DIR``

@@ -1,4 +1,4 @@
-"""A study CSV (columns skill, seed, env_steps, success; what the seed000_* scripts write) as a markdown
+"""A study CSV (columns skill, seed, env_steps, success; what the guthrie_* scripts write) as a markdown
 table: per skill and env-step budget, the mean eval success over seeds with a 95% confidence interval
 (Student t, n - 1 degrees of freedom, clipped to [0, 1]) and the seeds' [min, max].
 

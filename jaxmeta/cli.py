@@ -138,7 +138,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", choices=sorted(PRESETS), default="default", help="base configuration")
     t.add_argument("--benchmark", help="MT1/<skill>, MT10, MT50, ML10, ... or toy/<n>")
     t.add_argument("--algo", choices=sorted(ALGOS),
-                   help="mtsac (one-hot task input), mhsac (multi-head), paco / taco (compositional, seed 002)")
+                   help="mtsac (one-hot task input), mhsac (multi-head), paco / taco (compositional, paper 002)")
     t.add_argument("--per", action="store_true", default=None, help="prioritized experience replay")
     t.add_argument("--balanced", action="store_true", default=None, help="task-balanced replay sampling")
     t.add_argument("--seed", type=int, help="PRNG seed (and benchmark task-set seed)")
@@ -539,7 +539,7 @@ def _finetune_parser(sub) -> argparse.ArgumentParser:
     f.add_argument("--per", action=argparse.BooleanOptionalAction, default=None,
                    help="prioritized replay (default: as the source)")
     f.add_argument("--updates-per-step", type=_ratio, default=(1, 1),
-                   help="SAC updates per batched env step (seed 000: 1)")
+                   help="SAC updates per batched env step (paper 000: 1)")
     f.add_argument("--total-steps", type=_count, help="fine-tuning env steps (default 20k)")
     f.add_argument("--warmup-steps", type=_count, default=0, help="random-action env steps before acting")
     f.add_argument("--eval-every", type=_count, help="env steps between evaluations (default total/10)")

@@ -45,7 +45,7 @@ from typing import Any
 
 from jaxmeta.networks import NetworkConfig
 from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
-from jaxmeta.agents.reptile.update import ReptileConfig
+from jaxmeta.agents.reptile.options import ReptileConfig
 from jaxmeta.sac import SACConfig
 
 __all__ = [
@@ -100,13 +100,13 @@ def register_algo(spec: AlgoSpec) -> AlgoSpec:
 
 register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot task id appended to the inputs"))
 register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per task"))
-# PaCo / TaCo (seed 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
+# PaCo / TaCo (paper 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
 register_algo(AlgoSpec("paco", "onehot", "PaCo: K parameter sets per layer, theta_t = Phi w_t, loss mask-out and "
                        "w-reset (TrainConfig.paco)", learner="jaxmeta.agents.paco.learner:make_paco_learner"))
 register_algo(AlgoSpec("taco", "onehot", "TaCo: PaCo with task sampling p_t (uniform / grouped / weighted / online "
                        "DBSCAN; TrainConfig.paco.task_sampling)",
                        learner="jaxmeta.agents.taco.learner:make_taco_learner"))
-register_algo(AlgoSpec("reptile", "onehot", "Reptile over MT-SAC (seed 001 Alg. 2): vmapped per-task inner "
+register_algo(AlgoSpec("reptile", "onehot", "Reptile over MT-SAC (paper 001 Alg. 2): vmapped per-task inner "
                        "loops of k SAC updates, outer interpolation",
                        learner="jaxmeta.agents.reptile.learner:make_reptile_learner"))
 

@@ -1,4 +1,4 @@
-"""Online fine-tuning of a trained run on held-out tasks (seed paper 000 Sec. IV-B; seed 001's
+"""Online fine-tuning of a trained run on held-out tasks (paper 000 Sec. IV-B; paper 001's
 "multi-task pretraining + fine-tuning" and Reptile's meta-test adaptation).
 
     cfg = finetune_config("checkpoints/ml1-reach", benchmark="ML1/reach-v3", task_indices=(0,),
@@ -16,7 +16,7 @@ learning_curve.png / checkpoints as training and can be resumed with ``finetune(
    with PER they enter at max priority, like new transitions), so old tasks keep being replayed while
    the new ones are learned. Otherwise the buffer starts empty.
 2. The new run acts with the restored policy from its first step (``warmup_steps`` defaults to 0) and
-   does ``updates_per_step`` SAC updates per batched env step (default 1, as seed 000: one gradient step
+   does ``updates_per_step`` SAC updates per batched env step (default 1, as paper 000: one gradient step
    per environment interaction) once ``batch_size`` transitions are stored, with uniform or prioritized
    (``per``) replay. A Reptile source is fine-tuned with plain MT-SAC updates (same networks).
 3. Evaluation: zero-shot before any update (the eval row of chunk 0), then every ``eval_every`` env

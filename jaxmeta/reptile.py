@@ -1,4 +1,4 @@
-"""Old import path of Reptile over SAC (seed paper 001): now `jaxmeta.agents.reptile.update` (the outer
+"""Old import path of Reptile over SAC (paper 001): now `jaxmeta.agents.reptile.update` (the outer
 step, `ReptileConfig`) and `jaxmeta.agents.reptile.learner` (`make_reptile_learner`, `pick_tasks`). This
 module re-exports every name it used to define.
 """

@@ -4,7 +4,7 @@
   options, learner.
 - `jaxmeta.agents.taco`: TaCo (paper 002): task sampling, the taco learner, transfer (phase 2) and its
   metrics.
-- `jaxmeta.agents.reptile`: Reptile over SAC (seed paper 001): outer step, learner.
+- `jaxmeta.agents.reptile`: Reptile over SAC (paper 001): outer step, learner.
 - `jaxmeta.agents.ppo`: multi-task PPO (its package docstring).
 
 Algorithms are registered in `jaxmeta.config.ALGOS` by import path (``"module:function"``), so

@@ -1,4 +1,4 @@
-"""The Reptile learner (``jaxmeta train --algo reptile``; seed paper 001 Algorithm 2, off-policy).
+"""The Reptile learner (``jaxmeta train --algo reptile``; paper 001 Algorithm 2, off-policy).
 
 `make_reptile_learner` wraps the outer step of `jaxmeta.agents.reptile.update` as a
 `jaxmeta.learner.Learner`: one learner ``update`` = one outer step = M x k SAC gradient steps (k
@@ -7,7 +7,7 @@ cycling when fewer than M tasks have data, e.g. M tasks of MT1/ML1's single skil
 batch streams), draws each task's k batches of ``batch_size`` from that task's transitions only
 (task-balanced buffer, `ReplayBuffer.sample_in_tasks`), and runs `make_reptile_update`. PER is not
 supported (per-task uniform batches). The state is a plain `SACState`, so a Reptile checkpoint is
-fine-tuned with ordinary MT-SAC updates (`jaxmeta.finetune`), the meta-test adaptation of seed 001.
+fine-tuned with ordinary MT-SAC updates (`jaxmeta.finetune`), the meta-test adaptation of paper 001.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Reptile (Nichol et al. 2018) over SAC, with the inner loops of a meta-batch vmapped on device.
 
-Off-policy Reptile as in seed paper 001 (Algorithm 2): for a meta-batch of M tasks, start every task
+Off-policy Reptile as in paper 001 (Algorithm 2): for a meta-batch of M tasks, start every task
 from the same meta-parameters theta, run k SAC updates on that task's own data (task-specific batches),
 then move theta towards the mean of the adapted parameters:
 
@@ -16,39 +16,15 @@ k. The trainer's learner over this step: `jaxmeta.agents.reptile.learner`.
 """
 from __future__ import annotations
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp
 
+from jaxmeta.agents.reptile.options import ReptileConfig
 from jaxmeta.sac import SAC, SACState, Transition
 
 __all__ = ["ReptileConfig", "inner_loop", "interpolate", "make_reptile_update"]
 
-
-
-@dataclasses.dataclass(frozen=True)
-class ReptileConfig:
-    """inner_steps k (SAC updates per task per outer step), meta_batch M (tasks per outer step),
-    outer_lr eps in [0, 1] (1 = replace theta by the mean of the adapted parameters)."""
-
-    inner_steps: int = 10
-    meta_batch: int = 5
-    outer_lr: float = 0.1
-
-    def __post_init__(self):
-        for name in ("inner_steps", "meta_batch"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise ValueError(f"{name} must be an int, got {v!r}")
-        if isinstance(self.outer_lr, bool) or not isinstance(self.outer_lr, (int, float)):
-            raise ValueError(f"outer_lr must be a number in [0, 1], got {self.outer_lr!r}")
-        if self.inner_steps < 1:
-            raise ValueError(f"inner_steps must be >= 1, got {self.inner_steps}")
-        if self.meta_batch < 1:
-            raise ValueError(f"meta_batch must be >= 1, got {self.meta_batch}")
-        if not 0.0 <= self.outer_lr <= 1.0:
-            raise ValueError(f"outer_lr must be in [0, 1], got {self.outer_lr}")
 
 
 def interpolate(theta: SACState, adapted_mean: SACState, eps) -> SACState:

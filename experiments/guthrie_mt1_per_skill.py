@@ -1,14 +1,14 @@
 """Seed 000 Fig. 4: MT1 success of each skill trained on its own (success vs training env steps).
 
-    python experiments/seed000_mt1_per_skill.py --preset small   # MT1/reach-v3, 24k steps (~3-6 min CPU)
-    python experiments/seed000_mt1_per_skill.py --preset full    # the 10 MT10 skills, 400k steps each
-    python experiments/seed000_mt1_per_skill.py --preset full --recipe parallel16 --seeds 3 \\
+    python experiments/guthrie_mt1_per_skill.py --preset small   # MT1/reach-v3, 24k steps (~3-6 min CPU)
+    python experiments/guthrie_mt1_per_skill.py --preset full    # the 10 MT10 skills, 400k steps each
+    python experiments/guthrie_mt1_per_skill.py --preset full --recipe parallel16 --seeds 3 \\
         --skills push-v3,pick-place-v3 --steps 400k              # a subset, 3 vmapped seeds
 
 One run per skill (all seeds vmapped in one program) with an evaluation every `--eval-every` env steps
-(rather than seed 000's separate models per step budget). `--recipe` is the `default` preset with the
+(rather than paper 000's separate models per step budget). `--recipe` is the `default` preset with the
 overrides of `RECIPES`. Full preset: 500-step episodes (metaworld's), so every training and evaluation
-episode is 500 steps. Writes seed000_mt1_per_skill.csv (skill, seed, env_steps, wall_s, success)
+episode is 500 steps. Writes guthrie_mt1_per_skill.csv (skill, seed, env_steps, wall_s, success)
 and .png (mean over seeds, shaded min-max).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import _study as st
 
 from jaxmeta.networks import NetworkConfig
 
-NAME = "seed000_mt1_per_skill"
+NAME = "guthrie_mt1_per_skill"
 #: `default` preset overrides per --recipe. parallel16: 16 envs, 4 updates of batch 256 per batched step
 #: (replay ratio 1/4), 8k warm-up env steps; parallel16-r1: the same at replay ratio 1 (16 updates per step);
 #: parallel16-ln: parallel16 with LayerNorm in the critic's hidden layers (RLPD / BRO critics).
@@ -75,7 +75,7 @@ def main(argv=None):
     ax.set_xlabel("training env steps (per seed)")
     ax.set_ylabel(f"eval success (MT1, {args.seeds} seed(s))")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"MT1 per skill (seed 000 Fig. 4), recipe {args.recipe}")
+    ax.set_title(f"MT1 per skill (paper 000 Fig. 4), recipe {args.recipe}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -1,18 +1,18 @@
 """Seed 000 Figs. 7-8: fine-tuning on held-out skills over a grid of pretraining steps x fine-tuning
 episodes, with uniform replay and with PER; forgetting = success on the pretraining skills.
 
-    python experiments/seed000_ml10_grid.py --preset small   # toy/2 -> 2 new toy skills, ~3 min CPU
-    python experiments/seed000_ml10_grid.py --preset full    # ML10 (GPU)
+    python experiments/guthrie_ml10_grid.py --preset small   # toy/2 -> 2 new toy skills, ~3 min CPU
+    python experiments/guthrie_ml10_grid.py --preset full    # ML10 (GPU)
 
 One pretraining run per replay kind keeps a checkpoint at every grid point (``step=``); each is
-fine-tuned (fresh buffer, 1 update per env step, seed 000) and evaluated after every block of episodes.
-Writes seed000_ml10_grid.csv (replay, pretrain_steps, finetune_episodes, success, source_success) and .png.
+fine-tuned (fresh buffer, 1 update per env step, paper 000) and evaluated after every block of episodes.
+Writes guthrie_ml10_grid.csv (replay, pretrain_steps, finetune_episodes, success, source_success) and .png.
 """
 from __future__ import annotations
 
 import _study as st
 
-NAME = "seed000_ml10_grid"
+NAME = "guthrie_ml10_grid"
 
 
 def main(argv=None):

@@ -1,18 +1,18 @@
 """Seed 000 Fig. 5: skills trained jointly (one MT-SAC with one-hot skill ids) vs individually (MT1).
 
-    python experiments/seed000_mt10_joint_vs_individual.py --preset small   # toy: 2 skills, ~2 min CPU
-    python experiments/seed000_mt10_joint_vs_individual.py --preset full    # MT10 vs MT1/<skill> (GPU)
+    python experiments/guthrie_mt10_joint_vs_individual.py --preset small   # toy: 2 skills, ~2 min CPU
+    python experiments/guthrie_mt10_joint_vs_individual.py --preset full    # MT10 vs MT1/<skill> (GPU)
 
 Small preset: joint = toy/2 (toy-0, toy-1); individual = toy/1 (toy-0) and toy/1's test split (toy-1,
 the same skill and goals as in toy/2). x axis: env steps *per skill* (a joint run's steps / #skills), so
 both modes are compared at equal data per skill. Full preset: every MT10 skill ported to MJX.
-Writes seed000_mt10_joint_vs_individual.csv (mode, skill, env_steps_per_skill, success) and .png.
+Writes guthrie_mt10_joint_vs_individual.csv (mode, skill, env_steps_per_skill, success) and .png.
 """
 from __future__ import annotations
 
 import _study as st
 
-NAME = "seed000_mt10_joint_vs_individual"
+NAME = "guthrie_mt10_joint_vs_individual"
 
 
 def main(argv=None):
@@ -53,7 +53,7 @@ def main(argv=None):
     ax.set_xlabel("env steps per skill")
     ax.set_ylabel("success")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("joint (MT) vs individual (MT1) training (seed 000 Fig. 5)")
+    ax.set_title("joint (MT) vs individual (MT1) training (paper 000 Fig. 5)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

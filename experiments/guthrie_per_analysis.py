@@ -1,19 +1,19 @@
 """Seed 000 Figs. 9-10: the PER priority histogram and replay count vs priority of every stored transition.
 
-    python experiments/seed000_per_analysis.py --preset small   # toy/1, 30k steps + 4k counted updates (~1 min)
-    python experiments/seed000_per_analysis.py --preset full    # MT1/peg-insert-side-v3, 100k steps (GPU)
+    python experiments/guthrie_per_analysis.py --preset small   # toy/1, 30k steps + 4k counted updates (~1 min)
+    python experiments/guthrie_per_analysis.py --preset full    # MT1/peg-insert-side-v3, 100k steps (GPU)
 
 Trains MT-SAC with prioritized replay (jaxmeta.train's chunk, priorities = |TD| + eps), then runs a
 measurement phase of `count_updates` further PER SAC updates (sample -> IS-weighted update -> priority
 refresh, the trainer's rule) that counts how often each slot is drawn. Priority of slot i =
-leaf_i^(1/alpha) from the sum tree (leaves store p^alpha). Writes seed000_per_analysis.csv (slot,
+leaf_i^(1/alpha) from the sum tree (leaves store p^alpha). Writes guthrie_per_analysis.csv (slot,
 task_id, priority, replay_count) and .png (histogram; scatter).
 """
 from __future__ import annotations
 
 import _study as st
 
-NAME = "seed000_per_analysis"
+NAME = "guthrie_per_analysis"
 
 
 def main(argv=None):
@@ -79,7 +79,7 @@ def main(argv=None):
     b.scatter(prio, counts, s=2, alpha=0.3)
     b.set_xlabel("priority")
     b.set_ylabel(f"times replayed in {count_updates:,} updates (batch {B})")
-    b.set_title("replay count vs priority (seed 000 Fig. 10)")
+    b.set_title("replay count vs priority (paper 000 Fig. 10)")
     for ax in (a, b):
         ax.grid(alpha=0.3)
     fig.tight_layout()

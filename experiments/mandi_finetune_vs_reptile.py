@@ -1,18 +1,18 @@
 """Seed 001 on ML10: multi-task pretraining + fine-tuning vs Reptile pretraining + fine-tuning vs training
 from scratch, on held-out skills (success on the new skills vs fine-tuning env steps).
 
-    python experiments/seed001_finetune_vs_reptile.py --preset small   # toy/2 -> 2 new toy skills, ~3 min CPU
-    python experiments/seed001_finetune_vs_reptile.py --preset full    # ML10 (10 train -> 5 test skills), GPU
+    python experiments/mandi_finetune_vs_reptile.py --preset small   # toy/2 -> 2 new toy skills, ~3 min CPU
+    python experiments/mandi_finetune_vs_reptile.py --preset full    # ML10 (10 train -> 5 test skills), GPU
 
 Full preset: ML10 (all fifteen skills ported);
 pretraining 2M env steps per method, fine-tuning 500k env steps, metaworld episode length 500.
-Writes seed001_finetune_vs_reptile.csv (method, env_steps, success) and .png.
+Writes mandi_finetune_vs_reptile.csv (method, env_steps, success) and .png.
 """
 from __future__ import annotations
 
 import _study as st
 
-NAME = "seed001_finetune_vs_reptile"
+NAME = "mandi_finetune_vs_reptile"
 
 
 def main(argv=None):
@@ -64,7 +64,7 @@ def main(argv=None):
     ax.set_xlabel("env steps on the held-out skills")
     ax.set_ylabel("success on held-out skills")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{bench}: fine-tuning vs Reptile vs scratch (seed 001)")
+    ax.set_title(f"{bench}: fine-tuning vs Reptile vs scratch (paper 001)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -1,18 +1,18 @@
 """Seed 000 Fig. 6: online fine-tuning on ML1's held-out instances vs zero-shot vs from scratch.
 
-    python experiments/seed000_ml1_finetune.py --preset small   # ML1/reach-v3 (2 MJX compiles; ~10-15 min CPU)
-    python experiments/seed000_ml1_finetune.py --preset full    # ML1/window-close-v3, 200k + 100k steps (~25 min CPU)
+    python experiments/guthrie_ml1_finetune.py --preset small   # ML1/reach-v3 (2 MJX compiles; ~10-15 min CPU)
+    python experiments/guthrie_ml1_finetune.py --preset full    # ML1/window-close-v3, 200k + 100k steps (~25 min CPU)
 
 Pretrain MT-SAC on the 50 train instances (ML: goal hidden), then on 10 held-out test instances:
 zero-shot (the fine-tuning run's chunk-0 evaluation), fine-tuning with one update per batched env step (seed
 000), and training from scratch. x axis: total env steps (pretraining + fine-tuning), as in the paper.
-Writes seed000_ml1_finetune.csv (curve, env_steps, success) and .png.
+Writes guthrie_ml1_finetune.csv (curve, env_steps, success) and .png.
 """
 from __future__ import annotations
 
 import _study as st
 
-NAME = "seed000_ml1_finetune"
+NAME = "guthrie_ml1_finetune"
 
 
 def main(argv=None):
@@ -51,7 +51,7 @@ def main(argv=None):
     ax.set_xlabel("total env steps (pretraining + fine-tuning)")
     ax.set_ylabel("success")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{bench}: online fine-tuning (seed 000 Fig. 6)")
+    ax.set_title(f"{bench}: online fine-tuning (paper 000 Fig. 6)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
