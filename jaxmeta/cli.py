@@ -30,101 +30,32 @@ or incomplete newest one for the newest intact one, saying so; ``--from-step STE
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import runpy
 import sys
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
 
 import envs  # noqa: F401  (XLA flags before JAX initialises)
+from jaxmeta.cli_flags import (  # noqa: F401  (_count ... : the flag parsers, also used by tests)
+    _DISTRIBUTED_FLAGS,
+    _FROM_STEP_HELP,
+    _NOT_CONFIG,
+    _RATIO_FIELDS,
+    _WANDB_HELP,
+    _count,
+    _Flag,
+    _floats,
+    _hidden,
+    _ints,
+    _ratio,
+    _ratio_values,
+    _resume_config,
+    _show,
+    _simple,
+    _WandbFlag,
+)
 
 __all__ = ["build_config", "given_flags", "main", "parser", "resume_config"]
-
-
-def _count(text: str) -> int:
-    """Ints that may be written 1e6 / 20_000_000 / 2M."""
-    t = text.strip().replace("_", "").lower()
-    mult = 1
-    if t and t[-1] in "km":
-        mult = 1000 if t[-1] == "k" else 1_000_000
-        t = t[:-1]
-    try:
-        v = float(t) * mult
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a count: {text!r}") from None
-    if v != int(v):
-        raise argparse.ArgumentTypeError(f"not an integer count: {text!r}")
-    return int(v)
-
-
-def _ratio(text: str) -> tuple[int, int]:
-    """'2' -> (2, 1); '1/4' -> (1, 4); '0.25' -> (1, 4)."""
-    try:
-        f = Fraction(text.strip())
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"not a ratio: {text!r} (use e.g. 2, 1/4 or 0.25)") from None
-    if f <= 0:
-        raise argparse.ArgumentTypeError(f"--updates-per-step must be > 0, got {text!r}")
-    f = f.limit_denominator(1000)
-    return f.numerator, f.denominator
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        h = tuple(int(x) for x in text.replace("x", ",").split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated ints like 256,256, got {text!r}") from None
-    if not h:
-        raise argparse.ArgumentTypeError(f"--hidden must list at least one width, got {text!r}")
-    return h
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    """'0,3,7' or '0-24' (inclusive range) or a mix: '0-4,10'."""
-    out: list[int] = []
-    try:
-        for part in (x.strip() for x in text.split(",") if x.strip()):
-            if "-" in part:
-                lo, hi = (int(v) for v in part.split("-", 1))
-                out.extend(range(lo, hi + 1))
-            else:
-                out.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of task indices: {text!r} (use e.g. 0,3,7 or 0-24)") from None
-    if not out:
-        raise argparse.ArgumentTypeError(f"no task index in {text!r}")
-    return tuple(out)
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1,2,1, got {text!r}") from None
-
-
-class _WandbFlag(argparse.Action):
-    """``--wandb`` (store true): a missing wandb package is a parsing error, before anything compiles."""
-
-    def __init__(self, option_strings, dest, **kw):
-        super().__init__(option_strings, dest, nargs=0, default=False, **kw)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        from jaxmeta.metrics_log import import_wandb
-
-        try:
-            import_wandb()
-        except ImportError as e:
-            raise argparse.ArgumentError(self, str(e)) from None
-        setattr(namespace, self.dest, True)
-
-
-_FROM_STEP_HELP = ("with --resume: continue from this checkpoint (env steps) instead of the newest intact one; "
-                   "the newer checkpoints are moved to <out>/checkpoints-discarded/")
-_WANDB_HELP = ("also log the metrics (always in <out>/tb/ for TensorBoard) and the config to Weights & Biases "
-               "(pip install wandb; WANDB_MODE=offline logs locally, WANDB_PROJECT names the project)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -209,33 +140,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-class _Flag(NamedTuple):
-    """A command-line flag that sets TrainConfig fields (dotted: nested configs; ``finetune.*``: the
-    FinetuneConfig of a fine-tuning run). `values` maps the parsed value to {field: value}
-    (default: the value for every field)."""
-
-    dest: str
-    flag: str
-    fields: tuple[str, ...]
-    values: Callable[[Any], dict] | None = None
-
-    def overrides(self, v) -> dict:
-        return self.values(v) if self.values is not None else {f: v for f in self.fields}
-
-    @property
-    def resumable(self) -> bool:
-        from jaxmeta.checkpoint import RESUMABLE_FIELDS
-
-        return all(f in RESUMABLE_FIELDS for f in self.fields)
-
-
-def _simple(dest: str, flag: str | None = None, field: str | None = None) -> _Flag:
-    return _Flag(dest, flag or "--" + dest.replace("_", "-"), (field or dest,))
-
-
-_RATIO_FIELDS = ("updates_per_step", "steps_per_update")
-_ratio_values = lambda v: dict(zip(_RATIO_FIELDS, v))  # noqa: E731
-
 # `train` flags -> TrainConfig fields (build_config; what --resume compares with the saved config)
 TRAIN_FLAGS: tuple[_Flag, ...] = (
     *(_simple(d) for d in ("benchmark", "algo", "per", "balanced", "seed")),
@@ -256,12 +160,6 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _simple("explore_steps", field="paco.transfer_explore_steps"),
     _simple("fixed_phi", field="paco.transfer_fixed_phi"),
 )
-# parser dests that are not configuration (accepted with --resume)
-_NOT_CONFIG = frozenset({"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag", "wandb",
-                         "from_step"})
-_DISTRIBUTED_FLAGS = frozenset({"distributed", "coordinator", "num_processes", "process_id"})  # train only
-
-
 def build_config(args: argparse.Namespace):
     """TrainConfig from parsed `train` args (raises ValueError naming the bad value)."""
     from jaxmeta.config import preset
@@ -289,70 +187,6 @@ def given_flags(argv: list[str] | None, args: argparse.Namespace) -> frozenset[s
     p.subcommands[args.command].set_defaults(**{k: _UNSET for k in vars(args) if k != "command"})
     ns = p.parse_args(sys.argv[1:] if argv is None else argv)
     return frozenset(k for k, v in vars(ns).items() if v is not _UNSET and k != "command")
-
-
-def _field(cfg, path: str):
-    for part in path.split("."):
-        cfg = getattr(cfg, part)
-    return cfg
-
-
-def _apply(cfg, fields: dict):
-    """`cfg` with `fields` (TrainConfig.replace keys, plus ``finetune.*``) set."""
-    ft = {k.split(".", 1)[1]: v for k, v in fields.items() if k.startswith("finetune.")}
-    rest = {k: v for k, v in fields.items() if not k.startswith("finetune.")}
-    if ft:
-        if cfg.finetune is None:
-            raise ValueError("not a fine-tuning run")
-        rest["finetune"] = dataclasses.replace(cfg.finetune, **ft)
-    return cfg.replace(**rest) if rest else cfg
-
-
-def _show(v) -> str:
-    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
-
-
-def _flag_text(spec: _Flag, v) -> str:
-    if isinstance(v, bool):
-        return spec.flag if v else "--no-" + spec.flag[2:]
-    if spec.fields == _RATIO_FIELDS:
-        return f"{spec.flag} {v[0]}" + (f"/{v[1]}" if v[1] != 1 else "")
-    return f"{spec.flag} {_show(v)}"
-
-
-def _resume_config(saved, args: argparse.Namespace, given, flags: tuple[_Flag, ...]):
-    """The saved config of a run with the resumable flags of `args` applied (ValueError naming any
-    other given flag whose value differs from the saved config)."""
-    from jaxmeta.checkpoint import config_diff
-
-    by_dest = {s.dest: s for s in flags}
-    allowed = ", ".join(s.flag for s in flags if s.resumable)
-    bad = []
-    other = sorted(set(given) - set(by_dest) - _NOT_CONFIG - _DISTRIBUTED_FLAGS - {"preset"})
-    for dest in [s.dest for s in flags if s.dest in given] + other:
-        spec = by_dest.get(dest)
-        if spec is None:
-            bad.append(f"--{dest.replace('_', '-')} is not accepted")
-            continue
-        if spec.resumable:
-            continue
-        v = getattr(args, dest)
-        try:
-            same = not config_diff(saved, _apply(saved, spec.overrides(v)))
-        except (ValueError, TypeError):
-            same = False
-        if not same:
-            now = ", ".join(f"{f} {_show(_field(saved, f))}" for f in spec.fields)
-            bad.append(f"{_flag_text(spec, v)} differs from the run's saved config ({now})")
-    if bad:
-        raise ValueError(f"{'; '.join(bad)}; --resume only accepts {allowed} (other flags may only repeat "
-                         "the saved values)")
-    over = {}
-    for spec in flags:
-        if spec.resumable and spec.dest in given:
-            over.update(spec.overrides(getattr(args, spec.dest)))
-    over["out"] = args.out
-    return _apply(saved, over)
 
 
 def _check_resume_dir(out: str | None, command: str):
