@@ -275,8 +275,9 @@ class Benchmark:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
 
-def _parse_name(name: str) -> tuple[str, str | None]:
-    """Validate ``name`` without touching metaworld. Returns (kind, skill)."""
+def parse_benchmark_name(name: str) -> tuple[str, str | None]:
+    """Validate a benchmark name without touching metaworld: ("MT10", None), ("ML1", "reach-v3"), ...;
+    ValueError listing the valid names otherwise."""
     if not isinstance(name, str):
         raise ValueError(f"benchmark name must be a str, got {name!r}; valid names: {', '.join(BENCHMARK_NAMES)}")
     if name in SPLITS:
@@ -290,6 +291,20 @@ def _parse_name(name: str) -> tuple[str, str | None]:
                 )
             return kind, skill
     raise ValueError(f"unknown benchmark {name!r}; valid names: {', '.join(BENCHMARK_NAMES)}")
+
+
+def benchmark_skill_names(name: str, split: str = "train") -> tuple[str, ...]:
+    """Skills of benchmark `name`'s ``split`` without building it (no metaworld import): ML1/<skill> and
+    MT1/<skill> -> (skill,), ML10 / ML45 test -> the held-out skills. ValueError naming the bad value for an
+    unknown name, a split other than train / test, or the test split of an MT benchmark."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    kind, skill = parse_benchmark_name(name)
+    if split == "test" and kind.startswith("MT"):
+        raise ValueError(f"benchmark {name!r} has no test split (MT benchmarks); held-out tasks: ML1/<skill>, ML10, ...")
+    if skill is not None:
+        return (skill,)
+    return tuple(SPLITS[kind][0 if split == "train" else 1])
 
 
 def _decode(tasks, expected_skills: tuple[str, ...]) -> tuple[dict[str, np.ndarray], set[bool]]:
@@ -317,7 +332,7 @@ def _decode(tasks, expected_skills: tuple[str, ...]) -> tuple[dict[str, np.ndarr
 def _build(name: str, seed: int) -> Benchmark:
     import metaworld  # lazy: importing metaworld pulls in all 50 env classes
 
-    kind, skill = _parse_name(name)
+    kind, skill = parse_benchmark_name(name)
     if kind == "MT1":
         bench = metaworld.MT1(skill, seed=seed)
         train_skills, test_skills = (skill,), ()
@@ -356,7 +371,7 @@ def benchmark(name: str, seed: int = 0) -> Benchmark:
     (metaworld's ``seed=None`` would draw from the global numpy RNG, see the module docstring).
     Cost: roughly 0.3 s per skill (MT10 ~3 s, ML10 ~4.5 s, MT50/ML45 ~15 s on one CPU core).
     """
-    _parse_name(name)
+    parse_benchmark_name(name)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an int (metaworld's seed=None is not reproducible), got {seed!r}")
     return _build(name, int(seed))

@@ -31,7 +31,7 @@ sets (ML1: held-out instances of the skill; ML10/ML45: held-out skills; toy/<n>:
 ``task_skills`` names the conditioning task space when it is larger than the env's skills (fine-tuning on
 new skills keeps the source's task ids and appends the new ones: `jaxmeta.finetune`).
 
-Algorithms live in the open registry `ALGOS` (``register_algo``): ``mtsac`` (one-hot task input) and
+Algorithms live in the open registry `jaxmeta.algos.ALGOS` (``register_algo``; re-exported here): ``mtsac`` (one-hot task input) and
 ``mhsac`` (one output head per task). ``algo`` fixes ``network.conditioning``; ``network.num_tasks`` and
 ``sac.num_tasks`` are filled in from the benchmark, so they need not be set by hand.
 """
@@ -43,6 +43,7 @@ import numbers
 import re
 from typing import Any
 
+from jaxmeta.algos import ALGOS, AlgoSpec, register_algo  # noqa: F401  (re-exported: their old home)
 from jaxmeta.networks import NetworkConfig
 from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
 from jaxmeta.agents.reptile.options import ReptileConfig
@@ -58,57 +59,6 @@ __all__ = [
     "preset",
     "register_algo",
 ]
-
-
-# ------------------------------------------------------------------------------------------ algorithms
-@dataclasses.dataclass(frozen=True)
-class AlgoSpec:
-    """A training algorithm known to the trainer.
-
-    conditioning: the `NetworkConfig.conditioning` it uses.
-    learner: factory ``(config: TrainConfig, buffer: ReplayBuffer | None, constrain_batch=None) ->
-        jaxmeta.learner.Learner``, or its import path ``"module:function"`` (resolved on first use, so
-        registering an algorithm imports nothing heavy). Building a learner must not touch the buffer
-        (the networks of a saved run are rebuilt with ``buffer=None``).
-    """
-
-    name: str
-    conditioning: str
-    description: str = ""
-    learner: Any = "jaxmeta.learner:make_sac_learner"
-
-    def make_learner(self, config: "TrainConfig", buffer: Any = None, constrain_batch: Any = None):
-        factory = self.learner
-        if isinstance(factory, str):
-            import importlib
-
-            module, _, fn = factory.partition(":")
-            factory = getattr(importlib.import_module(module), fn)
-        return factory(config, buffer, constrain_batch)
-
-
-ALGOS: dict[str, AlgoSpec] = {}
-
-
-def register_algo(spec: AlgoSpec) -> AlgoSpec:
-    """Add (or replace) an algorithm in the registry; returns it."""
-    if not isinstance(spec, AlgoSpec) or not spec.name:
-        raise ValueError(f"register_algo needs an AlgoSpec with a name, got {spec!r}")
-    ALGOS[spec.name] = spec
-    return spec
-
-
-register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot task id appended to the inputs"))
-register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per task"))
-# PaCo / TaCo (paper 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
-register_algo(AlgoSpec("paco", "onehot", "PaCo: K parameter sets per layer, theta_t = Phi w_t, loss mask-out and "
-                       "w-reset (TrainConfig.paco)", learner="jaxmeta.agents.paco.learner:make_paco_learner"))
-register_algo(AlgoSpec("taco", "onehot", "TaCo: PaCo with task sampling p_t (uniform / grouped / weighted / online "
-                       "DBSCAN; TrainConfig.paco.task_sampling)",
-                       learner="jaxmeta.agents.taco.learner:make_taco_learner"))
-register_algo(AlgoSpec("reptile", "onehot", "Reptile over MT-SAC (paper 001 Alg. 2): vmapped per-task inner "
-                       "loops of k SAC updates, outer interpolation",
-                       learner="jaxmeta.agents.reptile.learner:make_reptile_learner"))
 
 
 # ------------------------------------------------------------------------------------------ benchmarks
@@ -136,17 +86,13 @@ def benchmark_skills(name: str, split: str = "train") -> tuple[str, ...]:
         return tuple(f"toy-{i}" for i in (range(n) if split == "train" else range(n, 2 * n)))
     if isinstance(name, str) and name.startswith("toy"):
         raise ValueError(f"toy benchmark names are 'toy/<num_skills>', e.g. 'toy/2'; got {name!r}")
-    from envs.benchmarks import SPLITS, _parse_name
+    from envs.benchmarks import benchmark_skill_names, parse_benchmark_name
 
     try:
-        kind, skill = _parse_name(name)
+        parse_benchmark_name(name)
     except ValueError as e:
         raise ValueError(f"{e} (or 'toy/<n>' for the pure-JAX test env)") from None
-    if split == "test" and kind.startswith("MT"):
-        raise ValueError(f"benchmark {name!r} has no test split (MT benchmarks); held-out tasks: ML1/<skill>, ML10, ...")
-    if skill is not None:
-        return (skill,)
-    return tuple(SPLITS[kind][0 if split == "train" else 1])
+    return benchmark_skill_names(name, split)
 
 
 def check_ported(name: str, split: str = "train") -> None:
@@ -154,18 +100,13 @@ def check_ported(name: str, split: str = "train") -> None:
     the skill modules only, builds nothing)."""
     if name.startswith("toy/"):
         return
-    import importlib.util
+    from envs.skills import ported_skills
 
-    from envs.skills import _MODULES
-
-    missing = [
-        s for s in benchmark_skills(name, split)
-        if s not in _MODULES or importlib.util.find_spec(_MODULES[s]) is None
-    ]
+    ported = ported_skills()
+    missing = [s for s in benchmark_skills(name, split) if s not in ported]
     if missing:
-        ported = sorted(s for s, m in _MODULES.items() if importlib.util.find_spec(m) is not None)
         what = f"benchmark {name!r}" + ("" if split == "train" else f" ({split} split)")
-        raise ValueError(f"{what} needs skill(s) {missing} not ported to MJX yet; ported: {ported}")
+        raise ValueError(f"{what} needs skill(s) {missing} not ported to MJX yet; ported: {sorted(ported)}")
 
 
 # ------------------------------------------------------------------------------------------------ config

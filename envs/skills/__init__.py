@@ -64,6 +64,7 @@ UNVERIFIED: dict[str, str] = {}
 
 
 def ported_skills() -> tuple[str, ...]:
+    """The skills with an MJX port (sorted names, e.g. "reach-v3"); importing builds nothing."""
     return tuple(sorted(_MODULES))
 
 

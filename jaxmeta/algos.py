@@ -1,0 +1,66 @@
+"""The open registry of training algorithms: `ALGOS` maps ``TrainConfig.algo`` to an `AlgoSpec` (the
+network conditioning it fixes, and its learner factory as an import path, resolved on first use).
+
+    register_algo(AlgoSpec("my-sac", "onehot", "my variant", learner="mypkg.learner:make_learner"))
+
+Registering imports nothing heavy; `AlgoSpec.make_learner(config, buffer)` imports the factory.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jaxmeta.config import TrainConfig
+
+__all__ = ["ALGOS", "AlgoSpec", "register_algo"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlgoSpec:
+    """A training algorithm known to the trainer.
+
+    conditioning: the `NetworkConfig.conditioning` it uses.
+    learner: factory ``(config: TrainConfig, buffer: ReplayBuffer | None, constrain_batch=None) ->
+        jaxmeta.learner.Learner``, or its import path ``"module:function"`` (resolved on first use, so
+        registering an algorithm imports nothing heavy). Building a learner must not touch the buffer
+        (the networks of a saved run are rebuilt with ``buffer=None``).
+    """
+
+    name: str
+    conditioning: str
+    description: str = ""
+    learner: Any = "jaxmeta.learner:make_sac_learner"
+
+    def make_learner(self, config: "TrainConfig", buffer: Any = None, constrain_batch: Any = None):
+        factory = self.learner
+        if isinstance(factory, str):
+            import importlib
+
+            module, _, fn = factory.partition(":")
+            factory = getattr(importlib.import_module(module), fn)
+        return factory(config, buffer, constrain_batch)
+
+
+ALGOS: dict[str, AlgoSpec] = {}
+
+
+def register_algo(spec: AlgoSpec) -> AlgoSpec:
+    """Add (or replace) an algorithm in the registry; returns it."""
+    if not isinstance(spec, AlgoSpec) or not spec.name:
+        raise ValueError(f"register_algo needs an AlgoSpec with a name, got {spec!r}")
+    ALGOS[spec.name] = spec
+    return spec
+
+
+register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot task id appended to the inputs"))
+register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per task"))
+# PaCo / TaCo (paper 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
+register_algo(AlgoSpec("paco", "onehot", "PaCo: K parameter sets per layer, theta_t = Phi w_t, loss mask-out and "
+                       "w-reset (TrainConfig.paco)", learner="jaxmeta.agents.paco.learner:make_paco_learner"))
+register_algo(AlgoSpec("taco", "onehot", "TaCo: PaCo with task sampling p_t (uniform / grouped / weighted / online "
+                       "DBSCAN; TrainConfig.paco.task_sampling)",
+                       learner="jaxmeta.agents.taco.learner:make_taco_learner"))
+register_algo(AlgoSpec("reptile", "onehot", "Reptile over MT-SAC (paper 001 Alg. 2): vmapped per-task inner "
+                       "loops of k SAC updates, outer interpolation",
+                       learner="jaxmeta.agents.reptile.learner:make_reptile_learner"))
