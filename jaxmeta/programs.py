@@ -1,6 +1,10 @@
 """Ahead-of-time compilation of a run's programs (`compile_programs` -> `Programs`): the env's reset pool
-(one small executable per physics group), `init` (no physics) and `run`, the one program with env
-physics, which serves training chunks and evaluations alike; each compile timed on its own."""
+(one small executable per physics group, run once and dropped), `init` (no physics) and `run`, the one
+program with env physics, which serves training chunks and evaluations alike; each compile timed on its own.
+
+A loaded XLA:CPU executable keeps its machine code mapped (several memory mappings per compiled object,
+capped per process by Linux's `vm.max_map_count`, 65,530 by default), so each reset-pool executable is run
+as soon as it is compiled and then released: only `init` and `run` stay loaded (docs/families.md)."""
 from __future__ import annotations
 
 import dataclasses
@@ -25,11 +29,13 @@ __all__ = ["Programs", "compile_programs"]
 class Programs:
     """Compiled executables of a run and their compile times (seconds).
 
-    reset_pool() -> the env's reset pool (one small executable per physics group; () for the toy env);
+    pool: the env's reset pool (every task's reset state; () for the toy env), computed by one small
+    executable per physics group while `run` compiled, those executables already released; None when
+    compiled without `need_init`.
     init(key, pool) -> TrainState (no physics); run(ts, eval_key, evaluating) -> (ts, train_metrics,
     eval_metrics): the run's only program with env physics, for training chunks and evaluations alike."""
 
-    reset_pool: Callable[[], Any] | None
+    pool: Any
     init: Any
     run: Any
     batched: bool
@@ -50,8 +56,10 @@ class Programs:
         return ts, ev
 
     def init_state(self, key: jax.Array) -> TrainState:
-        """A fresh run's state: the reset pool, then init (one program at a time)."""
-        pool = jax.block_until_ready(self.reset_pool())
+        """A fresh run's state: init over the reset pool."""
+        if self.pool is None:
+            raise RuntimeError("init_state needs the reset pool: compile_programs(..., need_init=True)")
+        pool = self.pool
         if self.mesh is not None:  # (from the host with several processes: each computed the same pool)
             rep = NamedSharding(self.mesh, P())
             pool = jax.device_put(to_host(pool) if jax.process_count() > 1 else pool, rep)
@@ -114,6 +122,13 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
         times[name] = time.perf_counter() - t
         return c
 
+    def comp_and_run(name, lowered):  # a reset-pool part: its value; the executable is released on return
+        c = comp(name, lowered)
+        t = time.perf_counter()
+        out = jax.block_until_ready(c())
+        times[name + "_run"] = time.perf_counter() - t
+        return out
+
     # The run program is the largest: its compile starts as soon as it is lowered, while the small ones are
     # lowered (tracing holds the GIL, XLA's compile does not); they then compile `workers - 1` at a time.
     workers = workers or max(1, os.cpu_count() or 1)
@@ -132,19 +147,21 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
                 small[f"reset_pool_{gi}"] = jit_part(part).lower()
             lower_s += time.perf_counter() - t
         with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as small_pool:
-            futures.update({name: small_pool.submit(comp, name, low) for name, low in small.items()})
+            futures.update({name: small_pool.submit(comp_and_run if name.startswith("reset_pool_") else comp, name, low)
+                            for name, low in small.items()})
             compiled = {name: f.result() for name, f in futures.items()}
     times["lower"] = lower_s
     times["total"] = time.perf_counter() - t0
-    pool_execs = [compiled[f"reset_pool_{gi}"] for gi in range(len(parts))] if need_init else []
+    pool = None
+    if need_init:
+        pool = env.skill_order([compiled.pop(f"reset_pool_{gi}") for gi in range(len(parts))]) if parts else ()
     if parts:
-        times["reset_pool"] = sum(times.pop(f"reset_pool_{gi}") for gi in range(len(parts))) if need_init else 0.0
-
-    def reset_pool():
-        return env.skill_order([jax.block_until_ready(p()) for p in pool_execs]) if parts else ()
+        names = [f"reset_pool_{gi}" for gi in range(len(parts))] if need_init else []
+        times["reset_pool"] = sum(times.pop(n) for n in names)
+        times["reset_pool_run"] = sum(times.pop(n + "_run") for n in names)
 
     return Programs(
-        reset_pool=reset_pool if need_init else None,
+        pool=pool,
         init=compiled.get("init"),
         run=compiled["run"],
         batched=batched,
