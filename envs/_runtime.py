@@ -1,8 +1,7 @@
 """Process-level JAX/XLA settings that must be in place before JAX initialises its backend.
 
-XLA's CPU "fusion emitters" (default on since JAX 0.7) make MJX kinematics of the Sawyer arm ~1000x
-slower (2.2 s vs 1.8 ms per physics step, measured with JAX 0.10.2 on a 2-core CPU) and compile ~3x
-slower. The flag below turns them off. It only names the CPU backend, so it is harmless on GPU/TPU.
+XLA's CPU "fusion emitters" (default on since JAX 0.7) make MJX kinematics of the Sawyer arm about 1000x
+slower and compile slower (docs/startup.md). The flag below turns them off. It only names the CPU backend, so it is harmless on GPU/TPU.
 
 XLA:CPU runs one device's computation on about one core, so `configure_xla()` also asks for one host
 device per CPU core (`--xla_force_host_platform_device_count`); the trainer and the env benchmarks shard

@@ -26,10 +26,10 @@ def plan_devices(config: "TrainConfig", num_devices: int | None = None) -> int:
     with several seeds, else envs_per_skill -- so every skill's group splits evenly -- and the batch
     size) that is <= `num_devices`.
 
-    num_devices None: every device of an accelerator backend, but 1 on a CPU backend. A CPU device's
-    training program already keeps about 1.6 cores busy (XLA's intra-op threads), so sharding a run over
-    the host devices (one per core, `envs._runtime`) measured slower on a 2-core CPU: 0.54x env-steps/s
-    on the default job, 0.64x on MT10 (docs/startup.md). Pass num_devices to shard anyway.
+    num_devices None: every device of an accelerator backend, but 1 on a CPU backend: a CPU device's
+    training program already keeps more than one core busy (XLA's intra-op threads), and sharding over the
+    host devices (one per core, `envs._runtime`) ran slower (docs/startup.md). Pass num_devices to shard
+    anyway.
 
     Several processes (`jaxmeta.distributed`): every device of every process, always; ValueError when the
     sharded axis does not divide over them (a process without a shard would have nothing to run)."""
