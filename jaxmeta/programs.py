@@ -147,8 +147,9 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
                 small[f"reset_pool_{gi}"] = jit_part(part).lower()
             lower_s += time.perf_counter() - t
         with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as small_pool:
-            futures.update({name: small_pool.submit(comp_and_run if name.startswith("reset_pool_") else comp, name, low)
-                            for name, low in small.items()})
+            # (popped: a Lowered keeps the executable it compiled alive, which would keep the pool's loaded)
+            futures.update({name: small_pool.submit(comp_and_run if name.startswith("reset_pool_") else comp, name,
+                                                    small.pop(name)) for name in list(small)})
             compiled = {name: f.result() for name, f in futures.items()}
     times["lower"] = lower_s
     times["total"] = time.perf_counter() - t0
