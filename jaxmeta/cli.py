@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 
 import envs  # noqa: F401  (XLA flags before JAX initialises)
-from jaxmeta.cli_flags import (  # noqa: F401  (_count ... : the flag parsers, also used by tests)
+from jaxmeta.cli_flags import (  # noqa: F401  (_NOT_CONFIG, _DISTRIBUTED_FLAGS: read by tests as cli.*)
     _DISTRIBUTED_FLAGS,
     _FROM_STEP_HELP,
     _NOT_CONFIG,
@@ -160,6 +160,8 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _simple("explore_steps", field="paco.transfer_explore_steps"),
     _simple("fixed_phi", field="paco.transfer_fixed_phi"),
 )
+
+
 def build_config(args: argparse.Namespace):
     """TrainConfig from parsed `train` args (raises ValueError naming the bad value)."""
     from jaxmeta.config import preset
