@@ -12,7 +12,8 @@ Every case is one `python -m jaxmeta train ... --no-progress` process in a fresh
 Per case: seconds from the process's start to its first env step (`summary.json` timings_s.
 process_to_first_step), the compile timings (`timings_s.compile`), the process's peak resident memory
 (`os.wait4`), its peak count of memory mappings (`/proc/<pid>/maps`, sampled every 0.5 s: XLA:CPU maps
-each compiled object's sections, and Linux's `vm.max_map_count` caps them), steady-state training env-steps/s (chunks after the first), the devices used, and the final
+each compiled object's sections, and Linux's `vm.max_map_count` caps them), steady-state training
+env-steps/s (chunks after the first), the devices used, and the final
 evaluation success. Ratios: cold / warm launch, and env-steps/s of the sharded run / the 1-device run.
 
     .venv/bin/python experiments/bench_start.py                    # MT1 (default job) and MT10
@@ -104,6 +105,8 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per case")
     p.add_argument("--json", help="write the results here")
     a = p.parse_args()
+    if "flags" in a.cases and not a.xla_flags:
+        p.error("the flags case needs --xla-flags")  # before any case runs
 
     results: dict = {}
     for job in a.jobs:
@@ -112,8 +115,6 @@ def main() -> None:
         try:
             for case in a.cases:
                 args = JOBS[job] + (["--devices", str(os.cpu_count() or 1)] if case == "sharded" else [])
-                if case == "flags" and not a.xla_flags:
-                    p.error("the flags case needs --xla-flags")
                 try:
                     if case == "flags":  # cold, in a cache of its own
                         own = tempfile.mkdtemp(prefix="bench_start_cache_")
