@@ -14,7 +14,8 @@ process_to_first_step), the compile timings (`timings_s.compile`), the process's
 (`os.wait4`), its peak count of memory mappings (`/proc/<pid>/maps`, sampled every 0.5 s: XLA:CPU maps
 each compiled object's sections, and Linux's `vm.max_map_count` caps them), steady-state training
 env-steps/s (chunks after the first), the devices used, and the final
-evaluation success. Ratios: cold / warm launch, and env-steps/s of the sharded run / the 1-device run.
+evaluation success. Ratios: cold / warm launch, env-steps/s of the sharded run / the 1-device run, and flags /
+cold (first env step, compile, peak mappings, env-steps/s).
 
     .venv/bin/python experiments/bench_start.py                    # MT1 (default job) and MT10
     .venv/bin/python experiments/bench_start.py --jobs mt1 --json /tmp/start.json
