@@ -31,9 +31,10 @@ sets (ML1: held-out instances of the skill; ML10/ML45: held-out skills; toy/<n>:
 ``task_skills`` names the conditioning task space when it is larger than the env's skills (fine-tuning on
 new skills keeps the source's task ids and appends the new ones: `jaxmeta.finetune`).
 
-Algorithms live in the open registry `jaxmeta.algos.ALGOS` (``register_algo``; re-exported here): ``mtsac`` (one-hot task input) and
-``mhsac`` (one output head per task). ``algo`` fixes ``network.conditioning``; ``network.num_tasks`` and
-``sac.num_tasks`` are filled in from the benchmark, so they need not be set by hand.
+Algorithms live in the open registry `jaxmeta.algos.ALGOS` (``register_algo``; re-exported here):
+``mtsac`` (one-hot task input) and ``mhsac`` (one output head per task). ``algo`` fixes
+``network.conditioning``; ``network.num_tasks`` and ``sac.num_tasks`` are filled in from the benchmark,
+so they need not be set by hand.
 """
 from __future__ import annotations
 
