@@ -72,10 +72,20 @@ class Programs:
 
 def _pool_parts(env) -> list[Callable[[], Any]]:
     """Zero-argument functions computing the env's reset pool piece by piece (one per physics group of
-    the MJX multi-task env; none for the toy env), and how to join them: `env.skill_order`."""
+    the MJX multi-task env; none for the toy env), and how to join them: `env.skill_order`.
+
+    New function objects on every call: JAX's tracing and lowering caches are keyed (weakly) on the
+    function, and their entries keep the lowered module, hence its compiled executable, alive while the
+    function lives. The functions that are compiled must therefore be referenced by nothing else."""
     if not hasattr(env, "group_reset_pool"):  # (TaskIdEnv forwards these to the env it wraps)
         return []
     return [lambda gi=gi: env.group_reset_pool(gi, env.group_tasks(gi)) for gi in range(env.num_physics_groups)]
+
+
+def _lower_pool_parts(env, jit_part=jax.jit) -> dict[str, Any]:
+    """{"reset_pool_<gi>": Lowered}: each physics group's reset-pool part lowered, its function referenced by
+    nothing but the Lowered, so dropping the Lowered once its executable has run unmaps that executable."""
+    return {f"reset_pool_{gi}": jit_part(part).lower() for gi, part in enumerate(_pool_parts(env))}
 
 
 def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int | None = None) -> Programs:
@@ -92,8 +102,8 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
     run_fn = trainer.run_batch if batched else trainer.run
     key = jax.random.PRNGKey(cfg.seed)
     init_key = key if batched else trainer.seed_key(0)
-    parts = _pool_parts(env)
-    pool_abs = jax.eval_shape(lambda: env.skill_order([p() for p in parts])) if parts else ()
+    n_parts = len(_pool_parts(env))  # (each use takes new functions: see _pool_parts)
+    pool_abs = jax.eval_shape(lambda: env.skill_order([p() for p in _pool_parts(env)])) if n_parts else ()
     abstract = jax.eval_shape(init_fn, init_key, pool_abs)
     key_abs = jax.ShapeDtypeStruct((cfg.num_seeds, 2) if batched else (2,), jnp.uint32)
     flag_abs = jax.ShapeDtypeStruct((), jnp.bool_)
@@ -143,8 +153,7 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
         if need_init:
             t = time.perf_counter()
             small["init"] = jit_init.lower(init_key, pool_abs)
-            for gi, part in enumerate(parts):
-                small[f"reset_pool_{gi}"] = jit_part(part).lower()
+            small.update(_lower_pool_parts(env, jit_part))
             lower_s += time.perf_counter() - t
         with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as small_pool:
             # (popped: a Lowered keeps the executable it compiled alive, which would keep the pool's loaded)
@@ -155,9 +164,9 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
     times["total"] = time.perf_counter() - t0
     pool = None
     if need_init:
-        pool = env.skill_order([compiled.pop(f"reset_pool_{gi}") for gi in range(len(parts))]) if parts else ()
-    if parts:
-        names = [f"reset_pool_{gi}" for gi in range(len(parts))] if need_init else []
+        pool = env.skill_order([compiled.pop(f"reset_pool_{gi}") for gi in range(n_parts)]) if n_parts else ()
+    if n_parts:
+        names = [f"reset_pool_{gi}" for gi in range(n_parts)] if need_init else []
         times["reset_pool"] = sum(times.pop(n) for n in names)
         times["reset_pool_run"] = sum(times.pop(n + "_run") for n in names)
 

@@ -188,6 +188,38 @@ def test_compile_programs_aot(per):
     assert int(m["env_steps"]) == cfg.env_steps_per_chunk
 
 
+def _maps() -> int:
+    with open("/proc/self/maps") as f:
+        return sum(1 for _ in f)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts Linux memory mappings")
+def test_a_reset_pool_executable_is_unmapped_once_its_function_and_lowering_are_dropped():
+    """compile_programs relies on this: `_lower_pool_parts` keeps no reference to the functions it lowers
+    (JAX's caches key on the function and keep its lowering, hence the executable, loaded while it lives),
+    so a part run and dropped gives its machine code's memory mappings back (`vm.max_map_count`)."""
+    import gc
+
+    import envs
+    from envs.multitask import make_multitask
+    from jaxmeta.programs import _lower_pool_parts, _pool_parts
+
+    env = make_multitask(envs.benchmark("MT1/reach-v3"), 2)
+    first, second = _pool_parts(env), _pool_parts(env)
+    assert len(first) == env.num_physics_groups == 1 and first[0] is not second[0]
+    del first, second
+    before = _maps()
+    (name, lowered), = _lower_pool_parts(env).items()
+    assert name == "reset_pool_0"
+    pool = jax.block_until_ready(lowered.compile()())
+    loaded = _maps()
+    del lowered
+    gc.collect()
+    assert loaded - before > 200  # (reach's pool: ~850 mappings of code and data)
+    assert _maps() - before < (loaded - before) / 4, (before, loaded, _maps())
+    assert jax.tree.leaves(pool)
+
+
 _SHARD_SCRIPT = textwrap.dedent(
     """
     import os, json
