@@ -1,10 +1,11 @@
 """Meta-World on MuJoCo XLA: pure, jit-able, vmap-able Sawyer manipulation envs.
 
-    env = envs.make("reach-v3")
-    bench = envs.benchmark("MT10", seed=0)
-    state = env.reset(key, bench.train_tasks["reach-v3"][0])
-    state = jax.jit(env.step)(state, action)
+env = envs.make("reach-v3")
+bench = envs.benchmark("MT10", seed=0)
+state = env.reset(key, bench.train_tasks["reach-v3"][0])
+state = jax.jit(env.step)(state, action)
 """
+
 from envs._runtime import configure_xla as _configure_xla
 from envs._console import configure_console as _configure_console
 
@@ -15,8 +16,15 @@ import dataclasses as _dataclasses  # noqa: E402
 import functools as _functools  # noqa: E402
 
 
-def make(skill: str, *, partially_observable: bool = False, max_path_length: int = 500, settle_tasks=None,
-         family=None, **scene_options):
+def make(
+    skill: str,
+    *,
+    partially_observable: bool = False,
+    max_path_length: int = 500,
+    settle_tasks=None,
+    family=None,
+    **scene_options,
+):
     """The MJX env of a Meta-World skill (e.g. "reach-v3").
 
     partially_observable: hide the goal (zeros), as metaworld's ML benchmarks do.
@@ -48,8 +56,9 @@ def make(skill: str, *, partially_observable: bool = False, max_path_length: int
         family = tuple(family)
         if skill not in family:
             raise ValueError(f"family {list(family)} does not contain {skill!r}")
-    return _make(skill, bool(partially_observable), int(max_path_length), tuple(sorted(scene_options.items())), key,
-                 family)
+    return _make(
+        skill, bool(partially_observable), int(max_path_length), tuple(sorted(scene_options.items())), key, family
+    )
 
 
 @_functools.lru_cache(maxsize=None)
@@ -84,8 +93,13 @@ def _make(skill, partially_observable, max_path_length, scene_options, settle_ta
     import jax
 
     # on this process's first device: mjx's default, jax.devices()[0], is process 0's in a multi-process run
-    sim = Sim(model=model, mx=mjx.put_model(model, device=jax.local_devices()[0]), settled=settled, consts=consts,
-              settle_table=table)
+    sim = Sim(
+        model=model,
+        mx=mjx.put_model(model, device=jax.local_devices()[0]),
+        settled=settled,
+        consts=consts,
+        settle_table=table,
+    )
     return Env(skill=spec, sim=sim, partially_observable=partially_observable, max_path_length=max_path_length)
 
 

@@ -17,6 +17,7 @@
   envs never uses). An import hook drops exactly these two lines while ``mujoco.mjx.warp`` is being
   imported; anything else it prints (e.g. an installed but broken Warp) passes through.
 """
+
 from __future__ import annotations
 
 import contextlib

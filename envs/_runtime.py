@@ -13,6 +13,7 @@ platform: on a GPU / TPU backend `jax.devices()` is unchanged.
 when the first backend is created; if a backend already exists we warn instead of silently doing nothing.
 Set JAXMETA_KEEP_XLA_FLAGS=1 to leave XLA_FLAGS untouched.
 """
+
 from __future__ import annotations
 
 import os

@@ -51,6 +51,7 @@ brax_env(skill, *, seed=0, split="train", benchmark=None, partially_observable=N
 Bad arguments (unknown benchmark or skill, non-positive sizes, wrong action shapes, unsupported reset
 options) raise ValueError naming the bad value before anything is compiled.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -81,7 +82,9 @@ def _benchmark(benchmark, seed: int):
     if isinstance(benchmark, Benchmark):
         return benchmark
     if not isinstance(benchmark, str):
-        raise ValueError(f"benchmark must be a name (e.g. 'MT1/reach-v3', 'MT10') or an envs Benchmark, got {benchmark!r}")
+        raise ValueError(
+            f"benchmark must be a name (e.g. 'MT1/reach-v3', 'MT10') or an envs Benchmark, got {benchmark!r}"
+        )
     return envs.benchmark(benchmark, seed)
 
 
@@ -114,8 +117,15 @@ def _outputs(menv, state) -> dict:
     }
 
 
-def gym_vector_env(benchmark, envs_per_skill: int = 1, *, seed: int = 0, max_path_length: int = 500,
-                   split: str = "train", **make_kwargs):
+def gym_vector_env(
+    benchmark,
+    envs_per_skill: int = 1,
+    *,
+    seed: int = 0,
+    max_path_length: int = 500,
+    split: str = "train",
+    **make_kwargs,
+):
     """A gymnasium 1.x VectorEnv over `benchmark`'s batched MJX env (see the module docstring).
 
     benchmark: a name ("MT1/reach-v3", "MT10", ...) or an `envs.benchmark(...)` Benchmark.
@@ -151,8 +161,10 @@ class MetaWorldVectorEnv(VectorEnv):
         self._step_fn = jax.jit(lambda s, a: _vector_step(menv, s, a))
         self._start_fn = jax.jit(lambda k, p: _vector_start(menv, k, p))
         # The reset pool: one small executable per physics group (as jaxmeta.train compiles it), computed once.
-        self._pool_fns = [jax.jit(lambda gi=gi: menv.group_reset_pool(gi, menv.group_tasks(gi)))
-                          for gi in range(menv.num_physics_groups)]
+        self._pool_fns = [
+            jax.jit(lambda gi=gi: menv.group_reset_pool(gi, menv.group_tasks(gi)))
+            for gi in range(menv.num_physics_groups)
+        ]
         self._pool = None
         self._state = None
 
@@ -201,8 +213,9 @@ class MetaWorldVectorEnv(VectorEnv):
         out = _to_numpy(out)
         truncated = np.asarray(out["truncated"], bool)
         terminated = np.zeros_like(truncated)
-        info = _info(out, ("success", "episode_success", "task_id", "task_index", "physics_nan",
-                           "nonfinite_action", "next_obs"))
+        info = _info(
+            out, ("success", "episode_success", "task_id", "task_index", "physics_nan", "nonfinite_action", "next_obs")
+        )
         if truncated.any():
             final_obs = np.full(self.num_envs, None, dtype=object)
             for i in np.flatnonzero(truncated):
@@ -210,8 +223,9 @@ class MetaWorldVectorEnv(VectorEnv):
             keys = ("success", "episode_success", "task_id", "physics_nan", "nonfinite_action")
             final_info = {k: np.where(truncated, out[k], np.zeros_like(out[k])) for k in keys}
             final_info.update({f"_{k}": truncated.copy() for k in keys})
-            info.update(final_obs=final_obs, _final_obs=truncated.copy(), final_info=final_info,
-                        _final_info=truncated.copy())
+            info.update(
+                final_obs=final_obs, _final_obs=truncated.copy(), final_info=final_info, _final_info=truncated.copy()
+            )
         return out["obs"], np.asarray(out["reward"], np.float64), terminated, truncated, info
 
     def __repr__(self):
@@ -232,8 +246,9 @@ def _info(out: dict, keys) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ brax
-def brax_env(skill: str, *, seed: int = 0, split: str = "train", benchmark=None,
-             partially_observable: bool | None = None):
+def brax_env(
+    skill: str, *, seed: int = 0, split: str = "train", benchmark=None, partially_observable: bool | None = None
+):
     """A brax 0.14 `Env` of one skill, reset to tasks of its task set (see the module docstring).
 
     benchmark: the task sets' benchmark (name or Benchmark; default ``"MT1/<skill>"``), `split` its train or
@@ -256,8 +271,12 @@ def brax_env(skill: str, *, seed: int = 0, split: str = "train", benchmark=None,
     tasks = np.asarray(task_sets[skill], np.float32)
     if partially_observable is None:
         partially_observable = bench.partially_observable
-    env = envs.make(skill, partially_observable=bool(partially_observable), max_path_length=_NO_TRUNCATION,
-                    settle_tasks=task_sets[skill])
+    env = envs.make(
+        skill,
+        partially_observable=bool(partially_observable),
+        max_path_length=_NO_TRUNCATION,
+        settle_tasks=task_sets[skill],
+    )
     env = _table_only(env, task_sets[skill])
     return _brax_class()(env, tasks)
 
@@ -298,8 +317,14 @@ def _brax_class():
             idx = jax.random.randint(rng, (), 0, self.tasks.shape[0], dtype=jnp.int32)
             es = self.env.reset(None, jnp.asarray(self.tasks)[idx])
             zero = jnp.zeros((), jnp.float32)
-            return State(pipeline_state=es, obs=es.obs, reward=zero, done=zero,
-                         metrics={"success": zero}, info={"truncation": zero, "task_index": idx})
+            return State(
+                pipeline_state=es,
+                obs=es.obs,
+                reward=zero,
+                done=zero,
+                metrics={"success": zero},
+                info={"truncation": zero, "task_index": idx},
+            )
 
         def step(self, state: State, action: jax.Array) -> State:
             action = jnp.asarray(action)
@@ -307,8 +332,13 @@ def _brax_class():
                 raise ValueError(f"action must have shape ({ACTION_DIM},), got {action.shape}")
             es = self.env.step(state.pipeline_state, action)
             metrics = dict(state.metrics, success=es.info["success"].astype(jnp.float32))
-            return state.replace(pipeline_state=es, obs=es.obs, reward=es.reward.astype(jnp.float32),
-                                 done=es.done.astype(jnp.float32), metrics=metrics)
+            return state.replace(
+                pipeline_state=es,
+                obs=es.obs,
+                reward=es.reward.astype(jnp.float32),
+                done=es.done.astype(jnp.float32),
+                metrics=metrics,
+            )
 
     _BRAX.append(MetaWorldBraxEnv)
     return MetaWorldBraxEnv

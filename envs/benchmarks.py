@@ -22,6 +22,7 @@ Metaworld semantics worth knowing (metaworld 3.1.1, ``metaworld/__init__.py::_ma
 * ``partially_observable`` is stored in every task pickle: ``False`` for MT benchmarks (goal in obs[36:39]),
   ``True`` for ML benchmarks (obs[36:39] zeroed). It is read back from the pickles, not assumed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -301,7 +302,9 @@ def benchmark_skill_names(name: str, split: str = "train") -> tuple[str, ...]:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     kind, skill = parse_benchmark_name(name)
     if split == "test" and kind.startswith("MT"):
-        raise ValueError(f"benchmark {name!r} has no test split (MT benchmarks); held-out tasks: ML1/<skill>, ML10, ...")
+        raise ValueError(
+            f"benchmark {name!r} has no test split (MT benchmarks); held-out tasks: ML1/<skill>, ML10, ..."
+        )
     if skill is not None:
         return (skill,)
     return tuple(SPLITS[kind][0 if split == "train" else 1])

@@ -23,6 +23,7 @@ builds one skill's scene in the family's structure:
 The padded models of a family differ only in traced fields (`envs.multitask.model_difference`), so the
 multi-task env steps them in one vmapped physics call with those fields passed per instance.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,6 +75,7 @@ class Node:
 
 
 # --- a member's lean structure ------------------------------------------------------------------------------
+
 
 def _children(model: mujoco.MjModel) -> dict[int, list[int]]:
     kids: dict[int, list[int]] = {b: [] for b in range(model.nbody)}
@@ -188,6 +190,7 @@ def embedding(t: Node, m: Node) -> tuple[dict[tuple, tuple], dict[tuple, tuple]]
 
 # --- slots --------------------------------------------------------------------------------------------------
 
+
 def _member_slots(model: mujoco.MjModel) -> tuple[dict[int, tuple], dict[int, tuple]]:
     """Body id -> slot path, and kept geom id -> geom slot (body path, type, index within type)."""
     kids = _children(model)
@@ -248,15 +251,17 @@ def template(skills: tuple[str, ...]) -> Template:
         opt = _options(model)
         if opt0 is not None and opt != opt0:
             diff = {k: (opt0[k], v) for k, v in opt.items() if opt0[k] != v}
-            raise FamilyError(f"{s} cannot join {skills[:skills.index(s)]}: solver options differ "
-                              f"({', '.join(f'{k} {a} vs {b}' for k, (a, b) in diff.items())})")
+            raise FamilyError(
+                f"{s} cannot join {skills[: skills.index(s)]}: solver options differ "
+                f"({', '.join(f'{k} {a} vs {b}' for k, (a, b) in diff.items())})"
+            )
         opt0 = opt
         t = member_tree(model)
         members.append((model, t))
         try:
             tree = t if tree is None else merge(tree, t)
         except FamilyError as e:
-            raise FamilyError(f"{s} cannot join {skills[:skills.index(s)]}: {e}") from None
+            raise FamilyError(f"{s} cannot join {skills[: skills.index(s)]}: {e}") from None
     pairs = set()
     for model, t in members:
         where, _ = embedding(tree, t)
@@ -266,10 +271,18 @@ def template(skills: tuple[str, ...]) -> Template:
 
 def _options(model) -> dict:
     o = model.opt
-    return dict(solver=mujoco.mjtSolver(o.solver).name, cone=mujoco.mjtCone(o.cone).name, iterations=int(o.iterations),
-                ls_iterations=int(o.ls_iterations), tolerance=float(o.tolerance), timestep=float(o.timestep),
-                integrator=int(o.integrator), jacobian=int(o.jacobian), gravity=tuple(np.asarray(o.gravity).tolist()),
-                disableflags=int(o.disableflags))
+    return dict(
+        solver=mujoco.mjtSolver(o.solver).name,
+        cone=mujoco.mjtCone(o.cone).name,
+        iterations=int(o.iterations),
+        ls_iterations=int(o.ls_iterations),
+        tolerance=float(o.tolerance),
+        timestep=float(o.timestep),
+        integrator=int(o.integrator),
+        jacobian=int(o.jacobian),
+        gravity=tuple(np.asarray(o.gravity).tolist()),
+        disableflags=int(o.disableflags),
+    )
 
 
 def compatible(skills: Sequence[str]) -> bool:
@@ -282,6 +295,7 @@ def compatible(skills: Sequence[str]) -> bool:
 
 
 # --- building a member's padded scene -------------------------------------------------------------------------
+
 
 def _freeze_inertia(spec: mujoco.MjSpec, model: mujoco.MjModel) -> None:
     spec.compiler.inertiafromgeom = mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_FALSE
@@ -315,8 +329,13 @@ def _add_geom(body, model, g: int | None, gtype: int, slot_index: int, name: str
     if gtype == _SPHERE and int(model.geom_type[g]) != _SPHERE:  # a named visual geom: a marker at its frame
         geom.size = list(_MARKER_SIZE)
         return
-    _copy(geom, model, "geom", g, ("size", "friction", "solref", "solimp", "solmix", "condim", "margin", "gap",
-                                    "priority"))
+    _copy(
+        geom,
+        model,
+        "geom",
+        g,
+        ("size", "friction", "solref", "solimp", "solmix", "condim", "margin", "gap", "priority"),
+    )
 
 
 def _copy(element, model: mujoco.MjModel, prefix: str, i: int, fields: Sequence[str]) -> None:
@@ -380,8 +399,9 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     pairs = {s: p for p, s in enumerate(_pair_slots(model, where))}
     tpairs = tmpl.pairs if tmpl is not None else tuple(sorted(pairs))
     by_type = lambda s: (model.site_type[s], s)  # noqa: E731
-    sites = {b: sorted((s for s in range(model.nsite) if model.site_bodyid[s] == b), key=by_type)
-             for b in range(model.nbody)}
+    sites = {
+        b: sorted((s for s in range(model.nsite) if model.site_bodyid[s] == b), key=by_type) for b in range(model.nbody)
+    }
 
     _freeze_inertia(spec, model)
     for seq in (spec.pairs, spec.geoms, spec.sites, spec.cameras, spec.lights):
@@ -415,8 +435,9 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
             gs = real_geoms.get(t, [])
             for k in range(n):
                 g = gs[k] if k < len(gs) else None
-                slot_geom[(path, t, k)] = _name(model, mujoco.mjtObj.mjOBJ_GEOM, g) if g is not None else \
-                    f"_family_geom{counter['geom']}"
+                slot_geom[(path, t, k)] = (
+                    _name(model, mujoco.mjtObj.mjOBJ_GEOM, g) if g is not None else f"_family_geom{counter['geom']}"
+                )
                 _add_geom(body, model, g, t, counter["geom"], slot_geom[(path, t, k)])
                 counter["geom"] += 1
         for t, n in slot.sites:

@@ -29,6 +29,7 @@ The step is `group_step` per physics group, then `finish` (concatenation and aut
 `group_reset_pool` per physics group, then `start`. `envs.split.SplitMultiTaskEnv` compiles each of those as
 its own executable (for benchmarks whose one-module step is too big to compile, e.g. MT50 on a CPU host).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -172,15 +173,18 @@ class MultiTaskEnv(SkillMajorLayout):
         if len(members) == 1:
             (g,) = members
             sim = self.envs[g].sim
-            forwarded = {g: jax.lax.map(
-                lambda dt: mjx.forward(sim.mx.replace(**(dt[1].get("model") or {})), dt[0]),
-                (datas[g], task_dicts[g]),
-            )}
+            forwarded = {
+                g: jax.lax.map(
+                    lambda dt: mjx.forward(sim.mx.replace(**(dt[1].get("model") or {})), dt[0]),
+                    (datas[g], task_dicts[g]),
+                )
+            }
         else:
             fwd = lambda m, d, o: mjx.forward(m.replace(**o) if o else m, d)  # noqa: E731
             forwarded = self._shared(fwd, members, fields, datas, task_dicts, sequential=True)
-        return tuple(jax.lax.map(lambda dt, g=g: self.envs[g].finish_reset(*dt), (forwarded[g], task_dicts[g]))
-                     for g in members)
+        return tuple(
+            jax.lax.map(lambda dt, g=g: self.envs[g].finish_reset(*dt), (forwarded[g], task_dicts[g])) for g in members
+        )
 
     def skill_order(self, per_group) -> tuple:
         """Per-group outputs (per_group[gi][k]: member k of physics group gi) as a tuple in skill order."""
@@ -235,8 +239,9 @@ class MultiTaskEnv(SkillMajorLayout):
 
     def _step_all(self, groups: tuple, actions: jax.Array) -> tuple:
         """Every skill's batched EnvState stepped with its rows of actions (N, 4)."""
-        return self.skill_order([self.group_step(gi, *self.group_inputs(gi, groups, actions))
-                                 for gi in range(len(self._groups()))])
+        return self.skill_order(
+            [self.group_step(gi, *self.group_inputs(gi, groups, actions)) for gi in range(len(self._groups()))]
+        )
 
     def _sample_tasks(self, key: jax.Array) -> tuple:
         keys = jax.random.split(key, self.num_skills)
@@ -345,10 +350,19 @@ def _bcast(mask, leaf):
 #: condim and body margin (automatic collisions only: every contact here is an explicit pair, with its own
 #: pair_dim and pair_margin), the height-field bound, and the model's (traced) size record. Skills may differ
 #: in them and still share a compiled physics graph; every other static field must be equal.
-IGNORED_FIELDS = frozenset({
-    "names", "body_sameframe", "body_simple", "geom_sameframe", "site_sameframe", "geom_condim", "body_margin",
-    "_impl.geom_rbound_hfield", "_sizes",
-})
+IGNORED_FIELDS = frozenset(
+    {
+        "names",
+        "body_sameframe",
+        "body_simple",
+        "geom_sameframe",
+        "site_sameframe",
+        "geom_condim",
+        "body_margin",
+        "_impl.geom_rbound_hfield",
+        "_sizes",
+    }
+)
 
 
 def _ignored(path: str) -> bool:
@@ -420,7 +434,9 @@ def shared_physics_groups(built: Sequence[Env]) -> tuple[tuple[tuple[int, ...], 
             differing.append(set())
     fields = []
     for grp, diff in zip(groups, differing):
-        fields.append(tuple(sorted(diff | {f for i in grp for f in _override_fields(built[i])})) if len(grp) > 1 else ())
+        fields.append(
+            tuple(sorted(diff | {f for i in grp for f in _override_fields(built[i])})) if len(grp) > 1 else ()
+        )
     return tuple(tuple(g) for g in groups), tuple(fields)
 
 
@@ -492,6 +508,11 @@ def make_multitask(
     tasks = tuple(np.asarray(task_sets[s], np.float32) for s in names)
     groups, fields = shared_physics_groups(built) if share_physics else (None, None)
     return MultiTaskEnv(
-        skills=names, envs=built, tasks=tasks, envs_per_skill=int(envs_per_skill),
-        physics_groups=groups, override_fields=fields, full_forward=bool(full_forward),
+        skills=names,
+        envs=built,
+        tasks=tasks,
+        envs_per_skill=int(envs_per_skill),
+        physics_groups=groups,
+        override_fields=fields,
+        full_forward=bool(full_forward),
     )

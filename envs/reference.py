@@ -13,6 +13,7 @@ goals), which is not part of the MuJoCo state: a rollout records those model arr
 The scripted policies read the goal from obs[36:39], so expert rollouts default to a goal-visible
 (``partially_observable=False``, MT-style) task.
 """
+
 from __future__ import annotations
 
 import time
@@ -185,7 +186,9 @@ def record_expert_rollout(
     rng = np.random.default_rng(seed)
     constants = _numeric_attrs(env)
     changed = sorted(
-        k for k, v in constants.items() if k not in before or before[k].shape != v.shape or not np.array_equal(before[k], v)
+        k
+        for k, v in constants.items()
+        if k not in before or before[k].shape != v.shape or not np.array_equal(before[k], v)
     )
     out: dict[str, Any] = {
         "skill": skill,
@@ -232,9 +235,7 @@ def record_expert_rollout(
     return out
 
 
-def expert_success_rate(
-    skill: str, rand_vecs, max_steps: int = 500, action_noise: float = 0.0, seed: int = 0
-) -> float:
+def expert_success_rate(skill: str, rand_vecs, max_steps: int = 500, action_noise: float = 0.0, seed: int = 0) -> float:
     """Fraction of tasks (rows of ``rand_vecs``) on which metaworld's scripted policy has ``info["success"]``
     at any step within ``max_steps`` (metaworld's evaluation: AutoTerminateOnSuccessWrapper ends the episode
     at the first success and counts it). Goal-visible tasks (the policies read the goal from the obs)."""

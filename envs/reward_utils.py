@@ -4,6 +4,7 @@ Elementwise, differentiable where the reference is, and jit/vmap friendly: margi
 values (Meta-World computes most of them from reset-time positions), so the `margin == 0` branch of
 the reference is a `jnp.where`, not Python control flow.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Rotation helpers matching the conventions Meta-World's observations use."""
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -18,14 +19,21 @@ def mat_to_quat_xyzw(mat):
     choice = jnp.argmax(dec, axis=-1)
 
     # Case i in {0,1,2}: q[i] = 1 - tr + 2 m_ii, q[j] = m_ji + m_ij, q[k] = m_ki + m_ik, w = m_kj - m_jk.
-    q0 = jnp.stack([1 - tr + 2 * m00, m[..., 1, 0] + m[..., 0, 1], m[..., 2, 0] + m[..., 0, 2],
-                    m[..., 2, 1] - m[..., 1, 2]], axis=-1)
-    q1 = jnp.stack([m[..., 0, 1] + m[..., 1, 0], 1 - tr + 2 * m11, m[..., 2, 1] + m[..., 1, 2],
-                    m[..., 0, 2] - m[..., 2, 0]], axis=-1)
-    q2 = jnp.stack([m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 1 - tr + 2 * m22,
-                    m[..., 1, 0] - m[..., 0, 1]], axis=-1)
-    q3 = jnp.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1],
-                    1 + tr], axis=-1)
+    q0 = jnp.stack(
+        [1 - tr + 2 * m00, m[..., 1, 0] + m[..., 0, 1], m[..., 2, 0] + m[..., 0, 2], m[..., 2, 1] - m[..., 1, 2]],
+        axis=-1,
+    )
+    q1 = jnp.stack(
+        [m[..., 0, 1] + m[..., 1, 0], 1 - tr + 2 * m11, m[..., 2, 1] + m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0]],
+        axis=-1,
+    )
+    q2 = jnp.stack(
+        [m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 1 - tr + 2 * m22, m[..., 1, 0] - m[..., 0, 1]],
+        axis=-1,
+    )
+    q3 = jnp.stack(
+        [m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1], 1 + tr], axis=-1
+    )
     qs = jnp.stack([q0, q1, q2, q3], axis=-2)
     q = jnp.take_along_axis(qs, choice[..., None, None], axis=-2)[..., 0, :]
     return q / jnp.linalg.norm(q, axis=-1, keepdims=True)

@@ -17,6 +17,7 @@ Control, observation and reset follow `metaworld.sawyer_xyz_env.SawyerXYZEnv` (m
 Everything here is a pure function of explicit inputs; `Env` is a frozen, hashable bundle of the
 static model and the skill definition, so `jax.jit(env.step)` and `jax.vmap(env.step)` just work.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -266,14 +267,21 @@ INFO_KEYS = (
 )
 
 
-def skill_info(*, success, near_object, grasp_success, grasp_reward, in_place_reward, obj_to_target,
-               unscaled_reward) -> dict:
+def skill_info(
+    *, success, near_object, grasp_success, grasp_reward, in_place_reward, obj_to_target, unscaled_reward
+) -> dict:
     """The info dict a `Skill.evaluate` returns: metaworld's ``evaluate_state`` keys, () float32 each
     (`success`, `grasp_success` 0 / 1; `unscaled_reward` the reward before any scaling). The env adds the
     rest of `INFO_KEYS` (truncated, nonfinite_action, physics_nan)."""
-    return {"success": success, "near_object": near_object, "grasp_success": grasp_success,
-            "grasp_reward": grasp_reward, "in_place_reward": in_place_reward, "obj_to_target": obj_to_target,
-            "unscaled_reward": unscaled_reward}
+    return {
+        "success": success,
+        "near_object": near_object,
+        "grasp_success": grasp_success,
+        "grasp_reward": grasp_reward,
+        "in_place_reward": in_place_reward,
+        "obj_to_target": obj_to_target,
+        "unscaled_reward": unscaled_reward,
+    }
 
 
 def _model_with(sim: Sim, task: dict):
@@ -367,9 +375,7 @@ class Env:
         pass. Returns (data, task); `reset` = `finish_reset(mjx.forward(model_with(task), data), task)`."""
         rand_vec = jnp.asarray(rand_vec, jnp.float32)
         if rand_vec.shape != (self.rand_vec_size,):
-            raise ValueError(
-                f"{self.name}: rand_vec must have shape ({self.rand_vec_size},), got {rand_vec.shape}"
-            )
+            raise ValueError(f"{self.name}: rand_vec must have shape ({self.rand_vec_size},), got {rand_vec.shape}")
         data = self._settled_data()
         data, task = self.skill.reset(self.sim, data, rand_vec)
         task = dict(task)
@@ -484,8 +490,16 @@ class Env:
         return jax.tree.map(lambda a, b: jnp.where(physics_ok, a, b), stepped, failed)
 
 
-def physics_step(mx, data, action: jax.Array, model_overrides: Mapping[str, Any], mocap_low, mocap_high,
-                 frame_skip: int, post_forward: bool = True):
+def physics_step(
+    mx,
+    data,
+    action: jax.Array,
+    model_overrides: Mapping[str, Any],
+    mocap_low,
+    mocap_high,
+    frame_skip: int,
+    post_forward: bool = True,
+):
     """One env-step of control on model `mx` (with per-instance `model_overrides` fields): mocap moved by
     the clipped action * 1 cm within [mocap_low, mocap_high] (3,), gripper ctrl (a3, -a3), `frame_skip`
     physics steps, then metaworld's `mj_forward` (post_forward) or only its kinematics (positions and

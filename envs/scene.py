@@ -13,6 +13,7 @@ Contact-pair parameters default to MuJoCo's rule for combining the two geoms (ma
 friction, mean solref/solimp for equal solmix, max margin/gap), so a pair of stock geoms behaves as
 it would have under automatic collision detection.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -123,7 +124,7 @@ def _find_body(spec: mujoco.MjSpec, name: str):
     if name == "world":
         return spec.worldbody
     if name.startswith("joint:"):
-        joint = spec.joint(name[len("joint:"):])
+        joint = spec.joint(name[len("joint:") :])
         return None if joint is None else joint.parent
     return spec.body(name)
 

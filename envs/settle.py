@@ -6,6 +6,7 @@ so we run metaworld's own env once per skill, read the settled physics state and
 metaworld derives from it (`init_tcp`, pad positions), and start every MJX reset from there. This is
 exact (it is metaworld's state), and saves 250 physics steps per reset.
 """
+
 from __future__ import annotations
 
 import functools
@@ -61,8 +62,10 @@ def settled_state(skill: str) -> dict[str, np.ndarray]:
             # It is the reset observation of skills whose reset_model never calls set_state/mj_forward
             # (see Skill.stale_reset_arm).
             reset_arm_frame=np.array(
-                [*d.body("hand").xpos,
-                 np.clip(np.linalg.norm(d.body("rightclaw").xpos - d.body("leftclaw").xpos) / 0.1, 0.0, 1.0)],
+                [
+                    *d.body("hand").xpos,
+                    np.clip(np.linalg.norm(d.body("rightclaw").xpos - d.body("leftclaw").xpos) / 0.1, 0.0, 1.0),
+                ],
                 dtype=np.float64,
             ),
         )

@@ -22,6 +22,7 @@ another jitted function (a `lax.scan` of a training loop); use `MultiTaskEnv` th
     s = split.reset(key)
     s = split.step(s, actions)              # actions (N, 4); same MultiTaskState as MultiTaskEnv.step
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -61,7 +62,8 @@ def check_map_count(n_executables: int) -> None:
             f"{n_executables} XLA:CPU executables need about {n_executables * CPU_MAPS_PER_EXECUTABLE:,} memory "
             f"mappings ({CPU_MAPS_PER_EXECUTABLE:,} each) on top of this process's {used:,}, over vm.max_map_count "
             f"= {limit:,}: XLA would crash mid-compile. Raise the limit (as root: sysctl -w "
-            f"vm.max_map_count={max(262144, 2 * need)}), use fewer skills, or pass check_map_count=False")
+            f"vm.max_map_count={max(262144, 2 * need)}), use fewer skills, or pass check_map_count=False"
+        )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -80,11 +82,19 @@ class SplitMultiTaskEnv(SkillMajorLayout):
     def __post_init__(self):
         members = [m for m, _ in self.env._groups()]
         object.__setattr__(self, "_members", tuple(members))
-        object.__setattr__(self, "_step_fns", tuple(
-            jax.jit(lambda states, actions, gi=gi: self.env.group_step(gi, states, actions))
-            for gi in range(len(members))))
-        object.__setattr__(self, "_pool_fns", tuple(
-            jax.jit(lambda tasks, gi=gi: self.env.group_reset_pool(gi, tasks)) for gi in range(len(members))))
+        object.__setattr__(
+            self,
+            "_step_fns",
+            tuple(
+                jax.jit(lambda states, actions, gi=gi: self.env.group_step(gi, states, actions))
+                for gi in range(len(members))
+            ),
+        )
+        object.__setattr__(
+            self,
+            "_pool_fns",
+            tuple(jax.jit(lambda tasks, gi=gi: self.env.group_reset_pool(gi, tasks)) for gi in range(len(members))),
+        )
         object.__setattr__(self, "_finish_fn", jax.jit(self.env.finish))
         object.__setattr__(self, "_start_fn", jax.jit(self.env.start))
         object.__setattr__(self, "_compiled", {})  # name -> executable, filled by `compile` / compiler_options
@@ -127,27 +137,32 @@ class SplitMultiTaskEnv(SkillMajorLayout):
 
     def reset_pool(self) -> tuple:
         """`MultiTaskEnv.reset_pool`, one executable per physics group."""
-        return self.env.skill_order([self._call(f"pool{gi}", self._pool_fns[gi], self.env.group_tasks(gi))
-                                     for gi in range(len(self._members))])
+        return self.env.skill_order(
+            [self._call(f"pool{gi}", self._pool_fns[gi], self.env.group_tasks(gi)) for gi in range(len(self._members))]
+        )
 
     def reset(self, key: jax.Array) -> MultiTaskState:
         """`MultiTaskEnv.reset`: every instance starts an episode of a task drawn from its skill's task set."""
         compiled_key = self._key_spec
         got = jax.ShapeDtypeStruct(jnp.shape(key), jnp.result_type(key))
         if compiled_key is not None and (got.shape, got.dtype) != (compiled_key.shape, compiled_key.dtype):
-            raise ValueError(f"key has shape {got.shape} and dtype {got.dtype}, but `compile` built the reset for "
-                             f"{compiled_key.shape} {compiled_key.dtype}: pass the same kind of key to both")
+            raise ValueError(
+                f"key has shape {got.shape} and dtype {got.dtype}, but `compile` built the reset for "
+                f"{compiled_key.shape} {compiled_key.dtype}: pass the same kind of key to both"
+            )
         return self._call("start", self._start_fn, key, self.reset_pool())
 
     def step(self, state: MultiTaskState, actions: jax.Array) -> MultiTaskState:
         """`MultiTaskEnv.step`: all instances stepped with actions (N, 4), finished ones auto-reset."""
         actions = self.env._check_actions(actions)
         if not isinstance(state, MultiTaskState) or len(state.groups) != self.num_skills:
-            raise ValueError(f"state must be a MultiTaskState of this env's {self.num_skills} skills "
-                             "(from its reset)")
-        stepped = self.env.skill_order([
-            self._call(f"step{gi}", self._step_fns[gi], *self.env.group_inputs(gi, state.groups, actions))
-            for gi in range(len(self._members))])
+            raise ValueError(f"state must be a MultiTaskState of this env's {self.num_skills} skills (from its reset)")
+        stepped = self.env.skill_order(
+            [
+                self._call(f"step{gi}", self._step_fns[gi], *self.env.group_inputs(gi, state.groups, actions))
+                for gi in range(len(self._members))
+            ]
+        )
         return self._call("finish", self._finish_fn, state, stepped)
 
     def compile(self, key: jax.Array | None = None, workers: int = 1, on_done=None) -> dict[str, dict]:
@@ -160,8 +175,9 @@ class SplitMultiTaskEnv(SkillMajorLayout):
         self._check_maps()
         key = jax.random.key(0) if key is None else key
         env = self.env
-        pool = env.skill_order([jax.eval_shape(self._pool_fns[gi], env.group_tasks(gi))
-                                for gi in range(len(self._members))])
+        pool = env.skill_order(
+            [jax.eval_shape(self._pool_fns[gi], env.group_tasks(gi)) for gi in range(len(self._members))]
+        )
         state = jax.eval_shape(env.start, key, pool)
         actions = jax.ShapeDtypeStruct((self.num_envs, ACTION_DIM), jnp.float32)
         jobs = {}
@@ -180,14 +196,15 @@ class SplitMultiTaskEnv(SkillMajorLayout):
             lowered = fn.lower(*args)
             lower_s = time.perf_counter() - t
             t = time.perf_counter()
-            compiled = lowered.compile(compiler_options=self.compiler_options) if self.compiler_options \
-                else lowered.compile()
+            compiled = (
+                lowered.compile(compiler_options=self.compiler_options) if self.compiler_options else lowered.compile()
+            )
             rec = {"lower_s": lower_s, "compile_s": time.perf_counter() - t, "skills": names}
             return name, compiled, rec
 
         out = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool_exec:
-            for name, compiled, rec in (pool_exec.map(build, jobs) if workers > 1 else map(build, jobs)):
+            for name, compiled, rec in pool_exec.map(build, jobs) if workers > 1 else map(build, jobs):
                 self._compiled[name] = compiled
                 out[name] = rec
                 if on_done is not None:

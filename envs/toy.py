@@ -13,6 +13,7 @@ Observation (39,) laid out like Meta-World's: hand ``[0:3]``, previous hand ``[1
     menv = make_toy_multitask(num_skills=2, envs_per_skill=4, max_path_length=50)
     s = menv.reset(key); s = menv.step(s, actions)      # same fields as envs.multitask.MultiTaskState
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ Every study: ``--preset small`` (a 2-core CPU in minutes: toy env / MT1 reach-v3
 (default ``experiments/results/<study>-<preset>``), writes ``<study>.csv`` and ``<study>.png`` there plus
 the run directories of every training / fine-tuning job (metrics.csv, summary.json, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,15 @@ import jaxmeta  # noqa: E402,F401  (XLA CPU flag before JAX)
 from envs._runtime import enable_compilation_cache  # noqa: E402
 
 TOY_SMALL = dict(  # toy point-reach: ~100 % success after ~30k env steps, seconds per run once compiled
-    envs_per_skill=4, max_path_length=20, warmup_steps=320, chunk_steps=2_000, batch_size=64,
-    buffer_capacity=60_000, updates_per_step=2, eval_episodes=10, checkpoint_every=0,
+    envs_per_skill=4,
+    max_path_length=20,
+    warmup_steps=320,
+    chunk_steps=2_000,
+    batch_size=64,
+    buffer_capacity=60_000,
+    updates_per_step=2,
+    eval_episodes=10,
+    checkpoint_every=0,
     network=dict(hidden=(32, 32)),
 )
 
@@ -55,8 +63,10 @@ def train_run(cfg, log=print) -> dict:
     if summ.is_file() and json.loads(summ.read_text()).get("completed"):
         saved = TrainConfig.from_dict(json.loads((Path(cfg.out) / "config.json").read_text()))
         if saved.replace(out=cfg.out) != cfg:
-            raise ValueError(f"{cfg.out} holds a finished run of another configuration (its config.json); "
-                             "pass --fresh or another --out")
+            raise ValueError(
+                f"{cfg.out} holds a finished run of another configuration (its config.json); "
+                "pass --fresh or another --out"
+            )
         return json.loads(summ.read_text())
     return train(cfg, overwrite=Path(cfg.out).exists(), progress=False, log=log)
 
@@ -110,8 +120,15 @@ def eval_rows(run_dir: str | Path) -> list[dict]:
     """Every eval row of a run as {seed, env_steps, wall_s, success}: one row per seed and evaluation."""
     with (Path(run_dir) / "metrics.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if r["kind"] == "eval" and r.get("eval_success", "") not in ("", "nan")]
-    return [{"seed": int(r.get("seed") or 0), "env_steps": int(r["env_steps"]), "wall_s": round(float(r["wall_s"]), 1),
-             "success": float(r["eval_success"])} for r in rows]
+    return [
+        {
+            "seed": int(r.get("seed") or 0),
+            "env_steps": int(r["env_steps"]),
+            "wall_s": round(float(r["wall_s"]), 1),
+            "success": float(r["eval_success"]),
+        }
+        for r in rows
+    ]
 
 
 def plot_seed_band(ax, rows: list[dict], label: str, key: str = "success"):

@@ -10,6 +10,7 @@ for the compile-time / run-time trade-off.
         --updates-per-step 8
     .venv/bin/python experiments/bench_devices.py --devices 1 --compiler-option xla_backend_optimization_level=0
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,16 @@ def one(a) -> dict:
     from jaxmeta.train import compile_programs, make_train
 
     n = a.envs_per_skill
-    cfg = preset("default", benchmark=a.benchmark, total_steps=10_000_000, warmup_steps=0, envs_per_skill=n,
-                 batch_size=a.batch_size, updates_per_step=a.updates_per_step, chunk_steps=a.chunk_steps)
+    cfg = preset(
+        "default",
+        benchmark=a.benchmark,
+        total_steps=10_000_000,
+        warmup_steps=0,
+        envs_per_skill=n,
+        batch_size=a.batch_size,
+        updates_per_step=a.updates_per_step,
+        chunk_steps=a.chunk_steps,
+    )
     tr = make_train(cfg, num_devices=a.devices[0])
     opts = dict(kv.split("=", 1) for kv in a.compiler_option)
     t = time.perf_counter()
@@ -52,8 +61,12 @@ def one(a) -> dict:
         ts, m = step(ts)
         jax.block_until_ready(m)
         times.append(time.perf_counter() - t)
-    return {"devices": a.devices[0], "options": opts, "compile_s": compile_s,
-            "env_steps_per_s": cfg.env_steps_per_chunk / min(times)}
+    return {
+        "devices": a.devices[0],
+        "options": opts,
+        "compile_s": compile_s,
+        "env_steps_per_s": cfg.env_steps_per_chunk / min(times),
+    }
 
 
 def main() -> None:
@@ -75,16 +88,32 @@ def main() -> None:
         return
     rows = []
     for d in a.devices:
-        argv = ["--benchmark", a.benchmark, "--envs-per-skill", str(a.envs_per_skill), "--batch-size",
-                str(a.batch_size), "--updates-per-step", str(a.updates_per_step), "--chunk-steps", str(a.chunk_steps),
-                "--repeats", str(a.repeats), *(x for kv in a.compiler_option for x in ("--compiler-option", kv))]
-        r = subprocess.run([sys.executable, __file__, *argv, "--devices", str(d), "--child"], capture_output=True,
-                           text=True)
+        argv = [
+            "--benchmark",
+            a.benchmark,
+            "--envs-per-skill",
+            str(a.envs_per_skill),
+            "--batch-size",
+            str(a.batch_size),
+            "--updates-per-step",
+            str(a.updates_per_step),
+            "--chunk-steps",
+            str(a.chunk_steps),
+            "--repeats",
+            str(a.repeats),
+            *(x for kv in a.compiler_option for x in ("--compiler-option", kv)),
+        ]
+        r = subprocess.run(
+            [sys.executable, __file__, *argv, "--devices", str(d), "--child"], capture_output=True, text=True
+        )
         if "RESULT" not in r.stdout:
             raise SystemExit(f"{d} device(s) failed:\n{r.stderr[-3000:]}")
         rows.append(json.loads(r.stdout.split("RESULT", 1)[1]))
-        print(f"{d} device(s) {rows[-1]['options'] or ''}: compile {rows[-1]['compile_s']:.1f} s, "
-              f"{rows[-1]['env_steps_per_s']:,.0f} env-steps/s", flush=True)
+        print(
+            f"{d} device(s) {rows[-1]['options'] or ''}: compile {rows[-1]['compile_s']:.1f} s, "
+            f"{rows[-1]['env_steps_per_s']:,.0f} env-steps/s",
+            flush=True,
+        )
     base = rows[0]["env_steps_per_s"]
     for r in rows[1:]:
         print(f"{r['devices']} / {rows[0]['devices']} device(s): {r['env_steps_per_s'] / base:.2f}x env-steps/s")

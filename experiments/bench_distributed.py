@@ -11,6 +11,7 @@ process's age at the first env step. Arguments after ``--`` go to every `jaxmeta
 job of `DEFAULT_JOB`). The multi-process case's metrics and final state are also compared with the
 one-process sharded case (they should be equal bit for bit: tests/jaxmeta/test_distributed.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,15 +26,33 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_JOB = ["--benchmark", "MT1/reach-v3", "--envs-per-skill", "16", "--batch-size", "256",
-               "--updates-per-step", "1", "--total-steps", "32000", "--warmup-steps", "2000", "--chunk-steps", "4000",
-               "--eval-every", "0", "--checkpoint-every", "0"]
+DEFAULT_JOB = [
+    "--benchmark",
+    "MT1/reach-v3",
+    "--envs-per-skill",
+    "16",
+    "--batch-size",
+    "256",
+    "--updates-per-step",
+    "1",
+    "--total-steps",
+    "32000",
+    "--warmup-steps",
+    "2000",
+    "--chunk-steps",
+    "4000",
+    "--eval-every",
+    "0",
+    "--checkpoint-every",
+    "0",
+]
 TIMING = {"wall_s", "env_sps", "train_s", "eval_s"}
 
 
 def _env(devices: int) -> dict:
-    flags = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
-                     if not f.startswith("--xla_force_host_platform_device_count"))
+    flags = " ".join(
+        f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device_count")
+    )
     return {**os.environ, "XLA_FLAGS": flags, "JAXMETA_CPU_DEVICES": str(devices)}
 
 
@@ -43,27 +62,58 @@ def _cmd(out: Path, job: list[str], extra: list[str]) -> list[str]:
 
 def run_case(name: str, out: Path, job: list[str], n: int) -> dict:
     if name == "1 process, 1 device":
-        procs = [subprocess.Popen(_cmd(out, job, ["--devices", "1"]), env=_env(1), cwd=REPO,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]
+        procs = [
+            subprocess.Popen(
+                _cmd(out, job, ["--devices", "1"]),
+                env=_env(1),
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        ]
     elif name.startswith("1 process"):
-        procs = [subprocess.Popen(_cmd(out, job, ["--devices", str(n)]), env=_env(n), cwd=REPO,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]
+        procs = [
+            subprocess.Popen(
+                _cmd(out, job, ["--devices", str(n)]),
+                env=_env(n),
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        ]
     else:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        procs = [subprocess.Popen(_cmd(out, job, ["--coordinator", f"127.0.0.1:{port}", "--num-processes", str(n),
-                                                  "--process-id", str(i)]),
-                                  env=_env(1), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                 for i in range(n)]
+        procs = [
+            subprocess.Popen(
+                _cmd(
+                    out, job, ["--coordinator", f"127.0.0.1:{port}", "--num-processes", str(n), "--process-id", str(i)]
+                ),
+                env=_env(1),
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for i in range(n)
+        ]
     logs = [p.communicate()[0] for p in procs]
     if any(p.returncode != 0 for p in procs):
         raise SystemExit(f"{name} failed:\n" + "\n---\n".join(logs))
     s = json.loads((out / "summary.json").read_text())
     t = s["timings_s"]
-    return {"case": name, "processes": s.get("processes", 1), "devices": s["devices"],
-            "env_steps_per_s": s["env_steps_per_s_steady"], "compile_s": t["compile"]["total"],
-            "first_step_s": t["process_to_first_step"], "train_s": t["train"]}
+    return {
+        "case": name,
+        "processes": s.get("processes", 1),
+        "devices": s["devices"],
+        "env_steps_per_s": s["env_steps_per_s_steady"],
+        "compile_s": t["compile"]["total"],
+        "first_step_s": t["process_to_first_step"],
+        "train_s": t["train"],
+    }
 
 
 def _rows(run: Path) -> list[dict]:
@@ -88,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     job = DEFAULT_JOB
     if "--" in argv:
         i = argv.index("--")
-        argv, job = argv[:i], argv[i + 1:]
+        argv, job = argv[:i], argv[i + 1 :]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--processes", type=int, default=2, help="N (processes, and host devices of the sharded case)")
     ap.add_argument("--json", help="write the results here")
@@ -104,8 +154,11 @@ def main(argv: list[str] | None = None) -> int:
             dirs[c] = root / c.replace(" ", "_").replace(",", "")
             r = run_case(c, dirs[c], job, n)
             results.append(r)
-            print(f"{c}: {r['env_steps_per_s']:,.0f} env-steps/s, compile {r['compile_s']:.1f}s, first env step at "
-                  f"{r['first_step_s']:.1f}s", flush=True)
+            print(
+                f"{c}: {r['env_steps_per_s']:,.0f} env-steps/s, compile {r['compile_s']:.1f}s, first env step at "
+                f"{r['first_step_s']:.1f}s",
+                flush=True,
+            )
         equal = same_run(dirs[cases[1]], dirs[cases[2]])
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -113,13 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| case | processes | devices | env-steps/s | vs 1 device | compile (s) | first env step (s) |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['case']} | {r['processes']} | {r['devices']} | {r['env_steps_per_s']:,.0f} | "
-              f"{r['env_steps_per_s'] / base:.2f}x | {r['compile_s']:.1f} | {r['first_step_s']:.1f} |")
+        print(
+            f"| {r['case']} | {r['processes']} | {r['devices']} | {r['env_steps_per_s']:,.0f} | "
+            f"{r['env_steps_per_s'] / base:.2f}x | {r['compile_s']:.1f} | {r['first_step_s']:.1f} |"
+        )
     ratio = results[2]["env_steps_per_s"] / results[1]["env_steps_per_s"]
     print(f"\n{cases[2]} / {cases[1]}: {ratio:.2f}x env-steps/s; metrics and final state equal: {equal}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"job": job, "cases": results, "multi_vs_sharded": ratio,
-                                               "bitwise_equal": equal}, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"job": job, "cases": results, "multi_vs_sharded": ratio, "bitwise_equal": equal}, indent=2)
+            + "\n"
+        )
     return 0
 
 

@@ -16,6 +16,7 @@ reach-v3, also with ``--xla_cpu_multi_thread_eigen=false`` and a fresh compilati
 standalone script running the same reset at batch 1024 finishes in 0.1 s. Until that is understood the
 default batch sizes stop at 256; run larger ones under ``timeout -s ABRT`` with ``python -X faulthandler``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,13 +83,23 @@ def bench_mjx(skill: str, batch: int, steps: int, repeats: int, devices: int = 1
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--skills", nargs="*", default=None, help="default: ported MT10 skills")
-    p.add_argument("--batch-sizes", nargs="*", type=int, default=[1, 64, 256],
-                   help="(512 and 1024 hang on the 2-core CPU; see the module docstring)")
+    p.add_argument(
+        "--batch-sizes",
+        nargs="*",
+        type=int,
+        default=[1, 64, 256],
+        help="(512 and 1024 hang on the 2-core CPU; see the module docstring)",
+    )
     p.add_argument("--steps", type=int, default=50, help="env steps per timed scan")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--mw-steps", type=int, default=2000, help="metaworld steps per process")
-    p.add_argument("--devices", nargs="*", type=int, default=None,
-                   help="device counts to shard each batch over (default: all devices)")
+    p.add_argument(
+        "--devices",
+        nargs="*",
+        type=int,
+        default=None,
+        help="device counts to shard each batch over (default: all devices)",
+    )
     p.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = p.parse_args(argv)
     if args.quick:
@@ -106,7 +117,9 @@ def main(argv=None) -> None:
     from envs.reference import metaworld_throughput
 
     cores = os.cpu_count() or 1
-    print(f"device: {jax.devices()[0].platform} x{len(jax.devices())}, cpu cores: {cores}, XLA_FLAGS={os.environ.get('XLA_FLAGS')}")
+    print(
+        f"device: {jax.devices()[0].platform} x{len(jax.devices())}, cpu cores: {cores}, XLA_FLAGS={os.environ.get('XLA_FLAGS')}"
+    )
     header = (
         f"{'skill':26s} {'batch':>6s} {'devices':>7s} {'compile_s':>9s} {'mjx_sps':>9s} {'mw_1proc':>9s} "
         f"{'mw_{}proc'.format(cores):>9s} {'x_vs_1':>7s} {'x_vs_all':>8s}"
@@ -129,8 +142,10 @@ def main(argv=None) -> None:
     for b in args.batch_sizes:
         for d in sorted({r[2] for r in rows if r[1] == b}):
             sel = [r for r in rows if r[1] == b and r[2] == d]
-            print(f"  batch {b:5d}, {d} device(s): {statistics.mean(r[3] / r[5] for r in sel):.2f}x "
-                  f"(vs one metaworld process: {statistics.mean(r[3] / r[4] for r in sel):.2f}x)")
+            print(
+                f"  batch {b:5d}, {d} device(s): {statistics.mean(r[3] / r[5] for r in sel):.2f}x "
+                f"(vs one metaworld process: {statistics.mean(r[3] / r[4] for r in sel):.2f}x)"
+            )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ skill. Random actions; median of `--repeats` timed steps after one warm-up.
     .venv/bin/python experiments/bench_families.py                       # MT10, 16 envs per skill
     .venv/bin/python experiments/bench_families.py --bench MT50 --only-families
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,12 @@ def measure(menv, repeats: int) -> dict:
         t = time.perf_counter()
         state = jax.block_until_ready(step(state, actions))
         times.append(time.perf_counter() - t)
-    return {"lower_s": t1 - t0, "compile_s": t2 - t1, "step_s": statistics.median(times),
-            "graphs": menv.num_physics_groups}
+    return {
+        "lower_s": t1 - t0,
+        "compile_s": t2 - t1,
+        "step_s": statistics.median(times),
+        "graphs": menv.num_physics_groups,
+    }
 
 
 def main(argv=None) -> int:
@@ -62,13 +67,20 @@ def main(argv=None) -> int:
     bench = envs.benchmark(args.bench)
     n = args.envs_per_skill
     fams = family.partition(tuple(bench.train_skills))
-    print(f"{args.bench}: {len(bench.train_skills)} skills in {len(fams)} families, {n} envs per skill, "
-          f"{jax.device_count()} device(s), backend {jax.default_backend()}", flush=True)
+    print(
+        f"{args.bench}: {len(bench.train_skills)} skills in {len(fams)} families, {n} envs per skill, "
+        f"{jax.device_count()} device(s), backend {jax.default_backend()}",
+        flush=True,
+    )
     rows, total = [], {"family_compile_s": 0.0, "family_step_s": 0.0, "own_compile_s": 0.0, "own_step_s": 0.0}
     for f in fams:
         fam = measure(make_multitask(bench, n, skills=f), args.repeats)
-        row = {"family": list(f), "rows": family.constraint_rows(f[0], f if len(f) > 1 else None),
-               "member_rows": [family.constraint_rows(s) for s in f], **{f"family_{k}": v for k, v in fam.items()}}
+        row = {
+            "family": list(f),
+            "rows": family.constraint_rows(f[0], f if len(f) > 1 else None),
+            "member_rows": [family.constraint_rows(s) for s in f],
+            **{f"family_{k}": v for k, v in fam.items()},
+        }
         total["family_compile_s"] += fam["lower_s"] + fam["compile_s"]
         total["family_step_s"] += fam["step_s"]
         if not args.only_families:
@@ -80,19 +92,33 @@ def main(argv=None) -> int:
             total["own_compile_s"] += sum(r["lower_s"] + r["compile_s"] for r in own.values())
             total["own_step_s"] += sum(r["step_s"] for r in own.values())
         rows.append(row)
-        own_txt = "" if args.only_families else (
-            f"  own compile {sum(r['lower_s'] + r['compile_s'] for r in row['own'].values()):6.1f} s"
-            f"  per-env cost vs costliest member {row['cost_ratio']:.2f}x")
-        print(f"{len(f):2d} skills  rows {row['rows']:4d} (max member {max(row['member_rows']):4d})  "
-              f"family compile {fam['lower_s'] + fam['compile_s']:6.1f} s{own_txt}  {', '.join(f)}", flush=True)
+        own_txt = (
+            ""
+            if args.only_families
+            else (
+                f"  own compile {sum(r['lower_s'] + r['compile_s'] for r in row['own'].values()):6.1f} s"
+                f"  per-env cost vs costliest member {row['cost_ratio']:.2f}x"
+            )
+        )
+        print(
+            f"{len(f):2d} skills  rows {row['rows']:4d} (max member {max(row['member_rows']):4d})  "
+            f"family compile {fam['lower_s'] + fam['compile_s']:6.1f} s{own_txt}  {', '.join(f)}",
+            flush=True,
+        )
     num = n * len(bench.train_skills)
-    print(f"total: {len(fams)} graphs, compile {total['family_compile_s']:.1f} s, "
-          f"{num / total['family_step_s']:.0f} env-steps/s stepping family by family", flush=True)
+    print(
+        f"total: {len(fams)} graphs, compile {total['family_compile_s']:.1f} s, "
+        f"{num / total['family_step_s']:.0f} env-steps/s stepping family by family",
+        flush=True,
+    )
     if not args.only_families:
-        print(f"own graphs: {len(bench.train_skills)} graphs, compile {total['own_compile_s']:.1f} s, "
-              f"{num / total['own_step_s']:.0f} env-steps/s skill by skill; compile ratio "
-              f"{total['own_compile_s'] / total['family_compile_s']:.2f}x, throughput ratio "
-              f"{total['own_step_s'] / total['family_step_s']:.2f}x", flush=True)
+        print(
+            f"own graphs: {len(bench.train_skills)} graphs, compile {total['own_compile_s']:.1f} s, "
+            f"{num / total['own_step_s']:.0f} env-steps/s skill by skill; compile ratio "
+            f"{total['own_compile_s'] / total['family_compile_s']:.2f}x, throughput ratio "
+            f"{total['own_step_s'] / total['family_step_s']:.2f}x",
+            flush=True,
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"bench": args.bench, "envs_per_skill": n, "rows": rows, "total": total}, fh, indent=1)

@@ -9,6 +9,7 @@ is `reset(seed=...)` then `--steps` vector steps; env-steps/s = N * steps / seco
     nice -n 15 .venv/bin/python experiments/bench_gym_vector.py --skill reach-v3 --num-envs 16 --steps 1000 \\
         --out /tmp/bench_gym_vector.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,15 @@ def bench_jaxmeta(skill, num_envs, actions, seed):
     build = time.perf_counter() - t0
     compile_s = env.compile()
     secs, dones = _time_steps(env, actions, seed)
-    return {"impl": "jaxmeta gym_vector_env (MJX)", "device": str(jax.devices()[0]), "build_s": build,
-            "compile_s": compile_s, "step_s": secs, "episode_ends": dones,
-            "autoreset_mode": str(env.metadata["autoreset_mode"])}
+    return {
+        "impl": "jaxmeta gym_vector_env (MJX)",
+        "device": str(jax.devices()[0]),
+        "build_s": build,
+        "compile_s": compile_s,
+        "step_s": secs,
+        "episode_ends": dones,
+        "autoreset_mode": str(env.metadata["autoreset_mode"]),
+    }
 
 
 def bench_metaworld(skill, num_envs, actions, seed):
@@ -54,15 +61,27 @@ def bench_metaworld(skill, num_envs, actions, seed):
     import metaworld  # noqa: F401  (registers Meta-World/*)
 
     t0 = time.perf_counter()
-    env = gym.make_vec("Meta-World/MT1", env_name=skill, num_envs=num_envs, vectorization_mode="sync", seed=seed,
-                       vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+    env = gym.make_vec(
+        "Meta-World/MT1",
+        env_name=skill,
+        num_envs=num_envs,
+        vectorization_mode="sync",
+        seed=seed,
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+    )
     build = time.perf_counter() - t0
     mode = env.metadata.get("autoreset_mode")
     secs, dones = _time_steps(env, actions, seed)
     env.close()
-    return {"impl": f"metaworld {version('metaworld')} make_vec('Meta-World/MT1') {type(env).__name__} (MuJoCo C)",
-            "device": "cpu", "build_s": build, "compile_s": 0.0, "step_s": secs, "episode_ends": dones,
-            "autoreset_mode": str(mode)}
+    return {
+        "impl": f"metaworld {version('metaworld')} make_vec('Meta-World/MT1') {type(env).__name__} (MuJoCo C)",
+        "device": "cpu",
+        "build_s": build,
+        "compile_s": 0.0,
+        "step_s": secs,
+        "episode_ends": dones,
+        "autoreset_mode": str(mode),
+    }
 
 
 def main(argv=None):
@@ -80,13 +99,18 @@ def main(argv=None):
     warnings.filterwarnings("ignore", module="gymnasium.utils.passive_env_checker")
     rng = np.random.default_rng(args.seed)
     actions = rng.uniform(-1, 1, (args.steps + 1, args.num_envs, 4)).astype(np.float32)
-    rows = [bench_jaxmeta(args.skill, args.num_envs, actions, args.seed),
-            bench_metaworld(args.skill, args.num_envs, actions, args.seed)]
+    rows = [
+        bench_jaxmeta(args.skill, args.num_envs, actions, args.seed),
+        bench_metaworld(args.skill, args.num_envs, actions, args.seed),
+    ]
     for r in rows:
         r["env_steps_per_s"] = args.num_envs * args.steps / r["step_s"]
     result = {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "skill": args.skill, "num_envs": args.num_envs, "steps": args.steps, "seed": args.seed,
+        "skill": args.skill,
+        "num_envs": args.num_envs,
+        "steps": args.steps,
+        "seed": args.seed,
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
         "versions": {p: version(p) for p in ("jax", "mujoco", "mujoco-mjx", "gymnasium", "metaworld")},
         "rows": rows,
@@ -96,8 +120,10 @@ def main(argv=None):
     print(head)
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['impl']} | {r['device']} | {r['build_s']:.1f} + {r['compile_s']:.1f} | "
-              f"{r['env_steps_per_s']:.0f} | {r['episode_ends']} |")
+        print(
+            f"| {r['impl']} | {r['device']} | {r['build_s']:.1f} + {r['compile_s']:.1f} | "
+            f"{r['env_steps_per_s']:.0f} | {r['episode_ends']} |"
+        )
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"wrote {args.out}")

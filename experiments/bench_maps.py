@@ -9,6 +9,7 @@ process's `/proc/self/maps` line count at each point.
     .venv/bin/python experiments/bench_maps.py                 # reach-v3, ~1 min on the 2-core CPU
     .venv/bin/python experiments/bench_maps.py --skill door-open-v3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,11 @@ def main() -> None:
     del lowered
     gc.collect()
     after = maps()
-    print(f"{a.skill} reset-pool executable, mappings: {before:,} before, {loaded:,} loaded (+{loaded - before:,}), "
-          f"{exe_dropped:,} with the executable dropped but its Lowered kept (+{exe_dropped - before:,}), "
-          f"{after:,} with both dropped (+{after - before:,})")
+    print(
+        f"{a.skill} reset-pool executable, mappings: {before:,} before, {loaded:,} loaded (+{loaded - before:,}), "
+        f"{exe_dropped:,} with the executable dropped but its Lowered kept (+{exe_dropped - before:,}), "
+        f"{after:,} with both dropped (+{after - before:,})"
+    )
 
 
 if __name__ == "__main__":

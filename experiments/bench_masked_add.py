@@ -4,6 +4,7 @@ uniform buffer, 5 scans timed after a warm-up one.
 
     python experiments/bench_masked_add.py [--envs 8,128,1024]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,14 @@ ADDS, REPEATS = 200, 5
 
 def us_per_add(n: int, per_item: bool) -> float:
     buf = make_replay(1_000_000, 10, "uniform")
-    ex = Transition(obs=jnp.zeros(39), action=jnp.zeros(4), reward=jnp.zeros(()), next_obs=jnp.zeros(39),
-                    discount=jnp.ones(()), task_id=jnp.zeros((), jnp.int32))
+    ex = Transition(
+        obs=jnp.zeros(39),
+        action=jnp.zeros(4),
+        reward=jnp.zeros(()),
+        next_obs=jnp.zeros(39),
+        discount=jnp.ones(()),
+        task_id=jnp.zeros((), jnp.int32),
+    )
     items = jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + x.shape), ex)
 
     def body(state, i):

@@ -26,6 +26,7 @@ group: its step executable's compile time and env-steps/s alone, next to metawor
     .venv/bin/python experiments/bench_mt_compile.py --bench MT10 --modes split --warm
     .venv/bin/python experiments/bench_mt_compile.py --skills window-open-v3 window-close-v3 --modes shared
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,11 @@ from envs.skills import ported_skills  # noqa: E402
 
 
 def _log(verbose):
-    return (lambda k, v: print(f"  {k}: {v:.1f} s (peak RSS so far {_peak_rss_gb():.1f} GB)", flush=True)) \
-        if verbose else (lambda k, v: None)
+    return (
+        (lambda k, v: print(f"  {k}: {v:.1f} s (peak RSS so far {_peak_rss_gb():.1f} GB)", flush=True))
+        if verbose
+        else (lambda k, v: None)
+    )
 
 
 def _throughput(step, state, actions, num_envs: int, steps: int, repeats: int) -> float:
@@ -68,8 +72,17 @@ def _throughput(step, state, actions, num_envs: int, steps: int, repeats: int) -
     return num_envs * steps / statistics.median(times)
 
 
-def measure(bench, skills, envs_per_skill: int, share: bool, steps: int, repeats: int, verbose: bool = False,
-            full_forward: bool = False, compiler_options=None) -> dict:
+def measure(
+    bench,
+    skills,
+    envs_per_skill: int,
+    share: bool,
+    steps: int,
+    repeats: int,
+    verbose: bool = False,
+    full_forward: bool = False,
+    compiler_options=None,
+) -> dict:
     """One jitted step and one jitted reset (MultiTaskEnv)."""
     t = time.perf_counter()
     menv = make_multitask(bench, envs_per_skill, skills=skills, share_physics=share, full_forward=full_forward)
@@ -77,8 +90,11 @@ def measure(bench, skills, envs_per_skill: int, share: bool, steps: int, repeats
     groups = len(menv.physics_groups) if menv.physics_groups is not None else menv.num_skills
     key = jax.random.key(0)
     log = _log(verbose)
-    compile_ = (lambda low: low.compile(compiler_options=compiler_options)) if compiler_options \
+    compile_ = (
+        (lambda low: low.compile(compiler_options=compiler_options))
+        if compiler_options
         else (lambda low: low.compile())
+    )
 
     # The step first (its compile is the number that matters most; lowering needs only the state's shapes),
     # then the reset, each printed as soon as it is measured.
@@ -103,13 +119,31 @@ def measure(bench, skills, envs_per_skill: int, share: bool, steps: int, repeats
     log("reset compile", reset_compile)
     state = jax.block_until_ready(reset(key))
     sps = _throughput(step, state, actions, menv.num_envs, steps, repeats)
-    return dict(build=build, groups=groups, reset_lower=reset_lower, reset_compile=reset_compile,
-                step_lower=step_lower, step_compile=step_compile, sps=sps, peak_rss=_peak_rss_gb(),
-                compile_wall=step_lower + step_compile + reset_lower + reset_compile)
+    return dict(
+        build=build,
+        groups=groups,
+        reset_lower=reset_lower,
+        reset_compile=reset_compile,
+        step_lower=step_lower,
+        step_compile=step_compile,
+        sps=sps,
+        peak_rss=_peak_rss_gb(),
+        compile_wall=step_lower + step_compile + reset_lower + reset_compile,
+    )
 
 
-def measure_split(bench, skills, envs_per_skill: int, steps: int, repeats: int, verbose: bool = False,
-                  workers: int = 1, per_group: bool = False, mw_steps: int = 1000, compiler_options=None) -> dict:
+def measure_split(
+    bench,
+    skills,
+    envs_per_skill: int,
+    steps: int,
+    repeats: int,
+    verbose: bool = False,
+    workers: int = 1,
+    per_group: bool = False,
+    mw_steps: int = 1000,
+    compiler_options=None,
+) -> dict:
     """SplitMultiTaskEnv: one executable per physics group (reset pool and step) plus `start` / `finish`."""
     t = time.perf_counter()
     menv = make_multitask(bench, envs_per_skill, skills=skills)
@@ -119,9 +153,12 @@ def measure_split(bench, skills, envs_per_skill: int, steps: int, repeats: int, 
 
     def on_done(name, rec):
         if verbose:
-            print(f"  {name} ({', '.join(rec['skills']) if name[:4] in ('pool', 'step') else 'all skills'}): "
-                  f"lower {rec['lower_s']:.1f} s, compile {rec['compile_s']:.1f} s "
-                  f"(peak RSS so far {_peak_rss_gb():.1f} GB)", flush=True)
+            print(
+                f"  {name} ({', '.join(rec['skills']) if name[:4] in ('pool', 'step') else 'all skills'}): "
+                f"lower {rec['lower_s']:.1f} s, compile {rec['compile_s']:.1f} s "
+                f"(peak RSS so far {_peak_rss_gb():.1f} GB)",
+                flush=True,
+            )
 
     t = time.perf_counter()
     recs = split.compile(key, workers=workers, on_done=on_done)
@@ -131,10 +168,17 @@ def measure_split(bench, skills, envs_per_skill: int, steps: int, repeats: int, 
     actions = jax.random.uniform(jax.random.key(1), (menv.num_envs, 4), minval=-1.0, maxval=1.0)
     state = jax.block_until_ready(split.reset(key))
     sps = _throughput(split.step, state, actions, menv.num_envs, steps, repeats)
-    out = dict(build=build, groups=len(split.physics_groups), compile_wall=compile_wall,
-               step_lower=total("lower_s", is_step), step_compile=total("compile_s", is_step),
-               reset_lower=total("lower_s", lambda n: not is_step(n)),
-               reset_compile=total("compile_s", lambda n: not is_step(n)), sps=sps, peak_rss=_peak_rss_gb())
+    out = dict(
+        build=build,
+        groups=len(split.physics_groups),
+        compile_wall=compile_wall,
+        step_lower=total("lower_s", is_step),
+        step_compile=total("compile_s", is_step),
+        reset_lower=total("lower_s", lambda n: not is_step(n)),
+        reset_compile=total("compile_s", lambda n: not is_step(n)),
+        sps=sps,
+        peak_rss=_peak_rss_gb(),
+    )
     if per_group:
         from envs.reference import metaworld_throughput
 
@@ -143,9 +187,15 @@ def measure_split(bench, skills, envs_per_skill: int, steps: int, repeats: int, 
         for gi, members in enumerate(split.physics_groups):
             states, acts = menv.group_inputs(gi, state.groups, actions)
             group_sps = _throughput(split._compiled[f"step{gi}"], states, acts, n * len(members), steps, repeats)
-            rows.append(dict(skills=[menv.skills[g] for g in members], batch=n * len(members),
-                             step_compile=recs[f"step{gi}"]["compile_s"], sps=group_sps,
-                             mw_sps=[metaworld_throughput(menv.skills[g], mw_steps) for g in members]))
+            rows.append(
+                dict(
+                    skills=[menv.skills[g] for g in members],
+                    batch=n * len(members),
+                    step_compile=recs[f"step{gi}"]["compile_s"],
+                    sps=group_sps,
+                    mw_sps=[metaworld_throughput(menv.skills[g], mw_steps) for g in members],
+                )
+            )
         out["per_group"] = rows
     return out
 
@@ -163,12 +213,30 @@ def _one_mode(args, skills) -> dict:
     bench = envs.benchmark(args.bench)
     opts = {"xla_backend_optimization_level": args.xla_opt_level} if args.xla_opt_level is not None else None
     if args.one_mode == "split":
-        return measure_split(bench, skills, args.envs_per_skill, args.steps, args.repeats, verbose=True,
-                             workers=args.workers, per_group=args.per_group, mw_steps=args.mw_steps,
-                             compiler_options=opts)
+        return measure_split(
+            bench,
+            skills,
+            args.envs_per_skill,
+            args.steps,
+            args.repeats,
+            verbose=True,
+            workers=args.workers,
+            per_group=args.per_group,
+            mw_steps=args.mw_steps,
+            compiler_options=opts,
+        )
     share, full = MODES[args.one_mode]
-    return measure(bench, skills, args.envs_per_skill, share, args.steps, args.repeats, verbose=True,
-                   full_forward=full, compiler_options=opts)
+    return measure(
+        bench,
+        skills,
+        args.envs_per_skill,
+        share,
+        args.steps,
+        args.repeats,
+        verbose=True,
+        full_forward=full,
+        compiler_options=opts,
+    )
 
 
 def main(argv=None) -> None:
@@ -178,20 +246,35 @@ def main(argv=None) -> None:
     p.add_argument("--skills", nargs="*", default=None, help="a subset of the benchmark's skills")
     p.add_argument("--ported-only", action="store_true", help="drop the benchmark's skills not ported yet")
     p.add_argument("--envs-per-skill", type=int, default=8)
-    p.add_argument("--modes", nargs="*", default=["shared", "per-skill"], choices=list(MODES),
-                   help="shared: one jitted step / reset, skills with one compiled model share a physics call; "
-                        "per-skill: none shared; full-forward: shared, and every step ends with a full forward "
-                        "pass; split: one executable per physics group (envs.split)")
+    p.add_argument(
+        "--modes",
+        nargs="*",
+        default=["shared", "per-skill"],
+        choices=list(MODES),
+        help="shared: one jitted step / reset, skills with one compiled model share a physics call; "
+        "per-skill: none shared; full-forward: shared, and every step ends with a full forward "
+        "pass; split: one executable per physics group (envs.split)",
+    )
     p.add_argument("--workers", type=int, default=1, help="split mode: executables compiled concurrently")
-    p.add_argument("--per-group", action="store_true",
-                   help="split mode: a row per physics group (compile, env-steps/s, metaworld env-steps/s)")
+    p.add_argument(
+        "--per-group",
+        action="store_true",
+        help="split mode: a row per physics group (compile, env-steps/s, metaworld env-steps/s)",
+    )
     p.add_argument("--mw-steps", type=int, default=1000, help="--per-group: metaworld steps per skill")
-    p.add_argument("--xla-opt-level", type=int, default=None,
-                   help="XLA backend optimization level for every compile (default: XLA's, 2)")
+    p.add_argument(
+        "--xla-opt-level",
+        type=int,
+        default=None,
+        help="XLA backend optimization level for every compile (default: XLA's, 2)",
+    )
     p.add_argument("--steps", type=int, default=20, help="env steps per timed repeat")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--warm", action="store_true",
-                   help="each mode twice, sharing a fresh persistent cache: cold (filling it), then warm")
+    p.add_argument(
+        "--warm",
+        action="store_true",
+        help="each mode twice, sharing a fresh persistent cache: cold (filling it), then warm",
+    )
     p.add_argument("--one-mode", default=None, choices=list(MODES), help=argparse.SUPPRESS)
     p.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -227,17 +310,22 @@ def main(argv=None) -> None:
         print("RESULT " + json.dumps(_one_mode(args, skills)), flush=True)
         return
 
-    print(f"device: {jax.devices()[0].platform}, cpu cores: {os.cpu_count()}, {args.bench} {args.split}: "
-          f"{len(skills)} skills{' (ported part, ' + str(len(missing)) + ' not ported)' if missing else ''}, "
-          f"{args.envs_per_skill} envs per skill; "
-          f"{'cold, then warm from a fresh persistent cache' if args.warm else 'persistent compilation cache off'}; "
-          f"each mode in its own process"
-          + (f"; XLA backend optimization level {args.xla_opt_level}" if args.xla_opt_level is not None else ""),
-          flush=True)
+    print(
+        f"device: {jax.devices()[0].platform}, cpu cores: {os.cpu_count()}, {args.bench} {args.split}: "
+        f"{len(skills)} skills{' (ported part, ' + str(len(missing)) + ' not ported)' if missing else ''}, "
+        f"{args.envs_per_skill} envs per skill; "
+        f"{'cold, then warm from a fresh persistent cache' if args.warm else 'persistent compilation cache off'}; "
+        f"each mode in its own process"
+        + (f"; XLA backend optimization level {args.xla_opt_level}" if args.xla_opt_level is not None else ""),
+        flush=True,
+    )
     rows = {}
     cache_root = tempfile.mkdtemp(prefix="bench_mt_compile_cache_") if args.warm else None
-    runs = [(m, m, None) for m in args.modes] if not args.warm else [
-        (m if i == 0 else f"{m} warm", m, os.path.join(cache_root, m)) for m in args.modes for i in range(2)]
+    runs = (
+        [(m, m, None) for m in args.modes]
+        if not args.warm
+        else [(m if i == 0 else f"{m} warm", m, os.path.join(cache_root, m)) for m in args.modes for i in range(2)]
+    )
     try:
         for label, mode, cache_dir in runs:
             print(f"[{label}]", flush=True)
@@ -248,37 +336,48 @@ def main(argv=None) -> None:
             record = None
             for line in proc.stdout:
                 if line.startswith("RESULT "):
-                    record = json.loads(line[len("RESULT "):])
+                    record = json.loads(line[len("RESULT ") :])
                 else:
                     print(line, end="", flush=True)
             if proc.wait() != 0 or record is None:
-                print(f"{label}: the measuring process failed (exit {proc.returncode}; -9: killed, e.g. out of "
-                      f"memory)", flush=True)
+                print(
+                    f"{label}: the measuring process failed (exit {proc.returncode}; -9: killed, e.g. out of memory)",
+                    flush=True,
+                )
                 continue
             rows[label] = record
     finally:
         if cache_root is not None:
             shutil.rmtree(cache_root, ignore_errors=True)
-    print(f"{'mode':17s} {'groups':>6s} {'build_s':>7s} {'reset_lower_s':>13s} {'reset_compile_s':>15s} "
-          f"{'step_lower_s':>12s} {'step_compile_s':>14s} {'compile_wall_s':>14s} {'env_steps/s':>11s} "
-          f"{'peak_rss_gb':>11s}")
+    print(
+        f"{'mode':17s} {'groups':>6s} {'build_s':>7s} {'reset_lower_s':>13s} {'reset_compile_s':>15s} "
+        f"{'step_lower_s':>12s} {'step_compile_s':>14s} {'compile_wall_s':>14s} {'env_steps/s':>11s} "
+        f"{'peak_rss_gb':>11s}"
+    )
     for mode, r in rows.items():
-        print(f"{mode:17s} {r['groups']:6d} {r['build']:7.1f} {r['reset_lower']:13.1f} {r['reset_compile']:15.1f} "
-              f"{r['step_lower']:12.1f} {r['step_compile']:14.1f} {r['compile_wall']:14.1f} {r['sps']:11.0f} "
-              f"{r['peak_rss']:11.1f}", flush=True)
+        print(
+            f"{mode:17s} {r['groups']:6d} {r['build']:7.1f} {r['reset_lower']:13.1f} {r['reset_compile']:15.1f} "
+            f"{r['step_lower']:12.1f} {r['step_compile']:14.1f} {r['compile_wall']:14.1f} {r['sps']:11.0f} "
+            f"{r['peak_rss']:11.1f}",
+            flush=True,
+        )
     for other in ("per-skill", "full-forward", "split"):
         if "shared" in rows and other in rows:
             s, u = rows["shared"], rows[other]
-            print(f"shared / {other}: reset compile {s['reset_compile'] / u['reset_compile']:.2f}x, "
-                  f"step compile {s['step_compile'] / u['step_compile']:.2f}x, compile wall "
-                  f"{s['compile_wall'] / u['compile_wall']:.2f}x, peak RSS {s['peak_rss'] / u['peak_rss']:.2f}x, "
-                  f"throughput {s['sps'] / u['sps']:.2f}x")
+            print(
+                f"shared / {other}: reset compile {s['reset_compile'] / u['reset_compile']:.2f}x, "
+                f"step compile {s['step_compile'] / u['step_compile']:.2f}x, compile wall "
+                f"{s['compile_wall'] / u['compile_wall']:.2f}x, peak RSS {s['peak_rss'] / u['peak_rss']:.2f}x, "
+                f"throughput {s['sps'] / u['sps']:.2f}x"
+            )
     for mode in args.modes:
         if mode in rows and f"{mode} warm" in rows:
             c, w = rows[mode], rows[f"{mode} warm"]
-            print(f"{mode} cold / warm: compile wall {c['compile_wall'] / w['compile_wall']:.1f}x "
-                  f"({c['compile_wall']:.1f} s -> {w['compile_wall']:.1f} s), peak RSS {c['peak_rss']:.1f} -> "
-                  f"{w['peak_rss']:.1f} GB, throughput {w['sps'] / c['sps']:.2f}x")
+            print(
+                f"{mode} cold / warm: compile wall {c['compile_wall'] / w['compile_wall']:.1f}x "
+                f"({c['compile_wall']:.1f} s -> {w['compile_wall']:.1f} s), peak RSS {c['peak_rss']:.1f} -> "
+                f"{w['peak_rss']:.1f} GB, throughput {w['sps'] / c['sps']:.2f}x"
+            )
     groups = rows.get("split", {}).get("per_group")
     if groups:
         print(f"\nper physics group (split mode, {args.envs_per_skill} envs per skill; metaworld: one process)")
@@ -286,9 +385,12 @@ def main(argv=None) -> None:
         for r in groups:
             mw = r["mw_sps"]
             per_skill_mjx = r["sps"] / len(r["skills"])  # the group's instances are envs_per_skill per member
-            print(f"{', '.join(r['skills']):60s} {r['batch']:5d} {r['step_compile']:14.1f} {r['sps']:8.0f} "
-                  f"{'/'.join(f'{m:.0f}' for m in mw):>16s} "
-                  f"{'/'.join(f'{per_skill_mjx / m:.2f}' for m in mw):>12s}", flush=True)
+            print(
+                f"{', '.join(r['skills']):60s} {r['batch']:5d} {r['step_compile']:14.1f} {r['sps']:8.0f} "
+                f"{'/'.join(f'{m:.0f}' for m in mw):>16s} "
+                f"{'/'.join(f'{per_skill_mjx / m:.2f}' for m in mw):>12s}",
+                flush=True,
+            )
 
 
 def _child_args(argv) -> list[str]:

@@ -11,6 +11,7 @@
 Usage: python experiments/bench_paco.py [--quick] [--csv PATH]
 Defaults follow PaCo Tables VI/VII: batch 1280, hidden (400, 400, 400), K = 5, 10 tasks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -96,8 +97,14 @@ def compile_update(name, init, update, batch, layout):
     compiled = jax.jit(update).lower(state, batch, jax.random.key(1)).compile()
     compile_s = time.perf_counter() - t0
     print(f"  compiled {name:34s} ({layout} batch) in {compile_s:7.2f} s", flush=True)
-    return {"name": f"{name} ({layout} batch)", "compiled": compiled, "state": state, "compile_s": compile_s,
-            "times": [], "batch": batch}
+    return {
+        "name": f"{name} ({layout} batch)",
+        "compiled": compiled,
+        "state": state,
+        "compile_s": compile_s,
+        "times": [],
+        "batch": batch,
+    }
 
 
 def time_updates(runner, inner: int, seed: int) -> float:
@@ -130,8 +137,14 @@ def bench_updates(runners, repeats: int, inner: int):
             flush=True,
         )
         rows.append(
-            {"bench": "update", "variant": r["name"], "kind": "update", "ms": 1e3 * sec,
-             "updates_per_s": 1.0 / sec, "compile_s": r["compile_s"]}
+            {
+                "bench": "update",
+                "variant": r["name"],
+                "kind": "update",
+                "ms": 1e3 * sec,
+                "updates_per_s": 1.0 / sec,
+                "compile_s": r["compile_s"],
+            }
         )
     return rows
 

@@ -17,6 +17,7 @@ sampled items, so no work is dead code. flashbax is used with its own device-spe
     .venv/bin/python experiments/bench_replay.py                 # capacity 1e6, batch 1280
     .venv/bin/python experiments/bench_replay.py --quick         # small sizes, about a minute
 """
+
 from __future__ import annotations
 
 import argparse
@@ -148,9 +149,11 @@ def main(argv=None):
     backend = jax.default_backend()
     fbx_version = metadata.version("flashbax") if use_fbx else "n/a"
     print(f"jax {jax.__version__}  backend={backend} ({jax.devices()[0].device_kind})  flashbax {fbx_version}")
-    print(f"capacity={C:,} batch={B} add_batch={E} tasks={T} item=340 B "
-          f"({C * (2 * O + A + 3) * 4 / 2**20:,.0f} MiB of items per buffer); time per step = median of "
-          f"{args.repeats} rounds of {args.iters} steps in one jitted loop, after {args.warmup} warmup round(s)")
+    print(
+        f"capacity={C:,} batch={B} add_batch={E} tasks={T} item=340 B "
+        f"({C * (2 * O + A + 3) * 4 / 2**20:,.0f} MiB of items per buffer); time per step = median of "
+        f"{args.repeats} rounds of {args.iters} steps in one jitted loop, after {args.warmup} warmup round(s)"
+    )
 
     ex = example_item(O, A)
     chunk = min(args.fill_chunk, C)
@@ -190,11 +193,18 @@ def main(argv=None):
     if use_fbx:
         device = backend if backend in ("gpu", "tpu") else "cpu"
         fper = fbx.make_prioritised_item_buffer(
-            max_length=C, min_length=B, sample_batch_size=B, add_sequences=False, add_batches=True,
-            priority_exponent=args.alpha, device=device,
+            max_length=C,
+            min_length=B,
+            sample_batch_size=B,
+            add_sequences=False,
+            add_batches=True,
+            priority_exponent=args.alpha,
+            device=device,
         )
         fstate, t_fill, t_addc = fill(fper.add, fper.init(ex), fill_items, C, chunk)
-        notes.append(f"fill {C:,} items in chunks of {chunk:,}: flashbax PER {t_fill:.1f} s (add compile {t_addc:.2f} s)")
+        notes.append(
+            f"fill {C:,} items in chunks of {chunk:,}: flashbax PER {t_fill:.1f} s (add compile {t_addc:.2f} s)"
+        )
 
         def is_weights(probs):
             # Buffer is full: N = C. A draw with probability 0 (an empty slot, reachable once the
@@ -221,7 +231,9 @@ def main(argv=None):
         def fx_add(state, key):
             return fper.add(state, add_items)
 
-        subjects.append(Subject("flashbax", fstate, dict(sample=fx_sample, set=fx_set, sample_set=fx_sample_set, add=fx_add)))
+        subjects.append(
+            Subject("flashbax", fstate, dict(sample=fx_sample, set=fx_set, sample_set=fx_sample_set, add=fx_add))
+        )
     del state
     for op in ("sample", "set", "sample_set", "add"):
         results["PER", op] = measure(subjects, op, **timing)
@@ -235,17 +247,20 @@ def main(argv=None):
     errs = [f"jaxmeta {root_error(s.priority_tree, s.priority_tree[1], 1 << tree_depth(C)):.1e}"]
     draws = 200 * B
     info = jax.jit(lambda s, k: jax.vmap(lambda kk: per.sample(s, kk, B)[1])(jax.random.split(k, 200)))(
-        s, jax.random.key(99))
+        s, jax.random.key(99)
+    )
     bad = [f"jaxmeta {int(jnp.sum((info.probs == 0) | (info.indices >= C)))}"]
     if use_fbx:
         t = subjects[1].state.sum_tree_state
         errs.append(f"flashbax {root_error(t.nodes, t.nodes[0], (1 << t.tree_depth) - 1):.1e}")
         smp = jax.jit(lambda s, k: jax.vmap(lambda kk: fper.sample(s, kk))(jax.random.split(k, 200)))(
-            subjects[1].state, jax.random.key(99))
+            subjects[1].state, jax.random.key(99)
+        )
         bad.append(f"flashbax {int(jnp.sum((smp.probabilities == 0) | (smp.indices >= C)))}")
     notes.append("sum-tree root vs float64 sum of leaves after the timed PER updates: " + ", ".join(errs))
-    notes.append(f"draws of an empty slot (probability 0 / index >= capacity) in {draws:,} draws after them: "
-                 + ", ".join(bad))
+    notes.append(
+        f"draws of an empty slot (probability 0 / index >= capacity) in {draws:,} draws after them: " + ", ".join(bad)
+    )
     subjects = s = t = None
     gc.collect()
 
@@ -268,7 +283,10 @@ def main(argv=None):
 
             def f_sample(state, key):
                 s = fu.sample(state, key)
-                return state.replace(current_index=state.current_index + consume(s.experience["reward"]).astype(state.current_index.dtype))
+                return state.replace(
+                    current_index=state.current_index
+                    + consume(s.experience["reward"]).astype(state.current_index.dtype)
+                )
 
             def f_add(state, key):
                 return fu.add(state, add_items)
@@ -283,9 +301,11 @@ def main(argv=None):
     total = time.perf_counter() - t_start
 
     # --------------------------------------------------------------------------------------- table
-    hdr = (f"{'operation':<36} {'jaxmeta/s':>11} {'flashbax/s':>11} {'ratio':>6} | {'jm ms: med':>10} {'min':>6} "
-           f"{'cpu':>6} | {'fbx ms: med':>11} {'min':>6} {'cpu':>6} | {'min ratio':>9} {'cpu ratio':>9} | "
-           f"{'compile jm':>10} {'fbx':>6}")
+    hdr = (
+        f"{'operation':<36} {'jaxmeta/s':>11} {'flashbax/s':>11} {'ratio':>6} | {'jm ms: med':>10} {'min':>6} "
+        f"{'cpu':>6} | {'fbx ms: med':>11} {'min':>6} {'cpu':>6} | {'min ratio':>9} {'cpu ratio':>9} | "
+        f"{'compile jm':>10} {'fbx':>6}"
+    )
     print("\n" + hdr + "\n" + "-" * len(hdr))
 
     def row(label, key, per_call=1):
@@ -310,9 +330,11 @@ def main(argv=None):
     row(f"balanced sample (B={B}, {T} tasks)", ("balanced", "sample"))
     row(f"balanced add (E={E}), items/s", ("balanced", "add"), per_call=E)
     print("-" * len(hdr))
-    print("/s = steps (items, for add) per second from the median wall time; ms = per step: median wall, "
-          "min wall, median CPU time of all threads;\nratios = flashbax time / jaxmeta time (>1: jaxmeta "
-          "faster) from median wall, min wall, CPU; compile = one step, lower + compile")
+    print(
+        "/s = steps (items, for add) per second from the median wall time; ms = per step: median wall, "
+        "min wall, median CPU time of all threads;\nratios = flashbax time / jaxmeta time (>1: jaxmeta "
+        "faster) from median wall, min wall, CPU; compile = one step, lower + compile"
+    )
     for n in notes:
         print(n)
     print(f"benchmark wall time {total:.0f} s")

@@ -21,6 +21,7 @@ cold (first env step, compile, peak mappings, env-steps/s).
     .venv/bin/python experiments/bench_start.py --jobs mt1 --json /tmp/start.json
     .venv/bin/python experiments/bench_start.py --cases cold flags --xla-flags=--xla_cpu_parallel_codegen_split_count=32
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: name -> `jaxmeta train` arguments. mt10 is issue 15's MT10 job, shortened to 4 chunks of 8k env steps.
 JOBS = {
     "mt1": ["--total-steps", "24k", "--chunk-steps", "8k", "--eval-every", "16k", "--checkpoint-every", "0"],
-    "mt10": ["--benchmark", "MT10", "--envs-per-skill", "8", "--updates-per-step", "8", "--batch-size", "512",
-             "--total-steps", "32k", "--chunk-steps", "8k", "--eval-every", "32k", "--checkpoint-every", "0"],
+    "mt10": [
+        "--benchmark",
+        "MT10",
+        "--envs-per-skill",
+        "8",
+        "--updates-per-step",
+        "8",
+        "--batch-size",
+        "512",
+        "--total-steps",
+        "32k",
+        "--chunk-steps",
+        "8k",
+        "--eval-every",
+        "32k",
+        "--checkpoint-every",
+        "0",
+    ],
 }
 
 
@@ -100,8 +117,9 @@ def run_case(args: list[str], cache: str, timeout: float, xla_flags: str = "") -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--jobs", nargs="+", choices=sorted(JOBS), default=["mt1", "mt10"])
-    p.add_argument("--cases", nargs="+", choices=["cold", "warm", "sharded", "flags"],
-                   default=["cold", "warm", "sharded"])
+    p.add_argument(
+        "--cases", nargs="+", choices=["cold", "warm", "sharded", "flags"], default=["cold", "warm", "sharded"]
+    )
     p.add_argument("--xla-flags", default="", help="XLA flags of the `flags` case (appended to XLA_FLAGS)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per case")
     p.add_argument("--json", help="write the results here")
@@ -129,41 +147,59 @@ def main() -> None:
                     print(f"{job} {case}: FAILED: {str(e)[-1500:]}", flush=True)
                     continue
                 results[job][case] = r
-                print(f"{job} {case}: first env step at {r['first_step_s']:.1f} s, peak RSS {r['peak_rss_gb']:.1f} GB, "
-                      f"{r['peak_maps']:,} maps, "
-                      f"{r['env_steps_per_s']:,.0f} env-steps/s on {r['devices']} device(s), compile {r['compile_s']}",
-                      flush=True)
+                print(
+                    f"{job} {case}: first env step at {r['first_step_s']:.1f} s, peak RSS {r['peak_rss_gb']:.1f} GB, "
+                    f"{r['peak_maps']:,} maps, "
+                    f"{r['env_steps_per_s']:,.0f} env-steps/s on {r['devices']} device(s), compile {r['compile_s']}",
+                    flush=True,
+                )
         finally:
             shutil.rmtree(cache, ignore_errors=True)
 
     print()
     if "flags" in a.cases:
         print(f"flags case: XLA_FLAGS += {a.xla_flags}")
-    print("| job | case | first env step (s) | compile total (s) | peak RSS (GB) | peak maps | devices | env-steps/s | "
-          "eval success |")
+    print(
+        "| job | case | first env step (s) | compile total (s) | peak RSS (GB) | peak maps | devices | env-steps/s | "
+        "eval success |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for job, cases in results.items():
         for case, r in cases.items():
-            print(f"| {job} | {case} | {r['first_step_s']:.1f} | {r['compile_s']['total']:.1f} | {r['peak_rss_gb']:.1f} | "
-                  f"{r['peak_maps']:,} | "
-                  f"{r['devices']} | {r['env_steps_per_s']:,.0f} | {r['eval_success'] if r['eval_success'] is not None else ''} |")
+            print(
+                f"| {job} | {case} | {r['first_step_s']:.1f} | {r['compile_s']['total']:.1f} | {r['peak_rss_gb']:.1f} | "
+                f"{r['peak_maps']:,} | "
+                f"{r['devices']} | {r['env_steps_per_s']:,.0f} | {r['eval_success'] if r['eval_success'] is not None else ''} |"
+            )
     for job, cases in results.items():
         if "cold" in cases and "warm" in cases:
-            print(f"{job}: cold / warm first env step {cases['cold']['first_step_s'] / cases['warm']['first_step_s']:.2f}x")
+            print(
+                f"{job}: cold / warm first env step {cases['cold']['first_step_s'] / cases['warm']['first_step_s']:.2f}x"
+            )
         if "flags" in cases and "cold" in cases:
             c, f = cases["cold"], cases["flags"]
-            print(f"{job}: flags / cold: first env step {f['first_step_s'] / c['first_step_s']:.2f}x, compile "
-                  f"{f['compile_s']['total'] / c['compile_s']['total']:.2f}x, peak maps {f['peak_maps'] / c['peak_maps']:.2f}x, "
-                  f"env-steps/s {f['env_steps_per_s'] / c['env_steps_per_s']:.2f}x")
+            print(
+                f"{job}: flags / cold: first env step {f['first_step_s'] / c['first_step_s']:.2f}x, compile "
+                f"{f['compile_s']['total'] / c['compile_s']['total']:.2f}x, peak maps {f['peak_maps'] / c['peak_maps']:.2f}x, "
+                f"env-steps/s {f['env_steps_per_s'] / c['env_steps_per_s']:.2f}x"
+            )
         if "sharded" in cases and ("warm" in cases or "cold" in cases):
             one = cases.get("warm") or cases["cold"]
             sh = cases["sharded"]
-            print(f"{job}: env-steps/s {sh['devices']} devices / {one['devices']} device "
-                  f"{sh['env_steps_per_s'] / one['env_steps_per_s']:.2f}x")
+            print(
+                f"{job}: env-steps/s {sh['devices']} devices / {one['devices']} device "
+                f"{sh['env_steps_per_s'] / one['env_steps_per_s']:.2f}x"
+            )
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({j: {c: {k: v for k, v in r.items() if k != "output"} for c, r in cs.items()}
-                       for j, cs in results.items()}, f, indent=2)
+            json.dump(
+                {
+                    j: {c: {k: v for k, v in r.items() if k != "output"} for c, r in cs.items()}
+                    for j, cs in results.items()
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ steady state = median over `--repeats` timed calls after one warm-up call):
     .venv/bin/python experiments/bench_train.py --quick          # small sizes (smoke run)
     jaxmeta bench train -- --batch-size 256 --hidden 256,256     # same script via the CLI
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def _timed(compiled, state, args, repeats):
     return state, statistics.median(times)
 
 
-def bench_updates(batch: int, hidden: tuple, num_tasks: int, updates: int, repeats: int, per: bool,
-                  capacity: int) -> dict:
+def bench_updates(
+    batch: int, hidden: tuple, num_tasks: int, updates: int, repeats: int, per: bool, capacity: int
+) -> dict:
     nets = make_networks(NetworkConfig(hidden=hidden, num_tasks=num_tasks))
     sac = make_sac(SACConfig(num_tasks=num_tasks), nets)
     buf = make_replay(capacity, num_tasks, "prioritized" if per else "uniform")
@@ -153,16 +155,21 @@ def main(argv=None) -> dict:
     loop_batch = args.loop_batch_size or args.batch_size
     enable_compilation_cache()
     dev = jax.devices()[0]
-    print(f"device: {dev.platform} ({dev.device_kind}) x{len(jax.devices())}, cpu cores: {os.cpu_count()}, "
-          f"load avg: {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"device: {dev.platform} ({dev.device_kind}) x{len(jax.devices())}, cpu cores: {os.cpu_count()}, "
+        f"load avg: {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     res: dict = {"device": dev.platform, "cpu_count": os.cpu_count(), "args": vars(args)}
 
     if "updates" not in args.skip:
         r = bench_updates(args.batch_size, hidden, args.num_tasks, args.updates, args.repeats, args.per, args.capacity)
         res["updates"] = r
-        print(f"[updates] MT-SAC one-hot, {args.num_tasks} tasks, batch {args.batch_size}, hidden {hidden}"
-              f"{', PER' if args.per else ''}: {r['updates_per_s']:.1f} updates/s (compile {r['compile_s']:.1f}s)",
-              flush=True)
+        print(
+            f"[updates] MT-SAC one-hot, {args.num_tasks} tasks, batch {args.batch_size}, hidden {hidden}"
+            f"{', PER' if args.per else ''}: {r['updates_per_s']:.1f} updates/s (compile {r['compile_s']:.1f}s)",
+            flush=True,
+        )
 
     cfg = TrainConfig(
         benchmark=args.benchmark,
@@ -180,14 +187,20 @@ def main(argv=None) -> dict:
     if "env" not in args.skip:
         r = bench_env_alone(cfg, steps, args.repeats)
         res["env_alone"] = r
-        print(f"[env]     {cfg.benchmark}, {cfg.num_envs} envs, random actions: {r['env_steps_per_s']:,.0f} env steps/s "
-              f"(compile {r['compile_s']:.1f}s)", flush=True)
+        print(
+            f"[env]     {cfg.benchmark}, {cfg.num_envs} envs, random actions: {r['env_steps_per_s']:,.0f} env steps/s "
+            f"(compile {r['compile_s']:.1f}s)",
+            flush=True,
+        )
     if "loop" not in args.skip:
         r = bench_loop(cfg, args.repeats)
         res["loop"] = r
-        print(f"[loop]    {cfg.benchmark}, {cfg.num_envs} envs, {cfg.updates_per_step} update(s)/batched step, "
-              f"batch {loop_batch}, hidden {loop_hidden}: {r['env_steps_per_s']:,.0f} env steps/s, "
-              f"{r['updates_per_s']:.1f} updates/s (chunk compile {r['compile_s']:.1f}s)", flush=True)
+        print(
+            f"[loop]    {cfg.benchmark}, {cfg.num_envs} envs, {cfg.updates_per_step} update(s)/batched step, "
+            f"batch {loop_batch}, hidden {loop_hidden}: {r['env_steps_per_s']:,.0f} env steps/s, "
+            f"{r['updates_per_s']:.1f} updates/s (chunk compile {r['compile_s']:.1f}s)",
+            flush=True,
+        )
         if "env_alone" in res:
             print(f"[loop]    full loop / env alone: {r['env_steps_per_s'] / res['env_alone']['env_steps_per_s']:.2f}")
     if args.json:

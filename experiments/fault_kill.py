@@ -24,6 +24,7 @@
 
 Prints N and how many trials were identical; writes every trial to the JSON file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-JOB = ["--benchmark", "toy/2", "--envs-per-skill", "4", "--max-path-length", "20", "--total-steps", "20000",
-       "--warmup-steps", "400", "--chunk-steps", "4000", "--checkpoint-every", "8000", "--batch-size", "64",
-       "--buffer-capacity", "8192", "--hidden", "32,32", "--eval-episodes", "2", "--eval-every", "8000",
-       "--no-progress"]
+JOB = [
+    "--benchmark",
+    "toy/2",
+    "--envs-per-skill",
+    "4",
+    "--max-path-length",
+    "20",
+    "--total-steps",
+    "20000",
+    "--warmup-steps",
+    "400",
+    "--chunk-steps",
+    "4000",
+    "--checkpoint-every",
+    "8000",
+    "--batch-size",
+    "64",
+    "--buffer-capacity",
+    "8192",
+    "--hidden",
+    "32,32",
+    "--eval-episodes",
+    "2",
+    "--eval-every",
+    "8000",
+    "--no-progress",
+]
 
 
 def jaxmeta(*args: str) -> list[str]:
@@ -106,8 +130,10 @@ def final_arrays(run: Path) -> dict:
 def same_arrays(a: dict, b: dict) -> bool:
     if a["step"] != b["step"] or a["arrays"].keys() != b["arrays"].keys():
         return False
-    return all(x.dtype == b["arrays"][k].dtype and x.shape == b["arrays"][k].shape
-               and x.tobytes() == b["arrays"][k].tobytes() for k, x in a["arrays"].items())
+    return all(
+        x.dtype == b["arrays"][k].dtype and x.shape == b["arrays"][k].shape and x.tobytes() == b["arrays"][k].tobytes()
+        for k, x in a["arrays"].items()
+    )
 
 
 def phase_of(run: Path, exited: bool, compiled: bool, tmp_at_kill: list[str]) -> str:
@@ -128,7 +154,9 @@ def phase_of(run: Path, exited: bool, compiled: bool, tmp_at_kill: list[str]) ->
     c = max(done)
     if cfg.due(c, cfg.eval_every) and not any(r["kind"] == "eval" and int(r["chunk"]) == c for r in rows):
         return "evaluation"
-    if (cfg.due(c, cfg.checkpoint_every) or c == cfg.num_chunks) and c * cfg.env_steps_per_chunk not in checkpoint_steps(run):
+    if (
+        cfg.due(c, cfg.checkpoint_every) or c == cfg.num_chunks
+    ) and c * cfg.env_steps_per_chunk not in checkpoint_steps(run):
         return "checkpoint write (no directory yet)"
     return f"chunk {c + 1}" if c < cfg.num_chunks else "after the last checkpoint (summary, plot)"
 
@@ -147,9 +175,14 @@ def finish(run: Path, log_dir: Path, trial: int) -> list[dict]:
         t0 = time.perf_counter()
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, timeout=900)
         log.write_text(p.stdout)
-        notes = [ln for ln in p.stdout.splitlines() if ln.startswith(("warning:", "resumed", "resuming", "jaxmeta train: error"))]
-        steps.append({"command": " ".join(cmd[2:]), "rc": p.returncode, "s": round(time.perf_counter() - t0, 2),
-                      "notes": notes})
+        notes = [
+            ln
+            for ln in p.stdout.splitlines()
+            if ln.startswith(("warning:", "resumed", "resuming", "jaxmeta train: error"))
+        ]
+        steps.append(
+            {"command": " ".join(cmd[2:]), "rc": p.returncode, "s": round(time.perf_counter() - t0, 2), "notes": notes}
+        )
         if p.returncode == 0:
             break
     return steps
@@ -183,8 +216,11 @@ def main(argv=None) -> int:
         print((logs / "reference.log").read_text())
         raise SystemExit(f"the reference run failed (rc {rc})")
     ref_rows, ref_arrays = metrics(ref), final_arrays(ref)
-    print(f"reference: {len(ref_rows)} metrics rows, final checkpoint {ref_arrays['step']} "
-          f"({len(ref_arrays['arrays'])} arrays); {window:.2f}s from 'compiled in' to its last checkpoint", flush=True)
+    print(
+        f"reference: {len(ref_rows)} metrics rows, final checkpoint {ref_arrays['step']} "
+        f"({len(ref_arrays['arrays'])} arrays); {window:.2f}s from 'compiled in' to its last checkpoint",
+        flush=True,
+    )
 
     trials = []
     for i in range(args.trials):
@@ -220,20 +256,35 @@ def main(argv=None) -> int:
         proc.wait()
         f.close()
         phase = phase_of(run, exited, t_c is not None, tmp_at_kill)
-        left = {"checkpoints": sorted(p.name for p in (run / "checkpoints").iterdir()) if (run / "checkpoints").is_dir() else [],
-                "metrics_rows": len(metrics(run))}
+        left = {
+            "checkpoints": sorted(p.name for p in (run / "checkpoints").iterdir())
+            if (run / "checkpoints").is_dir()
+            else [],
+            "metrics_rows": len(metrics(run)),
+        }
         steps = finish(run, logs, i)
         ok = steps[-1]["rc"] == 0
         rows_same = ok and metrics(run) == ref_rows
         arrays_same = ok and same_arrays(final_arrays(run), ref_arrays)
-        t = {"trial": i, "mode": mode, **target,
-             "killed_after_compiled_s": None if t_c is None else round(t_kill - t_c, 3),
-             "phase": phase, "left_behind": left, "finish": steps, "completed": ok,
-             "metrics_identical": rows_same, "params_identical": arrays_same}
+        t = {
+            "trial": i,
+            "mode": mode,
+            **target,
+            "killed_after_compiled_s": None if t_c is None else round(t_kill - t_c, 3),
+            "phase": phase,
+            "left_behind": left,
+            "finish": steps,
+            "completed": ok,
+            "metrics_identical": rows_same,
+            "params_identical": arrays_same,
+        }
         trials.append(t)
-        print(f"trial {i}: {mode:10s} killed {t['killed_after_compiled_s']}s after compile, phase {phase:18s} "
-              f"left {left['checkpoints']} -> {len(steps)} run(s) to finish; metrics identical {rows_same}, "
-              f"params identical {arrays_same}" + "".join(f"\n    {n}" for s in steps for n in s["notes"]), flush=True)
+        print(
+            f"trial {i}: {mode:10s} killed {t['killed_after_compiled_s']}s after compile, phase {phase:18s} "
+            f"left {left['checkpoints']} -> {len(steps)} run(s) to finish; metrics identical {rows_same}, "
+            f"params identical {arrays_same}" + "".join(f"\n    {n}" for s in steps for n in s["notes"]),
+            flush=True,
+        )
         shutil.rmtree(run / "checkpoints-discarded", ignore_errors=True)
 
     n_same = sum(t["metrics_identical"] and t["params_identical"] for t in trials)
@@ -242,8 +293,12 @@ def main(argv=None) -> int:
         "command": " ".join(["python", "experiments/fault_kill.py"] + (sys.argv[1:] if argv is None else list(argv))),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "job": "jaxmeta train " + " ".join(JOB),
-        "reference": {"metrics_rows": len(ref_rows), "final_step": ref_arrays["step"],
-                      "arrays": len(ref_arrays["arrays"]), "kill_window_s": round(window, 3)},
+        "reference": {
+            "metrics_rows": len(ref_rows),
+            "final_step": ref_arrays["step"],
+            "arrays": len(ref_arrays["arrays"]),
+            "kill_window_s": round(window, 3),
+        },
         "trials_run": len(trials),
         "killed": n_killed,
         "identical": n_same,
@@ -253,8 +308,10 @@ def main(argv=None) -> int:
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
-    print(f"N = {len(trials)} trials ({n_killed} killed before they ended), {n_same} identical to the uninterrupted one "
-          f"(metrics.csv rows and final checkpoint arrays); phases {result['phases']}; {args.json}")
+    print(
+        f"N = {len(trials)} trials ({n_killed} killed before they ended), {n_same} identical to the uninterrupted one "
+        f"(metrics.csv rows and final checkpoint arrays); phases {result['phases']}; {args.json}"
+    )
     return 0 if n_same == len(trials) else 1
 
 

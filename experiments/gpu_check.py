@@ -12,6 +12,7 @@ Sized to finish in about 8 minutes on one H200 (the default sizes); on this proj
     bash experiments/gpu_check.sh                        # on the accelerator machine
     .venv/bin/python experiments/gpu_check.py --quick    # CPU smoke run: MT10 only, tiny sizes
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,16 @@ def env_row(bench_name: str, n: int, steps: int, repeats: int) -> dict:
         t = time.perf_counter()
         state = jax.block_until_ready(run(state, jax.random.key(3 + r)))
         times.append(time.perf_counter() - t)
-    return {"kind": "env", "bench": bench_name, "envs_per_skill": n, "envs": menv.num_envs,
-            "graphs": menv.num_physics_groups, "compile_s": compile_s,
-            "env_steps_per_s": menv.num_envs * steps / statistics.median(times), "peak_gb": peak_memory_gb()}
+    return {
+        "kind": "env",
+        "bench": bench_name,
+        "envs_per_skill": n,
+        "envs": menv.num_envs,
+        "graphs": menv.num_physics_groups,
+        "compile_s": compile_s,
+        "env_steps_per_s": menv.num_envs * steps / statistics.median(times),
+        "peak_gb": peak_memory_gb(),
+    }
 
 
 def train_row(bench_name: str, n: int, chunk_steps: int, quick: bool) -> dict:
@@ -70,14 +78,34 @@ def train_row(bench_name: str, n: int, chunk_steps: int, quick: bool) -> dict:
     here = os.path.dirname(os.path.abspath(__file__))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "train.json")
-        cmd = [sys.executable, os.path.join(here, "bench_train.py"), "--benchmark", bench_name,
-               "--envs-per-skill", str(n), "--chunk-steps", str(chunk_steps), "--skip", "updates", "env",
-               "--repeats", "2", "--json", out] + (["--quick"] if quick else [])
+        cmd = [
+            sys.executable,
+            os.path.join(here, "bench_train.py"),
+            "--benchmark",
+            bench_name,
+            "--envs-per-skill",
+            str(n),
+            "--chunk-steps",
+            str(chunk_steps),
+            "--skip",
+            "updates",
+            "env",
+            "--repeats",
+            "2",
+            "--json",
+            out,
+        ] + (["--quick"] if quick else [])
         subprocess.run(cmd, check=True)
         with open(out) as fh:
             res = json.load(fh)
-    return {"kind": "train", "bench": bench_name, "envs_per_skill": n, "compile_s": res["loop"]["compile_s"],
-            "env_steps_per_s": res["loop"]["env_steps_per_s"], "updates_per_s": res["loop"]["updates_per_s"]}
+    return {
+        "kind": "train",
+        "bench": bench_name,
+        "envs_per_skill": n,
+        "compile_s": res["loop"]["compile_s"],
+        "env_steps_per_s": res["loop"]["env_steps_per_s"],
+        "updates_per_s": res["loop"]["updates_per_s"],
+    }
 
 
 def main(argv=None) -> int:
@@ -87,8 +115,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=50, help="env steps per timed scan")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--train-envs-per-skill", type=int, default=256)
-    p.add_argument("--chunk-steps", type=int, default=None, help="env steps per training chunk (default 16 "
-                   "batched steps)")
+    p.add_argument(
+        "--chunk-steps", type=int, default=None, help="env steps per training chunk (default 16 batched steps)"
+    )
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--quick", action="store_true", help="CPU smoke run: MT10, 2 and 4 envs per skill, tiny chunk")
     p.add_argument("--json", default=None)
@@ -100,24 +129,34 @@ def main(argv=None) -> int:
         p.error(f"sizes, --steps and --repeats must be >= 1, got {bad or (args.steps, args.repeats)}")
     for b in args.benches:
         envs.benchmark(b)  # a bad name fails here, before any compile
-    print(f"backend {jax.default_backend()}, {jax.device_count()} device(s): {jax.devices()[0].device_kind}",
-          flush=True)
+    print(
+        f"backend {jax.default_backend()}, {jax.device_count()} device(s): {jax.devices()[0].device_kind}", flush=True
+    )
     rows = []
-    print(f"{'kind':5s} {'bench':5s} {'envs/skill':>10s} {'envs':>7s} {'graphs':>6s} {'compile s':>9s} "
-          f"{'env-steps/s':>12s} {'peak GB':>8s}", flush=True)
+    print(
+        f"{'kind':5s} {'bench':5s} {'envs/skill':>10s} {'envs':>7s} {'graphs':>6s} {'compile s':>9s} "
+        f"{'env-steps/s':>12s} {'peak GB':>8s}",
+        flush=True,
+    )
     for b in args.benches:
         for n in args.envs_per_skill:
             r = env_row(b, n, args.steps, args.repeats)
             rows.append(r)
-            print(f"env   {b:5s} {n:10d} {r['envs']:7d} {r['graphs']:6d} {r['compile_s']:9.1f} "
-                  f"{r['env_steps_per_s']:12.0f} {r['peak_gb']:8.2f}", flush=True)
+            print(
+                f"env   {b:5s} {n:10d} {r['envs']:7d} {r['graphs']:6d} {r['compile_s']:9.1f} "
+                f"{r['env_steps_per_s']:12.0f} {r['peak_gb']:8.2f}",
+                flush=True,
+            )
         if not args.skip_train:
             num_skills = len(envs.benchmark(b).train_skills)
             chunk = args.chunk_steps or 16 * num_skills * args.train_envs_per_skill
             r = train_row(b, args.train_envs_per_skill, chunk, args.quick)
             rows.append(r)
-            print(f"train {b:5s} {args.train_envs_per_skill:10d} {num_skills * args.train_envs_per_skill:7d} "
-                  f"{'':6s} {r['compile_s']:9.1f} {r['env_steps_per_s']:12.0f} {'':8s}", flush=True)
+            print(
+                f"train {b:5s} {args.train_envs_per_skill:10d} {num_skills * args.train_envs_per_skill:7d} "
+                f"{'':6s} {r['compile_s']:9.1f} {r['env_steps_per_s']:12.0f} {'':8s}",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

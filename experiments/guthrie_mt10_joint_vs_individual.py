@@ -8,6 +8,7 @@ the same skill and goals as in toy/2). x axis: env steps *per skill* (a joint ru
 both modes are compared at equal data per skill. Full preset: every MT10 skill ported to MJX.
 Writes guthrie_mt10_joint_vs_individual.csv (mode, skill, env_steps_per_skill, success) and .png.
 """
+
 from __future__ import annotations
 
 import _study as st
@@ -24,11 +25,20 @@ def main(argv=None):
     if args.preset == "small":
         common = dict(st.TOY_SMALL, eval_every=4_000)
         joint = dict(benchmark="toy/2", total_steps=60_000)
-        singles = {"toy-0": dict(benchmark="toy/1", total_steps=30_000),
-                   "toy-1": dict(benchmark="toy/1", split="test", total_steps=30_000)}
+        singles = {
+            "toy-0": dict(benchmark="toy/1", total_steps=30_000),
+            "toy-1": dict(benchmark="toy/1", split="test", total_steps=30_000),
+        }
     else:
-        common = dict(max_path_length=500, envs_per_skill=1, eval_every=100_000, checkpoint_every=0,
-                      network=dict(hidden=(400, 400, 400)), batch_size=1280, buffer_capacity=1_000_000)
+        common = dict(
+            max_path_length=500,
+            envs_per_skill=1,
+            eval_every=100_000,
+            checkpoint_every=0,
+            network=dict(hidden=(400, 400, 400)),
+            batch_size=1280,
+            buffer_capacity=1_000_000,
+        )
         joint = dict(benchmark="MT10", total_steps=4_000_000)
         singles = {s: dict(benchmark=f"MT1/{s}", total_steps=400_000) for s in MT10_SKILLS}
         check_ported("MT10")
@@ -48,8 +58,13 @@ def main(argv=None):
     for i, s in enumerate(skills):
         for mode, ls in (("joint", "-"), ("individual", "--")):
             r = [x for x in rows if x["mode"] == mode and x["skill"] == s]
-            ax.plot([x["env_steps_per_skill"] for x in r], [x["success"] for x in r], ls=ls, color=f"C{i}",
-                    label=f"{s} {mode}")
+            ax.plot(
+                [x["env_steps_per_skill"] for x in r],
+                [x["success"] for x in r],
+                ls=ls,
+                color=f"C{i}",
+                label=f"{s} {mode}",
+            )
     ax.set_xlabel("env steps per skill")
     ax.set_ylabel("success")
     ax.set_ylim(-0.02, 1.02)

@@ -11,6 +11,7 @@ overrides of `RECIPES`. Full preset: 500-step episodes (metaworld's), so every t
 episode is 500 steps. Writes guthrie_mt1_per_skill.csv (skill, seed, env_steps, wall_s, success)
 and .png (mean over seeds, shaded min-max).
 """
+
 from __future__ import annotations
 
 import _study as st
@@ -23,12 +24,20 @@ NAME = "guthrie_mt1_per_skill"
 #: parallel16-ln: parallel16 with LayerNorm in the critic's hidden layers (RLPD / BRO critics).
 RECIPES = {
     "default": {},
-    "parallel16": dict(envs_per_skill=16, updates_per_step=4, batch_size=256, warmup_steps=8_000,
-                       buffer_capacity=400_000),
-    "parallel16-r1": dict(envs_per_skill=16, updates_per_step=16, batch_size=256, warmup_steps=8_000,
-                          buffer_capacity=400_000),
-    "parallel16-ln": dict(envs_per_skill=16, updates_per_step=4, batch_size=256, warmup_steps=8_000,
-                          buffer_capacity=400_000, network=NetworkConfig(hidden=(256, 256), layer_norm="critic")),
+    "parallel16": dict(
+        envs_per_skill=16, updates_per_step=4, batch_size=256, warmup_steps=8_000, buffer_capacity=400_000
+    ),
+    "parallel16-r1": dict(
+        envs_per_skill=16, updates_per_step=16, batch_size=256, warmup_steps=8_000, buffer_capacity=400_000
+    ),
+    "parallel16-ln": dict(
+        envs_per_skill=16,
+        updates_per_step=4,
+        batch_size=256,
+        warmup_steps=8_000,
+        buffer_capacity=400_000,
+        network=NetworkConfig(hidden=(256, 256), layer_norm="critic"),
+    ),
 }
 
 
@@ -59,8 +68,17 @@ def main(argv=None):
     cfgs = []
     for s in skills:  # every config is built (and validated) before the first compile
         check_ported(f"MT1/{s}")
-        cfgs.append(preset("default", benchmark=f"MT1/{s}", seed=args.seed, num_seeds=args.seeds, checkpoint_every=0,
-                           eval_episodes=args.eval_episodes, **over))
+        cfgs.append(
+            preset(
+                "default",
+                benchmark=f"MT1/{s}",
+                seed=args.seed,
+                num_seeds=args.seeds,
+                checkpoint_every=0,
+                eval_episodes=args.eval_episodes,
+                **over,
+            )
+        )
     out = st.out_dir(args, NAME)
     rows = []
     for s, cfg in zip(skills, cfgs):

@@ -9,6 +9,7 @@ refresh, the trainer's rule) that counts how often each slot is drawn. Priority 
 leaf_i^(1/alpha) from the sum tree (leaves store p^alpha). Writes guthrie_per_analysis.csv (slot,
 task_id, priority, replay_count) and .png (histogram; scatter).
 """
+
 from __future__ import annotations
 
 import _study as st
@@ -28,13 +29,20 @@ def main(argv=None):
     from jaxmeta.train import make_train
 
     if args.preset == "small":
-        cfg = TrainConfig(**dict(st.TOY_SMALL, benchmark="toy/1", per=True, total_steps=30_000, eval_every=0,
-                                 seed=args.seed))
+        cfg = TrainConfig(
+            **dict(st.TOY_SMALL, benchmark="toy/1", per=True, total_steps=30_000, eval_every=0, seed=args.seed)
+        )
         count_updates = 4_000
     else:
         check_ported("MT1/peg-insert-side-v3")
-        cfg = preset("default", benchmark="MT1/peg-insert-side-v3", per=True, total_steps=100_000,
-                     max_path_length=500, seed=args.seed)
+        cfg = preset(
+            "default",
+            benchmark="MT1/peg-insert-side-v3",
+            per=True,
+            total_steps=100_000,
+            max_path_length=500,
+            seed=args.seed,
+        )
         count_updates = 50_000
     tr = make_train(cfg)
     ts = jax.jit(tr.init)(tr.seed_key(0))
@@ -62,12 +70,14 @@ def main(argv=None):
     replay, counts = measure(ts.agent, ts.replay, jax.random.PRNGKey(123))
     size = int(replay.size)
     P = replay.priority_tree.shape[0] // 2
-    leaves = np.asarray(replay.priority_tree[P:P + size])
+    leaves = np.asarray(replay.priority_tree[P : P + size])
     prio = leaves ** (1.0 / cfg.per_alpha)
     counts = np.asarray(counts[:size])
     tids = np.asarray(replay.task_ids[:size])
-    rows = [{"slot": i, "task_id": int(tids[i]), "priority": float(prio[i]), "replay_count": int(counts[i])}
-            for i in range(size)]
+    rows = [
+        {"slot": i, "task_id": int(tids[i]), "priority": float(prio[i]), "replay_count": int(counts[i])}
+        for i in range(size)
+    ]
     st.write_csv(out / f"{NAME}.csv", rows)
     plt = st.plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
@@ -86,9 +96,11 @@ def main(argv=None):
     fig.savefig(out / f"{NAME}.png", dpi=110)
     q = np.quantile(prio, [0.5, 0.9, 0.99, 1.0])
     hi = prio >= q[2]
-    print(f"priority quantiles 50/90/99/100%: {np.round(q, 4)}; mean replay count: all {counts.mean():.2f}, "
-          f"top 1% priority {counts[hi].mean():.2f}, bottom 50% {counts[prio <= q[0]].mean():.2f}; "
-          f"corr(priority, count) = {np.corrcoef(prio, counts)[0, 1]:.3f}")
+    print(
+        f"priority quantiles 50/90/99/100%: {np.round(q, 4)}; mean replay count: all {counts.mean():.2f}, "
+        f"top 1% priority {counts[hi].mean():.2f}, bottom 50% {counts[prio <= q[0]].mean():.2f}; "
+        f"corr(priority, count) = {np.corrcoef(prio, counts)[0, 1]:.3f}"
+    )
 
 
 if __name__ == "__main__":

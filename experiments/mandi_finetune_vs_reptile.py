@@ -8,6 +8,7 @@ Full preset: ML10 (all fifteen skills ported);
 pretraining 2M env steps per method, fine-tuning 500k env steps, metaworld episode length 500.
 Writes mandi_finetune_vs_reptile.csv (method, env_steps, success) and .png.
 """
+
 from __future__ import annotations
 
 import _study as st
@@ -28,29 +29,63 @@ def main(argv=None):
     else:
         bench = "ML10"
         check_ported(bench), check_ported(bench, "test")
-        common = dict(envs_per_skill=1, max_path_length=500, warmup_steps=15_000, chunk_steps=50_000,
-                      batch_size=1280, buffer_capacity=1_000_000, updates_per_step=1, eval_every=200_000,
-                      eval_episodes=10, checkpoint_every=500_000, network=dict(hidden=(400, 400, 400)),
-                      sac=dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4, discount=0.99))
+        common = dict(
+            envs_per_skill=1,
+            max_path_length=500,
+            warmup_steps=15_000,
+            chunk_steps=50_000,
+            batch_size=1280,
+            buffer_capacity=1_000_000,
+            updates_per_step=1,
+            eval_every=200_000,
+            eval_episodes=10,
+            checkpoint_every=500_000,
+            network=dict(hidden=(400, 400, 400)),
+            sac=dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4, discount=0.99),
+        )
         pre_steps, ft_steps, ft_every = 2_000_000, 500_000, 50_000
         reptile = dict(inner_steps=10, meta_batch=5, outer_lr=0.1)
         rep_ratio = dict(updates_per_step=1, steps_per_update=10)
     rows = []
     runs = {}
     for method in ("mtsac", "reptile"):
-        kw = dict(common, benchmark=bench, algo=method, total_steps=pre_steps, seed=args.seed,
-                  out=str(out / f"pretrain-{method}"))
+        kw = dict(
+            common,
+            benchmark=bench,
+            algo=method,
+            total_steps=pre_steps,
+            seed=args.seed,
+            out=str(out / f"pretrain-{method}"),
+        )
         if method == "reptile":
             kw.update(rep_ratio, reptile=reptile)
         st.train_run(TrainConfig(**kw))
-        runs[method] = st.finetune_run(str(out / f"pretrain-{method}"), benchmark=bench, split="test",
-                                       total_steps=ft_steps, eval_every=ft_every, out=str(out / f"finetune-{method}"))
-    scratch = TrainConfig(**dict(common, benchmark=bench, split="test", total_steps=ft_steps, eval_every=ft_every,
-                                 warmup_steps=min(common["warmup_steps"], ft_steps), seed=args.seed,
-                                 out=str(out / "scratch")))
+        runs[method] = st.finetune_run(
+            str(out / f"pretrain-{method}"),
+            benchmark=bench,
+            split="test",
+            total_steps=ft_steps,
+            eval_every=ft_every,
+            out=str(out / f"finetune-{method}"),
+        )
+    scratch = TrainConfig(
+        **dict(
+            common,
+            benchmark=bench,
+            split="test",
+            total_steps=ft_steps,
+            eval_every=ft_every,
+            warmup_steps=min(common["warmup_steps"], ft_steps),
+            seed=args.seed,
+            out=str(out / "scratch"),
+        )
+    )
     st.train_run(scratch)
-    curves = {"multi-task pretrain + fine-tune": out / "finetune-mtsac",
-              "Reptile pretrain + fine-tune": out / "finetune-reptile", "from scratch": out / "scratch"}
+    curves = {
+        "multi-task pretrain + fine-tune": out / "finetune-mtsac",
+        "Reptile pretrain + fine-tune": out / "finetune-reptile",
+        "from scratch": out / "scratch",
+    }
     for label, d in curves.items():
         for steps, succ in st.eval_curve(d):
             rows.append({"method": label, "env_steps": steps, "success": succ})

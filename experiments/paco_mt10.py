@@ -14,6 +14,7 @@ metrics.csv with the mask-out / reset counters, learning_curve.png, checkpoints 
 source by ``experiments/taco_transfer.py``). MT10 needs all ten skills ported to MJX (the script says
 which are missing).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,26 @@ def small_config(algo: str, seed: int = 0, seeds: int = 1, out: str | None = Non
     if algo == "taco-online":
         paco = PaCoOptions(task_sampling="online", online_every=4_000)
     return TrainConfig(
-        benchmark="toy/3", algo=full.algo, seed=seed, num_seeds=seeds, envs_per_skill=4, max_path_length=50,
-        total_steps=24_000, warmup_steps=1_200, updates_per_step=1, chunk_steps=2_400, batch_size=240,
-        buffer_capacity=50_000, balanced=True, network=NetworkConfig(hidden=(64, 64)),
-        sac=dict(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3), paco=paco, eval_every=4_800, eval_episodes=10,
-        checkpoint_every=12_000, out=out,
+        benchmark="toy/3",
+        algo=full.algo,
+        seed=seed,
+        num_seeds=seeds,
+        envs_per_skill=4,
+        max_path_length=50,
+        total_steps=24_000,
+        warmup_steps=1_200,
+        updates_per_step=1,
+        chunk_steps=2_400,
+        batch_size=240,
+        buffer_capacity=50_000,
+        balanced=True,
+        network=NetworkConfig(hidden=(64, 64)),
+        sac=dict(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3),
+        paco=paco,
+        eval_every=4_800,
+        eval_episodes=10,
+        checkpoint_every=12_000,
+        out=out,
     )
 
 
@@ -78,8 +94,13 @@ def main(argv=None):
     from jaxmeta.train import train
 
     summary = train(cfg)
-    print(json.dumps({k: summary.get(k) for k in ("run_dir", "best_eval_success", "final_eval", "updates_per_s")},
-                     indent=2, default=str))
+    print(
+        json.dumps(
+            {k: summary.get(k) for k in ("run_dir", "best_eval_success", "final_eval", "updates_per_s")},
+            indent=2,
+            default=str,
+        )
+    )
     return summary
 
 

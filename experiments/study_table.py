@@ -4,6 +4,7 @@ table: per skill and env-step budget, the mean eval success over seeds with a 95
 
     python experiments/study_table.py docs/results/<study>/<recipe>/<study>.csv --steps 8k,48k,104k
 """
+
 from __future__ import annotations
 
 import argparse

@@ -21,6 +21,7 @@ used on CPU, adds the same deltas one leaf at a time). After every `--every` upd
 
 Prints a table and writes `--json`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,19 +113,32 @@ def main(argv=None):
 
         (m_all, f_all), (m_top, f_top) = hits(u_all), hits(u_top)
         fb_internal = fb.nodes[: n - 1]
-        return dict(ours_root=ours[1], ours_leaves=ours[n:], fb_root=fb.nodes[0], fb_leaves=fb.nodes[n - 1:],
-                    ours_neg=(ours[1:n] < 0).sum(), fb_neg=(fb_internal < 0).sum(), ours_zero=m_all,
-                    fb_zero=f_all, ours_zero_top=m_top, fb_zero_top=f_top)
+        return dict(
+            ours_root=ours[1],
+            ours_leaves=ours[n:],
+            fb_root=fb.nodes[0],
+            fb_leaves=fb.nodes[n - 1 :],
+            ours_neg=(ours[1:n] < 0).sum(),
+            fb_neg=(fb_internal < 0).sum(),
+            ours_zero=m_all,
+            fb_zero=f_all,
+            ours_zero_top=m_top,
+            fb_zero_top=f_top,
+        )
 
     def measure(done, ours, fb, seconds):
         r = jax.device_get(probe(ours, fb))
         row = {"updates": done, "seconds": round(seconds, 1)}
         for name in ("ours", "fb"):
             true = float(np.sum(r[f"{name}_leaves"].astype(np.float64)))
-            row[name] = {"root": float(r[f"{name}_root"]), "leaf_sum_f64": true,
-                         "rel_err": abs(float(r[f"{name}_root"]) - true) / true,
-                         "neg_nodes": int(r[f"{name}_neg"]), "zero_hits": int(r[f"{name}_zero"]),
-                         "zero_hits_top": int(r[f"{name}_zero_top"])}
+            row[name] = {
+                "root": float(r[f"{name}_root"]),
+                "leaf_sum_f64": true,
+                "rel_err": abs(float(r[f"{name}_root"]) - true) / true,
+                "neg_nodes": int(r[f"{name}_neg"]),
+                "zero_hits": int(r[f"{name}_zero"]),
+                "zero_hits_top": int(r[f"{name}_zero_top"]),
+            }
         assert np.array_equal(r["ours_leaves"], r["fb_leaves"]), "the two trees' leaves differ"
         return row
 
@@ -143,20 +157,32 @@ def main(argv=None):
         rows.append(measure(done, ours, fb, t_run))
         print(f"{done:>12,} updates ({t_run:.0f} s)", flush=True)
 
-    print(f"\nfloat32 sum trees, 2**{depth} leaves (odd ones 0), batch {a.batch}, log-normal sigma {a.sigma}, "
-          f"seed {a.seed}; compile {compile_s:.1f} s; jax {jax.__version__}, flashbax {metadata.version('flashbax')}")
+    print(
+        f"\nfloat32 sum trees, 2**{depth} leaves (odd ones 0), batch {a.batch}, log-normal sigma {a.sigma}, "
+        f"seed {a.seed}; compile {compile_s:.1f} s; jax {jax.__version__}, flashbax {metadata.version('flashbax')}"
+    )
     print(f"zero-leaf hits of {a.queries} probes over all mass / over its last 1e-4")
-    print(f"{'updates':>12} | {'jaxmeta rel err':>15} {'neg':>4} {'zero':>5} {'top':>6} | "
-          f"{'flashbax rel err':>16} {'neg':>6} {'zero':>5} {'top':>6}")
+    print(
+        f"{'updates':>12} | {'jaxmeta rel err':>15} {'neg':>4} {'zero':>5} {'top':>6} | "
+        f"{'flashbax rel err':>16} {'neg':>6} {'zero':>5} {'top':>6}"
+    )
     for r in rows:
         o, f = r["ours"], r["fb"]
-        print(f"{r['updates']:>12,} | {o['rel_err']:>15.3e} {o['neg_nodes']:>4} {o['zero_hits']:>5} "
-              f"{o['zero_hits_top']:>6} | {f['rel_err']:>16.3e} {f['neg_nodes']:>6} {f['zero_hits']:>5} "
-              f"{f['zero_hits_top']:>6}")
+        print(
+            f"{r['updates']:>12,} | {o['rel_err']:>15.3e} {o['neg_nodes']:>4} {o['zero_hits']:>5} "
+            f"{o['zero_hits_top']:>6} | {f['rel_err']:>16.3e} {f['neg_nodes']:>6} {f['zero_hits']:>5} "
+            f"{f['zero_hits_top']:>6}"
+        )
     if a.json:
-        out = {"command": "python experiments/sumtree_drift.py " + " ".join(argv or __import__("sys").argv[1:]),
-               "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "compile_s": round(compile_s, 1),
-               "args": vars(a), "jax": jax.__version__, "flashbax": metadata.version("flashbax"), "rows": rows}
+        out = {
+            "command": "python experiments/sumtree_drift.py " + " ".join(argv or __import__("sys").argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "compile_s": round(compile_s, 1),
+            "args": vars(a),
+            "jax": jax.__version__,
+            "flashbax": metadata.version("flashbax"),
+            "rows": rows,
+        }
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
         print(f"wrote {a.json}")

@@ -25,6 +25,7 @@ Presets:
   then transfers to toy/1 (the toy env has no held-out skill, so this exercises the pipeline rather
   than measuring transfer), a few thousand env steps each on a 2-core CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,34 +48,74 @@ from jaxmeta.agents.taco.metrics import relative_transfer_cost, transfer_metrics
 FULL_TARGETS = ("sweep-v3", "sweep-into-v3", "lever-pull-v3", "shelf-place-v3")
 
 
-def target_configs(preset: str, target: str, source: str, out: Path, seeds: int, fixed_phi: bool,
-                   source_step: int | None, n_e: int | None) -> tuple[TrainConfig, TrainConfig]:
+def target_configs(
+    preset: str,
+    target: str,
+    source: str,
+    out: Path,
+    seeds: int,
+    fixed_phi: bool,
+    source_step: int | None,
+    n_e: int | None,
+) -> tuple[TrainConfig, TrainConfig]:
     """(transfer config, from-scratch config) for one target benchmark."""
     src = TrainConfig.from_dict(json.loads((Path(source) / "config.json").read_text()))
     if preset == "full":
         common = dict(
-            benchmark=f"MT1/{target}", num_seeds=seeds, envs_per_skill=10, max_path_length=150,
-            total_steps=6_000_000, updates_per_step=1, chunk_steps=50_000, batch_size=1280,
-            buffer_capacity=1_000_000, network=NetworkConfig(hidden=src.network.hidden),
-            sac=SACConfig(discount=0.99, actor_lr=3e-4, critic_lr=3e-4, alpha_lr=1e-4), eval_every=50_000,
-            eval_episodes=10, checkpoint_every=1_000_000,
+            benchmark=f"MT1/{target}",
+            num_seeds=seeds,
+            envs_per_skill=10,
+            max_path_length=150,
+            total_steps=6_000_000,
+            updates_per_step=1,
+            chunk_steps=50_000,
+            batch_size=1280,
+            buffer_capacity=1_000_000,
+            network=NetworkConfig(hidden=src.network.hidden),
+            sac=SACConfig(discount=0.99, actor_lr=3e-4, critic_lr=3e-4, alpha_lr=1e-4),
+            eval_every=50_000,
+            eval_episodes=10,
+            checkpoint_every=1_000_000,
         )
         n_e = 20_000 if n_e is None else n_e
     else:
         common = dict(
-            benchmark=target, num_seeds=seeds, envs_per_skill=4, max_path_length=50, total_steps=6_000,
-            updates_per_step=1, chunk_steps=600, batch_size=120, buffer_capacity=20_000,
+            benchmark=target,
+            num_seeds=seeds,
+            envs_per_skill=4,
+            max_path_length=50,
+            total_steps=6_000,
+            updates_per_step=1,
+            chunk_steps=600,
+            batch_size=120,
+            buffer_capacity=20_000,
             network=NetworkConfig(hidden=src.network.hidden),
-            sac=SACConfig(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3), eval_every=600, eval_episodes=10,
+            sac=SACConfig(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3),
+            eval_every=600,
+            eval_episodes=10,
             checkpoint_every=0,
         )
         n_e = 1_200 if n_e is None else n_e
     name = target.replace("/", "-")
-    paco = dataclass_replace(src.paco, task_sampling="uniform", task_groups=None, task_weights=None,
-                             upweighted_skills=(), transfer_from=str(source), transfer_step=source_step,
-                             transfer_explore_steps=n_e, transfer_fixed_phi=fixed_phi)
-    transfer = TrainConfig(**common, algo="paco", balanced=True, warmup_steps=0, paco=paco,
-                           out=str(out / f"{name}-taco{'-fixedphi' if fixed_phi else ''}"))
+    paco = dataclass_replace(
+        src.paco,
+        task_sampling="uniform",
+        task_groups=None,
+        task_weights=None,
+        upweighted_skills=(),
+        transfer_from=str(source),
+        transfer_step=source_step,
+        transfer_explore_steps=n_e,
+        transfer_fixed_phi=fixed_phi,
+    )
+    transfer = TrainConfig(
+        **common,
+        algo="paco",
+        balanced=True,
+        warmup_steps=0,
+        paco=paco,
+        out=str(out / f"{name}-taco{'-fixedphi' if fixed_phi else ''}"),
+    )
     scratch = TrainConfig(**common, algo="mtsac", warmup_steps=n_e, out=str(out / f"{name}-scratch"))
     return transfer, scratch
 
@@ -130,17 +171,29 @@ def main(argv=None):
         except ValueError as e:
             print(f"skipping {target}: {e}", flush=True)
             continue
-        tcfg, scfg = target_configs(args.preset, target, source, out, seeds, args.fixed_phi, args.source_step,
-                                    args.explore_steps)
-        row = {"target": target, "source": source, "fixed_phi": args.fixed_phi, "seeds": seeds,
-               "n_e": tcfg.paco.transfer_explore_steps}
+        tcfg, scfg = target_configs(
+            args.preset, target, source, out, seeds, args.fixed_phi, args.source_step, args.explore_steps
+        )
+        row = {
+            "target": target,
+            "source": source,
+            "fixed_phi": args.fixed_phi,
+            "seeds": seeds,
+            "n_e": tcfg.paco.transfer_explore_steps,
+        }
         for kind, cfg in (("transfer", tcfg),) + (() if args.no_scratch else (("scratch", scfg),)):
             resume = latest_step(cfg.out_dir) is not None
             print(f"{target}: {kind} run -> {cfg.out_dir}{' (resuming)' if resume else ''}", flush=True)
             summary = train(cfg, resume=resume, progress=False)
             m = transfer_metrics(cfg.out_dir, args.threshold, n_max)
-            row.update({f"{kind}_n": m["n"], f"{kind}_alpha": m["alpha"], f"{kind}_cost": m["cost"],
-                        f"{kind}_final_success": (summary.get("final_eval") or {}).get("success")})
+            row.update(
+                {
+                    f"{kind}_n": m["n"],
+                    f"{kind}_alpha": m["alpha"],
+                    f"{kind}_cost": m["cost"],
+                    f"{kind}_final_success": (summary.get("final_eval") or {}).get("success"),
+                }
+            )
             row[f"_{kind}"] = m
         if "_scratch" in row:
             row["relative_transfer_cost"] = relative_transfer_cost(row["_transfer"], row["_scratch"])

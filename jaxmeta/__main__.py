@@ -1,4 +1,5 @@
 """``python -m jaxmeta ...`` == the ``jaxmeta`` console script (see jaxmeta.cli)."""
+
 import sys
 
 from jaxmeta.cli import main

@@ -5,6 +5,7 @@ network conditioning it fixes, and its learner factory as an import path, resolv
 
 Registering imports nothing heavy; `AlgoSpec.make_learner(config, buffer)` imports the factory.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,11 +57,28 @@ def register_algo(spec: AlgoSpec) -> AlgoSpec:
 register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot task id appended to the inputs"))
 register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per task"))
 # PaCo / TaCo (paper 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
-register_algo(AlgoSpec("paco", "onehot", "PaCo: K parameter sets per layer, theta_t = Phi w_t, loss mask-out and "
-                       "w-reset (TrainConfig.paco)", learner="jaxmeta.agents.paco.learner:make_paco_learner"))
-register_algo(AlgoSpec("taco", "onehot", "TaCo: PaCo with task sampling p_t (uniform / grouped / weighted / online "
-                       "DBSCAN; TrainConfig.paco.task_sampling)",
-                       learner="jaxmeta.agents.taco.learner:make_taco_learner"))
-register_algo(AlgoSpec("reptile", "onehot", "Reptile over MT-SAC (paper 001 Alg. 2): vmapped per-task inner "
-                       "loops of k SAC updates, outer interpolation",
-                       learner="jaxmeta.agents.reptile.learner:make_reptile_learner"))
+register_algo(
+    AlgoSpec(
+        "paco",
+        "onehot",
+        "PaCo: K parameter sets per layer, theta_t = Phi w_t, loss mask-out and w-reset (TrainConfig.paco)",
+        learner="jaxmeta.agents.paco.learner:make_paco_learner",
+    )
+)
+register_algo(
+    AlgoSpec(
+        "taco",
+        "onehot",
+        "TaCo: PaCo with task sampling p_t (uniform / grouped / weighted / online "
+        "DBSCAN; TrainConfig.paco.task_sampling)",
+        learner="jaxmeta.agents.taco.learner:make_taco_learner",
+    )
+)
+register_algo(
+    AlgoSpec(
+        "reptile",
+        "onehot",
+        "Reptile over MT-SAC (paper 001 Alg. 2): vmapped per-task inner loops of k SAC updates, outer interpolation",
+        learner="jaxmeta.agents.reptile.learner:make_reptile_learner",
+    )
+)

@@ -22,6 +22,7 @@ nothing reads. A failed write raises `CheckpointError` naming the directory and 
 checkpoints are untouched. Library detail of a failure (TensorStore / orbax messages and tracebacks) is
 appended to ``<run>/error.log`` (`log_error`); messages keep to a line or two.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -76,6 +77,7 @@ __all__ = [
     "restore_policy",
 ]
 
+
 def read_config(run_dir: str | os.PathLike) -> TrainConfig:
     """The run's config: ``config.json``, or, when that file is missing but checkpoints exist, the
     config stored in the newest checkpoint that reads (a copy of the same file)."""
@@ -87,14 +89,17 @@ def read_config(run_dir: str | os.PathLike) -> TrainConfig:
         mngr = _manager(run_dir, None, read_only=True)
         try:
             return TrainConfig.from_dict(
-                mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"])
+                mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"]
+            )
         except Exception as e:  # noqa: BLE001
             _quiet_closed_loop_errors()
             log_error(run_dir, f"config of checkpoint {step} unreadable", e)
         finally:
             mngr.close()
-    raise CheckpointError(f"no {CONFIG_FILE} in {str(run_dir)!r} and no checkpoint there holds a readable config: "
-                          "not a jaxmeta run directory")
+    raise CheckpointError(
+        f"no {CONFIG_FILE} in {str(run_dir)!r} and no checkpoint there holds a readable config: "
+        "not a jaxmeta run directory"
+    )
 
 
 # -------------------------------------------------------------------------------------------- orbax
@@ -137,8 +142,10 @@ def _unpack(packed: dict, abstract: Any) -> Any:
 
 
 def _leaf_signature(tree: Any) -> list:
-    return [[jax.tree_util.keystr(p), list(np.shape(x)), str(np.dtype(x.dtype))]
-            for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]]
+    return [
+        [jax.tree_util.keystr(p), list(np.shape(x)), str(np.dtype(x.dtype))]
+        for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]
+    ]
 
 
 def _policy_of(state: Any) -> dict:
@@ -157,8 +164,9 @@ class Checkpointer:
             self._mngr = _manager(self.run_dir, keep)
         except Exception as e:  # noqa: BLE001
             log = log_error(self.run_dir, f"opening {self.run_dir / CKPT_DIR} failed", e)
-            raise CheckpointError(f"cannot open the checkpoint directory {str(self.run_dir / CKPT_DIR)!r} "
-                                  f"({_short_reason(e)}){_see(log)}") from e
+            raise CheckpointError(
+                f"cannot open the checkpoint directory {str(self.run_dir / CKPT_DIR)!r} ({_short_reason(e)}){_see(log)}"
+            ) from e
 
     def save(self, step: int, state: Any, config: TrainConfig, meta: dict, policy: dict | None = None) -> None:
         """Synchronously write a checkpoint at `step` (env steps); replaces an existing one.
@@ -209,8 +217,10 @@ class Checkpointer:
             want = _leaf_signature(abstract_state)
             if meta.get("leaves") != want:
                 got = meta.get("leaves") or []
-                first = next((f"{a} vs expected {b}" for a, b in zip(got, want) if a != b),
-                             f"{len(got)} leaves vs expected {len(want)}")
+                first = next(
+                    (f"{a} vs expected {b}" for a, b in zip(got, want) if a != b),
+                    f"{len(got)} leaves vs expected {len(want)}",
+                )
                 raise CheckpointError(f"checkpoint {str(path)!r} holds a differently shaped state ({first})")
             packed = self._mngr.restore(
                 step, args=ocp.args.Composite(state=ocp.args.StandardRestore(_pack(abstract_state)))
@@ -259,9 +269,11 @@ def _write_error(run_dir: Path, step: int, e: BaseException) -> CheckpointError:
     else:
         why, fix = _short_reason(e), "fix the cause"
     intact = [s for s in checkpoint_steps(run_dir) if s != step]
-    prev = (f"checkpoint {intact[-1]} is intact" if intact else "there is no earlier checkpoint")
-    return CheckpointError(f"could not write checkpoint {step} to {str(run_dir / CKPT_DIR)!r}: {why}; {prev}: {fix}, "
-                           f"then continue with --resume{_see(log)}")
+    prev = f"checkpoint {intact[-1]} is intact" if intact else "there is no earlier checkpoint"
+    return CheckpointError(
+        f"could not write checkpoint {step} to {str(run_dir / CKPT_DIR)!r}: {why}; {prev}: {fix}, "
+        f"then continue with --resume{_see(log)}"
+    )
 
 
 # ------------------------------------------------------------------------------------------- resume
@@ -333,8 +345,10 @@ class ResumePoint:
         want = _leaf_signature(abstract_state)
         got = self.meta.get("leaves") or []
         if got != want:
-            first = next((f"{a} vs expected {b}" for a, b in zip(got, want) if a != b),
-                         f"{len(got)} leaves vs expected {len(want)}")
+            first = next(
+                (f"{a} vs expected {b}" for a, b in zip(got, want) if a != b),
+                f"{len(got)} leaves vs expected {len(want)}",
+            )
             raise CheckpointError(f"checkpoint {self.step} holds a differently shaped state ({first})")
         packed, self.packed = self.packed, {}  # (the host copy is dropped once on the devices)
         leaves, treedef = jax.tree.flatten(abstract_state)
@@ -386,13 +400,18 @@ def _read_items(mngr, ocp, path: Path, step: int, config: TrainConfig) -> tuple[
         lines = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
         raise CheckpointError(f"checkpoint {str(path)!r} was written with a different config ({lines})")
     try:
-        target = {f"{i:06d}": np.empty(tuple(shape), np.dtype(dtype))
-                  for i, (_, shape, dtype) in enumerate(leaves) if int(np.prod(shape)) > 0}
-        out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target),
-                                                         policy=ocp.args.StandardRestore()))
+        target = {
+            f"{i:06d}": np.empty(tuple(shape), np.dtype(dtype))
+            for i, (_, shape, dtype) in enumerate(leaves)
+            if int(np.prod(shape)) > 0
+        }
+        out = mngr.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), policy=ocp.args.StandardRestore())
+        )
         packed = {k: np.asarray(v) for k, v in out["state"].items()}
-        bad = [k for k, v in target.items() if k not in packed or packed[k].shape != v.shape
-               or packed[k].dtype != v.dtype]
+        bad = [
+            k for k, v in target.items() if k not in packed or packed[k].shape != v.shape or packed[k].dtype != v.dtype
+        ]
         if bad or len(packed) != len(target):
             raise ValueError(f"state leaves {bad[:3]} differ from the leaf signature")
     except Exception as e:  # noqa: BLE001
@@ -412,8 +431,9 @@ def _discard(run_dir: Path, step: int) -> Path:
     return dest
 
 
-def find_resume_point(run_dir: str | os.PathLike, config: TrainConfig, from_step: int | None = None, *,
-                      discard: bool = True) -> ResumePoint:
+def find_resume_point(
+    run_dir: str | os.PathLike, config: TrainConfig, from_step: int | None = None, *, discard: bool = True
+) -> ResumePoint:
     """Read the checkpoint a resume of `run_dir` continues: `from_step`, or the newest intact one.
 
     Every item is read (config, meta, all state arrays, the policy), so a corrupt or incomplete
@@ -446,11 +466,16 @@ def find_resume_point(run_dir: str | os.PathLike, config: TrainConfig, from_step
         log = run_dir / ERROR_LOG if (run_dir / ERROR_LOG).is_file() else None
         why = "; ".join(f"{s}: {r}" for s, r in skipped)
         if from_step is not None:
-            raise CheckpointError(f"checkpoint {from_step} in {where!r} is unusable ({why}); the checkpoints there: "
-                                  f"{listing}; choose another with --from-step{_see(log)}")
+            raise CheckpointError(
+                f"checkpoint {from_step} in {where!r} is unusable ({why}); the checkpoints there: "
+                f"{listing}; choose another with --from-step{_see(log)}"
+            )
         (s0, r0), rest = skipped[0], [str(s) for s, _ in skipped[1:]]
-        raise CheckpointError(f"no intact checkpoint in {where!r}: checkpoint {s0} is unusable ({r0})"
-                              + (f"; so are {', '.join(rest)}" if rest else "") + _see(log))
+        raise CheckpointError(
+            f"no intact checkpoint in {where!r}: checkpoint {s0} is unusable ({r0})"
+            + (f"; so are {', '.join(rest)}" if rest else "")
+            + _see(log)
+        )
     discarded = [(s, _discard(run_dir, s) if discard else None) for s in steps if s > step]
     return ResumePoint(step=step, meta=meta, packed=packed, skipped=skipped, discarded=discarded)
 
@@ -489,15 +514,19 @@ def read_checkpoint(run_dir: str | os.PathLike, step: int | None = None, *, stat
     path = run_dir / CKPT_DIR / str(step)
     mngr = _manager(run_dir, None, read_only=True)
     try:
-        out = dict(mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore(),
-                                                              meta=ocp.args.JsonRestore())))
+        out = dict(
+            mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore(), meta=ocp.args.JsonRestore()))
+        )
         cfg = TrainConfig.from_dict(out["config"])
         meta = dict(out["meta"])
         if not isinstance(meta.get("leaves"), list):
             raise ValueError("meta has no leaf signature")
         if state:  # host arrays: readable whatever devices (and processes) wrote it
-            target = {f"{i:06d}": np.empty(tuple(shape), np.dtype(dtype))
-                      for i, (_, shape, dtype) in enumerate(meta["leaves"]) if int(np.prod(shape)) > 0}
+            target = {
+                f"{i:06d}": np.empty(tuple(shape), np.dtype(dtype))
+                for i, (_, shape, dtype) in enumerate(meta["leaves"])
+                if int(np.prod(shape)) > 0
+            }
             out["state"] = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
     except Exception as e:  # noqa: BLE001
         _quiet_closed_loop_errors()
@@ -532,8 +561,9 @@ def restore_policy(run_dir: str | os.PathLike, step: int | None = None, seed_ind
         # host arrays shaped as stored: readable whatever devices (and processes) wrote the checkpoint
         stored = ocp.StandardCheckpointHandler().metadata((path / "policy").absolute())
         target = jax.tree.map(lambda m: np.empty(tuple(m.shape), m.dtype), stored)
-        out = mngr.restore(step, args=ocp.args.Composite(policy=ocp.args.StandardRestore(target),
-                                                         config=ocp.args.JsonRestore()))
+        out = mngr.restore(
+            step, args=ocp.args.Composite(policy=ocp.args.StandardRestore(target), config=ocp.args.JsonRestore())
+        )
         policy, saved = out["policy"], out["config"]
     except Exception as e:  # noqa: BLE001
         _quiet_closed_loop_errors()
@@ -560,4 +590,3 @@ def restore_policy(run_dir: str | os.PathLike, step: int | None = None, seed_ind
         "step": int(step),
         "skills": config.skills,
     }
-

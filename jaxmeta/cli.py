@@ -27,6 +27,7 @@ or incomplete newest one for the newest intact one, saying so; ``--from-step STE
 (an error lists those there). A failure prints a line or two; library detail and tracebacks go to
 ``<out>/error.log``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,20 +65,25 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jaxmeta", description="JAX multi-task / meta-RL on Meta-World (MJX).")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train (or resume) a multi-task SAC agent",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t = sub.add_parser(
+        "train", help="train (or resume) a multi-task SAC agent", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     t.add_argument("--preset", choices=sorted(PRESETS), default="default", help="base configuration")
     t.add_argument("--benchmark", help="MT1/<skill>, MT10, MT50, ML10, ... or toy/<n>")
-    t.add_argument("--algo", choices=sorted(ALGOS),
-                   help="mtsac (one-hot task input), mhsac (multi-head), paco / taco (compositional, paper 002)")
+    t.add_argument(
+        "--algo",
+        choices=sorted(ALGOS),
+        help="mtsac (one-hot task input), mhsac (multi-head), paco / taco (compositional, paper 002)",
+    )
     t.add_argument("--per", action="store_true", default=None, help="prioritized experience replay")
     t.add_argument("--balanced", action="store_true", default=None, help="task-balanced replay sampling")
     t.add_argument("--seed", type=int, help="PRNG seed (and benchmark task-set seed)")
     t.add_argument("--seeds", type=int, dest="num_seeds", help="independent seeds vmapped in one program")
     t.add_argument("--total-steps", type=_count, help="env steps (summed over envs) per seed, e.g. 2e6")
     t.add_argument("--warmup-steps", type=_count, help="env steps of uniform random actions")
-    t.add_argument("--updates-per-step", type=_ratio,
-                   help="SAC updates per batched env step: an int or a ratio like 1/4")
+    t.add_argument(
+        "--updates-per-step", type=_ratio, help="SAC updates per batched env step: an int or a ratio like 1/4"
+    )
     t.add_argument("--batch-size", type=_count)
     t.add_argument("--buffer-capacity", type=_count)
     t.add_argument("--envs-per-skill", type=int)
@@ -87,15 +93,22 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-episodes", type=int, help="evaluation episodes per skill")
     t.add_argument("--checkpoint-every", type=_count, help="env steps between checkpoints (0: end only)")
     t.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 400,400,400")
-    t.add_argument("--layer-norm", choices=["none", "critic", "both"],
-                   help="LayerNorm in the hidden layers of the critic (or of both networks); SAC algos")
+    t.add_argument(
+        "--layer-norm",
+        choices=["none", "critic", "both"],
+        help="LayerNorm in the hidden layers of the critic (or of both networks); SAC algos",
+    )
     t.add_argument("--lr", type=float, help="learning rate of actor, critic and temperature")
     t.add_argument("--discount", type=float)
     t.add_argument("--out", help="run directory (default checkpoints/<run-name>)")
-    t.add_argument("--split", choices=["train", "test"],
-                   help="task sets the envs run: test = held-out tasks of ML1/ML10 (from-scratch baselines)")
-    t.add_argument("--tasks", type=_ints, dest="task_indices",
-                   help="keep only these task rows of every skill, e.g. 0 or 0-24")
+    t.add_argument(
+        "--split",
+        choices=["train", "test"],
+        help="task sets the envs run: test = held-out tasks of ML1/ML10 (from-scratch baselines)",
+    )
+    t.add_argument(
+        "--tasks", type=_ints, dest="task_indices", help="keep only these task rows of every skill, e.g. 0 or 0-24"
+    )
     rp = t.add_argument_group("Reptile (--algo reptile; TrainConfig.reptile)")
     rp.add_argument("--inner-steps", type=int, help="k SAC updates per task per outer step")
     rp.add_argument("--meta-batch", type=int, help="M tasks per outer step (vmapped inner loops)")
@@ -109,21 +122,30 @@ def parser() -> argparse.ArgumentParser:
     pc.add_argument("--explore-steps", type=_count, help="TaCo transfer: n_e subspace-exploration env steps")
     pc.add_argument("--fixed-phi", action="store_true", default=None, help="TaCo transfer: train w only")
     grp = t.add_mutually_exclusive_group()
-    grp.add_argument("--resume", action="store_true",
-                     help="continue the latest checkpoint in --out, with the config saved there")
-    grp.add_argument("--overwrite", action="store_true",
-                     help="replace jaxmeta's files in a non-empty --out (other files are kept)")
+    grp.add_argument(
+        "--resume", action="store_true", help="continue the latest checkpoint in --out, with the config saved there"
+    )
+    grp.add_argument(
+        "--overwrite", action="store_true", help="replace jaxmeta's files in a non-empty --out (other files are kept)"
+    )
     t.add_argument("--from-step", type=_count, help=_FROM_STEP_HELP)
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--wandb", action=_WandbFlag, help=_WANDB_HELP)
-    t.add_argument("--devices", type=int, dest="num_devices_flag",
-                   help="shard the run over at most N devices (default: every accelerator; 1 on a CPU, where "
-                        "sharding over the host devices measured slower)")
+    t.add_argument(
+        "--devices",
+        type=int,
+        dest="num_devices_flag",
+        help="shard the run over at most N devices (default: every accelerator; 1 on a CPU, where "
+        "sharding over the host devices measured slower)",
+    )
     t.add_argument("--dry-run", action="store_true", help="validate, print the configuration and exit")
     d = t.add_argument_group("several processes (jax.distributed; docs/distributed.md)")
-    d.add_argument("--distributed", action="store_true",
-                   help="one of several processes: JAX detects SLURM / Open MPI / Kubernetes / Cloud TPU, or reads "
-                        "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; the flags below are explicit")
+    d.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one of several processes: JAX detects SLURM / Open MPI / Kubernetes / Cloud TPU, or reads "
+        "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; the flags below are explicit",
+    )
     d.add_argument("--coordinator", help="HOST:PORT process 0 listens on (implies --distributed)")
     d.add_argument("--num-processes", type=int, help="number of processes (implies --distributed)")
     d.add_argument("--process-id", type=int, help="this process, in [0, N) (implies --distributed)")
@@ -146,8 +168,19 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _simple("num_seeds", "--seeds"),
     *(_simple(d) for d in ("total_steps", "warmup_steps")),
     _Flag("updates_per_step", "--updates-per-step", _RATIO_FIELDS, _ratio_values),
-    *(_simple(d) for d in ("batch_size", "buffer_capacity", "envs_per_skill", "max_path_length", "chunk_steps",
-                           "eval_every", "eval_episodes", "checkpoint_every")),
+    *(
+        _simple(d)
+        for d in (
+            "batch_size",
+            "buffer_capacity",
+            "envs_per_skill",
+            "max_path_length",
+            "chunk_steps",
+            "eval_every",
+            "eval_episodes",
+            "checkpoint_every",
+        )
+    ),
     _simple("hidden", field="network.hidden"),
     _simple("layer_norm", field="network.layer_norm"),
     _Flag("lr", "--lr", ("sac.actor_lr", "sac.critic_lr", "sac.alpha_lr")),
@@ -196,8 +229,9 @@ def _check_resume_dir(out: str | None, command: str):
     from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, latest_step, read_config
 
     if not out:
-        raise ValueError(f"--resume needs --out DIR (the {'fine-tuning ' if command == 'finetune' else ''}run "
-                         "directory to continue)")
+        raise ValueError(
+            f"--resume needs --out DIR (the {'fine-tuning ' if command == 'finetune' else ''}run directory to continue)"
+        )
     if latest_step(out) is None:
         raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(out, CKPT_DIR)!r}")
     saved = read_config(out)
@@ -237,8 +271,10 @@ def resume_config(args: argparse.Namespace, given=None):
             why = ", ".join(f"{k} {_show(a)} vs the preset's {_show(b)}" for k, (a, b) in list(diff.items())[:3])
             why += ", ..." if len(diff) > 3 else ""
         if diff:
-            raise ValueError(f"--preset {args.preset} differs from the run's saved config ({why}); leave --preset "
-                             "out: --resume continues with the saved config")
+            raise ValueError(
+                f"--preset {args.preset} differs from the run's saved config ({why}); leave --preset "
+                "out: --resume continues with the saved config"
+            )
     return cfg
 
 
@@ -268,8 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         import jax
 
         if not 1 <= nd <= len(jax.devices()):
-            p.exit(2, f"jaxmeta {args.command}: error: --devices must be in [1, {len(jax.devices())}] "
-                      f"(the {jax.default_backend()} devices of this process), got {nd}\n")
+            p.exit(
+                2,
+                f"jaxmeta {args.command}: error: --devices must be in [1, {len(jax.devices())}] "
+                f"(the {jax.default_backend()} devices of this process), got {nd}\n",
+            )
 
     if args.command == "finetune":
         return finetune_main(p, args, argv)
@@ -304,9 +343,11 @@ def main(argv: list[str] | None = None) -> int:
             import json
 
             print(json.dumps(cfg.to_dict(), indent=2))
-            print(f"num_envs={cfg.num_envs} iters_per_chunk={cfg.iters_per_chunk} "
-                  f"env_steps_per_chunk={cfg.env_steps_per_chunk} num_chunks={cfg.num_chunks} "
-                  f"out={cfg.out_dir}")
+            print(
+                f"num_envs={cfg.num_envs} iters_per_chunk={cfg.iters_per_chunk} "
+                f"env_steps_per_chunk={cfg.env_steps_per_chunk} num_chunks={cfg.num_chunks} "
+                f"out={cfg.out_dir}"
+            )
             return 0
         if not args.resume and not args.overwrite and cfg.out is not None:
             from jaxmeta.distributed import agree
@@ -322,8 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     from jaxmeta.driver import train
 
     try:
-        summary = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
-                        num_devices=args.num_devices_flag, wandb=args.wandb, from_step=args.from_step)
+        summary = train(
+            cfg,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            num_devices=args.num_devices_flag,
+            wandb=args.wandb,
+            from_step=args.from_step,
+        )
     except Exception as e:  # noqa: BLE001
         _fail(p, "train", e, cfg.out_dir)
     return 0 if summary["completed"] else 1
@@ -339,9 +387,11 @@ def _check_from_step(args: argparse.Namespace, cfg) -> None:
         raise ValueError("--from-step chooses the checkpoint to resume from: it needs --resume")
     steps = checkpoint_steps(cfg.out_dir)
     if args.from_step not in steps:
-        raise CheckpointError(f"no checkpoint at step {args.from_step} in "
-                              f"{os.path.join(cfg.out_dir, CKPT_DIR)!r}; the checkpoints there: "
-                              f"{', '.join(map(str, steps))}")
+        raise CheckpointError(
+            f"no checkpoint at step {args.from_step} in "
+            f"{os.path.join(cfg.out_dir, CKPT_DIR)!r}; the checkpoints there: "
+            f"{', '.join(map(str, steps))}"
+        )
 
 
 def _fail(p: argparse.ArgumentParser, command: str, e: BaseException, run_dir) -> None:
@@ -355,27 +405,38 @@ def _fail(p: argparse.ArgumentParser, command: str, e: BaseException, run_dir) -
     log = log_error(run_dir, f"jaxmeta {command} failed", e)
     text = (str(e).strip().splitlines() or [""])[0]
     text = text if len(text) <= 200 else text[:197] + "..."
-    where = (f"the full traceback is in {log}" if log is not None
-             else f"(the traceback could not be written to {os.path.join(str(run_dir), 'error.log')})")
+    where = (
+        f"the full traceback is in {log}"
+        if log is not None
+        else f"(the traceback could not be written to {os.path.join(str(run_dir), 'error.log')})"
+    )
     p.exit(1, f"jaxmeta {command}: error: {type(e).__name__}: {text}\n  {where}\n")
 
 
 # ---------------------------------------------------------------------------------------- finetune
 def _finetune_parser(sub) -> argparse.ArgumentParser:
-    f = sub.add_parser("finetune", help="fine-tune a trained run online on held-out tasks (jaxmeta.finetune)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    f = sub.add_parser(
+        "finetune",
+        help="fine-tune a trained run online on held-out tasks (jaxmeta.finetune)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     f.add_argument("--from", dest="source", help="source run directory (read only); required unless --resume")
     f.add_argument("--step", type=_count, help="source checkpoint (env steps; default: latest)")
     f.add_argument("--seed-index", type=int, default=0, help="seed of a multi-seed source run")
-    f.add_argument("--benchmark", help="held-out tasks: ML1/<skill> (new instances), ML10 (test skills), MT1/<skill>, "
-                                       "toy/<n> ...; required unless --resume")
+    f.add_argument(
+        "--benchmark",
+        help="held-out tasks: ML1/<skill> (new instances), ML10 (test skills), MT1/<skill>, "
+        "toy/<n> ...; required unless --resume",
+    )
     f.add_argument("--split", choices=["train", "test"], help="default: test for ML benchmarks, else train")
     f.add_argument("--tasks", type=_ints, dest="task_indices", help="only these task rows per skill, e.g. 0 or 0-9")
     f.add_argument("--keep-buffer", action="store_true", help="start from the source's replay buffer (old tasks)")
-    f.add_argument("--per", action=argparse.BooleanOptionalAction, default=None,
-                   help="prioritized replay (default: as the source)")
-    f.add_argument("--updates-per-step", type=_ratio, default=(1, 1),
-                   help="SAC updates per batched env step (paper 000: 1)")
+    f.add_argument(
+        "--per", action=argparse.BooleanOptionalAction, default=None, help="prioritized replay (default: as the source)"
+    )
+    f.add_argument(
+        "--updates-per-step", type=_ratio, default=(1, 1), help="SAC updates per batched env step (paper 000: 1)"
+    )
     f.add_argument("--total-steps", type=_count, help="fine-tuning env steps (default 20k)")
     f.add_argument("--warmup-steps", type=_count, default=0, help="random-action env steps before acting")
     f.add_argument("--eval-every", type=_count, help="env steps between evaluations (default total/10)")
@@ -386,14 +447,19 @@ def _finetune_parser(sub) -> argparse.ArgumentParser:
     f.add_argument("--no-source-eval", action="store_true", help="skip the forgetting evaluation on the source's tasks")
     f.add_argument("--out", help="run directory (default checkpoints/ft-<benchmark>-...)")
     grp = f.add_mutually_exclusive_group()
-    grp.add_argument("--resume", action="store_true",
-                     help="continue the fine-tuning run in --out, with the config saved there")
+    grp.add_argument(
+        "--resume", action="store_true", help="continue the fine-tuning run in --out, with the config saved there"
+    )
     grp.add_argument("--overwrite", action="store_true", help="replace jaxmeta's files in a non-empty --out")
     f.add_argument("--from-step", type=_count, help=_FROM_STEP_HELP)
     f.add_argument("--no-progress", action="store_true")
     f.add_argument("--wandb", action=_WandbFlag, help=_WANDB_HELP)
-    f.add_argument("--devices", type=int, dest="num_devices_flag",
-                   help="shard the run over at most N devices (default: every accelerator; 1 on a CPU)")
+    f.add_argument(
+        "--devices",
+        type=int,
+        dest="num_devices_flag",
+        help="shard the run over at most N devices (default: every accelerator; 1 on a CPU)",
+    )
     f.add_argument("--dry-run", action="store_true", help="validate, print the configuration and exit")
     return f
 
@@ -408,10 +474,11 @@ FINETUNE_FLAGS: tuple[_Flag, ...] = (
     _simple("keep_buffer", field="finetune.keep_buffer"),
     _simple("per"),
     _Flag("updates_per_step", "--updates-per-step", _RATIO_FIELDS, _ratio_values),
-    *(_simple(d) for d in ("total_steps", "warmup_steps", "eval_every", "eval_episodes", "envs_per_skill",
-                           "batch_size", "seed")),
-    _Flag("no_source_eval", "--no-source-eval", ("finetune.eval_source",),
-          lambda v: {"finetune.eval_source": not v}),
+    *(
+        _simple(d)
+        for d in ("total_steps", "warmup_steps", "eval_every", "eval_episodes", "envs_per_skill", "batch_size", "seed")
+    ),
+    _Flag("no_source_eval", "--no-source-eval", ("finetune.eval_source",), lambda v: {"finetune.eval_source": not v}),
     _simple("out"),
 )
 
@@ -431,13 +498,28 @@ def finetune_config_from_args(args: argparse.Namespace, given=None):
         raise ValueError("--from <source run directory> is required")
     if not args.benchmark:
         raise ValueError("--benchmark is required (e.g. ML1/reach-v3, ML10, toy/1)")
-    over = {k: getattr(args, k) for k in ("eval_episodes", "envs_per_skill", "batch_size", "seed")
-            if getattr(args, k) is not None}
+    over = {
+        k: getattr(args, k)
+        for k in ("eval_episodes", "envs_per_skill", "batch_size", "seed")
+        if getattr(args, k) is not None
+    }
     return finetune_config(
-        args.source, benchmark=args.benchmark, split=args.split, task_indices=args.task_indices, step=args.step,
-        seed_index=args.seed_index, keep_buffer=args.keep_buffer, per=args.per,
-        updates_per_step=args.updates_per_step, total_steps=args.total_steps, warmup_steps=args.warmup_steps,
-        eval_every=args.eval_every, eval_source=not args.no_source_eval, out=args.out, **over)
+        args.source,
+        benchmark=args.benchmark,
+        split=args.split,
+        task_indices=args.task_indices,
+        step=args.step,
+        seed_index=args.seed_index,
+        keep_buffer=args.keep_buffer,
+        per=args.per,
+        updates_per_step=args.updates_per_step,
+        total_steps=args.total_steps,
+        warmup_steps=args.warmup_steps,
+        eval_every=args.eval_every,
+        eval_source=not args.no_source_eval,
+        out=args.out,
+        **over,
+    )
 
 
 def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None = None) -> int:
@@ -452,8 +534,10 @@ def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: li
             import json
 
             print(json.dumps(cfg.to_dict(), indent=2))
-            print(f"task_space={list(cfg.task_space)} task_ids={list(cfg.task_ids)} num_envs={cfg.num_envs} "
-                  f"num_chunks={cfg.num_chunks} env_steps_per_chunk={cfg.env_steps_per_chunk} out={cfg.out_dir}")
+            print(
+                f"task_space={list(cfg.task_space)} task_ids={list(cfg.task_ids)} num_envs={cfg.num_envs} "
+                f"num_chunks={cfg.num_chunks} env_steps_per_chunk={cfg.env_steps_per_chunk} out={cfg.out_dir}"
+            )
             return 0
         if not args.resume and not args.overwrite and cfg.out is not None:
             prepare_run_dir(cfg)  # refuse a non-empty --out before compiling
@@ -466,8 +550,15 @@ def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: li
     from jaxmeta.finetune import finetune
 
     try:
-        summary = finetune(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
-                           num_devices=args.num_devices_flag, wandb=args.wandb, from_step=args.from_step)
+        summary = finetune(
+            cfg,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            num_devices=args.num_devices_flag,
+            wandb=args.wandb,
+            from_step=args.from_step,
+        )
     except Exception as e:  # noqa: BLE001
         _fail(p, "finetune", e, cfg.out_dir)
     return 0 if summary["completed"] else 1

@@ -6,6 +6,7 @@ A flag's value goes to one or more fields, dotted for nested configs (``sac.acto
 for the FinetuneConfig of a fine-tuning run; a flag is resumable when all its fields are in
 `jaxmeta.rundir.RESUMABLE_FIELDS`. Parser errors are `argparse.ArgumentTypeError` naming the bad text.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,10 +93,14 @@ class _WandbFlag(argparse.Action):
         setattr(namespace, self.dest, True)
 
 
-_FROM_STEP_HELP = ("with --resume: continue from this checkpoint (env steps) instead of the newest intact one; "
-                   "the newer checkpoints are moved to <out>/checkpoints-discarded/")
-_WANDB_HELP = ("also log the metrics (always in <out>/tb/ for TensorBoard) and the config to Weights & Biases "
-               "(pip install wandb; WANDB_MODE=offline logs locally, WANDB_PROJECT names the project)")
+_FROM_STEP_HELP = (
+    "with --resume: continue from this checkpoint (env steps) instead of the newest intact one; "
+    "the newer checkpoints are moved to <out>/checkpoints-discarded/"
+)
+_WANDB_HELP = (
+    "also log the metrics (always in <out>/tb/ for TensorBoard) and the config to Weights & Biases "
+    "(pip install wandb; WANDB_MODE=offline logs locally, WANDB_PROJECT names the project)"
+)
 
 
 class _Flag(NamedTuple):
@@ -126,8 +131,9 @@ _RATIO_FIELDS = ("updates_per_step", "steps_per_update")
 _ratio_values = lambda v: dict(zip(_RATIO_FIELDS, v))  # noqa: E731
 
 # parser dests that are not configuration (accepted with --resume)
-_NOT_CONFIG = frozenset({"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag", "wandb",
-                         "from_step"})
+_NOT_CONFIG = frozenset(
+    {"command", "resume", "overwrite", "no_progress", "dry_run", "num_devices_flag", "wandb", "from_step"}
+)
 _DISTRIBUTED_FLAGS = frozenset({"distributed", "coordinator", "num_processes", "process_id"})  # train only
 
 
@@ -185,8 +191,9 @@ def _resume_config(saved, args: argparse.Namespace, given, flags: tuple[_Flag, .
             now = ", ".join(f"{f} {_show(_field(saved, f))}" for f in spec.fields)
             bad.append(f"{_flag_text(spec, v)} differs from the run's saved config ({now})")
     if bad:
-        raise ValueError(f"{'; '.join(bad)}; --resume only accepts {allowed} (other flags may only repeat "
-                         "the saved values)")
+        raise ValueError(
+            f"{'; '.join(bad)}; --resume only accepts {allowed} (other flags may only repeat the saved values)"
+        )
     over = {}
     for spec in flags:
         if spec.resumable and spec.dest in given:

@@ -36,6 +36,7 @@ Algorithms live in the open registry `jaxmeta.algos.ALGOS` (``register_algo``; r
 ``network.conditioning``; ``network.num_tasks`` and ``sac.num_tasks`` are filled in from the benchmark,
 so they need not be set by hand.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -149,8 +150,9 @@ class FinetuneConfig:
     eval_source: bool = True
 
     def __post_init__(self):
-        object.__setattr__(self, "source_task_indices",
-                           _int_tuple(self.source_task_indices, "FinetuneConfig.source_task_indices"))
+        object.__setattr__(
+            self, "source_task_indices", _int_tuple(self.source_task_indices, "FinetuneConfig.source_task_indices")
+        )
         object.__setattr__(self, "source_skills", tuple(self.source_skills))
         if not isinstance(self.source, str) or not self.source:
             raise ValueError(f"FinetuneConfig.source must be a run directory path, got {self.source!r}")
@@ -239,8 +241,10 @@ class TrainConfig:
         object.__setattr__(self, "sac", sac)
         object.__setattr__(self, "paco", validate_paco_options(self.paco, self.task_space, self.algo))
         if net.layer_norm != "none" and self.algo in ("paco", "taco"):
-            raise ValueError(f"TrainConfig.network.layer_norm={net.layer_norm!r} is for the SAC networks; algo "
-                             f"{self.algo!r} uses PaCo's compositional networks: leave it 'none'")
+            raise ValueError(
+                f"TrainConfig.network.layer_norm={net.layer_norm!r} is for the SAC networks; algo "
+                f"{self.algo!r} uses PaCo's compositional networks: leave it 'none'"
+            )
         if self.algo == "taco":  # TaCo draws batches by task probabilities: needs the per-task replay
             if self.per is True:
                 raise ValueError("algo 'taco' samples tasks by TrainConfig.paco.task_sampling; it cannot use per")
@@ -254,9 +258,19 @@ class TrainConfig:
 
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"TrainConfig.seed must be a non-negative int, got {self.seed!r}")
-        for name in ("num_seeds", "envs_per_skill", "max_path_length", "total_steps", "updates_per_step",
-                     "steps_per_update", "chunk_steps", "batch_size", "buffer_capacity", "eval_episodes",
-                     "keep_checkpoints"):
+        for name in (
+            "num_seeds",
+            "envs_per_skill",
+            "max_path_length",
+            "total_steps",
+            "updates_per_step",
+            "steps_per_update",
+            "chunk_steps",
+            "batch_size",
+            "buffer_capacity",
+            "eval_episodes",
+            "keep_checkpoints",
+        ):
             pos_int(name)
         for name in ("warmup_steps", "eval_every", "checkpoint_every"):
             pos_int(name, 0)
@@ -314,8 +328,10 @@ class TrainConfig:
         object.__setattr__(self, "reptile", rep)
         if self.algo == "reptile":
             if self.per:
-                raise ValueError("TrainConfig.per is not supported with algo 'reptile' (its inner loops sample "
-                                 "per-task batches uniformly from a task-balanced buffer)")
+                raise ValueError(
+                    "TrainConfig.per is not supported with algo 'reptile' (its inner loops sample "
+                    "per-task batches uniformly from a task-balanced buffer)"
+                )
             object.__setattr__(self, "balanced", True)  # per-task sampling needs the balanced buffer
         ft = self.finetune
         if isinstance(ft, dict):
@@ -326,7 +342,9 @@ class TrainConfig:
         if ft is not None and not isinstance(ft, FinetuneConfig):
             raise ValueError(f"TrainConfig.finetune must be a FinetuneConfig or None, got {ft!r}")
         if ft is not None and self.task_space[: len(ft.source_skills)] != ft.source_skills:
-            raise ValueError(f"fine-tuning task space {self.task_space} must start with the source's {ft.source_skills}")
+            raise ValueError(
+                f"fine-tuning task space {self.task_space} must start with the source's {ft.source_skills}"
+            )
         object.__setattr__(self, "finetune", ft)
 
     # ---------------------------------------------------------------------------- derived quantities
@@ -509,8 +527,8 @@ PRESETS["paco-mt10"] = PRESETS["mt10"].replace(
 )
 # TaCo (paper 002, Table II): pick-place, peg-insert-side and drawer-open sampled twice as often.
 PRESETS["taco-mt10"] = PRESETS["paco-mt10"].replace(
-    algo="taco", paco=PaCoOptions(task_sampling="weighted", upweighted_skills=("pick-place", "peg-insert-side",
-                                                                               "drawer-open"))
+    algo="taco",
+    paco=PaCoOptions(task_sampling="weighted", upweighted_skills=("pick-place", "peg-insert-side", "drawer-open")),
 )
 # TaCo-online: DBSCAN groups of the task parameters theta_t, re-balanced every 500k env steps.
 PRESETS["taco-online-mt10"] = PRESETS["paco-mt10"].replace(

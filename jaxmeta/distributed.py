@@ -19,6 +19,7 @@ process running the same programs over the global device mesh (docs/distributed.
 With one process all of these are the single-process behaviour (no collectives, `agree` just calls).
 Calls that coordinate (`agree`, `barrier`, `to_host`) must be made by every process in the same order.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,17 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-__all__ = ["DistributedSpec", "agree", "barrier", "gather", "initialize", "is_primary", "process_count", "spec_from_flags",
-           "to_host"]
+__all__ = [
+    "DistributedSpec",
+    "agree",
+    "barrier",
+    "gather",
+    "initialize",
+    "is_primary",
+    "process_count",
+    "spec_from_flags",
+    "to_host",
+]
 
 ENV_VARS = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
 TIMEOUT_S = 1800  # how long `agree` / `barrier` wait for process 0 (it may be reading a large checkpoint)
@@ -57,8 +67,9 @@ class DistributedSpec:
         if n is not None and (not isinstance(n, int) or n < 1):
             raise ValueError(f"num_processes must be an int >= 1, got {n!r}")
         if i is not None and (not isinstance(i, int) or i < 0 or (n is not None and i >= n)):
-            raise ValueError(f"process_id must be an int in [0, num_processes{'' if n is None else f' = {n}'}), "
-                             f"got {i!r}")
+            raise ValueError(
+                f"process_id must be an int in [0, num_processes{'' if n is None else f' = {n}'}), got {i!r}"
+            )
 
 
 def _env_int(environ: Mapping[str, str], name: str) -> int | None:
@@ -71,8 +82,13 @@ def _env_int(environ: Mapping[str, str], name: str) -> int | None:
         raise ValueError(f"{name} must be an integer, got {v!r}") from None
 
 
-def spec_from_flags(distributed: bool, coordinator: str | None = None, num_processes: int | None = None,
-                    process_id: int | None = None, environ: Mapping[str, str] | None = None) -> DistributedSpec | None:
+def spec_from_flags(
+    distributed: bool,
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> DistributedSpec | None:
     """The spec of ``--distributed`` / ``--coordinator`` / ``--num-processes`` / ``--process-id`` (None: a
     single-process run). Any of the explicit flags implies --distributed; what they leave out comes from
     the JAX_* variables, then from JAX's cluster detection. Raises ValueError naming a bad value."""
@@ -92,14 +108,19 @@ def initialize(spec: DistributedSpec, timeout_s: int = 300) -> None:
     from jax._src import xla_bridge
 
     if xla_bridge.backends_are_initialized():
-        raise RuntimeError("jax.distributed must be initialized before anything uses the JAX backend "
-                           "(call jaxmeta.distributed.initialize first)")
+        raise RuntimeError(
+            "jax.distributed must be initialized before anything uses the JAX backend "
+            "(call jaxmeta.distributed.initialize first)"
+        )
     try:
-        jax.distributed.initialize(spec.coordinator, spec.num_processes, spec.process_id,
-                                   initialization_timeout=int(timeout_s))
+        jax.distributed.initialize(
+            spec.coordinator, spec.num_processes, spec.process_id, initialization_timeout=int(timeout_s)
+        )
     except ValueError as e:  # JAX found no cluster and the spec leaves something out
-        raise ValueError(f"cannot start a multi-process run: {e} (give --coordinator HOST:PORT, --num-processes N "
-                         f"and --process-id I, or set {', '.join(ENV_VARS)})") from e
+        raise ValueError(
+            f"cannot start a multi-process run: {e} (give --coordinator HOST:PORT, --num-processes N "
+            f"and --process-id I, or set {', '.join(ENV_VARS)})"
+        ) from e
 
 
 def process_count() -> int:
@@ -166,8 +187,9 @@ def _raise(got: dict, errors: tuple[type[BaseException], ...], prefix: str = "")
     raise cls(prefix + got["message"])
 
 
-def gather(fn: Callable[[], Any], name: str = "gather",
-           errors: tuple[type[BaseException], ...] = (ValueError,)) -> list:
+def gather(
+    fn: Callable[[], Any], name: str = "gather", errors: tuple[type[BaseException], ...] = (ValueError,)
+) -> list:
     """Run `fn` on every process; every process gets the list of their (JSON-serialisable) results in
     process order. When it fails anywhere, the error of the lowest-numbered failing process is raised on
     every process (its own error where it failed; of one of `errors`, else a RuntimeError, elsewhere)."""
@@ -179,8 +201,9 @@ def gather(fn: Callable[[], Any], name: str = "gather",
     client = _client()
     mine, exc = _outcome(fn, errors)
     client.key_value_set(f"{base}/{jax.process_index()}", json.dumps(mine))
-    everyone = [json.loads(client.blocking_key_value_get(f"{base}/{i}", TIMEOUT_S * 1000))
-                for i in range(jax.process_count())]
+    everyone = [
+        json.loads(client.blocking_key_value_get(f"{base}/{i}", TIMEOUT_S * 1000)) for i in range(jax.process_count())
+    ]
     for i, got in enumerate(everyone):
         if "error" in got:
             if i == jax.process_index():
@@ -195,10 +218,15 @@ def to_host(tree: Any) -> Any:
     import jax
 
     leaves, treedef = jax.tree.flatten(tree)
-    remote = [i for i, x in enumerate(leaves)
-              if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated]
-    out = [np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) and not x.is_fully_addressable
-           else np.asarray(x) for x in leaves]
+    remote = [
+        i
+        for i, x in enumerate(leaves)
+        if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated
+    ]
+    out = [
+        np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) and not x.is_fully_addressable else np.asarray(x)
+        for x in leaves
+    ]
     if remote:
         from jax.experimental import multihost_utils
 

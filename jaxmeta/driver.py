@@ -3,6 +3,7 @@
 them, evaluate, log (progress bar, ``metrics.csv``, TensorBoard, ``summary.json``, ``learning_curve.png``)
 and checkpoint (orbax); resume exactly from a run directory. Python only evaluates, logs and
 checkpoints between chunks; everything else runs inside the compiled programs."""
+
 from __future__ import annotations
 
 import os
@@ -95,14 +96,17 @@ def train(
     multi = jax.process_count() > 1
     primary = distributed.is_primary()
     if multi and hooks is not None:
-        raise ValueError("run hooks (fine-tuning) run in one process; this is process "
-                         f"{jax.process_index()} of {jax.process_count()}")
+        raise ValueError(
+            "run hooks (fine-tuning) run in one process; this is process "
+            f"{jax.process_index()} of {jax.process_count()}"
+        )
     hooks = check_hooks(hooks)
     if wandb and primary:
         import_wandb()
     errors = (ValueError, CheckpointError, MetricsFileError)
-    run_dir = Path(distributed.agree(lambda: str(prepare_run_dir(config, resume=resume, overwrite=overwrite)),
-                                     "run_dir", errors))
+    run_dir = Path(
+        distributed.agree(lambda: str(prepare_run_dir(config, resume=resume, overwrite=overwrite)), "run_dir", errors)
+    )
     cfg = config.replace(out=str(run_dir))
     say = log or (lambda s: print(s, flush=True))
     if not primary:
@@ -111,8 +115,10 @@ def train(
     age_at_start = _process_age_s()
 
     if num_devices is not None and not 1 <= num_devices <= len(jax.devices()):
-        raise ValueError(f"num_devices must be in [1, {len(jax.devices())}] (the {jax.default_backend()} devices "
-                         f"of this process), got {num_devices!r}")
+        raise ValueError(
+            f"num_devices must be in [1, {len(jax.devices())}] (the {jax.default_backend()} devices "
+            f"of this process), got {num_devices!r}"
+        )
     restored = point = None
     if resume:  # fail fast on a mismatched/corrupt checkpoint: read all of it before compiling
         from jaxmeta.checkpoint import config_diff, find_resume_point, load_config
@@ -131,8 +137,10 @@ def train(
         steps = distributed.gather(read_point, "resume_point", errors)  # (every process has read when it returns)
         point = read["point"]
         if len(set(steps)) > 1:
-            raise CheckpointError(f"the processes would resume from different checkpoints ({steps}, in process "
-                                  f"order): do they all see the same run directory {str(run_dir)!r}?")
+            raise CheckpointError(
+                f"the processes would resume from different checkpoints ({steps}, in process "
+                f"order): do they all see the same run directory {str(run_dir)!r}?"
+            )
         if multi:
             from jaxmeta.checkpoint import discard_newer
 
@@ -142,17 +150,21 @@ def train(
         moved = f"{', '.join(str(s) for s, _ in point.discarded)} moved to {run_dir / 'checkpoints-discarded'}"
         if point.skipped:
             (bad, why), more = point.skipped[0], point.skipped[1:]
-            say(f"warning: checkpoint {bad} is unusable ({why}"
+            say(
+                f"warning: checkpoint {bad} is unusable ({why}"
                 + (f"; so are {', '.join(str(s) for s, _ in more)}" if more else "")
                 + f"): resuming from checkpoint {point.step}, the newest intact one ({moved}; details in "
-                f"{run_dir / 'error.log'})")
+                f"{run_dir / 'error.log'})"
+            )
         elif point.discarded:
             say(f"resuming from checkpoint {point.step} (--from-step); the newer checkpoints {moved}")
         MetricsLog(run_dir, cfg.skills).check_resumable()
     trainer = make_train(cfg, num_devices=plan_devices(cfg, num_devices) if num_devices is not None or multi else None)
     if multi and trainer.learner.between_chunks is not None:
-        raise ValueError(f"algo {cfg.algo!r} with task_sampling {cfg.paco.task_sampling!r} updates the learner on the "
-                         "host between chunks, which a multi-process run does not do; run it in one process")
+        raise ValueError(
+            f"algo {cfg.algo!r} with task_sampling {cfg.paco.task_sampling!r} updates the learner on the "
+            "host between chunks, which a multi-process run does not do; run it in one process"
+        )
     if primary:
         (run_dir / CONFIG_FILE).write_text(__import__("json").dumps(cfg.to_dict(), indent=2))
 
@@ -162,16 +174,26 @@ def train(
         f"env steps, run dir {run_dir}"
     )
     cache_dir = jax.config.jax_compilation_cache_dir
-    say("compiling: the first launch of a configuration compiles for minutes on a CPU"
-        + (f"; the persistent cache ({cache_dir}) makes the next ones start in seconds" if cache_dir
-           else " (no persistent compilation cache is enabled: envs._runtime.enable_compilation_cache)") + " ...")
+    say(
+        "compiling: the first launch of a configuration compiles for minutes on a CPU"
+        + (
+            f"; the persistent cache ({cache_dir}) makes the next ones start in seconds"
+            if cache_dir
+            else " (no persistent compilation cache is enabled: envs._runtime.enable_compilation_cache)"
+        )
+        + " ..."
+    )
     graphs = getattr(trainer.env, "num_physics_groups", 0)
     if jax.default_backend() == "cpu" and graphs > CPU_GRAPHS_COMPILED:
-        say(f"note: this program holds {graphs} physics graphs; on the project's 2-core / 24 GB CPU the most that "
-            f"has compiled in one program is {CPU_GRAPHS_COMPILED} (MT50's 17 did not: docs/families.md)")
+        say(
+            f"note: this program holds {graphs} physics graphs; on the project's 2-core / 24 GB CPU the most that "
+            f"has compiled in one program is {CPU_GRAPHS_COMPILED} (MT50's 17 did not: docs/families.md)"
+        )
     programs = compile_programs(trainer, need_init=not resume)
     cs = programs.compile_s
-    parts = [f"run {cs['run']:.1f}s"] + [f"{k.replace('_', ' ')} {cs[k]:.1f}s" for k in ("reset_pool", "init") if k in cs]
+    parts = [f"run {cs['run']:.1f}s"] + [
+        f"{k.replace('_', ' ')} {cs[k]:.1f}s" for k in ("reset_pool", "init") if k in cs
+    ]
     say(
         f"compiled in {cs['total']:.1f}s (trace+lower {cs['lower']:.1f}s; {', '.join(parts)})"
         + (f"; sharded over {programs.num_devices} devices" if programs.num_devices > 1 else "")
@@ -192,10 +214,14 @@ def train(
         if ts is None:
             ts = programs.init_state(trainer.run_key() if batched else trainer.seed_key(0))
 
-    mlog = MetricsLog(run_dir, trainer.skills, task_ids=cfg.task_ids,
-                      extra_evals=dict(hooks.eval_skills) or None,
-                      wandb=WandbLog(run_dir, cfg.to_dict(), resume=resume) if wandb and primary else None,
-                      writer=primary)
+    mlog = MetricsLog(
+        run_dir,
+        trainer.skills,
+        task_ids=cfg.task_ids,
+        extra_evals=dict(hooks.eval_skills) or None,
+        wandb=WandbLog(run_dir, cfg.to_dict(), resume=resume) if wandb and primary else None,
+        writer=primary,
+    )
     mlog.start(resume_chunk=start_chunk if resume else None)
     title = f"{cfg.benchmark} {cfg.algo}{' PER' if cfg.per else ''} ({S} seed{'s' if S > 1 else ''})"
     E = cfg.env_steps_per_chunk
@@ -275,8 +301,10 @@ def train(
                     "num_seeds": S,
                     "jaxmeta_version": __version__,
                 }
-                policy = {"actor_params": trainer.learner.actor_params(ts.agent),
-                          "critic_params": trainer.learner.critic_params(ts.agent)}
+                policy = {
+                    "actor_params": trainer.learner.actor_params(ts.agent),
+                    "critic_params": trainer.learner.critic_params(ts.agent),
+                }
                 ckpt.save(int(m["env_steps"][0]), ts, cfg, meta, policy)
                 ckpt_s += time.perf_counter() - t0
     except KeyboardInterrupt:
@@ -317,7 +345,8 @@ def train(
             "total": time.perf_counter() - t_start,
             # from the call of train() (and from the process's start) to the first chunk's first env step
             "to_first_step": t_first_step,
-            "process_to_first_step": None if t_first_step is None or age_at_start is None
+            "process_to_first_step": None
+            if t_first_step is None or age_at_start is None
             else age_at_start + t_first_step,
         },
         "env_steps_per_s": (E * S * n_chunks / train_s) if train_s > 0 else None,

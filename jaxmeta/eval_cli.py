@@ -33,6 +33,7 @@ Contract:
   backend, an unknown camera, a toy benchmark with --video) print one line ``jaxmeta eval: error: ...``
   and exit with status 2, before anything is compiled.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,21 +95,37 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Register the ``eval`` sub-command on `sub` (an argparse sub-parsers action)."""
     from jaxmeta.render import DEFAULT_CAMERA
 
-    e = sub.add_parser("eval", help="evaluate a trained run's checkpoint: per-skill success, optional video",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e = sub.add_parser(
+        "eval",
+        help="evaluate a trained run's checkpoint: per-skill success, optional video",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     e.add_argument("run", metavar="RUN", help="run directory written by jaxmeta train / finetune")
-    e.add_argument("--checkpoint", "--step", dest="step", type=_nonnegative,
-                   help="checkpoint to evaluate: env steps, a folder name in RUN/checkpoints (default: latest)")
+    e.add_argument(
+        "--checkpoint",
+        "--step",
+        dest="step",
+        type=_nonnegative,
+        help="checkpoint to evaluate: env steps, a folder name in RUN/checkpoints (default: latest)",
+    )
     e.add_argument("--episodes", type=_positive, help="episodes per skill (default: the run's eval_episodes)")
     e.add_argument("--seed", type=int, default=0, help="evaluation key: PRNGKey(seed) draws the episodes' tasks")
     e.add_argument("--seed-index", type=_nonnegative, default=0, help="seed of a multi-seed run")
     e.add_argument("--video", metavar="PATH", help="render each skill's first episode to PATH.mp4 or PATH.gif")
-    e.add_argument("--camera", default=DEFAULT_CAMERA,
-                   help="scene camera: topview, corner, corner2, corner3, corner4, behindGripper, gripperPOV")
-    e.add_argument("--size", type=_size, help="WIDTHxHEIGHT of each skill's tile (default 320x240; 160x120 "
-                                              "from 4 grid columns on)")
-    e.add_argument("--fps", type=_fps, default=DEFAULT_FPS,
-                   help="video frames per second (one frame per env step; metaworld steps at 80 per second)")
+    e.add_argument(
+        "--camera",
+        default=DEFAULT_CAMERA,
+        help="scene camera: topview, corner, corner2, corner3, corner4, behindGripper, gripperPOV",
+    )
+    e.add_argument(
+        "--size", type=_size, help="WIDTHxHEIGHT of each skill's tile (default 320x240; 160x120 from 4 grid columns on)"
+    )
+    e.add_argument(
+        "--fps",
+        type=_fps,
+        default=DEFAULT_FPS,
+        help="video frames per second (one frame per env step; metaworld steps at 80 per second)",
+    )
     return e
 
 
@@ -141,8 +158,9 @@ def make_rollout(env: Any, networks: Any, max_path_length: int, video: bool = Fa
 
         _, out = jax.lax.scan(body, s0, None, length=max_path_length)
         if video:
-            out["tasks"] = tuple(first({"model": g.task.get("model") or {}, "target_pos": g.task["target_pos"]})
-                                 for g in s0.groups)
+            out["tasks"] = tuple(
+                first({"model": g.task.get("model") or {}, "target_pos": g.task["target_pos"]}) for g in s0.groups
+            )
         return out
 
     return rollout
@@ -172,8 +190,9 @@ def summarize(out: dict, skills: tuple[str, ...], episodes: int) -> EvalResult:
     T, E = len(skills), int(episodes)
     succ = np.any(np.asarray(out["success"], bool), axis=0).reshape(T, E)
     ret = np.sum(np.asarray(out["reward"], np.float64), axis=0).reshape(T, E)
-    return EvalResult(skills=tuple(skills), episodes=E, success=succ.mean(axis=1), returns=ret.mean(axis=1),
-                      episode_success=succ)
+    return EvalResult(
+        skills=tuple(skills), episodes=E, success=succ.mean(axis=1), returns=ret.mean(axis=1), episode_success=succ
+    )
 
 
 def format_table(result: EvalResult) -> str:
@@ -204,9 +223,11 @@ def render_video(scenes: list, out: dict, path: str, fps: float) -> tuple[int, i
     E = succ.shape[1] // len(scenes)
     videos = []
     for g, scene in enumerate(scenes):
-        episode = {**{k: np.asarray(v) for k, v in out["states"][g].items()},
-                   "model": {k: np.asarray(v) for k, v in out["tasks"][g]["model"].items()},
-                   "target_pos": np.asarray(out["tasks"][g]["target_pos"])}
+        episode = {
+            **{k: np.asarray(v) for k, v in out["states"][g].items()},
+            "model": {k: np.asarray(v) for k, v in out["tasks"][g]["model"].items()},
+            "target_pos": np.asarray(out["tasks"][g]["target_pos"]),
+        }
         done = np.logical_or.accumulate(succ[:, g * E])  # succeeded by step t (frame t + 1)
         with scene:
             videos.append(mark_success(scene.render(episode), np.concatenate([[False], done[:-1]])))
@@ -235,8 +256,9 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from jaxmeta.render import check_gl
 
             if cfg.benchmark.startswith("toy/"):
-                raise RenderError(f"{cfg.benchmark} has no MuJoCo scene to render (--video needs a Meta-World "
-                                  "benchmark)")
+                raise RenderError(
+                    f"{cfg.benchmark} has no MuJoCo scene to render (--video needs a Meta-World benchmark)"
+                )
             check_gl()  # before the envs import mujoco
         from jaxmeta.config import check_ported
         from jaxmeta.train import make_env
@@ -257,10 +279,12 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     networks = ALGOS[cfg.algo].make_learner(cfg).networks
     split = "" if cfg.split == "train" else f" {cfg.split} split"
     tasks = "" if cfg.task_indices is None else f" tasks {','.join(map(str, cfg.task_indices))}"
-    print(f"jaxmeta eval: {args.run} checkpoint {pol['step']} ({cfg.benchmark}{split}{tasks}, {cfg.algo}"
-          f"{f', seed index {args.seed_index}' if cfg.num_seeds > 1 else ''}): {episodes} episode(s) per skill "
-          f"of {cfg.max_path_length} steps, deterministic policy, key PRNGKey({args.seed}); compiling ...",
-          flush=True)
+    print(
+        f"jaxmeta eval: {args.run} checkpoint {pol['step']} ({cfg.benchmark}{split}{tasks}, {cfg.algo}"
+        f"{f', seed index {args.seed_index}' if cfg.num_seeds > 1 else ''}): {episodes} episode(s) per skill "
+        f"of {cfg.max_path_length} steps, deterministic policy, key PRNGKey({args.seed}); compiling ...",
+        flush=True,
+    )
     rollout = jax.jit(make_rollout(env, networks, cfg.max_path_length, video=scenes is not None))
     out = jax.device_get(rollout(pol["actor_params"], jax.random.PRNGKey(args.seed)))
     print(format_table(summarize(out, tuple(env.skills), episodes)), flush=True)
@@ -272,9 +296,11 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from jaxmeta.render import grid_shape
 
         rows, cols = grid_shape(len(scenes))
-        print(f"video: {args.video} ({n} frames of {w}x{h} at {args.fps:g} fps, camera {args.camera}; "
-              f"{rows}x{cols} grid, row-major: {', '.join(env.skills)}; episode 0 of each skill, green border "
-              "once it succeeded)")
+        print(
+            f"video: {args.video} ({n} frames of {w}x{h} at {args.fps:g} fps, camera {args.camera}; "
+            f"{rows}x{cols} grid, row-major: {', '.join(env.skills)}; episode 0 of each skill, green border "
+            "once it succeeded)"
+        )
     return 0
 
 

@@ -11,6 +11,7 @@ steps; success per skill is the mean over its episodes and the headline number i
 
     ev = evaluate_checkpoint("checkpoints/reach", episodes=50)   # a saved run's policy, as host numbers
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -49,8 +50,9 @@ def make_evaluate(eval_env: Any, networks: Networks, max_path_length: int) -> Ca
     return evaluate
 
 
-def evaluate_checkpoint(run_dir: str, episodes: int | None = None, seed: int = 0, step: int | None = None,
-                        seed_index: int | None = 0) -> dict:
+def evaluate_checkpoint(
+    run_dir: str, episodes: int | None = None, seed: int = 0, step: int | None = None, seed_index: int | None = 0
+) -> dict:
     """Evaluate the policy of a saved run on its benchmark (compiles the eval program).
 
     Returns host values: ``success``, ``success_per_task`` as {skill: rate}, ``return``."""

@@ -40,6 +40,7 @@ multi-seed source, ``seed_index`` picks the seed; fine-tuning runs one seed.
 
 Cost note: the new tasks' env program is a new XLA compile (task tables are constants of the program).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +57,7 @@ from jaxmeta.checkpoint import CheckpointError, read_checkpoint
 from jaxmeta.config import ALGOS, FinetuneConfig, TrainConfig, benchmark_skills, check_ported
 from jaxmeta.interfaces import NoHooks
 
-__all__ = ["FINETUNE_ALGO", "FinetuneHooks", "finetune", "finetune_config", "grow_tasks", "load_source",
-           "readd_replay"]
+__all__ = ["FINETUNE_ALGO", "FinetuneHooks", "finetune", "finetune_config", "grow_tasks", "load_source", "readd_replay"]
 
 #: algorithm of the fine-tuning run for a source algorithm (default: the same)
 FINETUNE_ALGO = {"reptile": "mtsac"}
@@ -129,10 +129,23 @@ def finetune_config(
         eval_source=bool(eval_source),
     )
     fields = dict(
-        benchmark=benchmark, split=split, task_indices=task_indices, task_skills=space, algo=algo,
-        num_seeds=1, per=per, balanced=balanced, updates_per_step=ups, steps_per_update=spu,
-        total_steps=total, warmup_steps=int(warmup_steps), eval_every=ev, chunk_steps=chunk,
-        checkpoint_every=0, out=out, finetune=ft,
+        benchmark=benchmark,
+        split=split,
+        task_indices=task_indices,
+        task_skills=space,
+        algo=algo,
+        num_seeds=1,
+        per=per,
+        balanced=balanced,
+        updates_per_step=ups,
+        steps_per_update=spu,
+        total_steps=total,
+        warmup_steps=int(warmup_steps),
+        eval_every=ev,
+        chunk_steps=chunk,
+        checkpoint_every=0,
+        out=out,
+        finetune=ft,
     )
     fields.update(overrides)
     cfg = src.replace(**fields)
@@ -145,8 +158,10 @@ def check_out_dir(cfg: TrainConfig) -> None:
     out = Path(cfg.out_dir).resolve()
     src = Path(cfg.finetune.source).resolve()
     if out == src or src in out.parents:
-        raise ValueError(f"fine-tuning output {str(out)!r} must not be (inside) the source run {str(src)!r}: "
-                         "the source is never modified; pass another --out")
+        raise ValueError(
+            f"fine-tuning output {str(out)!r} must not be (inside) the source run {str(src)!r}: "
+            "the source is never modified; pass another --out"
+        )
 
 
 # ------------------------------------------------------------------------------------------- restore
@@ -155,12 +170,25 @@ def _source_parts(src: TrainConfig):
     from jaxmeta.replay import make_replay
     from jaxmeta.sac import Transition
 
-    buffer = make_replay(src.buffer_capacity, src.num_tasks, src.replay_kind, alpha=src.per_alpha,
-                         beta_start=src.per_beta, beta_end=1.0, beta_steps=src.total_updates)
+    buffer = make_replay(
+        src.buffer_capacity,
+        src.num_tasks,
+        src.replay_kind,
+        alpha=src.per_alpha,
+        beta_start=src.per_beta,
+        beta_end=1.0,
+        beta_steps=src.total_updates,
+    )
     learner = ALGOS[src.algo].make_learner(src, buffer)
     o, a = src.network.obs_dim, src.network.action_dim
-    example = Transition(obs=jnp.zeros((o,)), action=jnp.zeros((a,)), reward=jnp.zeros(()),
-                         next_obs=jnp.zeros((o,)), discount=jnp.zeros(()), task_id=jnp.zeros((), jnp.int32))
+    example = Transition(
+        obs=jnp.zeros((o,)),
+        action=jnp.zeros((a,)),
+        reward=jnp.zeros(()),
+        next_obs=jnp.zeros((o,)),
+        discount=jnp.zeros(()),
+        task_id=jnp.zeros((), jnp.int32),
+    )
     return learner, buffer, example
 
 
@@ -185,11 +213,17 @@ def load_source(source: str, step: int | None = None, seed_index: int = 0, repla
         paths_leaves, treedef = jax.tree_util.tree_flatten_with_path(abstract[part])
         vals = []
         for path, a in paths_leaves:
-            want = [f".{part}{jax.tree_util.keystr(path)}", ([S] if S > 1 else []) + list(a.shape), str(np.dtype(a.dtype))]
+            want = [
+                f".{part}{jax.tree_util.keystr(path)}",
+                ([S] if S > 1 else []) + list(a.shape),
+                str(np.dtype(a.dtype)),
+            ]
             if i >= len(leaves) or leaves[i] != want:
                 got = leaves[i] if i < len(leaves) else "nothing"
-                raise CheckpointError(f"checkpoint of {str(source)!r} does not hold the expected {part} state "
-                                      f"(leaf {i}: {got} vs expected {want})")
+                raise CheckpointError(
+                    f"checkpoint of {str(source)!r} does not hold the expected {part} state "
+                    f"(leaf {i}: {got} vs expected {want})"
+                )
             x = flat.get(f"{i:06d}")
             x = np.zeros(want[1], a.dtype) if x is None else np.asarray(x)
             vals.append(jnp.asarray(x[seed_index] if S > 1 else x))
@@ -216,8 +250,10 @@ def grow_tasks(source_agent: Any, fresh_agent: Any) -> Any:
             continue
         diff = [d for d in range(f.ndim) if s.ndim != f.ndim or s.shape[d] != f.shape[d]]
         if s.ndim != f.ndim or len(diff) != 1 or s.shape[diff[0]] > f.shape[diff[0]]:
-            raise ValueError(f"{jax.tree_util.keystr(path)}: cannot map source shape {s.shape} onto {f.shape} "
-                             "(only one growing task axis is supported)")
+            raise ValueError(
+                f"{jax.tree_util.keystr(path)}: cannot map source shape {s.shape} onto {f.shape} "
+                "(only one growing task axis is supported)"
+            )
         d = diff[0]
         idx = tuple(slice(None) if k != d else slice(0, s.shape[d]) for k in range(f.ndim))
         out.append(f.at[idx].set(s))
@@ -261,9 +297,15 @@ class FinetuneHooks(NoHooks):
 
         cfg, ft = self.cfg, self.cfg.finetune
         t0 = time.perf_counter()
-        env = build_env(ft.source_benchmark, split=ft.source_split, task_indices=ft.source_task_indices,
-                        task_ids=tuple(cfg.task_space.index(s) for s in self.src_skills),
-                        envs_per_skill=cfg.eval_episodes, max_path_length=cfg.max_path_length, seed=cfg.seed)
+        env = build_env(
+            ft.source_benchmark,
+            split=ft.source_split,
+            task_indices=ft.source_task_indices,
+            task_ids=tuple(cfg.task_space.index(s) for s in self.src_skills),
+            envs_per_skill=cfg.eval_episodes,
+            max_path_length=cfg.max_path_length,
+            seed=cfg.seed,
+        )
         fn = jax.jit(make_evaluate(env, trainer.networks, cfg.max_path_length))
         abstract = trainer.learner.actor_params(programs.abstract_state.agent)
         self._eval = fn.lower(abstract, jax.ShapeDtypeStruct((2,), jnp.uint32)).compile()
@@ -288,9 +330,13 @@ class FinetuneHooks(NoHooks):
 
     def finish(self, summary: dict, rows: list[dict]) -> None:
         ft = self.cfg.finetune
-        summary["finetune"] = {**dataclasses.asdict(ft), "task_space": list(self.cfg.task_space),
-                               "per": self.cfg.per, "updates_per_step": self.cfg.updates_per_step,
-                               "steps_per_update": self.cfg.steps_per_update}
+        summary["finetune"] = {
+            **dataclasses.asdict(ft),
+            "task_space": list(self.cfg.task_space),
+            "per": self.cfg.per,
+            "updates_per_step": self.cfg.updates_per_step,
+            "steps_per_update": self.cfg.steps_per_update,
+        }
         evals = [r for r in rows if r["kind"] == "eval"]
 
         def num(r, k):
@@ -320,9 +366,18 @@ class FinetuneHooks(NoHooks):
 
 
 # ----------------------------------------------------------------------------------------------- run
-def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
-             max_chunks: int | None = None, log=None, num_devices: int | None = None, wandb: bool = False,
-             from_step: int | None = None) -> dict:
+def finetune(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    max_chunks: int | None = None,
+    log=None,
+    num_devices: int | None = None,
+    wandb: bool = False,
+    from_step: int | None = None,
+) -> dict:
     """Run (or resume) a fine-tuning job built by `finetune_config`; returns the summary dict
     (wandb, from_step: as `jaxmeta.train.train`; from_step needs resume).
 
@@ -336,5 +391,15 @@ def finetune(config: TrainConfig, *, resume: bool = False, overwrite: bool = Fal
     source = None
     if not resume:
         source = load_source(ft.source, ft.step, ft.seed_index, replay=ft.keep_buffer)
-    return train(config, resume=resume, overwrite=overwrite, progress=progress, max_chunks=max_chunks, log=log,
-                 hooks=FinetuneHooks(config, source), num_devices=num_devices, wandb=wandb, from_step=from_step)
+    return train(
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        max_chunks=max_chunks,
+        log=log,
+        hooks=FinetuneHooks(config, source),
+        num_devices=num_devices,
+        wandb=wandb,
+        from_step=from_step,
+    )

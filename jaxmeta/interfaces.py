@@ -23,6 +23,7 @@ An env that splits its reset pool into one program per physics group (`envs.mult
 `jaxmeta.finetune.FinetuneHooks`). `NoHooks` is the default: each member does nothing, so a hook class
 can subclass it and override what it needs.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
@@ -115,6 +116,8 @@ def check_hooks(hooks: Any) -> RunHooks:
     members = ("eval_at_start", "eval_skills", "compile", "init_state", "evaluate", "finish")
     missing = [m for m in members if not hasattr(hooks, m)]
     if missing:
-        raise TypeError(f"run hooks {type(hooks).__name__} lack {', '.join(missing)} (jaxmeta.interfaces.RunHooks; "
-                        "subclass jaxmeta.interfaces.NoHooks for the defaults)")
+        raise TypeError(
+            f"run hooks {type(hooks).__name__} lack {', '.join(missing)} (jaxmeta.interfaces.RunHooks; "
+            "subclass jaxmeta.interfaces.NoHooks for the defaults)"
+        )
     return hooks

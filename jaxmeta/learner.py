@@ -22,6 +22,7 @@ fraction of a chunk's updates) counts it. A finite update is returned unchanged 
 `make_sac_learner` is the MT-SAC / MH-SAC learner. Other learners (PaCo, TaCo, Reptile) are built by the
 factory named in their `jaxmeta.config.AlgoSpec`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
@@ -94,7 +95,9 @@ def sac_metrics(m: Metrics) -> Metrics:
 
 def all_finite(tree: Any) -> jax.Array:
     """() bool: every float leaf of `tree` is finite (integer and bool leaves are ignored)."""
-    checks = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    checks = [
+        jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+    ]
     return jnp.all(jnp.stack(checks)) if checks else jnp.array(True)
 
 

@@ -21,6 +21,7 @@ keys `ROW_KEYS`. A resumed run appends a new event file per seed that drops, in 
 after its checkpoint (as metrics.csv drops those rows). `WandbLog` sends the same scalars (prefixed
 ``seed_<i>/`` when the run has several seeds) and the run's config to Weights & Biases.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,9 +41,20 @@ TIMING_COLUMNS = ("wall_s", "env_sps")
 TRAIN_COLUMNS = (
     ("episodes", "finished", "episode_success", "episode_return", "reward")
     + SAC_SCALARS
-    + ("per_beta", "per_weight_min", "paco_num_masked", "paco_total_resets", "taco_p_min", "taco_p_max",
-       "taco_num_groups", "taco_exploring", "physics_nan", "nonfinite_action", "nonfinite_transition",
-       "nonfinite_update")
+    + (
+        "per_beta",
+        "per_weight_min",
+        "paco_num_masked",
+        "paco_total_resets",
+        "taco_p_min",
+        "taco_p_max",
+        "taco_num_groups",
+        "taco_exploring",
+        "physics_nan",
+        "nonfinite_action",
+        "nonfinite_transition",
+        "nonfinite_update",
+    )
 )
 EVAL_COLUMNS = ("eval_success", "eval_return")
 ROW_KEYS = ("kind", "chunk", "seed", "env_steps")  # metrics.csv columns that identify a row, not scalars
@@ -84,9 +96,15 @@ class MetricsLog:
     """Appends rows to ``<run>/metrics.csv`` and their scalars to ``<run>/tb/`` (and W&B); writes
     summary.json and learning_curve.png. `close` when the run stops logging."""
 
-    def __init__(self, run_dir: str | os.PathLike, skills: Iterable[str], task_ids: Iterable[int] | None = None,
-                 extra_evals: Mapping[str, Iterable[str]] | None = None, wandb: WandbLog | None = None,
-                 writer: bool = True):
+    def __init__(
+        self,
+        run_dir: str | os.PathLike,
+        skills: Iterable[str],
+        task_ids: Iterable[int] | None = None,
+        extra_evals: Mapping[str, Iterable[str]] | None = None,
+        wandb: WandbLog | None = None,
+        writer: bool = True,
+    ):
         """skills: the env skills (eval ``success_per_task`` order). task_ids: index of each skill in the
         per-task train metrics (default 0..n-1; a larger conditioning task space otherwise).
         extra_evals: {name: skills} of extra evaluations logged in the eval rows. wandb: also log the
@@ -101,8 +119,11 @@ class MetricsLog:
         self.task_ids = tuple(range(len(self.skills))) if task_ids is None else tuple(task_ids)
         self.extra = {k: tuple(v) for k, v in (extra_evals or {}).items()}
         self.path = self.run_dir / "metrics.csv"
-        extra_cols = tuple(c for name, sk in self.extra.items()
-                           for c in (f"{name}_success", f"{name}_return") + tuple(f"{name}_success/{s}" for s in sk))
+        extra_cols = tuple(
+            c
+            for name, sk in self.extra.items()
+            for c in (f"{name}_success", f"{name}_return") + tuple(f"{name}_success/{s}" for s in sk)
+        )
         self.columns = (
             ("kind", "chunk", "seed", "env_steps", "updates")
             + TIMING_COLUMNS
@@ -139,8 +160,7 @@ class MetricsLog:
         """The rows of an interrupted run's metrics.csv. A short last row (a write cut off by a kill; it
         belongs to a chunk after the checkpoint) is dropped; any other damage is a `MetricsFileError`
         naming the file and line, and the file is left as it is."""
-        what = ("move it away to resume with a metrics.csv that starts at the checkpoint, or repair "
-                "that line")
+        what = "move it away to resume with a metrics.csv that starts at the checkpoint, or repair that line"
         try:
             with self.path.open(newline="") as f:
                 reader = csv.reader(f)
@@ -160,16 +180,19 @@ class MetricsLog:
             if len(cells) != len(header):
                 if n == len(lines) + 1 and len(cells) < len(header):
                     continue  # torn last row
-                raise MetricsFileError(f"{str(self.path)!r} line {n} has {len(cells)} cells, the header "
-                                       f"{len(header)}; {what}")
+                raise MetricsFileError(
+                    f"{str(self.path)!r} line {n} has {len(cells)} cells, the header {len(header)}; {what}"
+                )
             r = dict(zip(header, cells))
             try:
                 int(r["chunk"]), int(r["seed"]), int(r["env_steps"])
             except ValueError:
                 if n == len(lines) + 1:
                     continue
-                raise MetricsFileError(f"{str(self.path)!r} line {n} is corrupt (chunk {r['chunk']!r}, seed "
-                                       f"{r['seed']!r}, env_steps {r['env_steps']!r}); {what}") from None
+                raise MetricsFileError(
+                    f"{str(self.path)!r} line {n} is corrupt (chunk {r['chunk']!r}, seed "
+                    f"{r['seed']!r}, env_steps {r['env_steps']!r}); {what}"
+                ) from None
             rows.append(r)
         return rows
 
@@ -188,8 +211,9 @@ class MetricsLog:
                 w.writerow({k: (v if isinstance(v, str) else _fmt(v)) for k, v in r.items()})
         for r in rows:
             seed, step = int(r["seed"]), int(r["env_steps"])
-            scalars = {f"{r['kind']}/{k}": v for k in self.columns
-                       if k not in ROW_KEYS and (v := _real(r.get(k))) is not None}
+            scalars = {
+                f"{r['kind']}/{k}": v for k in self.columns if k not in ROW_KEYS and (v := _real(r.get(k))) is not None
+            }
             if seed not in self._tb:
                 self._tb[seed] = EventWriter(self.run_dir / TB_DIR / f"seed_{seed}", purge_step=self._purge_step)
             for tag, v in scalars.items():
@@ -224,13 +248,28 @@ class MetricsLog:
             rows.append(r)
         self._append(rows)
 
-    def log_eval(self, chunk: int, env_steps: np.ndarray, updates: np.ndarray, ev: Mapping[str, np.ndarray],
-                 wall_s: float, extra: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+    def log_eval(
+        self,
+        chunk: int,
+        env_steps: np.ndarray,
+        updates: np.ndarray,
+        ev: Mapping[str, np.ndarray],
+        wall_s: float,
+        extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    ) -> None:
         S = np.shape(ev["success"])[0]
         rows = []
         for s in range(S):
-            r = {"kind": "eval", "chunk": chunk, "seed": s, "env_steps": env_steps[s], "updates": updates[s],
-                 "wall_s": wall_s, "eval_success": ev["success"][s], "eval_return": ev["return"][s]}
+            r = {
+                "kind": "eval",
+                "chunk": chunk,
+                "seed": s,
+                "env_steps": env_steps[s],
+                "updates": updates[s],
+                "wall_s": wall_s,
+                "eval_success": ev["success"][s],
+                "eval_return": ev["return"][s],
+            }
             for t, name in enumerate(self.skills):
                 r[f"eval_success/{name}"] = ev["success_per_task"][s][t]
             for name, e in (extra or {}).items():
@@ -274,11 +313,14 @@ class MetricsLog:
             return np.array(xs), ys, lo, hi
 
         fig, ax = plt.subplots(figsize=(7, 4.2))
-        curves = [("train", "episode_success", "train episodes (stochastic)", "tab:gray"),
-                  ("eval", "eval_success", "eval (deterministic)", "tab:blue")]
+        curves = [
+            ("train", "episode_success", "train episodes (stochastic)", "tab:gray"),
+            ("eval", "eval_success", "eval (deterministic)", "tab:blue"),
+        ]
         colors = iter(("tab:red", "tab:green", "tab:purple", "tab:olive"))
-        curves += [("eval", f"{name}_success", f"eval on {name} tasks (forgetting)", next(colors, "k"))
-                   for name in self.extra]
+        curves += [
+            ("eval", f"{name}_success", f"eval on {name} tasks (forgetting)", next(colors, "k")) for name in self.extra
+        ]
         for kind, col, label, color in curves:
             xs, ys, lo, hi = series(kind, col)
             if len(xs):
@@ -312,8 +354,9 @@ def import_wandb():
     try:
         import wandb
     except ImportError as e:
-        raise ImportError("logging to Weights & Biases (--wandb) needs the wandb package, which is not "
-                          "installed: pip install wandb") from e
+        raise ImportError(
+            "logging to Weights & Biases (--wandb) needs the wandb package, which is not installed: pip install wandb"
+        ) from e
     return wandb
 
 
@@ -331,9 +374,14 @@ class WandbLog:
         id_path = run_dir / WANDB_ID_FILE
         run_id = id_path.read_text().strip() if resume and id_path.is_file() else None
         self.num_seeds = int(config.get("num_seeds", 1))
-        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "jaxmeta"), name=run_dir.name,
-                              dir=str(run_dir), config=dict(config), id=run_id,
-                              resume="allow" if run_id else None)
+        self.run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT", "jaxmeta"),
+            name=run_dir.name,
+            dir=str(run_dir),
+            config=dict(config),
+            id=run_id,
+            resume="allow" if run_id else None,
+        )
         id_path.write_text(self.run.id)
 
     def log(self, seed: int, step: int, scalars: Mapping[str, float]) -> None:

@@ -35,6 +35,7 @@ The easiest way to satisfy it is `networks_from_modules(actor_module, critic_mod
 action_dim)` (or `networks_from_apply` for hand-written apply functions), which derives the two action
 helpers from ``actor_apply`` with `sample_tanh_gaussian` / `squash`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -91,13 +92,9 @@ class NetworkConfig:
         if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden):
             raise ValueError(f"NetworkConfig.hidden must be a tuple of positive ints, got {self.hidden!r}")
         if self.conditioning not in CONDITIONINGS:
-            raise ValueError(
-                f"NetworkConfig.conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}"
-            )
+            raise ValueError(f"NetworkConfig.conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"NetworkConfig.activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}"
-            )
+            raise ValueError(f"NetworkConfig.activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
         if self.layer_norm not in LAYER_NORMS:
             raise ValueError(f"NetworkConfig.layer_norm must be one of {LAYER_NORMS}, got {self.layer_norm!r}")
         for name in ("log_std_min", "log_std_max"):
@@ -162,8 +159,15 @@ class Actor(nn.Module):
     def __call__(self, obs: jax.Array, task_id: jax.Array) -> tuple[jax.Array, jax.Array]:
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
-        out = TaskMLP(cfg.hidden, 2 * cfg.action_dim, cfg.num_tasks, cfg.conditioning, cfg.activation,
-                      layer_norm=cfg.layer_norm == "both", name="mlp")(obs, task_id)
+        out = TaskMLP(
+            cfg.hidden,
+            2 * cfg.action_dim,
+            cfg.num_tasks,
+            cfg.conditioning,
+            cfg.activation,
+            layer_norm=cfg.layer_norm == "both",
+            name="mlp",
+        )(obs, task_id)
         mean, log_std = jnp.split(out, 2, axis=-1)
         return mean, jnp.clip(log_std, cfg.log_std_min, cfg.log_std_max)
 
@@ -171,8 +175,14 @@ class Actor(nn.Module):
 def critic_ensemble(module: type[nn.Module], num_critics: int) -> type[nn.Module]:
     """`module` lifted to `num_critics` independent copies (separate initialisations), its parameters
     stacked on a new leading axis, called with the same inputs: outputs ``(num_critics, ...)``."""
-    return nn.vmap(module, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0,
-                   axis_size=num_critics)
+    return nn.vmap(
+        module,
+        variable_axes={"params": 0},
+        split_rngs={"params": True},
+        in_axes=None,
+        out_axes=0,
+        axis_size=num_critics,
+    )
 
 
 class Critic(nn.Module):
@@ -190,10 +200,15 @@ class Critic(nn.Module):
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
         chex.assert_shape(action, (obs.shape[0], cfg.action_dim))
-        q = critic_ensemble(TaskMLP, self.num_critics)(cfg.hidden, 1, cfg.num_tasks, cfg.conditioning, cfg.activation,
-                     layer_norm=cfg.layer_norm != "none", name="q")(
-            jnp.concatenate([obs, action], axis=-1), task_id
-        )
+        q = critic_ensemble(TaskMLP, self.num_critics)(
+            cfg.hidden,
+            1,
+            cfg.num_tasks,
+            cfg.conditioning,
+            cfg.activation,
+            layer_norm=cfg.layer_norm != "none",
+            name="q",
+        )(jnp.concatenate([obs, action], axis=-1), task_id)
         return q[..., 0]
 
 

@@ -9,6 +9,7 @@
   `jaxmeta.agents.paco.options`
 - TaCo task sampling (`task_probabilities`, `allocate_tasks`, ...): `jaxmeta.agents.taco.sampling`
 """
+
 from __future__ import annotations
 
 from jaxmeta.agents.paco.layers import (

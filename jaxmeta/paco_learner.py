@@ -3,6 +3,7 @@ shared body `make_learner`) and `jaxmeta.agents.taco.learner` (``taco``); `onlin
 `jaxmeta.agents.taco.sampling`, `transfer_phase_is_exploring` in `jaxmeta.agents.taco.transfer`. This
 module re-exports every name it used to define.
 """
+
 from __future__ import annotations
 
 from jaxmeta.agents.paco.learner import PaCoLearnerState, make_learner, make_paco_learner, paco_config

@@ -5,6 +5,7 @@ program with env physics, which serves training chunks and evaluations alike; ea
 A loaded XLA:CPU executable keeps its machine code mapped (several memory mappings per compiled object,
 capped per process by Linux's `vm.max_map_count`, 65,530 by default), so each reset-pool executable is run
 as soon as it is compiled and then released: only `init` and `run` stay loaded (docs/families.md)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -157,8 +158,14 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
             lower_s += time.perf_counter() - t
         with ThreadPoolExecutor(max_workers=max(1, workers - 1)) as small_pool:
             # (popped: a Lowered keeps the executable it compiled alive, which would keep the pool's loaded)
-            futures.update({name: small_pool.submit(comp_and_run if name.startswith("reset_pool_") else comp, name,
-                                                    small.pop(name)) for name in list(small)})
+            futures.update(
+                {
+                    name: small_pool.submit(
+                        comp_and_run if name.startswith("reset_pool_") else comp, name, small.pop(name)
+                    )
+                    for name in list(small)
+                }
+            )
             compiled = {name: f.result() for name, f in futures.items()}
     times["lower"] = lower_s
     times["total"] = time.perf_counter() - t0

@@ -25,6 +25,7 @@ Contract:
 
 Everything except `select_gl` is a function of its arguments; mujoco is imported lazily.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,8 +37,21 @@ from typing import Any, Mapping, MutableMapping, Sequence
 
 import numpy as np
 
-__all__ = ["DEFAULT_CAMERA", "GL_BACKENDS", "RenderError", "SkillScene", "VIDEO_FORMATS", "check_gl",
-           "check_writer", "gl_backend", "grid_shape", "mark_success", "select_gl", "tile", "write_video"]
+__all__ = [
+    "DEFAULT_CAMERA",
+    "GL_BACKENDS",
+    "RenderError",
+    "SkillScene",
+    "VIDEO_FORMATS",
+    "check_gl",
+    "check_writer",
+    "gl_backend",
+    "grid_shape",
+    "mark_success",
+    "select_gl",
+    "tile",
+    "write_video",
+]
 
 #: metaworld's corner view of the table (xyz_base.xml also has topview, corner2-4, behindGripper, gripperPOV)
 DEFAULT_CAMERA = "corner"
@@ -68,13 +82,16 @@ def gl_backend(environ: Mapping[str, str]) -> str:
 def _missing_hint(backend: str) -> str:
     pkgs, what = GL_BACKENDS[backend]
     others = "; ".join(f"MUJOCO_GL={b} ({w}): {p}" for b, (p, w) in GL_BACKENDS.items() if b != backend)
-    return (f"MUJOCO_GL={backend} ({what}) needs the Debian packages {pkgs} (apt-get install {pkgs}); "
-            f"other backends: {others}")
+    return (
+        f"MUJOCO_GL={backend} ({what}) needs the Debian packages {pkgs} (apt-get install {pkgs}); "
+        f"other backends: {others}"
+    )
 
 
 def _unknown(gl: str) -> RenderError:
-    return RenderError(f"MUJOCO_GL={gl} cannot render: use one of {', '.join(GL_BACKENDS)} (egl or osmesa "
-                       "without a display)")
+    return RenderError(
+        f"MUJOCO_GL={gl} cannot render: use one of {', '.join(GL_BACKENDS)} (egl or osmesa without a display)"
+    )
 
 
 def select_gl(environ: MutableMapping[str, str] = os.environ) -> str:
@@ -106,8 +123,10 @@ def check_gl(environ: Mapping[str, str] = os.environ) -> str:
     except Exception as e:  # noqa: BLE001  (a missing libEGL / libOSMesa surfaces as any of several errors)
         raise RenderError(f"no OpenGL with MUJOCO_GL={gl} ({type(e).__name__}: {e}). {_missing_hint(gl)}") from e
     if context.__module__.split(".")[-1] != gl:
-        raise RenderError(f"mujoco was imported before MUJOCO_GL={gl} was set and uses {context.__module__}; "
-                          f"set MUJOCO_GL={gl} in the environment before Python starts")
+        raise RenderError(
+            f"mujoco was imported before MUJOCO_GL={gl} was set and uses {context.__module__}; "
+            f"set MUJOCO_GL={gl} in the environment before Python starts"
+        )
     try:
         model = mujoco.MjModel.from_xml_string("<mujoco><worldbody><geom size='0.1'/></worldbody></mujoco>")
         r = mujoco.Renderer(model, 8, 8)
@@ -117,8 +136,9 @@ def check_gl(environ: Mapping[str, str] = os.environ) -> str:
         finally:
             r.close()
     except Exception as e:  # noqa: BLE001  (PyOpenGL / ctypes / mujoco.FatalError: all mean "no GL here")
-        raise RenderError(f"no OpenGL context with MUJOCO_GL={gl} ({type(e).__name__}: {e or 'no message'}). "
-                          f"{_missing_hint(gl)}") from e
+        raise RenderError(
+            f"no OpenGL context with MUJOCO_GL={gl} ({type(e).__name__}: {e or 'no message'}). {_missing_hint(gl)}"
+        ) from e
     return gl
 
 
@@ -137,8 +157,16 @@ def _mocap_bodies(model) -> list[str | None]:
 
 
 #: model fields a task may edit per episode -> the element type their rows index
-_EDITABLE = {"body_pos": "BODY", "body_quat": "BODY", "site_pos": "SITE", "site_quat": "SITE",
-             "geom_pos": "GEOM", "geom_quat": "GEOM", "geom_size": "GEOM", "geom_rgba": "GEOM"}
+_EDITABLE = {
+    "body_pos": "BODY",
+    "body_quat": "BODY",
+    "site_pos": "SITE",
+    "site_quat": "SITE",
+    "geom_pos": "GEOM",
+    "geom_quat": "GEOM",
+    "geom_size": "GEOM",
+    "geom_rgba": "GEOM",
+}
 
 
 class SkillScene:
@@ -153,9 +181,11 @@ class SkillScene:
         model = build_model(env.skill.scene)
         sim = self.sim_model
         joint = mujoco.mjtObj.mjOBJ_JOINT
-        if (model.nq, model.nv, model.nmocap) != (sim.nq, sim.nv, sim.nmocap) or \
-                _names(model, joint, model.njnt) != _names(sim, joint, sim.njnt) or \
-                _mocap_bodies(model) != _mocap_bodies(sim):
+        if (
+            (model.nq, model.nv, model.nmocap) != (sim.nq, sim.nv, sim.nmocap)
+            or _names(model, joint, model.njnt) != _names(sim, joint, sim.njnt)
+            or _mocap_bodies(model) != _mocap_bodies(sim)
+        ):
             raise RenderError(f"{env.name}: the render scene's joints / mocap bodies differ from the MJX env's")
         cams = [c for c in _names(model, mujoco.mjtObj.mjOBJ_CAMERA, model.ncam) if c]
         if camera not in cams:
@@ -185,8 +215,9 @@ class SkillScene:
                 name = mujoco.mj_id2name(self.sim_model, obj, int(i))
                 j = mujoco.mj_name2id(model, obj, name) if name else -1
                 if j < 0:
-                    raise RenderError(f"{self.name}: the task edits {field} of element {i} ({name}), "
-                                      "which the render scene lacks")
+                    raise RenderError(
+                        f"{self.name}: the task edits {field} of element {i} ({name}), which the render scene lacks"
+                    )
                 getattr(model, field)[j] = value[i]
         return model
 
@@ -255,7 +286,7 @@ def tile(videos: Sequence[np.ndarray]) -> np.ndarray:
     out = np.zeros((L, rows * H, cols * W, C), np.uint8)
     for k, v in enumerate(videos):
         r, c = divmod(k, cols)
-        out[:, r * H:(r + 1) * H, c * W:(c + 1) * W] = v
+        out[:, r * H : (r + 1) * H, c * W : (c + 1) * W] = v
     return out
 
 
@@ -268,8 +299,10 @@ def check_writer(path: str | os.PathLike) -> None:
     if not p.parent.is_dir():
         raise RenderError(f"--video {str(p)!r}: folder {str(p.parent)!r} does not exist")
     if p.suffix.lower() == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
-        raise RenderError("writing .mp4 needs imageio-ffmpeg (pip install -e '.[video]', or pip install "
-                          "imageio-ffmpeg); or write a .gif (--video PATH.gif)")
+        raise RenderError(
+            "writing .mp4 needs imageio-ffmpeg (pip install -e '.[video]', or pip install "
+            "imageio-ffmpeg); or write a .gif (--video PATH.gif)"
+        )
     if p.suffix.lower() == ".gif" and importlib.util.find_spec("PIL") is None:
         raise RenderError("writing .gif needs Pillow (pip install pillow); or write an .mp4")
 
@@ -285,7 +318,8 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float) -> None
             raise RenderError(f"an .mp4 needs an even frame size, got {frames.shape[2]}x{frames.shape[1]}")
         with warnings.catch_warnings():  # imageio-ffmpeg starts ffmpeg (fork + exec): JAX's fork warning
             warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
-            iio.imwrite(path, frames, plugin="FFMPEG", fps=fps, codec="libx264", macro_block_size=2,
-                        pixelformat="yuv420p")
+            iio.imwrite(
+                path, frames, plugin="FFMPEG", fps=fps, codec="libx264", macro_block_size=2, pixelformat="yuv420p"
+            )
     else:
         iio.imwrite(path, frames, plugin="pillow", duration=1000.0 / fps, loop=0)

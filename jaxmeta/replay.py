@@ -49,6 +49,7 @@ and takes the r-th slot of task t inside the block: O(log(capacity/64) + 64) per
 
 Why `add` and `set_priorities` are written as they are (in-place updates, one-key sorts): docs/replay.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -296,16 +297,14 @@ def make_replay(
         them first, then only the first ``sum(valid)`` writes land); all True equals ``valid=None``."""
         if jax.tree.structure(items) != jax.tree.structure(state.items):
             raise ValueError(
-                f"items structure {jax.tree.structure(items)} != buffer structure "
-                f"{jax.tree.structure(state.items)}"
+                f"items structure {jax.tree.structure(items)} != buffer structure {jax.tree.structure(state.items)}"
             )
         shapes = [tuple(np.shape(x)) for x in jax.tree.leaves(items)]
         want = [buf.shape[1:] for buf in jax.tree.leaves(state.items)]
         leading = {s[0] if s else None for s in shapes}
         if len(leading) != 1 or None in leading or any(s[1:] != w for s, w in zip(shapes, want)):
             raise ValueError(
-                f"item leaves must have shapes (E, *item_shape) with one E; got {shapes}, "
-                f"item shapes {want}"
+                f"item leaves must have shapes (E, *item_shape) with one E; got {shapes}, item shapes {want}"
             )
         E = leading.pop()
         if E < 1:
@@ -364,10 +363,14 @@ def make_replay(
         if bal:
             rows = Pb + slots // block
             if n * cdepth * T > C + 2 * Pb * T:  # rebuild (O(C + Pb T)) when cheaper than refresh
-                leaves_ct = jnp.zeros((Pb, T), jnp.int32).at[
-                    jnp.arange(C, dtype=jnp.int32) // block,
-                    jnp.where((task_ids >= 0) & (task_ids < T), task_ids, T),
-                ].add(1, mode="drop")
+                leaves_ct = (
+                    jnp.zeros((Pb, T), jnp.int32)
+                    .at[
+                        jnp.arange(C, dtype=jnp.int32) // block,
+                        jnp.where((task_ids >= 0) & (task_ids < T), task_ids, T),
+                    ]
+                    .add(1, mode="drop")
+                )
                 count_tree = sumtree_build(leaves_ct, cdepth)
             else:
                 count_tree = count_tree.at[rows, old_col].add(-1, mode="drop")

@@ -2,6 +2,7 @@
 step, `ReptileConfig`) and `jaxmeta.agents.reptile.learner` (`make_reptile_learner`, `pick_tasks`). This
 module re-exports every name it used to define.
 """
+
 from __future__ import annotations
 
 from jaxmeta.agents.reptile.learner import make_reptile_learner, pick_tasks

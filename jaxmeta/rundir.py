@@ -25,6 +25,7 @@ Run-directory safety (nothing a user made is ever deleted):
 
 No orbax here: `jaxmeta.checkpoint` writes and reads the checkpoints inside it.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,9 @@ DISCARDED_DIR = "checkpoints-discarded"
 RUN_FILES = (CONFIG_FILE, "metrics.csv", "summary.json", "learning_curve.png", WANDB_ID_FILE, ERROR_LOG)
 # Fields that may differ between a checkpoint and the config resuming it (they do not change what a
 # chunk computes). total_steps also sets the PER beta schedule length (see TrainConfig.total_updates).
-RESUMABLE_FIELDS = frozenset({"total_steps", "eval_every", "eval_episodes", "checkpoint_every",
-                              "keep_checkpoints", "out"})
+RESUMABLE_FIELDS = frozenset(
+    {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "keep_checkpoints", "out"}
+)
 
 
 class CheckpointError(RuntimeError):
@@ -198,7 +200,6 @@ class _LibraryLogToFile:
         return False
 
 
-
 def checkpoint_steps(run_dir: str | os.PathLike) -> list[int]:
     """Steps (env steps) of the checkpoint directories in ``run_dir/checkpoints``, ascending (orbax's
     unfinished ``<step>.orbax-checkpoint-tmp-*`` directories are not checkpoints)."""
@@ -230,5 +231,3 @@ def config_diff(saved: TrainConfig | dict, current: TrainConfig, ignore=RESUMABL
         elif va != vb:
             out[k] = (va, vb)
     return out
-
-

@@ -28,6 +28,7 @@ critic target and the actor loss both use the alpha from before this update. Onl
 tasks with at least one unmasked sample in the batch change (Adam momentum would otherwise keep moving
 the others).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -343,16 +344,31 @@ def make_sac(config: SACConfig, networks: Networks) -> SAC:
 
         # critic
         (c_loss, c_aux), c_grads = jax.value_and_grad(critic_loss, has_aux=True)(
-            state.critic_params, state.target_critic_params, state.actor_params, state.log_alpha,
-            batch, critic_key, weights, mask, networks=networks, config=config,
+            state.critic_params,
+            state.target_critic_params,
+            state.actor_params,
+            state.log_alpha,
+            batch,
+            critic_key,
+            weights,
+            mask,
+            networks=networks,
+            config=config,
         )
         c_updates, critic_opt_state = critic_opt.update(c_grads, state.critic_opt_state, state.critic_params)
         critic_params = optax.apply_updates(state.critic_params, c_updates)
 
         # actor (against the updated critic)
         (a_loss, a_aux), a_grads = jax.value_and_grad(actor_loss, has_aux=True)(
-            state.actor_params, critic_params, state.log_alpha, batch, actor_key, weights, mask,
-            networks=networks, config=config,
+            state.actor_params,
+            critic_params,
+            state.log_alpha,
+            batch,
+            actor_key,
+            weights,
+            mask,
+            networks=networks,
+            config=config,
         )
         a_updates, actor_opt_state = actor_opt.update(a_grads, state.actor_opt_state, state.actor_params)
         actor_params = optax.apply_updates(state.actor_params, a_updates)

@@ -2,6 +2,7 @@
 `NamedSharding` over the 1-D ``("data",)`` mesh (`state_shardings`); `jaxmeta.train` module docstring has
 the layout (single seed: the env batch axis sharded, parameters / optimizer states / replay replicated;
 several seeds: the seed axis sharded)."""
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,6 @@ def _largest_divisor_at_most(n: int, cap: int) -> int:
     return max(d for d in range(1, max(1, min(n, cap)) + 1) if n % d == 0)
 
 
-
 def plan_devices(config: "TrainConfig", num_devices: int | None = None) -> int:
     """Number of devices the run shards over: the largest divisor of the sharded axis (the seed axis
     with several seeds, else envs_per_skill -- so every skill's group splits evenly -- and the batch
@@ -36,14 +36,22 @@ def plan_devices(config: "TrainConfig", num_devices: int | None = None) -> int:
     total = len(jax.devices())
     if jax.process_count() > 1:
         if num_devices is not None and num_devices != total:
-            raise ValueError(f"a run over {jax.process_count()} processes shards over all their {total} devices, "
-                             f"not {num_devices}")
-        axis, what = ((config.num_seeds, f"seeds ({config.num_seeds})") if config.num_seeds > 1 else
-                      (math.gcd(config.envs_per_skill, config.batch_size),
-                       f"envs_per_skill ({config.envs_per_skill}) and batch_size ({config.batch_size})"))
+            raise ValueError(
+                f"a run over {jax.process_count()} processes shards over all their {total} devices, not {num_devices}"
+            )
+        axis, what = (
+            (config.num_seeds, f"seeds ({config.num_seeds})")
+            if config.num_seeds > 1
+            else (
+                math.gcd(config.envs_per_skill, config.batch_size),
+                f"envs_per_skill ({config.envs_per_skill}) and batch_size ({config.batch_size})",
+            )
+        )
         if axis % total:
-            raise ValueError(f"a run over {jax.process_count()} processes shards over all their {total} devices: "
-                             f"{what} must be multiples of {total}")
+            raise ValueError(
+                f"a run over {jax.process_count()} processes shards over all their {total} devices: "
+                f"{what} must be multiples of {total}"
+            )
         return total
     if num_devices is None:
         n = 1 if jax.default_backend() == "cpu" else total

@@ -13,6 +13,7 @@ right, if ``right == 0`` go left, else compare ``u`` with ``left``); since ``fl(
 ``a > 0`` or ``b > 0``, every descent from a positive root ends on a positive leaf, even if rounding puts
 ``u`` at or above the node's sum. Sampling and updates cost O(B log capacity).
 """
+
 from __future__ import annotations
 
 import jax

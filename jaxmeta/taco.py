@@ -2,6 +2,7 @@
 `jaxmeta.agents.taco.transfer` and `jaxmeta.agents.taco.metrics`. This module re-exports every name it
 used to define.
 """
+
 from __future__ import annotations
 
 from jaxmeta.agents.taco.metrics import (

@@ -13,6 +13,7 @@
   the new ones) the env is wrapped by `TaskIdEnv`, which rewrites ``state.task_id`` at reset (the envs
   carry it unchanged through ``step``). Identity ids return the env itself (same programs as before).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,7 +84,9 @@ def build_env(
         idx = np.asarray(task_indices, np.int64)
         for t in env.tasks:
             if idx.max() >= len(t):
-                raise ValueError(f"task_indices {tuple(task_indices)} out of range: {benchmark} has {len(t)} tasks per skill")
+                raise ValueError(
+                    f"task_indices {tuple(task_indices)} out of range: {benchmark} has {len(t)} tasks per skill"
+                )
         env = dataclasses.replace(env, tasks=tuple(np.ascontiguousarray(t[idx]) for t in env.tasks))
     if task_ids is not None:
         ids = tuple(int(i) for i in task_ids)

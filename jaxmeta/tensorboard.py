@@ -15,6 +15,7 @@ START = 1). A writer given ``purge_step`` writes a START event at that step afte
 events at steps >= purge_step, i.e. what an interrupted process logged after the checkpoint it is
 resumed from.
 """
+
 from __future__ import annotations
 
 import os
@@ -98,10 +99,10 @@ def _fields(buf: bytes):
             value, i = _read_varint(buf, i)
         elif wire in (1, 5):
             n = 8 if wire == 1 else 4
-            value, i = buf[i:i + n], i + n
+            value, i = buf[i : i + n], i + n
         elif wire == 2:
             n, i = _read_varint(buf, i)
-            value, i = buf[i:i + n], i + n
+            value, i = buf[i : i + n], i + n
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
         yield field, wire, value
@@ -139,8 +140,9 @@ class EventWriter:
 
     def add_scalar(self, tag: str, value: float, step: int, wall_time: float | None = None) -> None:
         """One scalar (stored as float32) at `step`; wall_time: seconds since the epoch (default now)."""
-        self._write(_event(time.time() if wall_time is None else wall_time, int(step),
-                           _scalar_summary(tag, float(value))))
+        self._write(
+            _event(time.time() if wall_time is None else wall_time, int(step), _scalar_summary(tag, float(value)))
+        )
 
     def flush(self) -> None:
         self._f.flush()
@@ -163,13 +165,13 @@ def _records(path: Path):
     buf = path.read_bytes()
     i = 0
     while i + 12 <= len(buf):
-        header, (crc_len,) = buf[i:i + 8], struct.unpack_from("<I", buf, i + 8)
+        header, (crc_len,) = buf[i : i + 8], struct.unpack_from("<I", buf, i + 8)
         if crc_len != masked_crc32c(header):
             raise ValueError(f"corrupt record length at byte {i} of {str(path)!r} (CRC mismatch)")
         (n,) = struct.unpack("<Q", header)
         if i + 16 + n > len(buf):
             return
-        data, (crc_data,) = buf[i + 12:i + 12 + n], struct.unpack_from("<I", buf, i + 12 + n)
+        data, (crc_data,) = buf[i + 12 : i + 12 + n], struct.unpack_from("<I", buf, i + 12 + n)
         if crc_data != masked_crc32c(data):
             raise ValueError(f"corrupt record at byte {i} of {str(path)!r} (CRC mismatch)")
         yield data

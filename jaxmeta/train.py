@@ -66,6 +66,7 @@ number of devices (``cfg`` can't know the machine). Several processes (`jaxmeta.
 must divide over them), the same program runs SPMD on all, process 0 alone writes the run's files, and
 every process writes its shards of the checkpoints (docs/distributed.md).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -154,9 +155,15 @@ def make_env(config: TrainConfig, envs_per_skill: int):
     `split` / `task_indices` task sets, skills reporting their conditioning ids (`jaxmeta.tasks`)."""
     from jaxmeta.tasks import build_env
 
-    return build_env(config.benchmark, split=config.split, task_indices=config.task_indices,
-                     task_ids=config.task_ids, envs_per_skill=envs_per_skill,
-                     max_path_length=config.max_path_length, seed=config.seed)
+    return build_env(
+        config.benchmark,
+        split=config.split,
+        task_indices=config.task_indices,
+        task_ids=config.task_ids,
+        envs_per_skill=envs_per_skill,
+        max_path_length=config.max_path_length,
+        seed=config.seed,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- build
@@ -184,6 +191,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         beta_end=1.0,
         beta_steps=cfg.total_updates,
     )
+
     # ------------------------------------------------------------------------------ sharding hooks
     def _constrain_batch(batch):
         """Single seed on several devices: split the sampled batch over the data axis."""
@@ -244,7 +252,8 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         explore = lambda: jax.lax.cond(  # noqa: E731
             warm,
             lambda: jax.random.uniform(k_act, (N, A), jnp.float32, -1.0, 1.0),
-            (lambda: learner.act(ts.agent, obs, task_id, k_act, ts.env_steps)) if learner.act is not None
+            (lambda: learner.act(ts.agent, obs, task_id, k_act, ts.env_steps))
+            if learner.act is not None
             else (lambda: networks.sample_action(learner.actor_params(ts.agent), obs, task_id, k_act)[0]),
         )
         exploit = lambda: networks.deterministic_action(learner.actor_params(ts.agent), obs, task_id)  # noqa: E731
@@ -322,8 +331,18 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
 
     # -------------------------------------------------------------------------------- the program
     #: shapes of one env step's statistics (`env_step`), summed over a run's iterations
-    stat_shapes = {"reward": (T,), "finished": (T,), "return": (T,), "success": (T,), "physics_nan": (),
-                   "nonfinite_action": (), "nonfinite_transition": (), "eval_count": (S_env,), "eval_success": (S_env,), "eval_return": (S_env,)}
+    stat_shapes = {
+        "reward": (T,),
+        "finished": (T,),
+        "return": (T,),
+        "success": (T,),
+        "physics_nan": (),
+        "nonfinite_action": (),
+        "nonfinite_transition": (),
+        "eval_count": (S_env,),
+        "eval_success": (S_env,),
+        "eval_return": (S_env,),
+    }
 
     def make_run(batched: bool):
         """``run(ts, eval_key, evaluating) -> (ts, train_metrics, eval_metrics)``: `cfg.iters_per_chunk`
@@ -352,7 +371,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             learn = steps + N * K >= cfg.learning_starts
             if evaluating is not True:
                 learn = learn & jnp.logical_not(evaluating)
-            ts, m = (skip_fn(ts) if evaluating is True else jax.lax.cond(learn, upd_fn, skip_fn, ts))
+            ts, m = skip_fn(ts) if evaluating is True else jax.lax.cond(learn, upd_fn, skip_fn, ts)
             w = learn.astype(jnp.float32)
             m_sum = jax.tree.map(lambda a, b: a + w * b, m_sum, m)
             stats_sum = jax.tree.map(jnp.add, stats_sum, stats)
@@ -372,8 +391,13 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
                 iters = jnp.where(evaluating, eval_iters, cfg.iters_per_chunk)
             ts, _, stats, m, n_learn = jax.lax.fori_loop(0, iters, lambda _, c: iteration(c, evaluating), carry)
             ev = eval_summary(stats)
-            restore = lambda: ts.replace(env=keep[0], key=keep[1], env_steps=keep[2],  # noqa: E731
-                                         episode_return=keep[3], episodes=keep[4])
+            restore = lambda: ts.replace(
+                env=keep[0],
+                key=keep[1],
+                env_steps=keep[2],  # noqa: E731
+                episode_return=keep[3],
+                episodes=keep[4],
+            )
             ts = _branch(evaluating, restore, lambda: ts)
             return ts, summarize(ts, stats, m, jnp.broadcast_to(n_learn, (seeds,) if batched else ())), ev
 
@@ -382,8 +406,13 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     def _eval_summary(stats: Metrics) -> Metrics:
         count = jnp.maximum(stats["eval_count"], 1.0)
         sp, rp = stats["eval_success"] / count, stats["eval_return"] / count
-        return {"success": jnp.mean(sp), "success_per_task": sp, "return": jnp.mean(rp), "return_per_task": rp,
-                "episodes_per_task": stats["eval_count"]}
+        return {
+            "success": jnp.mean(sp),
+            "success_per_task": sp,
+            "return": jnp.mean(rp),
+            "return_per_task": rp,
+            "episodes_per_task": stats["eval_count"],
+        }
 
     def _summarize(ts: TrainState, stats: Metrics, m: Metrics, n_learn: jax.Array) -> Metrics:
         nan = jnp.float32(jnp.nan)
@@ -465,8 +494,12 @@ def _branch(pred, true_fn, false_fn):
 
 
 # ----------------------------------------------------------------------------- moved (import paths kept)
-_MOVED = {"train": "jaxmeta.driver", "CPU_GRAPHS_COMPILED": "jaxmeta.driver", "Programs": "jaxmeta.programs",
-          "compile_programs": "jaxmeta.programs"}
+_MOVED = {
+    "train": "jaxmeta.driver",
+    "CPU_GRAPHS_COMPILED": "jaxmeta.driver",
+    "Programs": "jaxmeta.programs",
+    "compile_programs": "jaxmeta.programs",
+}
 
 
 def __getattr__(name: str):

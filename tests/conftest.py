@@ -1,4 +1,5 @@
 """Test setup: XLA CPU flag before JAX starts, persistent compilation cache, hypothesis profile."""
+
 import os
 
 import envs  # noqa: F401  (sets XLA_FLAGS before the JAX backend starts)

@@ -1,4 +1,5 @@
 """Registry of ported skills: skill name -> module path holding a `SKILL` (envs.sawyer.Skill)."""
+
 from __future__ import annotations
 
 import importlib

@@ -6,6 +6,7 @@ its handle box (gripped box-box); the peg cylinder becomes a capsule of the same
 capsule-cylinder is an SDF solve). Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -131,9 +132,18 @@ def nut_info(reward, reward_grab, quat, in_place, success):
 def evaluate(sim, data, obs, action, task):
     wrench_center = sim.site_xpos(data, "RoundNut")
     quat = reward_quat(obs)
-    reward_grab = gripper_caging_reward(sim, data, task, action, wrench_threshed(obs), obj_radius=0.015,
-                                        pad_success_thresh=0.02, object_reach_radius=0.01, xz_thresh=0.01,
-                                        medium_density=True)
+    reward_grab = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        wrench_threshed(obs),
+        obj_radius=0.015,
+        pad_success_thresh=0.02,
+        object_reach_radius=0.01,
+        xz_thresh=0.01,
+        medium_density=True,
+    )
     in_place, success = _reward_pos(wrench_center, task["target_pos"])
     reward = (2.0 * reward_grab + 6.0 * in_place) * quat
     reward = jnp.where(success, 10.0, reward)

@@ -6,6 +6,7 @@ radius (MJX's sphere-box drops non-penetrating contacts). Capsule proxies of the
 and HAND_BOX; the backboard and pole are not collided. Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -41,11 +42,13 @@ BALL_PROXY = Proxy("ball_proxy", "basketball", "sphere", (0.03 + PAD_MARGIN,), l
 #: finger margin.
 RIM = tuple(
     Proxy(f"rim_proxy_{i}", "hooplink", "capsule", (0.01 + FINGER_MARGIN, 0.016), pos=pos, quat=quat)
-    for i, (pos, quat) in enumerate((
-        ((0.0, -0.045, -0.001), euler_quat(0.0, 1.57, 0.0)),
-        ((-0.031, -0.032, -0.001), euler_quat(1.57, 0.785, 0.0)),
-        ((0.031, -0.032, -0.001), euler_quat(1.57, -0.785, 0.0)),
-    ))
+    for i, (pos, quat) in enumerate(
+        (
+            ((0.0, -0.045, -0.001), euler_quat(0.0, 1.57, 0.0)),
+            ((-0.031, -0.032, -0.001), euler_quat(1.57, 0.785, 0.0)),
+            ((0.031, -0.032, -0.001), euler_quat(1.57, -0.785, 0.0)),
+        )
+    )
 )
 
 SCENE = SceneConfig(
@@ -82,11 +85,22 @@ def evaluate(sim, data, obs, action, task):
     scale = jnp.asarray([1.0, 1.0, 2.0], jnp.float32)
     target_to_obj = jnp.linalg.norm((obj - target) * scale)
     target_to_obj_init = jnp.linalg.norm((obj_init - target) * scale)
-    in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=target_to_obj_init,
-                                      sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=target_to_obj_init, sigmoid="long_tail"
+    )
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
-    grasped = gripper_caging_reward(sim, data, task, action, obj, obj_radius=0.025, pad_success_thresh=0.06,
-                                    object_reach_radius=0.01, xz_thresh=0.005, high_density=True)
+    grasped = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        obj_radius=0.025,
+        pad_success_thresh=0.06,
+        object_reach_radius=0.01,
+        xz_thresh=0.005,
+        high_density=True,
+    )
     lifted = (tcp_to_obj < 0.035) & (tcp_opened > 0) & (obj[2] - 0.01 > obj_init[2])
     grasped = jnp.where(lifted, 1.0, grasped)
     reward = reward_utils.hamacher_product(grasped, in_place)

@@ -5,6 +5,7 @@ A mass-less box copy of the cube (`CUBE`) is gripped by the stock pads and claws
 the bins' floor height; the bins' walls are not collided. Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -18,8 +19,9 @@ TARGET_RADIUS = 0.05
 #: The blue bin's frame (body bin_goal, fixed): metaworld's `_target_pos`.
 BIN_GOAL = (0.12, 0.7, 0.0)
 #: Classes obj_col (the cube, condim 4) and bin_col (the bins, condim 3): solimp 0.99 0.99 0.01, solref 0.01 1.
-OBJ_COL = dict(condim=4, friction=(1.0, 0.005, 0.0001), solref=(0.01, 1.0), solimp=(0.99, 0.99, 0.01, 0.5, 2.0),
-               margin=0.0)
+OBJ_COL = dict(
+    condim=4, friction=(1.0, 0.005, 0.0001), solref=(0.01, 1.0), solimp=(0.99, 0.99, 0.01, 0.5, 2.0), margin=0.0
+)
 BIN_COL = dict(OBJ_COL, condim=3)
 #: The cube's collision box (unnamed, class obj_col, half-size 0.02 on body objA) duplicated for explicit pairs.
 CUBE = Proxy("cube_proxy", "objA", "box", (0.02, 0.02, 0.02))
@@ -68,26 +70,36 @@ def evaluate(sim, data, obs, action, task):
     target = task["target_pos"]
     obj_init = task["obj_init_pos"]
     target_to_obj = jnp.linalg.norm(obj - target)
-    in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=task["target_to_obj_init"],
-                                      sigmoid="long_tail")
-    floor = jnp.minimum(_funnel(jnp.linalg.norm(hand[:2] - obj_init[:2])),
-                        _funnel(jnp.linalg.norm(hand[:2] - target[:2])))
+    in_place = reward_utils.tolerance(
+        target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=task["target_to_obj_init"], sigmoid="long_tail"
+    )
+    floor = jnp.minimum(
+        _funnel(jnp.linalg.norm(hand[:2] - obj_init[:2])), _funnel(jnp.linalg.norm(hand[:2] - target[:2]))
+    )
     above_floor = jnp.where(
         hand[2] >= floor,
         1.0,
-        reward_utils.tolerance(jnp.maximum(floor - hand[2], 0.0), bounds=(0.0, 0.01), margin=0.05,
-                               sigmoid="long_tail"),
+        reward_utils.tolerance(jnp.maximum(floor - hand[2], 0.0), bounds=(0.0, 0.01), margin=0.05, sigmoid="long_tail"),
     )
-    grasped = gripper_caging_reward(sim, data, task, action, obj, obj_radius=0.015, pad_success_thresh=0.05,
-                                    object_reach_radius=0.01, xz_thresh=0.01, desired_gripper_effort=0.7,
-                                    high_density=True)
+    grasped = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        obj_radius=0.015,
+        pad_success_thresh=0.05,
+        object_reach_radius=0.01,
+        xz_thresh=0.01,
+        desired_gripper_effort=0.7,
+        high_density=True,
+    )
     reward = reward_utils.hamacher_product(grasped, in_place)
     near_object = jnp.linalg.norm(obj - hand) < 0.04
     pinched_without_obj = obs[3] < 0.43
     lifted = obj[2] - 0.02 > obj_init[2]
     grasp_success = near_object & lifted & ~pinched_without_obj
-    reward = jnp.where(grasp_success, reward + 1.0 + 5.0 * reward_utils.hamacher_product(above_floor, in_place),
-                       reward)
+    reward = jnp.where(grasp_success, reward + 1.0 + 5.0 * reward_utils.hamacher_product(above_floor, in_place), reward)
     reward = jnp.where(target_to_obj < TARGET_RADIUS, 10.0, reward)
     info = skill_info(
         success=(target_to_obj <= 0.05).astype(jnp.float32),

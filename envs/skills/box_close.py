@@ -7,6 +7,7 @@ stiff as MuJoCo's single one. The task-dependent hand settle comes from envs.ski
 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax
@@ -43,8 +44,14 @@ TOP_COL_CONTACT = dict(OBJ_COL_CONTACT, condim=4)
 #: rims' bottom is at z = -0.016.
 LID = Proxy("lid_proxy", "top_link", "box", (0.115, 0.115, 0.0109), pos=(0.0, 0.0, -0.0051))
 #: The grip bar (stock capsule r 0.008, half-length 0.05 along top_link's y, at z 0.082), 1 mm thicker.
-GRIP = Proxy("grip_proxy", "top_link", "capsule", (0.008 + FINGER_MARGIN, 0.05), pos=(0.0, 0.0, 0.082),
-             quat=euler_quat(1.57, 0.0, 0.0))
+GRIP = Proxy(
+    "grip_proxy",
+    "top_link",
+    "capsule",
+    (0.008 + FINGER_MARGIN, 0.05),
+    pos=(0.0, 0.0, 0.082),
+    quat=euler_quat(1.57, 0.0, 0.0),
+)
 #: The handle's mesh below the grip bar: its convex hull is the bar (a 16-gon of radius 8 mm about z 0.081) on
 #: a slab x -0.008..0.008, y -0.058..0.058, z 0.004..0.081 (flat sides from y -0.05 to 0.05) that the pads clamp
 #: once they are below the bar. As a box, the 1 mm pad margin folded into its thickness (MJX's box-box collider
@@ -53,12 +60,14 @@ HANDLE = Proxy("handle_proxy", "top_link", "box", (0.008 + FINGER_MARGIN, 0.05, 
 #: The box's 4 walls (unnamed box_col boxes of box.xml).
 WALLS = tuple(
     Proxy(f"box_wall_{i}", "box", "box", size, pos=pos)
-    for i, (size, pos) in enumerate((
-        ((0.1, 0.005, 0.03), (0.0, -0.095, 0.03)),
-        ((0.1, 0.005, 0.03), (0.0, 0.095, 0.03)),
-        ((0.005, 0.09, 0.03), (0.095, 0.0, 0.03)),
-        ((0.005, 0.09, 0.03), (-0.095, 0.0, 0.03)),
-    ))
+    for i, (size, pos) in enumerate(
+        (
+            ((0.1, 0.005, 0.03), (0.0, -0.095, 0.03)),
+            ((0.1, 0.005, 0.03), (0.0, 0.095, 0.03)),
+            ((0.005, 0.09, 0.03), (0.095, 0.0, 0.03)),
+            ((0.005, 0.09, 0.03), (-0.095, 0.0, 0.03)),
+        )
+    )
 )
 
 SCENE = SceneConfig(
@@ -69,8 +78,9 @@ SCENE = SceneConfig(
     + gripper_pairs(GRIP.name, TOP_COL_CONTACT, PADS + CLAWS, fold_margin=True)
     # metaworld's pads touch the handle's mesh at one point each (MuJoCo's box-mesh collider), MJX's box-box
     # collider at four: each of those given 4x the regularization, so the four together are as stiff as one
-    + single_contact_pairs(gripper_pairs(HANDLE.name, MUJOCO_DEFAULT_CONTACT, PADS, fold_margin=True),
-                           BOX_FACE_CONTACTS),
+    + single_contact_pairs(
+        gripper_pairs(HANDLE.name, MUJOCO_DEFAULT_CONTACT, PADS, fold_margin=True), BOX_FACE_CONTACTS
+    ),
     cone="elliptic",
 )
 
@@ -106,8 +116,12 @@ def reset(sim, data, rand_vec):
     # `_set_obj_xyz`: the lid's position only; its (settled) orientation stays.
     obj_init_pos = jnp.stack([rand_vec[0], rand_vec[1], jnp.asarray(LID_Z, rand_vec.dtype)])
     data = data.replace(qpos=data.qpos.at[qa : qa + 3].set(obj_init_pos), qvel=data.qvel.at[da : da + 6].set(0.0))
-    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model,
-                  "settle_exact": exact.astype(jnp.float32)}
+    return data, {
+        "target_pos": target_pos,
+        "obj_init_pos": obj_init_pos,
+        "model": model,
+        "settle_exact": exact.astype(jnp.float32),
+    }
 
 
 def objects(sim, data, task):
@@ -126,13 +140,16 @@ def evaluate(sim, data, obs, action, task):
     floor = jnp.where(radius <= 0.02, 0.0, 0.04 * jnp.log(jnp.maximum(radius - 0.02, 1e-12)) + 0.4)
     above = hand[2] >= floor
     above_floor = jnp.where(
-        above, 1.0,
-        tol(floor - hand[2], bounds=(0.0, 0.01), margin=jnp.where(above, 1.0, floor / 2.0), sigmoid="long_tail"))
+        above,
+        1.0,
+        tol(floor - hand[2], bounds=(0.0, 0.01), margin=jnp.where(above, 1.0, floor / 2.0), sigmoid="long_tail"),
+    )
     in_place = tol(jnp.linalg.norm(hand - lid), bounds=(0.0, 0.02), margin=0.5, sigmoid="long_tail")
     ready = reward_utils.hamacher_product(above_floor, in_place)
     err = jnp.linalg.norm((target - lid) * jnp.asarray([1.0, 1.0, 3.0]))
-    lifted = 0.2 * (lid[2] > 0.04).astype(jnp.float32) + 0.8 * tol(err, bounds=(0.0, 0.05), margin=0.25,
-                                                                    sigmoid="long_tail")
+    lifted = 0.2 * (lid[2] > 0.04).astype(jnp.float32) + 0.8 * tol(
+        err, bounds=(0.0, 0.05), margin=0.25, sigmoid="long_tail"
+    )
     reward = 2.0 * reward_utils.hamacher_product(grab, ready) + 8.0 * lifted
     success = jnp.linalg.norm(obs[4:7] - target) < 0.08
     reward = jnp.where(success, 10.0, reward) * reward_quat

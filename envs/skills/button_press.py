@@ -7,6 +7,7 @@ button-press-topdown's proxies on the upright button box: the cap as a box pushe
 Default (pyramidal) cone.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import dataclasses

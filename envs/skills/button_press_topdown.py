@@ -5,6 +5,7 @@ a copy of the box's top block is the stop, one contact stiffer than stock so the
 does, past its slide-joint range. Default (pyramidal) cone.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,9 @@ SCENE = SceneConfig(
         # the stock impedance (solimp 0.99) lets the gripper's push drive the button through the box. A 10x
         # stiffer impedance holds it where metaworld does (~3 mm past first touch). Frictionless: the button
         # only slides along its axis.
-        dataclasses.replace(combined_pair(STOP.name, _OBJ, BOX_TOP.name, _OBJ), condim=1,
-                            solimp=(0.999, 0.999, 0.01, 0.5, 2.0)),
+        dataclasses.replace(
+            combined_pair(STOP.name, _OBJ, BOX_TOP.name, _OBJ), condim=1, solimp=(0.999, 0.999, 0.01, 0.5, 2.0)
+        ),
     ),
 )
 

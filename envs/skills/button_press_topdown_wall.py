@@ -5,6 +5,7 @@ button-press-topdown's scene plus a copy of the low wall box against the finger 
 in button-press-wall-v3.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import dataclasses

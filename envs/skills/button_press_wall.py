@@ -5,6 +5,7 @@ button-press-v3's scene plus a copy of the low wall box against the finger pads 
 expert never touches it; the pairs keep the obstacle for other policies).
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -8,6 +8,7 @@ table plane, gripped through a vertical capsule. Elliptic cone (it does not soft
 pyramidal one does).
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,13 +57,16 @@ SCENE = SceneConfig(
     proxies=(TABLE, MUG_BASE, MUG_GRIP, BUTTON, FRAME_BOTTOM, BUTTON_STOP, BODY_TOP, HAND_BOX),
     pairs=(
         combined_pair(MUG_BASE.name, _OBJ, TABLE.name, MUJOCO_DEFAULT_CONTACT),
-        *(dataclasses.replace(combined_pair(p, full_solimp(PAD_CONTACT), MUG_GRIP.name, _OBJ), margin=0.0)
-          for p in PADS),
+        *(
+            dataclasses.replace(combined_pair(p, full_solimp(PAD_CONTACT), MUG_GRIP.name, _OBJ), margin=0.0)
+            for p in PADS
+        ),
         combined_pair("leftclaw_it", full_solimp(CLAW_CONTACT), BUTTON.name, _OBJ),
         combined_pair(HAND_BOX.name, MUJOCO_DEFAULT_CONTACT, BUTTON.name, _OBJ),
         combined_pair("leftpad_geom", full_solimp(PAD_CONTACT), FRAME_BOTTOM.name, _OBJ),
-        dataclasses.replace(combined_pair(BUTTON_STOP.name, _OBJ, BODY_TOP.name, _OBJ),
-                            solimp=(0.999, 0.999, 0.01, 0.5, 2.0)),
+        dataclasses.replace(
+            combined_pair(BUTTON_STOP.name, _OBJ, BODY_TOP.name, _OBJ), solimp=(0.999, 0.999, 0.01, 0.5, 2.0)
+        ),
     ),
     cone="elliptic",
 )

@@ -5,6 +5,7 @@ Metaworld semantics and scene: those of coffee-push-v3 (envs.skills.coffee_push.
 coffee scene), with the machine placed from the mug's START (start + (0, 0.22, 0)) and the pull task ranges.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 from envs.skills.coffee_push import mug_skill

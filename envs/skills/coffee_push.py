@@ -7,6 +7,7 @@ Scene `envs.skills.coffee_button.SCENE`, shared by the three coffee skills: the 
 proxy, the mug stands on a table plane. Elliptic cone (a gripped, dragged object, as push-v3).
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -45,14 +46,21 @@ def evaluate(sim, data, obs, action, task):
     target = task["target_pos"]
     target_to_obj = jnp.linalg.norm((obj - target) * _SCALE)
     target_to_obj_init = jnp.linalg.norm((task["obj_init_pos"] - target) * _SCALE)
-    in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, 0.05), margin=target_to_obj_init,
-                                      sigmoid="long_tail")
+    in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, 0.05), margin=target_to_obj_init, sigmoid="long_tail")
     tcp_opened = obs[3]
     tcp_to_obj = jnp.linalg.norm(obj - sim.tcp_center(data))
     object_grasped = gripper_caging_reward(
-        sim, data, task, action, obj,
-        object_reach_radius=0.04, obj_radius=0.02, pad_success_thresh=0.05, xz_thresh=0.05,
-        desired_gripper_effort=0.7, medium_density=True,
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        object_reach_radius=0.04,
+        obj_radius=0.02,
+        pad_success_thresh=0.05,
+        xz_thresh=0.05,
+        desired_gripper_effort=0.7,
+        medium_density=True,
     )
     reward = reward_utils.hamacher_product(object_grasped, in_place)
     reward = jnp.where((tcp_to_obj < 0.04) & (tcp_opened > 0), reward + 1.0 + 5.0 * in_place, reward)

@@ -1,4 +1,5 @@
 """Pieces shared by several skills: standard collision proxies and the gripper caging reward."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -89,11 +90,17 @@ def set_free_joint_pos(sim, data, joint: str, pos):
 # condim, max friction, mean solref/solimp, max margin) of the stock geoms' own parameters below.
 
 #: `leftpad_geom` / `rightpad_geom` (xyz_base.xml).
-PAD_CONTACT = dict(condim=4, friction=(2.0, 0.1, 0.002), solref=(0.01, 1.0), solimp=(0.95, 0.99, 0.01, 0.5, 2.0), margin=0.001)
+PAD_CONTACT = dict(
+    condim=4, friction=(2.0, 0.1, 0.002), solref=(0.01, 1.0), solimp=(0.95, 0.99, 0.01, 0.5, 2.0), margin=0.001
+)
 #: `leftclaw_it` / `rightclaw_it` (class base_col).
-CLAW_CONTACT = dict(condim=4, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0), solimp=(0.8, 0.9, 0.01, 0.5, 2.0), margin=0.001)
+CLAW_CONTACT = dict(
+    condim=4, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0), solimp=(0.8, 0.9, 0.01, 0.5, 2.0), margin=0.001
+)
 #: Object collision classes `drawer_col` (drawer.xml) and `dl_col` (doorlock*.xml): same values.
-OBJ_COL_CONTACT = dict(condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.01, 1.0), solimp=(0.99, 0.99, 0.01, 0.5, 2.0), margin=0.0)
+OBJ_COL_CONTACT = dict(
+    condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.01, 1.0), solimp=(0.99, 0.99, 0.01, 0.5, 2.0), margin=0.0
+)
 GEOM_CONTACT = {
     "leftpad_geom": PAD_CONTACT,
     "rightpad_geom": PAD_CONTACT,
@@ -148,11 +155,16 @@ def single_contact_pairs(pairs: tuple[Pair, ...], n: int) -> tuple[Pair, ...]:
     out = []
     for p in pairs:
         if p.solimp is None or p.solref is None:
-            raise ValueError(f"pair {p.geom1!r}-{p.geom2!r} needs explicit solimp and solref, got {p.solimp}, {p.solref}")
+            raise ValueError(
+                f"pair {p.geom1!r}-{p.geom2!r} needs explicit solimp and solref, got {p.solimp}, {p.solref}"
+            )
         d0, d1 = p.solimp[:2]
         e0, e1 = d0 / (n - (n - 1) * d0), d1 / (n - (n - 1) * d1)
-        out.append(dataclasses.replace(p, solimp=(e0, e1) + tuple(p.solimp[2:]),
-                                       solref=(p.solref[0] * d1 / e1,) + tuple(p.solref[1:])))
+        out.append(
+            dataclasses.replace(
+                p, solimp=(e0, e1) + tuple(p.solimp[2:]), solref=(p.solref[0] * d1 / e1,) + tuple(p.solref[1:])
+            )
+        )
     return tuple(out)
 
 
@@ -189,8 +201,9 @@ PAD_MARGIN = 0.001
 PUCK_PROXY = Proxy("obj_proxy", "obj", "capsule", (0.02 + PAD_MARGIN, 0.01), like="objGeom")
 
 
-def puck_pairs(puck: str = "objGeom", proxy: str = "obj_proxy", pads_table: bool = False,
-               claws_table: bool = False) -> tuple[Pair, ...]:
+def puck_pairs(
+    puck: str = "objGeom", proxy: str = "obj_proxy", pads_table: bool = False, claws_table: bool = False
+) -> tuple[Pair, ...]:
     """Contact pairs of a puck skill: puck-table, pads-puck proxy, optionally pads/claws-table."""
     pairs = [Pair(puck, TABLE.name)]
     pairs += [Pair(p, proxy, margin=0.0) for p in PADS]
@@ -199,7 +212,6 @@ def puck_pairs(puck: str = "objGeom", proxy: str = "obj_proxy", pads_table: bool
     if claws_table:
         pairs += [Pair(c, TABLE.name) for c in CLAWS]
     return tuple(pairs)
-
 
 
 def full_solimp(params: dict) -> dict:
@@ -213,10 +225,17 @@ def full_solimp(params: dict) -> dict:
 #: The stock hand collision mesh (right_hand body, contype 1) spans x -0.024..0.042, y -0.053..0.053,
 #: z 0.028..0.081 in the right_hand frame (z points down, towards the fingers). A capsule along y of
 #: radius 0.03 centred on it covers that box to ~3 mm. Contact parameters: the mesh geom's own.
-HAND_MESH_CONTACT = dict(condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0),
-                         solimp=(0.9, 0.95, 0.001, 0.5, 2.0), margin=0.0)
-HAND_MESH = Proxy("hand_mesh_proxy", "right_hand", "capsule", (0.03, 0.023), pos=(0.0085, 0.0, 0.0545),
-                  quat=(0.7071067811865476, 0.7071067811865476, 0.0, 0.0))
+HAND_MESH_CONTACT = dict(
+    condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0), solimp=(0.9, 0.95, 0.001, 0.5, 2.0), margin=0.0
+)
+HAND_MESH = Proxy(
+    "hand_mesh_proxy",
+    "right_hand",
+    "capsule",
+    (0.03, 0.023),
+    pos=(0.0085, 0.0, 0.0545),
+    quat=(0.7071067811865476, 0.7071067811865476, 0.0, 0.0),
+)
 #: The same hand mesh as a box: its bounding box in the right_hand frame. Better than HAND_MESH where
 #: objects touch the hand's flat side faces (e.g. a lever pushed up against its +y face).
 HAND_BOX = Proxy("hand_box_proxy", "right_hand", "box", (0.033, 0.053, 0.0267), pos=(0.0085, 0.0, 0.0542))
@@ -233,8 +252,16 @@ def metaworld_init_pads(sim, data):
     return sim.body_com(data, "leftpad"), sim.body_com(data, "rightpad")
 
 
-def live_pad_caging_reward(sim, data, task, obj_pos, obj_radius: float, pad_success_margin: float = 0.05,
-                           x_z_success_margin: float = 0.01, grip_extra: float = 0.005):
+def live_pad_caging_reward(
+    sim,
+    data,
+    task,
+    obj_pos,
+    obj_radius: float,
+    pad_success_margin: float = 0.05,
+    x_z_success_margin: float = 0.01,
+    grip_extra: float = 0.005,
+):
     """The `_gripper_caging_reward` override of the block skills (sweep-into, sweep, shelf-place,
     basketball...: y caging + gripping by the pads, x-z caging of the tcp; returns (caging + gripping) / 2)
     with metaworld's aliasing: `init_left_pad` / `init_right_pad` are live views of data.xpos (gymnasium's
@@ -258,8 +285,9 @@ def live_pad_caging_reward(sim, data, task, obj_pos, obj_radius: float, pad_succ
     init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
     obj_init = task["obj_init_pos"]
     x_z_margin = jnp.linalg.norm(obj_init[xz] - init_tcp[xz]) - x_z_success_margin
-    x_z_caging = tol(jnp.linalg.norm(tcp[xz] - obj_pos[xz]), bounds=(0.0, x_z_success_margin), margin=x_z_margin,
-                     sigmoid="long_tail")
+    x_z_caging = tol(
+        jnp.linalg.norm(tcp[xz] - obj_pos[xz]), bounds=(0.0, x_z_success_margin), margin=x_z_margin, sigmoid="long_tail"
+    )
     caging = reward_utils.hamacher_product(y_caging, x_z_caging)
     gripping = jnp.where(caging > 0.95, y_gripping, 0.0)
     return (caging + gripping) / 2.0
@@ -272,8 +300,9 @@ BLOCK_PROXY = Proxy("block_proxy", "obj", "capsule", (0.02 + PAD_MARGIN, 0.01), 
 
 #: MuJoCo's default geom contact parameters: those of the hand's collision mesh (`right_hand`
 #: eGripperBase) and of the table's retaining walls (basic_scene.xml).
-MUJOCO_DEFAULT_CONTACT = dict(condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0),
-                              solimp=(0.9, 0.95, 0.001, 0.5, 2.0), margin=0.0)
+MUJOCO_DEFAULT_CONTACT = dict(
+    condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0), solimp=(0.9, 0.95, 0.001, 0.5, 2.0), margin=0.0
+)
 HAND_MESH_CONTACT = MUJOCO_DEFAULT_CONTACT
 #: The flat finger-side face of the hand's collision mesh (eGripperBase spans x -0.024..0.042,
 #: y -0.053..0.053, z 0.028..0.081 in the right_hand frame; z points towards the fingers) as a 2 cm thick

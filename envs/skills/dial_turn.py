@@ -5,6 +5,7 @@ Only the knob's head collides: a copy of its dial_col box (`HEAD`) against the s
 keeps metaworld's stale arm kinematics. Pyramidal cone, 4/8 iterations (nothing is grasped).
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -63,13 +64,18 @@ def evaluate(sim, data, obs, action, task):
     init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
     target_to_obj = jnp.linalg.norm(obj - target)
     target_to_obj_init = jnp.linalg.norm(task["dial_push_position"] - target)
-    in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, TARGET_RADIUS),
-                                      margin=jnp.abs(target_to_obj_init - TARGET_RADIUS), sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        target_to_obj,
+        bounds=(0.0, TARGET_RADIUS),
+        margin=jnp.abs(target_to_obj_init - TARGET_RADIUS),
+        sigmoid="long_tail",
+    )
     reach_radius = 0.005
     tcp_to_obj = jnp.linalg.norm(push - tcp)
     tcp_to_obj_init = jnp.linalg.norm(task["dial_push_position"] - init_tcp)
-    reach = reward_utils.tolerance(tcp_to_obj, bounds=(0.0, reach_radius), margin=jnp.abs(tcp_to_obj_init - reach_radius),
-                                   sigmoid="gaussian")
+    reach = reward_utils.tolerance(
+        tcp_to_obj, bounds=(0.0, reach_radius), margin=jnp.abs(tcp_to_obj_init - reach_radius), sigmoid="gaussian"
+    )
     reach = reward_utils.hamacher_product(reach, jnp.clip(action[-1], 0.0, 1.0))
     reward = 10.0 * reward_utils.hamacher_product(reach, in_place)
     info = skill_info(

@@ -6,6 +6,7 @@ The reset hand settle is envs.skills.task_settle's, per task: the peg, already p
 settle, can shove the nut aside, which MJX cannot reproduce to float precision.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -24,11 +25,17 @@ def reset(sim, data, rand_vec):
     target_pos = obj_init_pos + jnp.asarray([0.0, 0.0, 0.15], jnp.float32)
     peg_pos = obj_init_pos + jnp.asarray(PEG_OFFSET, jnp.float32)
     model = assembly.peg_model(sim, peg_pos, obj_init_pos + jnp.asarray([0.0, 0.0, 0.08], jnp.float32))
-    data, init_tcp, exact = task_settle.hand_settle(sim, data, sim.mx.replace(**model), HAND_INIT_POS,
-                                                    moved_body="peg", rand_vec=rand_vec)
+    data, init_tcp, exact = task_settle.hand_settle(
+        sim, data, sim.mx.replace(**model), HAND_INIT_POS, moved_body="peg", rand_vec=rand_vec
+    )
     data = assembly.set_nut_pos(sim, data, obj_init_pos)
-    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "init_tcp": init_tcp, "model": model,
-                  "settle_exact": exact.astype(jnp.float32)}
+    return data, {
+        "target_pos": target_pos,
+        "obj_init_pos": obj_init_pos,
+        "init_tcp": init_tcp,
+        "model": model,
+        "settle_exact": exact.astype(jnp.float32),
+    }
 
 
 def _reward_pos(wrench_center, target_pos):
@@ -42,9 +49,18 @@ def _reward_pos(wrench_center, target_pos):
 def evaluate(sim, data, obs, action, task):
     wrench_center = sim.site_xpos(data, "RoundNut")
     quat = assembly.reward_quat(obs)
-    reward_grab = gripper_caging_reward(sim, data, task, action, assembly.wrench_threshed(obs), obj_radius=0.015,
-                                        pad_success_thresh=0.02, object_reach_radius=0.01, xz_thresh=0.01,
-                                        high_density=True)
+    reward_grab = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        assembly.wrench_threshed(obs),
+        obj_radius=0.015,
+        pad_success_thresh=0.02,
+        object_reach_radius=0.01,
+        xz_thresh=0.01,
+        high_density=True,
+    )
     in_place = _reward_pos(wrench_center, task["target_pos"])
     reward = (2.0 * reward_grab + 6.0 * in_place) * quat
     success = obs[6] > task["target_pos"][2]

@@ -5,6 +5,7 @@ Scene as door-open (grip and stem capsules, door-edge stop) plus a capsule proxy
 the door panel box and the safe's right wall, which the hand pushes. Pyramidal cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -68,7 +69,9 @@ def evaluate(sim, data, obs, action, task):
     tcp_to_target = jnp.linalg.norm(tcp - target)
     obj_to_target = jnp.linalg.norm(obj - target)
     in_place = reward_utils.tolerance(
-        obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=jnp.linalg.norm(task["obj_init_pos"] - target),
+        obj_to_target,
+        bounds=(0.0, TARGET_RADIUS),
+        margin=jnp.linalg.norm(task["obj_init_pos"] - target),
         sigmoid="gaussian",
     )
     hand_init = jnp.asarray(HAND_INIT_POS, jnp.float32)

@@ -6,6 +6,7 @@ the left pad and claw and HAND_BOX. The reset hand settle is simulated per task 
 Elliptic cone: only with it does that brush follow metaworld's.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax
@@ -59,8 +60,9 @@ def settle(sim, data, rand_vec):
     collider does not reproduce that impact: its simulated settle is 1.1e-2 rad / 6.7 mm (reset hand) off.
     Returns (data, model overrides, init_tcp, exact)."""
     model = place_door(sim, rand_vec)
-    data, init_tcp, exact = task_settle.hand_settle(sim, data, sim.mx.replace(**model), HAND_INIT_POS,
-                                                    moved_body="door", rand_vec=rand_vec)
+    data, init_tcp, exact = task_settle.hand_settle(
+        sim, data, sim.mx.replace(**model), HAND_INIT_POS, moved_body="door", rand_vec=rand_vec
+    )
     return data, model, init_tcp, exact
 
 
@@ -73,9 +75,14 @@ def reset(sim, data, rand_vec):
     # lock_link's frame position (xpos left by the last step: the kinematics of the state before it).
     obj_init_pos = sim.body_xpos(data, "lock_link")
     target_pos = obj_init_pos + jnp.asarray([0.0, -0.04, -0.1])
-    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model,
-                  "stale_qpos": before_last, "init_tcp": init_tcp,
-                  "settle_exact": exact.astype(jnp.float32)}
+    return data, {
+        "target_pos": target_pos,
+        "obj_init_pos": obj_init_pos,
+        "model": model,
+        "stale_qpos": before_last,
+        "init_tcp": init_tcp,
+        "settle_exact": exact.astype(jnp.float32),
+    }
 
 
 def stale_frame(sim, data, task):

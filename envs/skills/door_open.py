@@ -6,6 +6,7 @@ paired with the pads and claws; a capsule on the door's hinge edge against a cop
 door stop. Pyramidal cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,13 +20,26 @@ from envs.scene import Proxy, SceneConfig
 from envs.skills.common import FINGER_MARGIN, OBJ_COL_CONTACT, combined_pair, euler_quat, gripper_pairs
 
 
-GRIP = Proxy("door_grip_proxy", "door_link", "capsule", (0.023 + FINGER_MARGIN, 0.05), pos=(0.38, -0.12, 0.0),
-             quat=euler_quat(0.0, 1.57, 0.0))
-STEM = Proxy("door_stem_proxy", "door_link", "capsule", (0.013 + FINGER_MARGIN, 0.034), pos=(0.325, -0.065, 0.0),
-             quat=euler_quat(1.57, 0.0, 0.0))
+GRIP = Proxy(
+    "door_grip_proxy",
+    "door_link",
+    "capsule",
+    (0.023 + FINGER_MARGIN, 0.05),
+    pos=(0.38, -0.12, 0.0),
+    quat=euler_quat(0.0, 1.57, 0.0),
+)
+STEM = Proxy(
+    "door_stem_proxy",
+    "door_link",
+    "capsule",
+    (0.013 + FINGER_MARGIN, 0.034),
+    pos=(0.325, -0.065, 0.0),
+    quat=euler_quat(1.57, 0.0, 0.0),
+)
 EDGE_R = 0.004
-EDGE = Proxy("door_edge_proxy", "door_link", "capsule", (EDGE_R, 0.123 - EDGE_R),
-             pos=(0.005 + EDGE_R, -0.01 + EDGE_R, 0.0))
+EDGE = Proxy(
+    "door_edge_proxy", "door_link", "capsule", (EDGE_R, 0.123 - EDGE_R), pos=(0.005 + EDGE_R, -0.01 + EDGE_R, 0.0)
+)
 WALL = Proxy("safe_wall_proxy", "doorlockB", "box", (0.016, 0.106, 0.15), pos=(-0.204, 0.0, 0.0))
 
 FINGERS = ("leftpad_geom", "rightpad_geom", "leftclaw_it", "rightclaw_it")
@@ -68,16 +82,20 @@ def evaluate(sim, data, obs, action, task):
     door = obs[4:7] + jnp.asarray([-0.05, 0.0, 0.0])
     threshold = 0.12
     radius = jnp.linalg.norm(hand[:2] - door[:2])
-    floor = jnp.where(radius <= threshold, 0.0,
-                      0.04 * jnp.log(jnp.maximum(radius - threshold, 1e-30)) + 0.4)
+    floor = jnp.where(radius <= threshold, 0.0, 0.04 * jnp.log(jnp.maximum(radius - threshold, 1e-30)) + 0.4)
     below = reward_utils.tolerance(floor - hand[2], bounds=(0.0, 0.01), margin=floor / 2.0, sigmoid="long_tail")
     above_floor = jnp.where(hand[2] >= floor, 1.0, below)
-    in_place = reward_utils.tolerance(jnp.linalg.norm(hand - door - jnp.asarray([0.05, 0.03, -0.01])),
-                                      bounds=(0.0, threshold / 2.0), margin=0.5, sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        jnp.linalg.norm(hand - door - jnp.asarray([0.05, 0.03, -0.01])),
+        bounds=(0.0, threshold / 2.0),
+        margin=0.5,
+        sigmoid="long_tail",
+    )
     ready = reward_utils.hamacher_product(above_floor, in_place)
     door_angle = -theta
     opened = 0.2 * (theta < -math.pi / 90.0).astype(jnp.float32) + 0.8 * reward_utils.tolerance(
-        math.pi / 2.0 + math.pi / 6 - door_angle, bounds=(0.0, 0.5), margin=math.pi / 3.0, sigmoid="long_tail")
+        math.pi / 2.0 + math.pi / 6 - door_angle, bounds=(0.0, 0.5), margin=math.pi / 3.0, sigmoid="long_tail"
+    )
 
     success = jnp.abs(obs[4] - target[0]) <= 0.08
     reward = 2.0 * reward_utils.hamacher_product(ready, reward_grab) + 8.0 * opened

@@ -5,6 +5,7 @@ Scene door-lock-v3's (`envs.skills.door_lock.SCENE`), shared exactly; the hand s
 (`door_lock.settle`), then the lock is set locked.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -26,8 +27,13 @@ def reset(sim, data, rand_vec):
     offset = sum(sim.model.body_pos[sim.body(b)] for b in ("doorlockA", "door_link", "lock_link"))
     obj_init_pos = rand_vec + jnp.asarray(offset, jnp.float32)
     target_pos = obj_init_pos + jnp.asarray([0.1, -0.04, 0.0])
-    return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model, "init_tcp": init_tcp,
-                  "settle_exact": exact.astype(jnp.float32)}
+    return data, {
+        "target_pos": target_pos,
+        "obj_init_pos": obj_init_pos,
+        "model": model,
+        "init_tcp": init_tcp,
+        "settle_exact": exact.astype(jnp.float32),
+    }
 
 
 def evaluate(sim, data, obs, action, task):
@@ -39,11 +45,13 @@ def evaluate(sim, data, obs, action, task):
     shoulder_to_lock = jnp.linalg.norm((hand + offset - lock) * scale)
     obj_init_pos = sim.body_xpos(data, "lock_link")  # metaworld: a live view of lock_link's xpos
     shoulder_to_lock_init = jnp.linalg.norm((init_tcp + offset - obj_init_pos) * scale)
-    ready = reward_utils.tolerance(shoulder_to_lock, bounds=(0.0, 0.02), margin=shoulder_to_lock_init,
-                                   sigmoid="long_tail")
+    ready = reward_utils.tolerance(
+        shoulder_to_lock, bounds=(0.0, 0.02), margin=shoulder_to_lock_init, sigmoid="long_tail"
+    )
     obj_to_target = jnp.abs(task["target_pos"][0] - lock[0])
-    pushed = reward_utils.tolerance(obj_to_target, bounds=(0.0, 0.005), margin=door_lock.LOCK_LENGTH,
-                                    sigmoid="long_tail")
+    pushed = reward_utils.tolerance(
+        obj_to_target, bounds=(0.0, 0.005), margin=door_lock.LOCK_LENGTH, sigmoid="long_tail"
+    )
     reward = 2.0 * ready + 8.0 * pushed
     return reward, door_lock.lock_info(reward, shoulder_to_lock, obs[3], obj_to_target, ready, pushed)
 

@@ -4,6 +4,7 @@ As drawer-open: only the handle bar (a capsule proxy) collides, with the left pa
 the table's back wall (drawer_open.BACK_WALL). Pyramidal cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -56,14 +57,22 @@ def evaluate(sim, data, obs, action, task):
     obj_init = task["obj_init_pos"]
     target_to_obj = jnp.linalg.norm(obj - target)
     target_to_obj_init = jnp.linalg.norm(obj_init - target)
-    in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, TARGET_RADIUS),
-                                      margin=jnp.abs(target_to_obj_init - TARGET_RADIUS), sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        target_to_obj,
+        bounds=(0.0, TARGET_RADIUS),
+        margin=jnp.abs(target_to_obj_init - TARGET_RADIUS),
+        sigmoid="long_tail",
+    )
     handle_reach_radius = 0.005
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
     init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
     tcp_to_obj_init = jnp.linalg.norm(obj_init - init_tcp)
-    reach = reward_utils.tolerance(tcp_to_obj, bounds=(0.0, handle_reach_radius),
-                                   margin=jnp.abs(tcp_to_obj_init - handle_reach_radius), sigmoid="gaussian")
+    reach = reward_utils.tolerance(
+        tcp_to_obj,
+        bounds=(0.0, handle_reach_radius),
+        margin=jnp.abs(tcp_to_obj_init - handle_reach_radius),
+        sigmoid="gaussian",
+    )
     gripper_closed = jnp.clip(action[-1], 0.0, 1.0)
     reach = reward_utils.hamacher_product(reach, gripper_closed)
     success = target_to_obj <= TARGET_RADIUS + 0.015

@@ -6,6 +6,7 @@ slide-joint limits stand in for the drawer case, one sphere on the table's back 
 Pyramidal cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,16 @@ import jax.numpy as jnp
 from envs import reward_utils
 from envs.sawyer import Skill, skill_info
 from envs.scene import Proxy, SceneConfig
-from envs.skills.common import (FINGER_MARGIN, HAND_MESH_CONTACT, MUJOCO_DEFAULT_CONTACT, OBJ_COL_CONTACT, PALM,
-                                 combined_pair, euler_quat, gripper_pairs)
+from envs.skills.common import (
+    FINGER_MARGIN,
+    HAND_MESH_CONTACT,
+    MUJOCO_DEFAULT_CONTACT,
+    OBJ_COL_CONTACT,
+    PALM,
+    combined_pair,
+    euler_quat,
+    gripper_pairs,
+)
 
 MAX_DIST = 0.2
 #: Offset of the observed "handle" point from the drawer_link COM (`_get_pos_objects`).
@@ -25,19 +34,32 @@ HANDLE_OFFSET = (0.0, -0.16, 0.0)
 
 #: The handle bar: stock `drawer_col` capsule at (0, -0.15, 0), euler (0, 1.57, 0), size (0.009, 0.05);
 #: radius + the fingers' 1 mm margin (folded, see common.FINGER_MARGIN).
-HANDLE = Proxy("drawer_handle_proxy", "drawer_link", "capsule", (0.009 + FINGER_MARGIN, 0.05), pos=(0.0, -0.15, 0.0),
-               quat=euler_quat(0.0, 1.57, 0.0))
+HANDLE = Proxy(
+    "drawer_handle_proxy",
+    "drawer_link",
+    "capsule",
+    (0.009 + FINGER_MARGIN, 0.05),
+    pos=(0.0, -0.15, 0.0),
+    quat=euler_quat(0.0, 1.57, 0.0),
+)
 
 #: The table's back retaining wall (stock box; front face at world y = 0.98) as a plane facing -y. The
 #: shut drawer's back face (drawer_link y + 0.09 = 0.98 + q) rests against it: with the slide joint's soft
 #: limit alone, a hand pushing the shut drawer drives it 2 cm past the wall (drawer-close expert).
-BACK_WALL = Proxy("back_wall_proxy", "world", "plane", (0.0, 0.0, 0.01), pos=(0.0, 0.98, 0.06),
-                  quat=(math.cos(math.pi / 4), math.sin(math.pi / 4), 0.0, 0.0))
+BACK_WALL = Proxy(
+    "back_wall_proxy",
+    "world",
+    "plane",
+    (0.0, 0.0, 0.01),
+    pos=(0.0, 0.98, 0.06),
+    quat=(math.cos(math.pi / 4), math.sin(math.pi / 4), 0.0, 0.0),
+)
 #: A sphere touching the drawer's back face at mid-height of the stock contact patch. The drawer has one
 #: (slide) DOF, so one frictionless contact point stops it (stock: 8 box-box contacts).
 DRAWER_STOP = Proxy("drawer_stop_proxy", "drawer_link", "sphere", (0.01,), pos=(0.0, 0.08, -0.015))
 STOP_PAIR = dataclasses.replace(
-    combined_pair(DRAWER_STOP.name, OBJ_COL_CONTACT, BACK_WALL.name, MUJOCO_DEFAULT_CONTACT), condim=1)
+    combined_pair(DRAWER_STOP.name, OBJ_COL_CONTACT, BACK_WALL.name, MUJOCO_DEFAULT_CONTACT), condim=1
+)
 
 #: The palm (common.PALM) raised by FINGER_MARGIN: it meets the inflated bar at the stock distance.
 PALM_1MM = dataclasses.replace(PALM, pos=(PALM.pos[0], PALM.pos[1], PALM.pos[2] - FINGER_MARGIN))
@@ -66,8 +88,11 @@ def drawer_model(sim, obj_init_pos, target_pos) -> dict:
 def reset(sim, data, rand_vec):
     obj_init_pos = rand_vec[:3]
     target_pos = obj_init_pos + jnp.asarray([0.0, -0.16 - MAX_DIST, 0.09])
-    task = {"target_pos": target_pos, "obj_init_pos": obj_init_pos,
-            "model": drawer_model(sim, obj_init_pos, target_pos)}
+    task = {
+        "target_pos": target_pos,
+        "obj_init_pos": obj_init_pos,
+        "model": drawer_model(sim, obj_init_pos, target_pos),
+    }
     return data, task
 
 
@@ -86,8 +111,12 @@ def evaluate(sim, data, obs, action, task):
     gripper_error = (handle - gripper) * scale
     init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
     gripper_error_init = (handle_pos_init - init_tcp) * scale
-    caging = reward_utils.tolerance(jnp.linalg.norm(gripper_error), bounds=(0.0, 0.01),
-                                    margin=jnp.linalg.norm(gripper_error_init), sigmoid="long_tail")
+    caging = reward_utils.tolerance(
+        jnp.linalg.norm(gripper_error),
+        bounds=(0.0, 0.01),
+        margin=jnp.linalg.norm(gripper_error_init),
+        sigmoid="long_tail",
+    )
     reward = 5.0 * (caging + opening)
     info = skill_info(
         success=(handle_error <= 0.03).astype(jnp.float32),

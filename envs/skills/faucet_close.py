@@ -5,6 +5,7 @@ the goal on the left (rand_vec + (-0.175, 0, 0.125)), the "handleStartClose" sit
 as is, and an mj_forward in reset (fresh reset kinematics).
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 from envs.skills.faucet_open import faucet_skill

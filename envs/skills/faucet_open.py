@@ -8,6 +8,7 @@ with HAND_BOX. faucet-open's reset keeps metaworld's stale arm kinematics; fauce
 cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -35,8 +36,14 @@ TARGET_RADIUS = 0.07
 
 #: The handle (stock capsule r 0.017, half-length 0.055, class faucet_col, euler (1.57, 0, 0)) on faucet_link2; the
 #: fingers' 1 mm margin folded into the radius (MJX's capsule-box drops non-penetrating contacts).
-HANDLE = Proxy("faucet_handle_proxy", "faucet_link2", "capsule", (0.017 + FINGER_MARGIN, 0.055),
-               pos=(0.0, -0.12, 0.001), quat=euler_quat(1.57, 0.0, 0.0))
+HANDLE = Proxy(
+    "faucet_handle_proxy",
+    "faucet_link2",
+    "capsule",
+    (0.017 + FINGER_MARGIN, 0.055),
+    pos=(0.0, -0.12, 0.001),
+    quat=euler_quat(1.57, 0.0, 0.0),
+)
 
 SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_faucet.xml",
@@ -70,12 +77,17 @@ def faucet_skill(name: str, side: float, site: str, goal_site: str, obj_offset, 
         init_tcp = jnp.asarray(sim.consts["init_tcp"], jnp.float32)
         target_to_obj = jnp.linalg.norm(obj - target)
         target_to_obj_init = jnp.linalg.norm(obj_init - target)
-        in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, TARGET_RADIUS),
-                                          margin=jnp.abs(target_to_obj_init - TARGET_RADIUS), sigmoid="long_tail")
+        in_place = reward_utils.tolerance(
+            target_to_obj,
+            bounds=(0.0, TARGET_RADIUS),
+            margin=jnp.abs(target_to_obj_init - TARGET_RADIUS),
+            sigmoid="long_tail",
+        )
         tcp_to_obj = jnp.linalg.norm(obj - tcp)
         tcp_to_obj_init = jnp.linalg.norm(obj_init - init_tcp)
-        reach = reward_utils.tolerance(tcp_to_obj, bounds=(0.0, 0.01), margin=jnp.abs(tcp_to_obj_init - 0.01),
-                                       sigmoid="gaussian")
+        reach = reward_utils.tolerance(
+            tcp_to_obj, bounds=(0.0, 0.01), margin=jnp.abs(tcp_to_obj_init - 0.01), sigmoid="gaussian"
+        )
         reward = 2.0 * (2.0 * reach + 3.0 * in_place)
         reward = jnp.where(target_to_obj <= TARGET_RADIUS, 10.0, reward)
         info = skill_info(

@@ -6,6 +6,7 @@ fingers grip a capsule proxy of the handle (1 mm margin folded in); a sphere pro
 disc (MJX has no cylinder-cylinder without SDF iterations). Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -78,13 +79,25 @@ def evaluate(sim, data, obs, action, task):
     hand = obs[:3]
     hammer = obs[4:7]
     head = hammer + jnp.asarray(HEAD_OFFSET, jnp.float32)
-    threshed = hammer.at[0].set(jnp.where(jnp.abs(hammer[0] - hand[0]) < HAMMER_HANDLE_LENGTH / 2.0, hand[0],
-                                          hammer[0]))
+    threshed = hammer.at[0].set(
+        jnp.where(jnp.abs(hammer[0] - hand[0]) < HAMMER_HANDLE_LENGTH / 2.0, hand[0], hammer[0])
+    )
     reward_quat = jnp.maximum(1.0 - jnp.linalg.norm(obs[7:11] - jnp.asarray([1.0, 0.0, 0.0, 0.0])) / 0.4, 0.0)
-    grab = gripper_caging_reward(sim, data, task, action, threshed, obj_radius=0.015, pad_success_thresh=0.02,
-                                 object_reach_radius=0.01, xz_thresh=0.01, high_density=True)
+    grab = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        threshed,
+        obj_radius=0.015,
+        pad_success_thresh=0.02,
+        object_reach_radius=0.01,
+        xz_thresh=0.01,
+        high_density=True,
+    )
     in_place = 0.1 * (head[2] > 0.02).astype(jnp.float32) + 0.9 * reward_utils.tolerance(
-        jnp.linalg.norm(task["target_pos"] - head), bounds=(0.0, 0.02), margin=0.2, sigmoid="long_tail")
+        jnp.linalg.norm(task["target_pos"] - head), bounds=(0.0, 0.02), margin=0.2, sigmoid="long_tail"
+    )
     reward = (2.0 * grab + 6.0 * in_place) * reward_quat
     success = data.qpos[sim.joint_qpos("NailSlideJoint")] > 0.09
     reward = jnp.where(success & (reward > 5.0), 10.0, reward)

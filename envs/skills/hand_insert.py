@@ -6,6 +6,7 @@ top / hole floor; the fingers grip a vertical capsule proxy of the block (common
 behind the hole is left out. Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -49,10 +50,21 @@ def evaluate(sim, data, obs, action, task):
     obj_init = task["obj_init_pos"]
     obj_to_target = jnp.linalg.norm(obj - target)
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
-    in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, TARGET_RADIUS),
-                                      margin=jnp.linalg.norm(obj_init - target), sigmoid="long_tail")
-    grasped = gripper_caging_reward(sim, data, task, action, obj, obj_radius=0.015, pad_success_thresh=0.05,
-                                    object_reach_radius=0.01, xz_thresh=0.005, high_density=True)
+    in_place = reward_utils.tolerance(
+        obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=jnp.linalg.norm(obj_init - target), sigmoid="long_tail"
+    )
+    grasped = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        obj_radius=0.015,
+        pad_success_thresh=0.05,
+        object_reach_radius=0.01,
+        xz_thresh=0.005,
+        high_density=True,
+    )
     reward = reward_utils.hamacher_product(grasped, in_place)
     reward = jnp.where((tcp_to_obj < 0.02) & (tcp_opened > 0), reward + 1.0 + 7.0 * in_place, reward)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)

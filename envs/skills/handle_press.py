@@ -7,6 +7,7 @@ capsule (MJX has no cylinder-box) with the finger margin folded in; the base is 
 task (the arm can brush the grip). Elliptic cone: the pyramidal one lets the closed pads sink into the handle.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -33,8 +34,14 @@ PULL_RADIUS = 0.05
 FINGERS = PADS + CLAWS
 
 LEVER = Proxy("handle_lever_proxy", "handle_link", "box", (0.032, 0.075, 0.011), pos=(0.0, -0.081, 0.0))
-GRIP = Proxy("handle_grip_proxy", "handle_link", "capsule", (0.022 + FINGER_MARGIN, 0.07), pos=(0.0, -0.166, 0.0),
-             quat=euler_quat(0.0, 1.57, 0.0))
+GRIP = Proxy(
+    "handle_grip_proxy",
+    "handle_link",
+    "capsule",
+    (0.022 + FINGER_MARGIN, 0.07),
+    pos=(0.0, -0.166, 0.0),
+    quat=euler_quat(0.0, 1.57, 0.0),
+)
 
 
 def handle_scene(xml: str) -> SceneConfig:
@@ -102,12 +109,17 @@ def evaluate_press(sim, data, obs, action, task):
     target_to_obj = jnp.abs(obj[2] - target[2])
     target_to_obj_init = jnp.abs(handle_init[2] - target[2])
     tol = reward_utils.tolerance
-    in_place = tol(target_to_obj, bounds=(0.0, PRESS_RADIUS), margin=jnp.abs(target_to_obj_init - PRESS_RADIUS),
-                   sigmoid="long_tail")
+    in_place = tol(
+        target_to_obj,
+        bounds=(0.0, PRESS_RADIUS),
+        margin=jnp.abs(target_to_obj_init - PRESS_RADIUS),
+        sigmoid="long_tail",
+    )
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
     tcp_to_obj_init = jnp.linalg.norm(handle_init - init_tcp)
-    reach = tol(tcp_to_obj, bounds=(0.0, PRESS_RADIUS), margin=jnp.abs(tcp_to_obj_init - PRESS_RADIUS),
-                sigmoid="long_tail")
+    reach = tol(
+        tcp_to_obj, bounds=(0.0, PRESS_RADIUS), margin=jnp.abs(tcp_to_obj_init - PRESS_RADIUS), sigmoid="long_tail"
+    )
     success = target_to_obj <= PRESS_RADIUS
     reward = 10.0 * jnp.where(success, 1.0, reward_utils.hamacher_product(reach, in_place))
     info = skill_info(
@@ -125,6 +137,7 @@ def evaluate_press(sim, data, obs, action, task):
 def _evaluate_pull_fn(side: bool):
     """handle-pull (side=False: z distance, caging radius 2.2 cm, success 5 cm) and handle-pull-side
     (3-d distance, caging radius 3.2 cm / pad threshold 6 cm, success 8 cm)."""
+
     def evaluate(sim, data, obs, action, task):
         obj = obs[4:7]
         target = task["target_pos"]
@@ -135,12 +148,20 @@ def _evaluate_pull_fn(side: bool):
         else:
             target_to_obj = jnp.abs(target[2] - obj[2])
             target_to_obj_init = jnp.abs(target[2] - obj_init[2])
-        in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, PULL_RADIUS), margin=target_to_obj_init,
-                                          sigmoid="long_tail")
+        in_place = reward_utils.tolerance(
+            target_to_obj, bounds=(0.0, PULL_RADIUS), margin=target_to_obj_init, sigmoid="long_tail"
+        )
         grasped = gripper_caging_reward(
-            sim, data, task, action, obj,
-            pad_success_thresh=0.06 if side else 0.05, obj_radius=0.032 if side else 0.022,
-            object_reach_radius=0.01, xz_thresh=0.01, high_density=True,
+            sim,
+            data,
+            task,
+            action,
+            obj,
+            pad_success_thresh=0.06 if side else 0.05,
+            obj_radius=0.032 if side else 0.022,
+            object_reach_radius=0.01,
+            xz_thresh=0.01,
+            high_density=True,
         )
         reward = reward_utils.hamacher_product(grasped, in_place)
         tcp_opened = obs[3]
@@ -168,7 +189,11 @@ def handle_skill(name: str, scene: SceneConfig, kind: str, goal_low, goal_high) 
     if kind == "press":
         reset, site, evaluate = _reset_fn(-0.001, "goalPress", "handleStart", "box"), "handleStart", evaluate_press
     elif kind == "pull":
-        reset, site, evaluate = _reset_fn(-0.1, "goalPull", "handleRight", "box"), "handleRight", _evaluate_pull_fn(False)
+        reset, site, evaluate = (
+            _reset_fn(-0.1, "goalPull", "handleRight", "box"),
+            "handleRight",
+            _evaluate_pull_fn(False),
+        )
     elif kind == "pull-side":
         reset, site = _reset_fn(-0.1, "goalPull", "handleCenter", "handle"), "handleCenter"
         evaluate = _evaluate_pull_fn(True)

@@ -6,6 +6,7 @@ pressing pads slide off its side as they do off MuJoCo's cylinder; its pairs car
 which makes MJX's four box-box contacts as stiff as the stock single one. Elliptic cone.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 from envs.scene import Proxy, SceneConfig
@@ -15,8 +16,14 @@ from envs.skills.handle_press import FINGERS, HAND_HIGH, HAND_LOW, LEVER, handle
 SIDE_SCENE = handle_scene("sawyer_xyz/sawyer_handle_press_sideways.xml")
 
 #: The grip cylinder (stock: r 0.022, half-length 0.07, euler 0 1.57 0 on handle_link) as its bounding box.
-GRIP_BOX = Proxy("handle_grip_box_proxy", "handle_link", "box", (0.022, 0.022, 0.07), pos=(0.0, -0.166, 0.0),
-                 quat=euler_quat(0.0, 1.57, 0.0))
+GRIP_BOX = Proxy(
+    "handle_grip_box_proxy",
+    "handle_link",
+    "box",
+    (0.022, 0.022, 0.07),
+    pos=(0.0, -0.166, 0.0),
+    quat=euler_quat(0.0, 1.57, 0.0),
+)
 
 PRESS_SIDE_SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_handle_press_sideways.xml",

@@ -5,6 +5,7 @@ Scene identical to handle-press-v3's (`handle_press.SCENE`); obj_init_pos stays 
 metaworld keeps it.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 from envs.skills.handle_press import SCENE, handle_skill

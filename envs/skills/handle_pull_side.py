@@ -5,6 +5,7 @@ Scene `handle_press_side.SIDE_SCENE`: handle_press.handle_scene of the sideways 
 as a capsule); handle-press-side-v3 has its own scene with the grip as a box.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 from envs.skills.handle_press import HAND_HIGH, HAND_LOW, handle_skill

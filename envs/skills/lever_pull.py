@@ -6,6 +6,7 @@ and a box proxy of the hand mesh (HAND_BOX). Reset keeps metaworld's stale arm k
 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,14 @@ FINGERS = ("leftpad_geom", "rightpad_geom", "leftclaw_it", "rightclaw_it")
 
 #: class lever_col: same contact parameters as drawer_col / dl_col.
 HANDLE = Proxy("lever_handle_proxy", "lever_link1", "sphere", (0.03,), pos=(0.0, -0.2, 0.0))
-ROD = Proxy("lever_rod_proxy", "lever_link1", "capsule", (0.012 + FINGER_MARGIN, 0.1), pos=(0.0, -0.091, 0.0),
-            quat=(0.7071067811865476, 0.7071067811865476, 0.0, 0.0))
+ROD = Proxy(
+    "lever_rod_proxy",
+    "lever_link1",
+    "capsule",
+    (0.012 + FINGER_MARGIN, 0.1),
+    pos=(0.0, -0.091, 0.0),
+    quat=(0.7071067811865476, 0.7071067811865476, 0.0, 0.0),
+)
 
 SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_lever_pull.xml",
@@ -55,8 +62,7 @@ def reset(sim, data, rand_vec):
         "body_pos": sim.mx.body_pos.at[sim.body("lever")].set(obj_init_pos),
         "site_pos": sim.mx.site_pos.at[sim.site("goal")].set(target_pos),
     }
-    task = {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "lever_pos_init": lever_pos_init,
-            "model": model}
+    task = {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "lever_pos_init": lever_pos_init, "model": model}
     return data, task
 
 

@@ -5,6 +5,7 @@ Only the peg collides: the stock peg geom on a table plane and against the two f
 not collided. Elliptic cone.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 
@@ -78,16 +79,31 @@ def evaluate(sim, data, obs, action, task):
     scale = jnp.array([1.0, 2.0, 2.0])
     obj_to_target = jnp.linalg.norm((obj_head - target) * scale)
     in_place_margin = jnp.linalg.norm((task["peg_head_pos_init"] - target) * scale)
-    in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin,
-                                      sigmoid="long_tail")
-    box_1 = rect_prism_tolerance(obj_head, one=sim.site_xpos(data, "top_left_corner_collision_box_1"),
-                                 zero=sim.site_xpos(data, "bottom_right_corner_collision_box_1"))
-    box_2 = rect_prism_tolerance(obj_head, one=sim.site_xpos(data, "top_left_corner_collision_box_2"),
-                                 zero=sim.site_xpos(data, "bottom_right_corner_collision_box_2"))
+    in_place = reward_utils.tolerance(
+        obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin, sigmoid="long_tail"
+    )
+    box_1 = rect_prism_tolerance(
+        obj_head,
+        one=sim.site_xpos(data, "top_left_corner_collision_box_1"),
+        zero=sim.site_xpos(data, "bottom_right_corner_collision_box_1"),
+    )
+    box_2 = rect_prism_tolerance(
+        obj_head,
+        one=sim.site_xpos(data, "top_left_corner_collision_box_2"),
+        zero=sim.site_xpos(data, "bottom_right_corner_collision_box_2"),
+    )
     in_place = reward_utils.hamacher_product(in_place, reward_utils.hamacher_product(box_2, box_1))
     object_grasped = gripper_caging_reward(
-        sim, data, task, action, obj, obj_radius=0.0075, pad_success_thresh=0.03, object_reach_radius=0.01,
-        xz_thresh=0.005, high_density=True,
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        obj_radius=0.0075,
+        pad_success_thresh=0.03,
+        object_reach_radius=0.01,
+        xz_thresh=0.005,
+        high_density=True,
     )
     lifted = obj[2] - 0.01 > task["obj_init_pos"][2]
     grasped_and_lifted = (tcp_to_obj < 0.08) & (tcp_opened > 0) & lifted

@@ -7,6 +7,7 @@ cylinder on a plane at the socket's face (MJX has no cylinder-box), and each pad
 cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,17 +44,25 @@ PLUG_KNOB = Proxy("plug_knob_proxy", "plug", "sphere", (0.04,), pos=(0.06, 0.0, 
 #: The socket's boxes around the hole (body "plug_wall"): the two sides, the top and the bottom.
 SOCKET = tuple(
     Proxy(f"socket_proxy_{i}", "plug_wall", "box", size, pos=pos)
-    for i, (pos, size) in enumerate((
-        ((0.0, 0.061, 0.032), (0.025, 0.039, 0.022)),
-        ((0.0, 0.0, 0.077), (0.025, 0.1, 0.023)),
-        ((0.0, 0.0, -0.045), (0.025, 0.1, 0.055)),
-        ((0.0, -0.061, 0.032), (0.025, 0.039, 0.022)),
-    ))
+    for i, (pos, size) in enumerate(
+        (
+            ((0.0, 0.061, 0.032), (0.025, 0.039, 0.022)),
+            ((0.0, 0.0, 0.077), (0.025, 0.1, 0.023)),
+            ((0.0, 0.0, -0.045), (0.025, 0.1, 0.055)),
+            ((0.0, -0.061, 0.032), (0.025, 0.039, 0.022)),
+        )
+    )
 )
 #: The socket's front face (x = +0.025 in plug_wall, shared by all its boxes), as a plane facing +x: what the
 #: plug's flange rests against.
-SOCKET_FACE = Proxy("socket_face_proxy", "plug_wall", "plane", (0.0, 0.0, 0.01), pos=(0.025, 0.0, 0.0),
-                    quat=(0.7071067811865476, 0.0, 0.7071067811865476, 0.0))
+SOCKET_FACE = Proxy(
+    "socket_face_proxy",
+    "plug_wall",
+    "plane",
+    (0.0, 0.0, 0.01),
+    pos=(0.025, 0.0, 0.0),
+    quat=(0.7071067811865476, 0.0, 0.7071067811865476, 0.0),
+)
 
 #: The finger pads (stock boxes, half-size (0.045, 0.003, 0.015), on bodies leftpad / rightpad) as the plug's box sees
 #: them: two rows (the pad's bottom and top edges, z = -/+0.012) of 9 spheres along its length (x = -0.042 ..
@@ -83,10 +92,14 @@ SCENE = SceneConfig(
     proxies=(PLUG_HEAD, PLUG_FLANGE, PLUG_BODY, PLUG_KNOB, SOCKET_FACE) + SOCKET + PAD_SPHERES + (HAND_MESH,),
     pairs=tuple(combined_pair(PLUG_HEAD.name, PLUG_COL, s.name, PLUG_COL) for s in SOCKET)
     + (combined_pair(SOCKET_FACE.name, PLUG_COL, PLUG_FLANGE.name, PLUG_COL),)
-    + tuple(_margin0(combined_pair(PLUG_BODY.name, PLUG_COL, sp.name, GEOM_CONTACT[sp.name.split("_sphere")[0]]))
-            for sp in PAD_SPHERES)
+    + tuple(
+        _margin0(combined_pair(PLUG_BODY.name, PLUG_COL, sp.name, GEOM_CONTACT[sp.name.split("_sphere")[0]]))
+        for sp in PAD_SPHERES
+    )
     + tuple(combined_pair(PLUG_KNOB.name, PLUG_COL, g, GEOM_CONTACT[g]) for g in PADS)
-    + tuple(_margin0(combined_pair(HAND_MESH.name, HAND_MESH_CONTACT, p.name, PLUG_COL)) for p in (PLUG_BODY, PLUG_KNOB)),
+    + tuple(
+        _margin0(combined_pair(HAND_MESH.name, HAND_MESH_CONTACT, p.name, PLUG_COL)) for p in (PLUG_BODY, PLUG_KNOB)
+    ),
     cone="elliptic",
 )
 
@@ -124,12 +137,21 @@ def evaluate(sim, data, obs, action, task):
     obj_init = task["obj_init_pos"]
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
     obj_to_target = jnp.linalg.norm(obj - target)
-    grasped = gripper_caging_reward(sim, data, task, action, obj, obj_radius=0.025, pad_success_thresh=0.05,
-                                    object_reach_radius=0.01, xz_thresh=0.005, desired_gripper_effort=0.8,
-                                    high_density=True)
+    grasped = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        obj_radius=0.025,
+        pad_success_thresh=0.05,
+        object_reach_radius=0.01,
+        xz_thresh=0.005,
+        desired_gripper_effort=0.8,
+        high_density=True,
+    )
     in_place_margin = jnp.linalg.norm(obj_init - target)
-    in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, 0.05), margin=in_place_margin,
-                                      sigmoid="long_tail")
+    in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, 0.05), margin=in_place_margin, sigmoid="long_tail")
     grasp_success = (tcp_opened > 0.5) & (obj[0] - obj_init[0] > 0.015)
     reward = 2.0 * grasped
     reward = jnp.where(grasp_success & (tcp_to_obj < 0.035), 1.0 + 2.0 * grasped + 5.0 * in_place, reward)

@@ -6,6 +6,7 @@ pick-place's scene: the puck cylinder on a table plane (the hole's floor), the p
 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -46,20 +47,29 @@ def evaluate(sim, data, obs, action, task):
     tol = reward_utils.tolerance
     threshold = 0.03
     radius = jnp.linalg.norm(tcp[:2] - obj_init[:2])
-    floor = jnp.where(radius <= threshold, 0.0,
-                      0.015 * jnp.log(jnp.maximum(radius - threshold, 1e-12)) + 0.15)
-    above_floor = jnp.where(tcp[2] >= floor, 1.0,
-                            tol(jnp.maximum(floor - tcp[2], 0.0), bounds=(0.0, 0.01), margin=0.02,
-                                sigmoid="long_tail"))
-    grasped = gripper_caging_reward(sim, data, task, action, obj, obj_radius=0.015, pad_success_thresh=0.02,
-                                    object_reach_radius=0.01, xz_thresh=0.03, desired_gripper_effort=0.1,
-                                    high_density=True)
-    in_place = tol(obj_to_target, bounds=(0.0, 0.02), margin=jnp.linalg.norm(obj_init - target),
-                   sigmoid="long_tail")
+    floor = jnp.where(radius <= threshold, 0.0, 0.015 * jnp.log(jnp.maximum(radius - threshold, 1e-12)) + 0.15)
+    above_floor = jnp.where(
+        tcp[2] >= floor,
+        1.0,
+        tol(jnp.maximum(floor - tcp[2], 0.0), bounds=(0.0, 0.01), margin=0.02, sigmoid="long_tail"),
+    )
+    grasped = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        obj_radius=0.015,
+        pad_success_thresh=0.02,
+        object_reach_radius=0.01,
+        xz_thresh=0.03,
+        desired_gripper_effort=0.1,
+        high_density=True,
+    )
+    in_place = tol(obj_to_target, bounds=(0.0, 0.02), margin=jnp.linalg.norm(obj_init - target), sigmoid="long_tail")
     reward = reward_utils.hamacher_product(grasped, in_place)
     grasp_success = (tcp_to_obj < 0.04) & (obj[2] - 0.02 > obj_init[2]) & ~(obs[3] < 0.33)
-    reward = jnp.where(grasp_success, reward + 1.0 + 5.0 * reward_utils.hamacher_product(in_place, above_floor),
-                       reward)
+    reward = jnp.where(grasp_success, reward + 1.0 + 5.0 * reward_utils.hamacher_product(in_place, above_floor), reward)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)
     info = skill_info(
         success=(obj_to_target <= 0.07).astype(jnp.float32),

@@ -5,6 +5,7 @@ the capsule `PUCK_PROXY`, the stock cylinder rests on a table plane; elliptic co
 slip along the grip axis).
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp

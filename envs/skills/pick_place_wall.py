@@ -5,6 +5,7 @@ Scene `envs.skills.wall.PUCK_WALL_SCENE`, built from sawyer_push_wall_v3.xml and
 (the XMLs differ only in the goal site's default position, which metaworld overwrites at every reset).
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -17,7 +18,11 @@ from envs.skills.wall import PUCK_WALL_SCENE, obj_geom_objects, puck_wall_evalua
 
 def evaluate(sim, data, obs, action, task):
     return puck_wall_evaluate(
-        sim, data, obs, action, task,
+        sim,
+        data,
+        obs,
+        action,
+        task,
         midpoint_fn=lambda obj, target: jnp.stack([target[0], jnp.float32(0.77), jnp.float32(0.25)]),
         in_place_scaling=(1.0, 1.0, 3.0),
         high_density=False,

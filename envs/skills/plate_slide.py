@@ -6,6 +6,7 @@ The table is a plane proxy and the stock pads and claws push the stock plate box
 collided (the expert never touches it). Pyramidal cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -29,7 +30,8 @@ def plate_scene(xml: str, claws_table: bool = False) -> SceneConfig:
     return SceneConfig(
         xml=xml,
         proxies=(TABLE,),
-        pairs=(Pair(PLATE, TABLE.name),) + tuple(Pair(g, PLATE) for g in PADS + CLAWS)
+        pairs=(Pair(PLATE, TABLE.name),)
+        + tuple(Pair(g, PLATE) for g in PADS + CLAWS)
         + (tuple(Pair(g, TABLE.name) for g in CLAWS) if claws_table else ()),
         cone="pyramidal",
     )

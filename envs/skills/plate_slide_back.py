@@ -5,6 +5,7 @@ Scene identical to plate-slide-v3's (`plate_slide.SCENE`); obj_init_pos stays me
 plate's real start.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 from envs.skills.plate_slide import SCENE, plate_skill

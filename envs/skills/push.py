@@ -5,6 +5,7 @@ cylinder rests on a table plane; finger-table pairs are left out. Elliptic (stoc
 gripped puck drift along the grip axis.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -60,8 +61,15 @@ def evaluate(sim, data, obs, action, task):
         target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=target_to_obj_init, sigmoid="long_tail"
     )
     object_grasped = gripper_caging_reward(
-        sim, data, task, action, obj,
-        object_reach_radius=0.01, obj_radius=0.015, pad_success_thresh=0.05, xz_thresh=0.005,
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        object_reach_radius=0.01,
+        obj_radius=0.015,
+        pad_success_thresh=0.05,
+        xz_thresh=0.005,
         high_density=True,
     )
     reward = 2.0 * object_grasped

@@ -6,6 +6,7 @@ proxy loses a dragged block). Pyramidal cone, 4/8 iterations: cheaper, and close
 elliptic; the fingers slip into their grip faster than metaworld's.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -36,8 +37,9 @@ def evaluate(sim, data, obs, action, task):
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
     target_to_obj = jnp.linalg.norm(obj - target)
     target_to_obj_init = jnp.linalg.norm(task["obj_init_pos"] - target)
-    in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=target_to_obj_init,
-                                      sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=target_to_obj_init, sigmoid="long_tail"
+    )
     grasped = live_pad_caging_reward(sim, data, task, obj, OBJ_RADIUS, grip_extra=0.003)
     reward = reward_utils.hamacher_product(grasped, in_place)
     bonus = (tcp_to_obj < 0.01) & (tcp_opened > 0) & (tcp_opened < 0.55) & (target_to_obj_init - target_to_obj > 0.01)

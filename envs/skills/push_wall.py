@@ -4,6 +4,7 @@ Scene `envs.skills.wall.PUCK_WALL_SCENE`, shared exactly with pick-place-wall-v3
 box against the puck proxy and the hand's capsule proxy. Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -15,7 +16,11 @@ from envs.skills.wall import PUCK_WALL_SCENE, obj_geom_objects, puck_wall_evalua
 
 def evaluate(sim, data, obs, action, task):
     return puck_wall_evaluate(
-        sim, data, obs, action, task,
+        sim,
+        data,
+        obs,
+        action,
+        task,
         midpoint_fn=lambda obj, target: jnp.stack([jnp.float32(-0.05), jnp.float32(0.77), obj[2]]),
         in_place_scaling=(3.0, 1.0, 1.0),
         high_density=True,

@@ -4,6 +4,7 @@ Stock scene; only the puck collides, resting on a table plane proxy (the expert 
 cone, which lets reach share push's physics family.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -42,8 +43,9 @@ def evaluate(sim, data, obs, action, task):
     target = task["target_pos"]
     tcp_to_target = jnp.linalg.norm(tcp - target)
     in_place_margin = jnp.linalg.norm(jnp.asarray(HAND_INIT_POS) - target)
-    in_place = reward_utils.tolerance(tcp_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin,
-                                      sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        tcp_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin, sigmoid="long_tail"
+    )
     reward = 10.0 * in_place
     info = skill_info(
         success=(tcp_to_target <= 0.05).astype(jnp.float32),

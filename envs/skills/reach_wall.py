@@ -4,6 +4,7 @@ reach-v3's scene plus the stock wall box (`envs.skills.wall.WALL`), which blocks
 rests on a table plane. Default (pyramidal) cone.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp

@@ -5,6 +5,7 @@ The shelf is not collided (metaworld's expert reaches it only after success); th
 stock block box (box-box) on a table plane. Elliptic cone, as metaworld (pyramidal loses grasps).
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -50,10 +51,21 @@ def evaluate(sim, data, obs, action, task):
     obj_to_target = jnp.linalg.norm(obj - target)
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
     in_place_margin = jnp.linalg.norm(obj_init - target)
-    in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin,
-                                      sigmoid="long_tail")
-    grasped = gripper_caging_reward(sim, data, task, action, obj, obj_radius=0.02, pad_success_thresh=0.05,
-                                    object_reach_radius=0.01, xz_thresh=0.01, high_density=False)
+    in_place = reward_utils.tolerance(
+        obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin, sigmoid="long_tail"
+    )
+    grasped = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        obj_radius=0.02,
+        pad_success_thresh=0.05,
+        object_reach_radius=0.01,
+        xz_thresh=0.01,
+        high_density=False,
+    )
     reward = reward_utils.hamacher_product(grasped, in_place)
 
     low = (0.0 < obj[2]) & (obj[2] < 0.24) & (target[0] - 0.15 < obj[0]) & (obj[0] < target[0] + 0.15)

@@ -5,6 +5,7 @@ non-penetrating contacts) and the hand mesh's capsule (common.HAND_MESH); the go
 after success). Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -28,8 +29,9 @@ OBJ_RADIUS = 0.013
 #: metaworld's init_config obj_init_pos z.
 OBJ_Z = 0.03
 #: The ball's collision geom objGeom (class soccer_col: sphere r = 0.026, solref 0.01 1, solimp 0.99 0.99 0.01).
-SOCCER_COL_CONTACT = dict(condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.01, 1.0),
-                          solimp=(0.99, 0.99, 0.01, 0.5, 2.0), margin=0.0)
+SOCCER_COL_CONTACT = dict(
+    condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.01, 1.0), solimp=(0.99, 0.99, 0.01, 0.5, 2.0), margin=0.0
+)
 
 SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_soccer.xml",
@@ -71,14 +73,17 @@ def evaluate(sim, data, obs, action, task):
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
     target_to_obj = jnp.linalg.norm((obj - target) * scale)
     target_to_obj_init = jnp.linalg.norm((obj - obj_init) * scale)  # sic: the current ball (metaworld)
-    in_place = reward_utils.tolerance(target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=target_to_obj_init,
-                                      sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=target_to_obj_init, sigmoid="long_tail"
+    )
     goal_line = target[1] - 0.1
     past_line = (obj[1] > goal_line) & (jnp.abs(obj[0] - target[0]) > 0.10)
-    in_place = jnp.where(past_line, jnp.clip(in_place - 2 * ((obj[1] - goal_line) / (1 - goal_line)), 0.0, 1.0),
-                         in_place)
-    grasped = live_pad_caging_reward(sim, data, task, obj, OBJ_RADIUS, pad_success_margin=0.05,
-                                     x_z_success_margin=0.005, grip_extra=0.01)
+    in_place = jnp.where(
+        past_line, jnp.clip(in_place - 2 * ((obj[1] - goal_line) / (1 - goal_line)), 0.0, 1.0), in_place
+    )
+    grasped = live_pad_caging_reward(
+        sim, data, task, obj, OBJ_RADIUS, pad_success_margin=0.05, x_z_success_margin=0.005, grip_extra=0.01
+    )
     reward = 3.0 * grasped + 6.5 * in_place
     reward = jnp.where(target_to_obj < TARGET_RADIUS, 10.0, reward)
     obj_to_target = jnp.linalg.norm(obj - target)

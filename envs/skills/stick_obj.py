@@ -27,6 +27,7 @@ Not collided: the thermos' cap / trim meshes and base (touched late in a few epi
 the stick vs the top bar. 44 contacts. Measurements of this scene against stock: docs/skill_notes.md
 (stick-push-v3).
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,9 @@ INSERTION_Z = 0.132
 #: `get_body_com("object")`: the fixed parent frame of the thermos.
 OBJ_INIT_POS = (0.2, 0.6, 0.0)
 #: The stick's collision box objGeom (class stick_col).
-STICK_CONTACT = full_solimp(dict(condim=4, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0),
-                                 solimp=(0.998, 0.998, 0.001), margin=0.0))
+STICK_CONTACT = full_solimp(
+    dict(condim=4, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0), solimp=(0.998, 0.998, 0.001), margin=0.0)
+)
 #: The thermos' unnamed child body (carries the slide joints and the therm_col geoms).
 THERMOS = "joint:obj_slidex"
 #: Box proxies of the handle's stock collision boxes (class therm_col = common.OBJ_COL_CONTACT) that the stick
@@ -68,8 +70,14 @@ HANDLE_BOTTOM = Proxy("handle_bottom_proxy", THERMOS, "box", (0.01, 0.04, 0.005)
 #: between the bars' half-thicknesses (0.01 / 0.005) + the claws' folded 1 mm margin (common.FINGER_MARGIN;
 #: box-capsule is 2 contacts, box-box 4).
 OUTER_CAP = Proxy("handle_outer_cap", THERMOS, "capsule", (0.0075 + FINGER_MARGIN, 0.068), pos=(0.0, -0.135, 0.132))
-TOP_CAP = Proxy("handle_top_cap", THERMOS, "capsule", (0.0075 + FINGER_MARGIN, 0.04), pos=(0.0, -0.09, 0.195),
-                quat=euler_quat(math.pi / 2, 0.0, 0.0))
+TOP_CAP = Proxy(
+    "handle_top_cap",
+    THERMOS,
+    "capsule",
+    (0.0075 + FINGER_MARGIN, 0.04),
+    pos=(0.0, -0.09, 0.195),
+    quat=euler_quat(math.pi / 2, 0.0, 0.0),
+)
 #: The thermos body (stock cylinder r = 0.06, half-height 0.1 at z = 0.14) as a vertical capsule: same side
 #: between z = 0.08 and 0.2 (where the held stick and the hand meet it), rounded ends.
 BODY = Proxy("thermos_body_proxy", THERMOS, "capsule", (0.06, 0.04), pos=(0.0, 0.0, 0.14))
@@ -111,8 +119,10 @@ def stick_quat(sim, data):
 
 
 def objects_with(sim, data, second_pos):
-    return (jnp.concatenate([sim.body_com(data, "stick"), second_pos]),
-            jnp.concatenate([stick_quat(sim, data), jnp.zeros(4, jnp.float32)]))
+    return (
+        jnp.concatenate([sim.body_com(data, "stick"), second_pos]),
+        jnp.concatenate([stick_quat(sim, data), jnp.zeros(4, jnp.float32)]),
+    )
 
 
 def tolerance(x, bound, margin):

@@ -5,6 +5,7 @@ The thermos keeps the +x velocity of metaworld's settle and slides to its limit 
 thermos body through a capsule proxy (MJX has no box-cylinder). Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -21,8 +22,11 @@ CONTAINER_OFFSET = (0.0, 0.09, 0.0)
 def reset(sim, data, rand_vec):
     data, stick_init = place(sim, data, rand_vec, (0.0, 0.0))
     target = jnp.stack([rand_vec[3], rand_vec[4], jnp.asarray(INSERTION_Z, jnp.float32)])
-    return data, {"target_pos": target, "obj_init_pos": stick_init,
-                  "container_init_pos": jnp.asarray(OBJ_INIT_POS, jnp.float32)}
+    return data, {
+        "target_pos": target,
+        "obj_init_pos": stick_init,
+        "container_init_pos": jnp.asarray(OBJ_INIT_POS, jnp.float32),
+    }
 
 
 def objects(sim, data, task):
@@ -40,10 +44,21 @@ def evaluate(sim, data, obs, action, task):
     stick_to_target = jnp.linalg.norm(stick - target)
     stick_in_place = tolerance(stick_to_target, TARGET_RADIUS, jnp.linalg.norm(stick_init - target) - TARGET_RADIUS)
     container_to_target = jnp.linalg.norm(container - target)
-    container_in_place = tolerance(container_to_target, TARGET_RADIUS,
-                                   jnp.linalg.norm(task["container_init_pos"] - target) - TARGET_RADIUS)
-    grasped = gripper_caging_reward(sim, data, task, action, stick, obj_radius=0.04, pad_success_thresh=0.05,
-                                    object_reach_radius=0.01, xz_thresh=0.01, high_density=True)
+    container_in_place = tolerance(
+        container_to_target, TARGET_RADIUS, jnp.linalg.norm(task["container_init_pos"] - target) - TARGET_RADIUS
+    )
+    grasped = gripper_caging_reward(
+        sim,
+        data,
+        task,
+        action,
+        stick,
+        obj_radius=0.04,
+        pad_success_thresh=0.05,
+        object_reach_radius=0.01,
+        xz_thresh=0.01,
+        high_density=True,
+    )
     held = (tcp_to_stick < 0.02) & (tcp_opened > 0) & (stick[2] - 0.01 > stick_init[2])
     reward = jnp.where(held, 2.0 + 5.0 * stick_in_place + 3.0 * container_in_place, grasped)
     reward = jnp.where(held & (container_to_target <= TARGET_RADIUS), 10.0, reward)

@@ -5,6 +5,7 @@ Stock colliders: the block box on a table plane, the stock pads and claws on the
 of the block loses the dragged block). Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -50,8 +51,9 @@ def evaluate(sim, data, obs, action, task):
     obj_to_target = jnp.linalg.norm(obj - target)
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
     in_place_margin = jnp.linalg.norm(task["obj_init_pos"] - target)
-    in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin,
-                                      sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin, sigmoid="long_tail"
+    )
     grasped = live_pad_caging_reward(sim, data, task, obj, OBJ_RADIUS, x_z_success_margin=0.005, grip_extra=0.01)
     reward = 2.0 * grasped + 6.0 * reward_utils.hamacher_product(grasped, in_place)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)

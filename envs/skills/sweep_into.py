@@ -5,6 +5,7 @@ The slab of sawyer_table_with_hole.xml is a plane proxy at its top; the hole is 
 only after success). The fingers grip a vertical capsule proxy of the block. Elliptic cone, 4/8 iterations.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -49,8 +50,9 @@ def evaluate(sim, data, obs, action, task):
     obj_to_target = jnp.linalg.norm(obj - target)
     tcp_to_obj = jnp.linalg.norm(obj - tcp)
     in_place_margin = jnp.linalg.norm(task["obj_init_pos"] - target)
-    in_place = reward_utils.tolerance(obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin,
-                                      sigmoid="long_tail")
+    in_place = reward_utils.tolerance(
+        obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=in_place_margin, sigmoid="long_tail"
+    )
     grasped = live_pad_caging_reward(sim, data, task, obj, OBJ_RADIUS)
     reward = 2.0 * grasped + 6.0 * reward_utils.hamacher_product(grasped, in_place)
     reward = jnp.where(obj_to_target < TARGET_RADIUS, 10.0, reward)

@@ -12,6 +12,7 @@ MJX for the task's model; `free_settle` is MuJoCo's own contact-free settle (the
 returned exactly wherever the simulated settle touched nothing.
 Users: the handle skills (the box), door-lock / door-unlock (the safe).
 """
+
 from __future__ import annotations
 
 import copy
@@ -134,8 +135,11 @@ def free_settle(model: mujoco.MjModel, hand_init_pos: tuple, moved_body: str) ->
             d.ctrl[:] = SETTLE_CTRL
             mujoco.mj_step(m, d, nstep=FRAME_SKIP)
         sites = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, n) for n in ("rightEndEffector", "leftEndEffector")]
-        _FREE_SETTLE[key] = model, dict(
-            **{k: getattr(d, k).copy() for k in SETTLED_FIELDS},
-            init_tcp=np.mean([d.site_xpos[i] for i in sites], axis=0),
+        _FREE_SETTLE[key] = (
+            model,
+            dict(
+                **{k: getattr(d, k).copy() for k in SETTLED_FIELDS},
+                init_tcp=np.mean([d.site_xpos[i] for i in sites], axis=0),
+            ),
         )
     return _FREE_SETTLE[key][1]

@@ -16,6 +16,7 @@ sawyer_push_wall_v3.xml (`PUCK_WALL_SCENE`), identical for both.
 Reward of push-wall / pick-place-wall (`puck_wall_evaluate`): metaworld's two-stage in-place reward through
 a midpoint in front of the wall, then to the goal once the puck is past y = 0.75.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -41,8 +42,9 @@ TARGET_RADIUS = 0.05
 WALL = Proxy("wall_proxy", "wall", "box", (0.12, 0.01, 0.06))
 WALL_CONTACT = OBJ_COL_CONTACT
 #: objGeom's own contact parameters (the puck proxy copies them).
-PUCK_CONTACT = dict(condim=4, friction=(1.0, 0.1, 0.002), solref=(0.01, 1.0), solimp=(0.99, 0.99, 0.01, 0.5, 2.0),
-                    margin=0.0)
+PUCK_CONTACT = dict(
+    condim=4, friction=(1.0, 0.1, 0.002), solref=(0.01, 1.0), solimp=(0.99, 0.99, 0.01, 0.5, 2.0), margin=0.0
+)
 
 #: The hand (collision mesh as the HAND_MESH capsule) against the wall.
 HAND_WALL_PAIR = combined_pair(HAND_MESH.name, HAND_MESH_CONTACT, WALL.name, WALL_CONTACT)
@@ -61,8 +63,20 @@ def obj_geom_objects(sim, data, task):
     return sim.geom_xpos(data, "objGeom"), mat_to_quat_xyzw(sim.geom_xmat(data, "objGeom"))
 
 
-def puck_wall_evaluate(sim, data, obs, action, task, *, midpoint_fn, in_place_scaling, high_density: bool,
-                       lift: float | None, base_fn, main_object: str = PUCK_PROXY.name):
+def puck_wall_evaluate(
+    sim,
+    data,
+    obs,
+    action,
+    task,
+    *,
+    midpoint_fn,
+    in_place_scaling,
+    high_density: bool,
+    lift: float | None,
+    base_fn,
+    main_object: str = PUCK_PROXY.name,
+):
     """compute_reward v2 + evaluate_state of push-wall / pick-place-wall.
 
     midpoint_fn(obj, target) -> (3,): the waypoint in front of the wall; in_place_scaling: its distance
@@ -86,8 +100,15 @@ def puck_wall_evaluate(sim, data, obs, action, task, *, midpoint_fn, in_place_sc
     part1 = tol(obj_to_midpoint, bounds=(0.0, TARGET_RADIUS), margin=obj_to_midpoint_init, sigmoid="long_tail")
     part2 = tol(obj_to_target, bounds=(0.0, TARGET_RADIUS), margin=obj_to_target_init, sigmoid="long_tail")
     grasped = gripper_caging_reward(
-        sim, data, task, action, obj,
-        obj_radius=0.015, pad_success_thresh=0.05, object_reach_radius=0.01, xz_thresh=0.005,
+        sim,
+        data,
+        task,
+        action,
+        obj,
+        obj_radius=0.015,
+        pad_success_thresh=0.05,
+        object_reach_radius=0.01,
+        xz_thresh=0.005,
         high_density=high_density,
     )
     base = base_fn(grasped, part1)

@@ -4,6 +4,7 @@ Scene as window-open (handle bar proxy, gripper base box, sphere end stops). Res
 kinematics: the arm's, and the handle's from before the window is opened.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp

@@ -5,6 +5,7 @@ end stop is one sphere-box contact against the frame. Reset keeps metaworld's st
 Default (pyramidal) cone.
 Fidelity figures: docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,9 @@ TARGET_RADIUS = 0.05
 HANDLE_RADIUS = 0.02
 
 #: MuJoCo's default contact parameters: the gripper base mesh geom of right_hand has them.
-DEFAULT_CONTACT = dict(condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0), solimp=(0.9, 0.95, 0.001, 0.5, 2.0),
-                       margin=0.0)
+DEFAULT_CONTACT = dict(
+    condim=3, friction=(1.0, 0.005, 0.0001), solref=(0.02, 1.0), solimp=(0.9, 0.95, 0.001, 0.5, 2.0), margin=0.0
+)
 _OBJ = full_solimp(OBJ_COL_CONTACT)
 
 #: The window handle bar: stock capsule (class window_col) of body windowb_a.
@@ -100,13 +102,17 @@ def window_functions(site: str, init_key: str, reach_sigmoid: str):
         target_to_obj = jnp.abs(obj[0] - target[0])
         target_to_obj_init = jnp.abs(task[init_key][0] - target[0])
         in_place = reward_utils.tolerance(
-            target_to_obj, bounds=(0.0, TARGET_RADIUS), margin=jnp.abs(target_to_obj_init - TARGET_RADIUS),
+            target_to_obj,
+            bounds=(0.0, TARGET_RADIUS),
+            margin=jnp.abs(target_to_obj_init - TARGET_RADIUS),
             sigmoid="long_tail",
         )
         tcp_to_obj = jnp.linalg.norm(obj - tcp)
         tcp_to_obj_init = jnp.linalg.norm(task["handle_init"] - init_tcp)
         reach = reward_utils.tolerance(
-            tcp_to_obj, bounds=(0.0, HANDLE_RADIUS), margin=jnp.abs(tcp_to_obj_init - HANDLE_RADIUS),
+            tcp_to_obj,
+            bounds=(0.0, HANDLE_RADIUS),
+            margin=jnp.abs(tcp_to_obj_init - HANDLE_RADIUS),
             sigmoid=reach_sigmoid,
         )
         reward = 10.0 * reward_utils.hamacher_product(reach, in_place)

@@ -1,5 +1,6 @@
 """envs.adapters: the gymnasium vector env (spaces, dtypes, SAME_STEP autoreset, gymnasium's vector wrappers,
 a CleanRL-style SAC loop). The brax env: test_adapters_brax.py."""
+
 from __future__ import annotations
 
 import envs  # noqa: I001  (before jax: sets XLA_FLAGS)
@@ -29,17 +30,20 @@ def goals():
 
 
 # ---------------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("kwargs, match", [
-    ({"envs_per_skill": 0}, "envs_per_skill must be an int >= 1, got 0"),
-    ({"envs_per_skill": 2.5}, "envs_per_skill must be an int >= 1, got 2.5"),
-    ({"envs_per_skill": True}, "envs_per_skill must be an int >= 1, got True"),
-    ({"max_path_length": 0}, "max_path_length must be an int >= 1, got 0"),
-    ({"seed": -1}, "seed must be an int >= 0, got -1"),
-    ({"benchmark": "MT11"}, "MT10"),
-    ({"benchmark": 10}, "benchmark must be a name"),
-    ({"split": "val"}, "split must be 'train' or 'test', got 'val'"),
-    ({"skills": ["push-v3"]}, r"skills \['push-v3'\] are not in MT1/reach-v3"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"envs_per_skill": 0}, "envs_per_skill must be an int >= 1, got 0"),
+        ({"envs_per_skill": 2.5}, "envs_per_skill must be an int >= 1, got 2.5"),
+        ({"envs_per_skill": True}, "envs_per_skill must be an int >= 1, got True"),
+        ({"max_path_length": 0}, "max_path_length must be an int >= 1, got 0"),
+        ({"seed": -1}, "seed must be an int >= 0, got -1"),
+        ({"benchmark": "MT11"}, "MT10"),
+        ({"benchmark": 10}, "benchmark must be a name"),
+        ({"split": "val"}, "split must be 'train' or 'test', got 'val'"),
+        ({"skills": ["push-v3"]}, r"skills \['push-v3'\] are not in MT1/reach-v3"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(kwargs, match):
     kwargs = {"benchmark": "MT1/reach-v3", "envs_per_skill": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -78,8 +82,12 @@ def test_reset_contract_and_seeding(venv, goals):
     obs, info = venv.reset(seed=3)
     assert isinstance(obs, np.ndarray) and obs.shape == (N, 39) and obs.dtype == np.float32
     assert venv.observation_space.contains(obs)
-    for k, dtype in [("success", np.bool_), ("episode_success", np.bool_), ("task_id", np.int32),
-                     ("task_index", np.int32)]:
+    for k, dtype in [
+        ("success", np.bool_),
+        ("episode_success", np.bool_),
+        ("task_id", np.int32),
+        ("task_index", np.int32),
+    ]:
         assert info[k].shape == (N,) and info[k].dtype == dtype, k
         assert info[f"_{k}"].all()
     assert not info["success"].any() and (info["task_id"] == 0).all()
@@ -188,8 +196,13 @@ def test_cleanrl_style_sac_loop_runs(venv):
         mean, log_std = actor.apply(params, o)
         u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
         a = jnp.tanh(u)
-        logp = jnp.sum(-0.5 * ((u - mean) / jnp.exp(log_std)) ** 2 - log_std - 0.5 * jnp.log(2 * jnp.pi)
-                       - jnp.log(1 - a**2 + 1e-6), -1)
+        logp = jnp.sum(
+            -0.5 * ((u - mean) / jnp.exp(log_std)) ** 2
+            - log_std
+            - 0.5 * jnp.log(2 * jnp.pi)
+            - jnp.log(1 - a**2 + 1e-6),
+            -1,
+        )
         return a, logp
 
     actor, q = Actor(), Q()
@@ -225,8 +238,12 @@ def test_cleanrl_style_sac_loop_runs(venv):
 
     act = jax.jit(lambda p, o, k: sample(p, o, k)[0])
     steps, learning_starts, batch_size, cap = 200, 50, 64, 10_000
-    buf = {"o": np.zeros((cap, 39), np.float32), "a": np.zeros((cap, 4), np.float32),
-           "r": np.zeros(cap, np.float32), "o2": np.zeros((cap, 39), np.float32)}
+    buf = {
+        "o": np.zeros((cap, 39), np.float32),
+        "a": np.zeros((cap, 4), np.float32),
+        "r": np.zeros(cap, np.float32),
+        "o2": np.zeros((cap, 39), np.float32),
+    }
     size, losses, truncations = 0, [], 0
     rng = np.random.default_rng(0)
     obs, _ = venv.reset(seed=0)

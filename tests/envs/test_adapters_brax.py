@@ -1,5 +1,6 @@
 """envs.adapters.brax_env: the State contract under brax's training wrappers, clear errors, and (slow)
 brax's own PPO learning reach-v3 through it. Skipped where brax (the optional extra) is not installed."""
+
 from __future__ import annotations
 
 import envs  # noqa: I001  (before jax: sets XLA_FLAGS)
@@ -77,10 +78,23 @@ def test_brax_ppo_learns_reach(reach_brax, monkeypatch):
 
     evals = []
     ppo.train(
-        environment=reach_brax, num_timesteps=300_000, num_evals=4, episode_length=100, num_envs=64,
-        batch_size=64, num_minibatches=4, unroll_length=10, num_updates_per_batch=4, learning_rate=1e-3,
-        entropy_cost=1e-3, discounting=0.97, reward_scaling=0.1, normalize_observations=True,
-        num_eval_envs=64, seed=0, progress_fn=lambda step, m: evals.append((step, float(m["eval/episode_reward"]))),
+        environment=reach_brax,
+        num_timesteps=300_000,
+        num_evals=4,
+        episode_length=100,
+        num_envs=64,
+        batch_size=64,
+        num_minibatches=4,
+        unroll_length=10,
+        num_updates_per_batch=4,
+        learning_rate=1e-3,
+        entropy_cost=1e-3,
+        discounting=0.97,
+        reward_scaling=0.1,
+        normalize_observations=True,
+        num_eval_envs=64,
+        seed=0,
+        progress_fn=lambda step, m: evals.append((step, float(m["eval/episode_reward"]))),
     )
     print("eval (env steps, return over 100 steps):", evals)
     assert len(evals) == 4

@@ -1,4 +1,5 @@
 """envs.benchmarks against metaworld itself: skill lists, bitwise rand_vecs, observability, name errors."""
+
 import functools
 import pickle
 import subprocess

@@ -1,4 +1,5 @@
 """The envs API: make/benchmark names, shapes, jit/vmap, bad input, auto-reset of the batched env."""
+
 from __future__ import annotations
 
 import jax
@@ -129,8 +130,9 @@ def test_shared_physics_steps_like_separate_physics():
     """Two groups of one skill stepped through one shared physics call equal the unshared env."""
     bench = envs.benchmark("MT1/reach-v3")
     shared = make_multitask(bench, envs_per_skill=2, skills=["reach-v3", "reach-v3"], max_path_length=3)
-    alone = make_multitask(bench, envs_per_skill=2, skills=["reach-v3", "reach-v3"], max_path_length=3,
-                           share_physics=False)
+    alone = make_multitask(
+        bench, envs_per_skill=2, skills=["reach-v3", "reach-v3"], max_path_length=3, share_physics=False
+    )
     assert shared.physics_groups == ((0, 1),) and alone.physics_groups is None
     key = jax.random.key(3)
     a = jax.random.uniform(jax.random.key(4), (4, 4), minval=-1.0, maxval=1.0)
@@ -190,8 +192,11 @@ def test_split_env_refuses_to_exceed_the_memory_map_limit(monkeypatch):
     monkeypatch.setattr(split_mod, "CPU_MAPS_PER_EXECUTABLE", 10**9)
     split = split_mod.SplitMultiTaskEnv(menv)
     assert split.num_executables == 4
-    with pytest.raises(RuntimeError, match=r"4 XLA:CPU executables need about 4,000,000,000 memory mappings.*"
-                                           r"vm\.max_map_count"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"4 XLA:CPU executables need about 4,000,000,000 memory mappings.*"
+        r"vm\.max_map_count",
+    ):
         split.compile()
     with pytest.raises(RuntimeError, match="vm.max_map_count"):
         split.reset(jax.random.key(0))
@@ -216,8 +221,19 @@ def test_every_ported_skill_traces(skill):
 #: mjx.Data fields a forward pass computes but kinematics does not (measured on pick-place: fields that
 #: mjx.kinematics leaves unchanged and mjx.forward changes). After a kinematics-only post-step pass they
 #: hold the last substep's values, so a skill whose observation or reward reads one needs_contacts.
-FORWARD_ONLY = ("qacc", "cam_xpos", "cam_xmat", "subtree_com", "cvel", "cdof", "cdof_dot", "qfrc_", "actuator_",
-                "qacc_smooth", "_impl.")
+FORWARD_ONLY = (
+    "qacc",
+    "cam_xpos",
+    "cam_xmat",
+    "subtree_com",
+    "cvel",
+    "cdof",
+    "cdof_dot",
+    "qfrc_",
+    "actuator_",
+    "qacc_smooth",
+    "_impl.",
+)
 
 
 def _live_inputs(fn, args) -> list[bool]:
@@ -249,7 +265,7 @@ def test_needs_contacts_flag_matches_what_the_step_reads(skill):
         out = env.finish_step(state, jnp.zeros(4), jnp.zeros(()), data)
         return out.obs, out.reward, out.info
 
-    live = _live_inputs(outputs, (state,) + leaves)[len(jax.tree.leaves(state)):]
+    live = _live_inputs(outputs, (state,) + leaves)[len(jax.tree.leaves(state)) :]
     read = {n for n, used in zip(names, live) if used and n.startswith(FORWARD_ONLY)}
     if env.skill.needs_contacts:
         assert read, f"{skill}: needs_contacts=True but the step reads no forward-only data (set it False)"
@@ -269,9 +285,14 @@ def test_kinematics_only_post_pass_keeps_the_trajectory():
     @jax.jit
     def rollout(data, post):
         def body(d, a):
-            d = jax.lax.cond(post, lambda d: physics_step(env.sim.mx, d, a, {}, lo, hi, 5, True),
-                             lambda d: physics_step(env.sim.mx, d, a, {}, lo, hi, 5, False), d)
+            d = jax.lax.cond(
+                post,
+                lambda d: physics_step(env.sim.mx, d, a, {}, lo, hi, 5, True),
+                lambda d: physics_step(env.sim.mx, d, a, {}, lo, hi, 5, False),
+                d,
+            )
             return d, (d.qpos, d.site_xpos, d.xquat)
+
         return jax.lax.scan(body, data, jnp.tile(jnp.asarray([1.0, -0.5, 0.3, 1.0]), (3, 1)))[1]
 
     full, kin = rollout(state.data, True), rollout(state.data, False)

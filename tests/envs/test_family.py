@@ -1,5 +1,6 @@
 """Physics families (envs.family): lean scenes keep the stock dynamics, padded scenes keep each member's own
 dynamics, families share one structure, and the multi-task env steps a family in one physics call."""
+
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -82,8 +83,11 @@ def test_partition_of_the_benchmarks():
 
 
 def test_incompatible_skills_are_refused_by_name():
-    with pytest.raises(family.FamilyError, match=r"drawer-open-v3 cannot join \('reach-v3',\): solver options "
-                                                 r"differ \(cone mjCONE_ELLIPTIC vs mjCONE_PYRAMIDAL\)"):
+    with pytest.raises(
+        family.FamilyError,
+        match=r"drawer-open-v3 cannot join \('reach-v3',\): solver options "
+        r"differ \(cone mjCONE_ELLIPTIC vs mjCONE_PYRAMIDAL\)",
+    ):
         family.template(("reach-v3", "drawer-open-v3"))
     with pytest.raises(family.FamilyError, match=r"door-open-v3 cannot join \('drawer-open-v3',\): body slot "):
         family.template(("drawer-open-v3", "door-open-v3"))
@@ -101,10 +105,14 @@ def test_incompatible_skills_are_refused_by_name():
         family.partition(("reach-v3",), max_row_ratio=0.5)
 
 
-@pytest.mark.parametrize("skills, fields", [
-    (("drawer-open-v3", "drawer-close-v3"), {"geom_size", "pair_margin"}),  # different geoms and pairs
-    pytest.param(("push-v3", "pick-place-v3"), {"site_pos"}, marks=pytest.mark.slow),  # one scene, other goals
-], ids=lambda v: "+".join(v) if isinstance(v, tuple) else None)
+@pytest.mark.parametrize(
+    "skills, fields",
+    [
+        (("drawer-open-v3", "drawer-close-v3"), {"geom_size", "pair_margin"}),  # different geoms and pairs
+        pytest.param(("push-v3", "pick-place-v3"), {"site_pos"}, marks=pytest.mark.slow),  # one scene, other goals
+    ],
+    ids=lambda v: "+".join(v) if isinstance(v, tuple) else None,
+)
 def test_family_steps_like_each_members_own_scene(skills, fields):
     """A two-skill family in one padded physics call equals each skill stepped in its own lean scene, across
     an auto-reset."""

@@ -20,6 +20,7 @@ The default run checks 1, 2 and 4 for DEFAULT_RUN_SKILLS (no contacts / grasp co
 articulated object), so it stays within the CI time budget: every skill costs three XLA compiles of
 1-3 minutes each on a 2-core CPU with a cold cache. ``-m slow`` runs every check for every ported skill.
 """
+
 from __future__ import annotations
 
 import functools
@@ -88,8 +89,12 @@ def test_simulated_settle_reset_observation(skill):
     for t in range(2):
         state = reset(None, jnp.asarray(_tasks(skill)[t]))
         assert float(state.task["settle_exact"]) == 0.0  # this settle touches the object: simulated
-        np.testing.assert_allclose(np.asarray(state.obs), _rollout(skill, t, 1)["reset_obs"],
-                                   atol=SIMULATED_SETTLE_ATOL[skill], err_msg=f"task {t}")
+        np.testing.assert_allclose(
+            np.asarray(state.obs),
+            _rollout(skill, t, 1)["reset_obs"],
+            atol=SIMULATED_SETTLE_ATOL[skill],
+            err_msg=f"task {t}",
+        )
 
 
 @pytest.mark.parametrize("skill", _per_skill(SKILLS))
@@ -104,15 +109,21 @@ def test_state_copy_obs_reward_success_match_metaworld(skill):
     for t in range(len(rec["reward"])):
         st = state.replace(prev_frame=prev)
         obs, reward, info, frame = evaluate(
-            st, rec["qpos_after"][t], rec["qvel_after"][t], rec["mocap_pos_after"][t], rec["mocap_quat_after"][t],
+            st,
+            rec["qpos_after"][t],
+            rec["qvel_after"][t],
+            rec["mocap_pos_after"][t],
+            rec["mocap_quat_after"][t],
             rec["action"][t],
         )
         prev = frame
         obs_err.append(np.abs(np.asarray(obs) - rec["obs"][t]).max())
         rew_err.append(abs(float(reward) - rec["reward"][t]))
         agree.append(float(info["success"]) == rec["success"][t])
-    print(f"\n{skill}: state-copy over {len(rew_err)} steps: max |obs| err {max(obs_err):.2e}, "
-          f"max |reward| err {max(rew_err):.2e}, success agreement {np.mean(agree):.3f}")
+    print(
+        f"\n{skill}: state-copy over {len(rew_err)} steps: max |obs| err {max(obs_err):.2e}, "
+        f"max |reward| err {max(rew_err):.2e}, success agreement {np.mean(agree):.3f}"
+    )
     assert max(obs_err) < 1e-4
     assert max(rew_err) < 2e-3
     assert np.mean(agree) >= 0.99
@@ -173,7 +184,9 @@ def test_dynamics_drift_report(skill):
         d = np.abs(np.asarray(state.obs) - rec["obs"][t])
         hand.append(d[:3].max())
         objs.append(d[4:7].max())
-    print(f"\n{skill}: drift over {len(hand)} steps: hand max {max(hand):.2e} m (final {hand[-1]:.2e}), "
-          f"object max {max(objs):.2e} m (final {objs[-1]:.2e})")
+    print(
+        f"\n{skill}: drift over {len(hand)} steps: hand max {max(hand):.2e} m (final {hand[-1]:.2e}), "
+        f"object max {max(objs):.2e} m (final {objs[-1]:.2e})"
+    )
     assert max(hand) < 0.02
     assert max(objs) < 0.05

@@ -1,4 +1,5 @@
 """envs.reference: recorded metaworld rollouts are complete (replayable bitwise), expert success, throughput."""
+
 import functools
 
 import mujoco
@@ -32,7 +33,15 @@ def test_rollout_shapes_and_consistency(skill):
     T = N
     assert r["action"].shape == (T, 4) and r["action"].dtype == np.float32
     assert r["obs"].shape == (T, 39) and r["reset_obs"].shape == (39,)
-    for k in ("reward", "success", "terminated", "truncated", "info_near_object", "info_unscaled_reward", "time_before"):
+    for k in (
+        "reward",
+        "success",
+        "terminated",
+        "truncated",
+        "info_near_object",
+        "info_unscaled_reward",
+        "time_before",
+    ):
         assert r[k].shape == (T,), k
     for when in ("before", "after"):
         assert r[f"qpos_{when}"].shape == (T, nq)

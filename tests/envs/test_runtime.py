@@ -1,4 +1,5 @@
 """envs._runtime: XLA flags set before JAX starts (fusion emitters off, one host device per core)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Scene building (envs.scene): bad proxies are named before anything compiles."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,7 +29,9 @@ from envs.skills.common import single_contact_pairs  # noqa: E402
 
 @settings(max_examples=200, deadline=None)
 @given(
-    dmin=st.floats(0.05, 0.99), dmax=st.floats(0.05, 0.999), timeconst=st.floats(0.002, 0.1),
+    dmin=st.floats(0.05, 0.99),
+    dmax=st.floats(0.05, 0.999),
+    timeconst=st.floats(0.002, 0.1),
     n=st.integers(1, 8),
 )
 def test_single_contact_pairs_scale_regularization_by_n_and_keep_stiffness(dmin, dmax, timeconst, n):

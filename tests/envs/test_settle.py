@@ -1,4 +1,5 @@
 """Per-task settle tables (envs.settle.task_settled_states) and their lookup at reset (task_settle.from_table)."""
+
 from __future__ import annotations
 
 import jax
@@ -100,8 +101,10 @@ def test_make_multitask_owns_settle_tasks():
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_from_table_replaces_matching_rows_only(jit):
-    table = {"rand_vec": np.array([[0.1, 0.2], [0.3, 0.4]], np.float32),
-             "qpos": np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])}
+    table = {
+        "rand_vec": np.array([[0.1, 0.2], [0.3, 0.4]], np.float32),
+        "qpos": np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]),
+    }
     fields = {"qpos": jnp.full((3,), -1.0, jnp.float32)}
     if jit:
         fn = jax.jit(lambda rv, f, e: from_table(table, rv, f, e))
@@ -194,5 +197,11 @@ def test_table_only_settle_misses_give_nan(jit):
     miss, tcp_miss, exact_miss = fn(jnp.asarray(tasks[1], jnp.float32))
     assert not bool(exact_miss) and bool(jnp.all(jnp.isnan(miss.qpos))) and bool(jnp.all(jnp.isnan(tcp_miss)))
     with pytest.raises(ValueError, match="settle_table_only needs a settle_table"):
-        hand_settle(dataclasses.replace(envs.make(SKILL).sim, settle_table_only=True), data, sim.mx,
-                    HAND_INIT_POS, "door", jnp.asarray(tasks[0], jnp.float32))
+        hand_settle(
+            dataclasses.replace(envs.make(SKILL).sim, settle_table_only=True),
+            data,
+            sim.mx,
+            HAND_INIT_POS,
+            "door",
+            jnp.asarray(tasks[0], jnp.float32),
+        )

@@ -1,4 +1,5 @@
 """Helpers shared by the tests that train, checkpoint and resume runs."""
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """jaxmeta.checkpoint: exact resume, policy export, missing/corrupt/mismatched checkpoints, run-dir safety."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)

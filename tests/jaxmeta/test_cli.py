@@ -1,4 +1,5 @@
 """jaxmeta.cli: flag validation fails fast (before any compile), dry runs, a tiny end-to-end run."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -14,9 +15,31 @@ from jaxmeta import cli
 from jaxmeta import driver as driver_mod
 from jaxmeta.checkpoint import latest_step, load_config
 
-TOY = ["--benchmark", "toy/1", "--envs-per-skill", "4", "--max-path-length", "20", "--total-steps", "320",
-       "--warmup-steps", "80", "--chunk-steps", "80", "--batch-size", "32", "--buffer-capacity", "2048",
-       "--hidden", "32,32", "--eval-episodes", "2", "--eval-every", "160", "--no-progress"]
+TOY = [
+    "--benchmark",
+    "toy/1",
+    "--envs-per-skill",
+    "4",
+    "--max-path-length",
+    "20",
+    "--total-steps",
+    "320",
+    "--warmup-steps",
+    "80",
+    "--chunk-steps",
+    "80",
+    "--batch-size",
+    "32",
+    "--buffer-capacity",
+    "2048",
+    "--hidden",
+    "32,32",
+    "--eval-episodes",
+    "2",
+    "--eval-every",
+    "160",
+    "--no-progress",
+]
 
 
 @pytest.fixture
@@ -89,8 +112,26 @@ def test_nonempty_out_refused_fast(tmp_path, capsys, no_compile):
 
 
 def test_dry_run_prints_resolved_config(capsys, no_compile):
-    assert cli.main(["train", "--preset", "mt10", "--benchmark", "MT1/reach-v3", "--per", "--seeds", "3",
-                     "--updates-per-step", "1/4", "--total-steps", "2M", "--dry-run"]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--preset",
+                "mt10",
+                "--benchmark",
+                "MT1/reach-v3",
+                "--per",
+                "--seeds",
+                "3",
+                "--updates-per-step",
+                "1/4",
+                "--total-steps",
+                "2M",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     cfg = json.loads(out[: out.rindex("}") + 1])
     assert cfg["per"] and cfg["num_seeds"] == 3 and cfg["total_steps"] == 2_000_000
@@ -108,7 +149,13 @@ def test_presets():
     d, m = preset("default"), preset("mt10")
     assert d.benchmark == "MT1/reach-v3"
     assert (m.benchmark, m.batch_size, m.network.hidden, m.buffer_capacity, m.total_steps, m.max_path_length) == (
-        "MT10", 1280, (400, 400, 400), 1_000_000, 20_000_000, 500)
+        "MT10",
+        1280,
+        (400, 400, 400),
+        1_000_000,
+        20_000_000,
+        500,
+    )
     assert m.sac.actor_lr == m.sac.critic_lr == 3e-4 and m.sac.discount == 0.99 and m.network.num_tasks == 10
 
 
@@ -153,16 +200,28 @@ ALLOWED = "--resume only accepts --total-steps, --eval-every, --eval-episodes, -
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--seed", "5"], r"^jaxmeta train: error: --seed 5 differs from the run's saved config \(seed 3\); " + ALLOWED),
+        (
+            ["--seed", "5"],
+            r"^jaxmeta train: error: --seed 5 differs from the run's saved config \(seed 3\); " + ALLOWED,
+        ),
         (["--seed", "0"], r"--seed 0 differs from the run's saved config \(seed 3\)"),  # = the preset's default
-        (["--seed", "3", "--hidden", "64,64"], r"--hidden 64,64 differs from the run's saved config "
-                                                r"\(network\.hidden 32,32\);"),
+        (
+            ["--seed", "3", "--hidden", "64,64"],
+            r"--hidden 64,64 differs from the run's saved config "
+            r"\(network\.hidden 32,32\);",
+        ),
         (["--updates-per-step", "1/4"], r"--updates-per-step 1/4 differs .*\(updates_per_step 2, steps_per_update 1\)"),
-        (["--lr", "3e-4"], r"--lr 0\.0003 differs .*\(sac\.actor_lr 0\.001, sac\.critic_lr 0\.001, sac\.alpha_lr 0\.001\)"),
+        (
+            ["--lr", "3e-4"],
+            r"--lr 0\.0003 differs .*\(sac\.actor_lr 0\.001, sac\.critic_lr 0\.001, sac\.alpha_lr 0\.001\)",
+        ),
         (["--per"], r"--per differs from the run's saved config \(per False\)"),
         (["--benchmark", "MT10", "--seed", "4"], r"--benchmark MT10 differs .*; --seed 4 differs .*; --resume only"),
-        (["--preset", "mt10"], r"--preset mt10 differs from the run's saved config \(.*benchmark toy/1 vs the "
-                               r"preset's MT10.*\); leave --preset out"),
+        (
+            ["--preset", "mt10"],
+            r"--preset mt10 differs from the run's saved config \(.*benchmark toy/1 vs the "
+            r"preset's MT10.*\); leave --preset out",
+        ),
         (["--preset", "default"], r"--preset default differs"),  # the toy flags are not the default preset's
         (["--total-steps", "40"], r"warmup_steps \(80\) must be <= total_steps \(40\)"),  # allowed, but invalid
     ],
@@ -188,14 +247,30 @@ def test_resume_flags_must_match_saved_config(saved_run, args, message, capsys, 
     ],
 )
 def test_resume_uses_saved_config(saved_run, args, capsys, no_compile):
-    assert cli.main(["train", "--resume", "--out", str(saved_run), *args, "--total-steps", "640", "--eval-every",
-                     "320", "--dry-run"]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--resume",
+                "--out",
+                str(saved_run),
+                *args,
+                "--total-steps",
+                "640",
+                "--eval-every",
+                "320",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     cfg = json.loads(out[: out.rindex("}") + 1])
     saved = load_config(saved_run).to_dict()
     assert cfg["seed"] == 3 and cfg["total_steps"] == 640 and cfg["eval_every"] == 320 and cfg["out"] == str(saved_run)
     assert {k: v for k, v in cfg.items() if k not in ("total_steps", "eval_every")} == {
-        k: v for k, v in saved.items() if k not in ("total_steps", "eval_every")}
+        k: v for k, v in saved.items() if k not in ("total_steps", "eval_every")
+    }
 
 
 def test_resume_needs_a_run_directory(tmp_path, capsys, no_compile):
@@ -222,16 +297,20 @@ def saved_finetune_run(tmp_path, saved_run):
 
     src = load_config(saved_run)
     out = tmp_path / "ft"
-    ft = FinetuneConfig(source=str(saved_run.resolve()), step=160, source_benchmark=src.benchmark,
-                        source_skills=src.task_space)
+    ft = FinetuneConfig(
+        source=str(saved_run.resolve()), step=160, source_benchmark=src.benchmark, source_skills=src.task_space
+    )
     return _fake_run(out, src.replace(finetune=ft, warmup_steps=0, checkpoint_every=0, out=str(out)))
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--seed", "5"], r"^jaxmeta finetune: error: --seed 5 differs from the run's saved config \(seed 3\); "
-                          r"--resume only accepts --total-steps, --eval-every, --eval-episodes, --out"),
+        (
+            ["--seed", "5"],
+            r"^jaxmeta finetune: error: --seed 5 differs from the run's saved config \(seed 3\); "
+            r"--resume only accepts --total-steps, --eval-every, --eval-episodes, --out",
+        ),
         (["--updates-per-step", "1"], r"--updates-per-step 1 differs .*\(updates_per_step 2, steps_per_update 1\)"),
         (["--seed-index", "0", "--keep-buffer"], r"--keep-buffer differs .*\(finetune\.keep_buffer False\)"),
         (["--from", "elsewhere"], r"--from elsewhere differs .*\(finetune\.source "),
@@ -247,8 +326,28 @@ def test_finetune_resume_flags_must_match_saved_config(saved_finetune_run, args,
 
 
 def test_finetune_resume_uses_saved_config(saved_run, saved_finetune_run, capsys, no_compile):
-    assert cli.main(["finetune", "--resume", "--out", str(saved_finetune_run), "--seed", "3", "--warmup-steps", "0",
-                     "--seed-index", "0", "--from", str(saved_run), "--total-steps", "5k", "--dry-run"]) == 0
+    assert (
+        cli.main(
+            [
+                "finetune",
+                "--resume",
+                "--out",
+                str(saved_finetune_run),
+                "--seed",
+                "3",
+                "--warmup-steps",
+                "0",
+                "--seed-index",
+                "0",
+                "--from",
+                str(saved_run),
+                "--total-steps",
+                "5k",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((out := capsys.readouterr().out)[: out.rindex("}") + 1])
     assert cfg["total_steps"] == 5000 and cfg["seed"] == 3 and cfg["finetune"]["step"] == 160
     with pytest.raises(SystemExit) as e:  # a fine-tuning run resumes with `jaxmeta finetune`, and vice versa
@@ -260,6 +359,7 @@ def test_finetune_resume_uses_saved_config(saved_run, saved_finetune_run, capsys
 
 
 def test_python_dash_m_help():
-    r = subprocess.run([sys.executable, "-m", "jaxmeta", "train", "--help"], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "jaxmeta", "train", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0 and "--resume" in r.stdout and "--updates-per-step" in r.stdout

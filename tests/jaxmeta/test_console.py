@@ -1,5 +1,6 @@
 """A clean console (envs._console): no MJX warp import lines, XLA's C++ log lines (the slow-compile
 banner) off unless the user sets TF_CPP_MIN_LOG_LEVEL, errors still raised; no numpy NaN warnings."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -34,8 +35,7 @@ except Exception as e:
 
 
 def _python(code: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**ENV, **env})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**ENV, **env})
 
 
 def test_import_prints_nothing_and_hides_xla_log_lines():
@@ -77,11 +77,36 @@ def test_nanmean_of_no_finished_episode_is_nan_without_warning():
 def warmup_run(tmp_path_factory):
     """A tiny CLI run whose chunks finish no episode (200-step episodes, 20 steps per env and chunk)."""
     out = tmp_path_factory.mktemp("console") / "run"
-    args = ["--benchmark", "toy/1", "--envs-per-skill", "4", "--max-path-length", "200", "--total-steps", "160",
-            "--warmup-steps", "80", "--chunk-steps", "80", "--batch-size", "32", "--buffer-capacity", "2048",
-            "--hidden", "32,32", "--eval-episodes", "1", "--eval-every", "0", "--no-progress", "--out", str(out)]
-    r = subprocess.run([sys.executable, "-m", "jaxmeta", "train", *args], capture_output=True, text=True, timeout=600,
-                       env=ENV)
+    args = [
+        "--benchmark",
+        "toy/1",
+        "--envs-per-skill",
+        "4",
+        "--max-path-length",
+        "200",
+        "--total-steps",
+        "160",
+        "--warmup-steps",
+        "80",
+        "--chunk-steps",
+        "80",
+        "--batch-size",
+        "32",
+        "--buffer-capacity",
+        "2048",
+        "--hidden",
+        "32,32",
+        "--eval-episodes",
+        "1",
+        "--eval-every",
+        "0",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    r = subprocess.run(
+        [sys.executable, "-m", "jaxmeta", "train", *args], capture_output=True, text=True, timeout=600, env=ENV
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return r
 

@@ -2,6 +2,7 @@
 device (gloo collectives) gives the metrics and final state of one process over 2 host devices, bit for
 bit; so does a run whose processes were killed after a checkpoint and resumed. Plus the flags' and the
 coordinating helpers' contracts in one process."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -24,12 +25,54 @@ from jaxmeta.metrics_log import MetricsLog
 from tests.jaxmeta.run_helpers import metrics_rows
 
 REPO = Path(__file__).resolve().parents[2]
-TOY = ["--benchmark", "toy/2", "--envs-per-skill", "4", "--max-path-length", "20", "--total-steps", "1920",
-       "--warmup-steps", "160", "--chunk-steps", "160", "--batch-size", "32", "--buffer-capacity", "2048",
-       "--hidden", "32,32", "--eval-episodes", "2", "--eval-every", "640", "--checkpoint-every", "160"]
-REACH = ["--benchmark", "MT1/reach-v3", "--envs-per-skill", "4", "--total-steps", "4000", "--warmup-steps", "1000",
-         "--chunk-steps", "1000", "--batch-size", "64", "--hidden", "64,64", "--eval-episodes", "4",
-         "--eval-every", "2000", "--checkpoint-every", "1000"]
+TOY = [
+    "--benchmark",
+    "toy/2",
+    "--envs-per-skill",
+    "4",
+    "--max-path-length",
+    "20",
+    "--total-steps",
+    "1920",
+    "--warmup-steps",
+    "160",
+    "--chunk-steps",
+    "160",
+    "--batch-size",
+    "32",
+    "--buffer-capacity",
+    "2048",
+    "--hidden",
+    "32,32",
+    "--eval-episodes",
+    "2",
+    "--eval-every",
+    "640",
+    "--checkpoint-every",
+    "160",
+]
+REACH = [
+    "--benchmark",
+    "MT1/reach-v3",
+    "--envs-per-skill",
+    "4",
+    "--total-steps",
+    "4000",
+    "--warmup-steps",
+    "1000",
+    "--chunk-steps",
+    "1000",
+    "--batch-size",
+    "64",
+    "--hidden",
+    "64,64",
+    "--eval-episodes",
+    "4",
+    "--eval-every",
+    "2000",
+    "--checkpoint-every",
+    "1000",
+]
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -42,8 +85,9 @@ def _free_port() -> int:
 def _env(devices: int) -> dict:
     """This process's environment with `devices` host devices per child process (the device-count flag
     `envs` put in XLA_FLAGS here is dropped: an explicit one would win over JAXMETA_CPU_DEVICES)."""
-    flags = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
-                     if not f.startswith("--xla_force_host_platform_device_count"))
+    flags = " ".join(
+        f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device_count")
+    )
     return {**os.environ, "XLA_FLAGS": flags, "JAXMETA_CPU_DEVICES": str(devices), "PYTHONPATH": str(REPO)}
 
 
@@ -53,18 +97,28 @@ def _train_cmd(out: Path, args: list[str]) -> list[str]:
 
 def single_process(out: Path, args: list[str]) -> subprocess.CompletedProcess:
     """The reference: one process over 2 host devices."""
-    p = subprocess.run(_train_cmd(out, [*args, "--devices", "2"]), env=_env(2), capture_output=True, text=True,
-                       timeout=900, cwd=REPO)
+    p = subprocess.run(
+        _train_cmd(out, [*args, "--devices", "2"]), env=_env(2), capture_output=True, text=True, timeout=900, cwd=REPO
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     return p
 
 
 def launch(out: Path, args: list[str], n: int = 2) -> list[subprocess.Popen]:
     port = _free_port()
-    return [subprocess.Popen(_train_cmd(out, [*args, "--coordinator", f"127.0.0.1:{port}", "--num-processes",
-                                              str(n), "--process-id", str(i)]),
-                             env=_env(1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
-            for i in range(n)]
+    return [
+        subprocess.Popen(
+            _train_cmd(
+                out, [*args, "--coordinator", f"127.0.0.1:{port}", "--num-processes", str(n), "--process-id", str(i)]
+            ),
+            env=_env(1),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+        )
+        for i in range(n)
+    ]
 
 
 def finish(procs: list[subprocess.Popen], timeout: float = 900) -> list[str]:
@@ -82,15 +136,15 @@ def assert_same_run(a: Path, b: Path) -> None:
         np.testing.assert_array_equal(np.asarray(sa[k]), np.asarray(sb[k]), err_msg=k)
 
 
-def kill_after_first_checkpoint(out: Path, procs: list[subprocess.Popen], timeout: float = 600,
-                                only_one: bool = False) -> None:
+def kill_after_first_checkpoint(
+    out: Path, procs: list[subprocess.Popen], timeout: float = 600, only_one: bool = False
+) -> None:
     """SIGKILL process 1 once the run's first checkpoint is complete (while the run goes on), then process 0
     too, or (only_one) wait for process 0 to fail by itself: JAX's coordination service misses process 1's
     heartbeats (100 s) and aborts it."""
     t0 = time.monotonic()
     ck = out / "checkpoints"
-    while not (ck.is_dir() and any(p.name.isdigit() and (p / "_CHECKPOINT_METADATA").is_file()
-                                   for p in ck.iterdir())):
+    while not (ck.is_dir() and any(p.name.isdigit() and (p / "_CHECKPOINT_METADATA").is_file() for p in ck.iterdir())):
         assert all(p.poll() is None for p in procs), [p.communicate()[0] for p in procs]
         assert time.monotonic() - t0 < timeout
         time.sleep(0.02)
@@ -158,21 +212,26 @@ def test_spec_from_flags():
         spec_from_flags(True, environ={"JAX_NUM_PROCESSES": "four"})
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(coordinator="node0"), "coordinator must be host:port .*got 'node0'"),
-    (dict(coordinator="node0:0"), r"port must be in \[1, 65535\], got 'node0:0'"),
-    (dict(num_processes=0), "num_processes must be an int >= 1, got 0"),
-    (dict(num_processes=2, process_id=2), r"process_id must be an int in \[0, num_processes = 2\), got 2"),
-    (dict(process_id=-1), "process_id must be an int in .*got -1"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(coordinator="node0"), "coordinator must be host:port .*got 'node0'"),
+        (dict(coordinator="node0:0"), r"port must be in \[1, 65535\], got 'node0:0'"),
+        (dict(num_processes=0), "num_processes must be an int >= 1, got 0"),
+        (dict(num_processes=2, process_id=2), r"process_id must be an int in \[0, num_processes = 2\), got 2"),
+        (dict(process_id=-1), "process_id must be an int in .*got -1"),
+    ],
+)
 def test_bad_specs_name_the_value(kw, match):
     with pytest.raises(ValueError, match=match):
         DistributedSpec(**kw)
 
 
 def test_cli_rejects_bad_distributed_flags_before_anything_starts(capsys):
-    for argv, msg in ((["--num-processes", "2", "--process-id", "5"], "got 5"),
-                      (["--coordinator", "localhost"], "got 'localhost'")):
+    for argv, msg in (
+        (["--num-processes", "2", "--process-id", "5"], "got 5"),
+        (["--coordinator", "localhost"], "got 'localhost'"),
+    ):
         with pytest.raises(SystemExit) as e:
             cli.main(["train", "--benchmark", "toy/2", *argv])
         err = capsys.readouterr().err

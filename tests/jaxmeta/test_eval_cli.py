@@ -3,6 +3,7 @@ the same checkpoint and key, bad arguments fail fast with one line, and ``--vide
 MT1/reach-v3 run. The video runs go through subprocesses: MuJoCo picks its GL backend once, when it is first
 imported, and this test process may have imported it already; they are skipped only where no GL backend
 works (probed explicitly, `gl`)."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -23,14 +24,59 @@ import pytest
 from jaxmeta import cli, eval_cli
 from jaxmeta.render import gl_backend, mark_success, tile, write_video
 
-TOY = ["--benchmark", "toy/2", "--envs-per-skill", "4", "--max-path-length", "20", "--total-steps", "20000",
-       "--warmup-steps", "400", "--chunk-steps", "4000", "--checkpoint-every", "8000", "--batch-size", "64",
-       "--buffer-capacity", "8192", "--hidden", "32,32", "--eval-episodes", "2", "--eval-every", "0",
-       "--no-progress"]
+TOY = [
+    "--benchmark",
+    "toy/2",
+    "--envs-per-skill",
+    "4",
+    "--max-path-length",
+    "20",
+    "--total-steps",
+    "20000",
+    "--warmup-steps",
+    "400",
+    "--chunk-steps",
+    "4000",
+    "--checkpoint-every",
+    "8000",
+    "--batch-size",
+    "64",
+    "--buffer-capacity",
+    "8192",
+    "--hidden",
+    "32,32",
+    "--eval-episodes",
+    "2",
+    "--eval-every",
+    "0",
+    "--no-progress",
+]
 REACH_STEPS = 10  # max path length of the reach run: frames of its video
-REACH = ["--benchmark", "MT1/reach-v3", "--envs-per-skill", "2", "--max-path-length", str(REACH_STEPS),
-         "--total-steps", "40", "--warmup-steps", "20", "--chunk-steps", "20", "--batch-size", "8",
-         "--buffer-capacity", "64", "--hidden", "8,8", "--eval-episodes", "2", "--eval-every", "0", "--no-progress"]
+REACH = [
+    "--benchmark",
+    "MT1/reach-v3",
+    "--envs-per-skill",
+    "2",
+    "--max-path-length",
+    str(REACH_STEPS),
+    "--total-steps",
+    "40",
+    "--warmup-steps",
+    "20",
+    "--chunk-steps",
+    "20",
+    "--batch-size",
+    "8",
+    "--buffer-capacity",
+    "64",
+    "--hidden",
+    "8,8",
+    "--eval-episodes",
+    "2",
+    "--eval-every",
+    "0",
+    "--no-progress",
+]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -52,22 +98,34 @@ def reach_run(tmp_path_factory):
 
 def _headless_env(**extra) -> dict:
     """This process's environment without a display or GL choice (what a headless user has)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY", "PYOPENGL_PLATFORM")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY", "PYOPENGL_PLATFORM")
+    }
     return {**env, **extra}
 
 
 def _eval(args: list[str], **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jaxmeta", "eval", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=_headless_env(**env), timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "jaxmeta", "eval", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_headless_env(**env),
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
 def gl():
     """The GL backend `jaxmeta eval --video` picks here; skips when none works (with the CLI's reason)."""
-    r = subprocess.run([sys.executable, "-c", "from jaxmeta.render import check_gl, select_gl; "
-                        "select_gl(); print(check_gl())"], capture_output=True, text=True, cwd=ROOT,
-                       env=_headless_env(), timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", "from jaxmeta.render import check_gl, select_gl; select_gl(); print(check_gl())"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_headless_env(),
+        timeout=120,
+    )
     if r.returncode != 0:
         pytest.skip(f"no GL backend works here: {r.stderr.strip().splitlines()[-1]}")
     return r.stdout.strip()
@@ -95,7 +153,9 @@ def test_table_equals_jaxmeta_evaluation(toy_run, step, capsys, monkeypatch):
     seen = []
     summarize = eval_cli.summarize
     monkeypatch.setattr(eval_cli, "summarize", lambda *a: seen.append(summarize(*a)) or seen[-1])
-    args = ["eval", str(toy_run), "--episodes", "6", "--seed", "3"] + ([] if step is None else ["--checkpoint", str(step)])
+    args = ["eval", str(toy_run), "--episodes", "6", "--seed", "3"] + (
+        [] if step is None else ["--checkpoint", str(step)]
+    )
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     (res,) = seen
@@ -113,9 +173,9 @@ def test_table_equals_jaxmeta_evaluation(toy_run, step, capsys, monkeypatch):
     np.testing.assert_allclose([ec["success_per_task"][s] for s in res.skills], res.success, atol=1e-6)
 
     table = _table(out)
-    assert table == {s: (6, round(float(sr), 3), round(float(r), 2))
-                     for s, sr, r in zip(res.skills, res.success, res.returns)} | {
-        "mean": (6, round(res.mean_success, 3), round(res.mean_return, 2))}
+    assert table == {
+        s: (6, round(float(sr), 3), round(float(r), 2)) for s, sr, r in zip(res.skills, res.success, res.returns)
+    } | {"mean": (6, round(res.mean_success, 3), round(res.mean_return, 2))}
     assert out.rstrip().endswith(eval_cli.format_table(res))
 
 
@@ -192,8 +252,11 @@ def test_missing_gl_library_names_the_debian_packages(reach_run, tmp_path):
     r = _eval([str(reach_run), "--video", str(tmp_path / "x.mp4")], MUJOCO_GL="osmesa")
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
-    assert re.search(r"jaxmeta eval: error: no OpenGL with MUJOCO_GL=osmesa .*needs the Debian packages libosmesa6 "
-                     r"\(apt-get install libosmesa6\); other backends: MUJOCO_GL=egl .*libegl1 libegl-mesa0", r.stderr)
+    assert re.search(
+        r"jaxmeta eval: error: no OpenGL with MUJOCO_GL=osmesa .*needs the Debian packages libosmesa6 "
+        r"\(apt-get install libosmesa6\); other backends: MUJOCO_GL=egl .*libegl1 libegl-mesa0",
+        r.stderr,
+    )
     assert not (tmp_path / "x.mp4").exists()
 
 

@@ -2,6 +2,7 @@
 corrupt config.json / metrics.csv, failed checkpoint writes (disk full, unwritable directory), errors a
 person can read (library detail in <run>/error.log), NaN / inf injected into rewards, observations (so
 actions) and losses, and PaCo's mask-out / w-reset under an injected loss spike. Toy runs only."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -26,9 +27,21 @@ from jaxmeta.networks import NetworkConfig
 from jaxmeta.train import train
 from tests.jaxmeta.run_helpers import metrics_rows
 
-KW = dict(benchmark="toy/2", envs_per_skill=4, max_path_length=20, total_steps=800, warmup_steps=160,
-          chunk_steps=160, batch_size=32, buffer_capacity=2048, network=NetworkConfig(hidden=(32, 32)),
-          eval_episodes=2, eval_every=320, checkpoint_every=320, keep_checkpoints=3)
+KW = dict(
+    benchmark="toy/2",
+    envs_per_skill=4,
+    max_path_length=20,
+    total_steps=800,
+    warmup_steps=160,
+    chunk_steps=160,
+    batch_size=32,
+    buffer_capacity=2048,
+    network=NetworkConfig(hidden=(32, 32)),
+    eval_episodes=2,
+    eval_every=320,
+    checkpoint_every=320,
+    keep_checkpoints=3,
+)
 STEPS = [320, 640, 800]  # checkpoints of the 5-chunk run (every 2 chunks, and the last)
 
 
@@ -166,8 +179,12 @@ def test_cli_resume_of_a_corrupt_checkpoint_prints_one_line(base, tmp_path):
     for step in STEPS:
         garble(d / "checkpoints" / str(step))
     # a real process: what reaches its console (library threads included) is one line
-    p = subprocess.run([sys.executable, "-m", "jaxmeta", "train", "--resume", "--out", str(d)],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "jaxmeta", "train", "--resume", "--out", str(d)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     err = p.stdout + p.stderr
     assert p.returncode == 2 and len(err.strip().splitlines()) == 1, err
     assert "no intact checkpoint" in err and "error.log" in err
@@ -261,8 +278,11 @@ def test_unwritable_checkpoint_directory(base, tmp_path, monkeypatch):
     else:
         ck.chmod(0o555)
     try:
-        with pytest.raises(CheckpointError, match=r"could not write checkpoint 640 .*not writable; checkpoint 320 "
-                                                  r"is intact: make it writable, then continue with --resume"):
+        with pytest.raises(
+            CheckpointError,
+            match=r"could not write checkpoint 640 .*not writable; checkpoint 320 "
+            r"is intact: make it writable, then continue with --resume",
+        ):
             train(cfg_at(d), progress=False, resume=True)
     finally:
         ck.chmod(0o755)
@@ -293,15 +313,18 @@ def test_finetune_from_step(base, tmp_path, capsys):
     from jaxmeta.finetune import finetune, finetune_config
 
     out = tmp_path / "ft"
-    cfg = finetune_config(str(base), benchmark="toy/2", total_steps=640, eval_every=320, checkpoint_every=320,
-                          out=str(out))
+    cfg = finetune_config(
+        str(base), benchmark="toy/2", total_steps=640, eval_every=320, checkpoint_every=320, out=str(out)
+    )
     assert finetune(cfg, progress=False)["completed"]
     steps, rows = checkpoint_steps(out), metrics_rows(out)
     assert len(steps) >= 2
     code, err = run_cli(["finetune", "--resume", "--from-step", "999", "--out", str(out)], capsys)
     assert code == 2 and f"the checkpoints there: {', '.join(map(str, steps))}" in err
-    code, err = run_cli(["finetune", "--from", str(base), "--benchmark", "toy/2", "--from-step", "320",
-                         "--out", str(tmp_path / "ft2")], capsys)
+    code, err = run_cli(
+        ["finetune", "--from", str(base), "--benchmark", "toy/2", "--from-step", "320", "--out", str(tmp_path / "ft2")],
+        capsys,
+    )
     assert code == 2 and "needs --resume" in err
     assert cli.main(["finetune", "--resume", "--from-step", str(steps[0]), "--out", str(out), "--no-progress"]) == 0
     assert f"resuming from checkpoint {steps[0]}" in capsys.readouterr().out
@@ -324,12 +347,16 @@ def test_aborted_storage_task_records_stay_off_the_console(caplog):
     with caplog.at_level(logging.ERROR, logger="asyncio"):
         for what in ("Task", "Future"):
             for e in (storage, other):
-                aio.error(f"{what} exception was never retrieved\nfuture: <{what} finished ...>",
-                          exc_info=(type(e), e, None))
+                aio.error(
+                    f"{what} exception was never retrieved\nfuture: <{what} finished ...>", exc_info=(type(e), e, None)
+                )
         aio.error("Unclosed client session")
     messages = [(r.getMessage().splitlines()[0], r.exc_info[1] if r.exc_info else None) for r in caplog.records]
-    assert messages == [("Task exception was never retrieved", other),
-                        ("Future exception was never retrieved", other), ("Unclosed client session", None)]
+    assert messages == [
+        ("Task exception was never retrieved", other),
+        ("Future exception was never retrieved", other),
+        ("Unclosed client session", None),
+    ]
 
 
 # ------------------------------------------------------------------------------ non-finite updates
@@ -344,8 +371,14 @@ def test_a_non_finite_update_is_not_applied_and_counted():
     from jaxmeta.sac import Transition
 
     buf = make_replay(16, 2, "uniform")
-    ex = Transition(obs=jnp.zeros(3), action=jnp.zeros(2), reward=jnp.zeros(()), next_obs=jnp.zeros(3),
-                    discount=jnp.ones(()), task_id=jnp.zeros((), jnp.int32))
+    ex = Transition(
+        obs=jnp.zeros(3),
+        action=jnp.zeros(2),
+        reward=jnp.zeros(()),
+        next_obs=jnp.zeros(3),
+        discount=jnp.ones(()),
+        task_id=jnp.zeros((), jnp.int32),
+    )
     items = jax.tree.map(lambda x: jnp.broadcast_to(x, (16,) + x.shape), ex).replace(reward=jnp.arange(16.0))
     good = buf.add(buf.init(ex), items)
     bad = buf.add(buf.init(ex), items.replace(reward=items.reward.at[::2].set(jnp.nan)))  # every other item
@@ -422,7 +455,9 @@ def test_nan_observations_are_counted_and_never_reach_the_replay_or_the_paramete
     import jax.numpy as jnp
 
     rows, ts = _poisoned_run(
-        tmp_path, monkeypatch, "obs",
+        tmp_path,
+        monkeypatch,
+        "obs",
         lambda new: new.replace(obs=new.obs.at[0, 0].set(jnp.nan), final_obs=new.final_obs.at[0, 0].set(jnp.nan)),
     )
     assert [float(r["nonfinite_action"]) for r in rows] == [0.0, 80.0, 80.0], rows
@@ -449,8 +484,15 @@ def _paco_counters_after(monkeypatch, spike: float | None):
             return new.replace(reward=jnp.where(new.task_id == 1, new.reward * spike, new.reward))
 
         monkeypatch.setattr(ToyMultiTaskEnv, "step", spiked_step)
-    cfg = TrainConfig(**{**KW, "algo": "paco", "checkpoint_every": 0, "eval_every": 0,
-                         "paco": PaCoOptions(num_param_sets=2, loss_threshold=DEFAULT_LOSS_THRESHOLD)})
+    cfg = TrainConfig(
+        **{
+            **KW,
+            "algo": "paco",
+            "checkpoint_every": 0,
+            "eval_every": 0,
+            "paco": PaCoOptions(num_param_sets=2, loss_threshold=DEFAULT_LOSS_THRESHOLD),
+        }
+    )
     tr = train_mod.make_train(cfg)
     ts = jax.jit(tr.init)(tr.seed_key(0))
     chunk = jax.jit(tr.chunk)

@@ -1,5 +1,6 @@
 """Online fine-tuning (jaxmeta.finetune), the Reptile learner and `jaxmeta finetune` on the toy env (fast),
 plus a slow-marked check that fine-tuning beats zero-shot on a held-out ML1 reach-v3 instance."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -46,7 +47,10 @@ def _tree_digest(path: Path) -> dict:
     out = {}
     for p in sorted(path.rglob("*")):
         st = p.stat()
-        out[str(p.relative_to(path))] = (st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "")
+        out[str(p.relative_to(path))] = (
+            st.st_mtime_ns,
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "",
+        )
     return out
 
 
@@ -87,6 +91,7 @@ def test_restored_agent_and_replay_equal_saved(tmp_path):
 
 def test_grow_tasks_keeps_old_tasks_outputs():
     """New task ids get fresh rows; every old task's actor / critic outputs are unchanged."""
+
     def sac(T, cond):
         net = make_networks(NetworkConfig(num_tasks=T, hidden=(16, 16), conditioning=cond))
         return net, make_sac(SACConfig(num_tasks=T), net)
@@ -103,10 +108,18 @@ def test_grow_tasks_keeps_old_tasks_outputs():
         act = jax.random.uniform(jax.random.key(3), (5, 4), minval=-1, maxval=1)
         for t in (0, 1):
             tid = jnp.full((5,), t, jnp.int32)
-            np.testing.assert_allclose(net2.actor_apply(old.actor_params, obs, tid)[0],
-                                       net3.actor_apply(grown.actor_params, obs, tid)[0], rtol=1e-6, atol=1e-6)
-            np.testing.assert_allclose(net2.critic_apply(old.critic_params, obs, act, tid),
-                                       net3.critic_apply(grown.critic_params, obs, act, tid), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(
+                net2.actor_apply(old.actor_params, obs, tid)[0],
+                net3.actor_apply(grown.actor_params, obs, tid)[0],
+                rtol=1e-6,
+                atol=1e-6,
+            )
+            np.testing.assert_allclose(
+                net2.critic_apply(old.critic_params, obs, act, tid),
+                net3.critic_apply(grown.critic_params, obs, act, tid),
+                rtol=1e-6,
+                atol=1e-6,
+            )
         with pytest.raises(ValueError, match="cannot map"):
             grow_tasks(fresh, old)  # shrinking is not a task-space growth
 
@@ -114,8 +127,15 @@ def test_grow_tasks_keeps_old_tasks_outputs():
 # ----------------------------------------------------------------------------------------- fine-tune
 def test_finetune_new_skill_beats_zero_shot_and_source_untouched(source, tmp_path):
     before = _tree_digest(source)
-    cfg = finetune_config(str(source), benchmark="toy/1", split="test", keep_buffer=True, total_steps=12_000,
-                          eval_every=4_000, out=str(tmp_path / "ft"))
+    cfg = finetune_config(
+        str(source),
+        benchmark="toy/1",
+        split="test",
+        keep_buffer=True,
+        total_steps=12_000,
+        eval_every=4_000,
+        out=str(tmp_path / "ft"),
+    )
     assert cfg.task_space == ("toy-0", "toy-1") and cfg.task_ids == (1,) and cfg.network.num_tasks == 2
     assert cfg.warmup_steps == 0 and cfg.updates_per_step == 1 and cfg.steps_per_update == 1
     s = finetune(cfg, progress=False, log=lambda _: None)
@@ -135,9 +155,17 @@ def test_finetune_new_skill_beats_zero_shot_and_source_untouched(source, tmp_pat
 
 def test_finetune_same_skill_per_fresh_buffer_and_resume(source, tmp_path):
     """ML1-like: held-out instances of the pretraining skill reuse its task id (no growth); PER; resume."""
-    cfg = finetune_config(str(source), benchmark="toy/1", task_indices=tuple(range(25, 50)), per=True,
-                          updates_per_step=(1, 2), total_steps=1_600, eval_every=800, out=str(tmp_path / "ft"),
-                          eval_episodes=4)
+    cfg = finetune_config(
+        str(source),
+        benchmark="toy/1",
+        task_indices=tuple(range(25, 50)),
+        per=True,
+        updates_per_step=(1, 2),
+        total_steps=1_600,
+        eval_every=800,
+        out=str(tmp_path / "ft"),
+        eval_episodes=4,
+    )
     assert cfg.task_space == ("toy-0",) and cfg.task_skills is None and cfg.task_ids == (0,)
     assert cfg.replay_kind == "prioritized" and cfg.steps_per_update == 2
     s1 = finetune(cfg, progress=False, log=lambda _: None, max_chunks=1)
@@ -160,16 +188,34 @@ def test_pick_tasks_distinct_with_data():
 
 
 def test_reptile_trains_and_finetunes(tmp_path):
-    cfg = TrainConfig(**{**TOY, "benchmark": "toy/2", "algo": "reptile", "total_steps": 3_200, "chunk_steps": 800,
-                         "eval_every": 1_600, "updates_per_step": 1, "steps_per_update": 2,
-                         "reptile": dict(inner_steps=3, meta_batch=2, outer_lr=0.5)}, out=str(tmp_path / "rep"))
+    cfg = TrainConfig(
+        **{
+            **TOY,
+            "benchmark": "toy/2",
+            "algo": "reptile",
+            "total_steps": 3_200,
+            "chunk_steps": 800,
+            "eval_every": 1_600,
+            "updates_per_step": 1,
+            "steps_per_update": 2,
+            "reptile": dict(inner_steps=3, meta_batch=2, outer_lr=0.5),
+        },
+        out=str(tmp_path / "rep"),
+    )
     assert cfg.balanced and cfg.replay_kind == "balanced"
     s = train(cfg, progress=False, log=lambda _: None)
     assert s["completed"] and s["algo"] == "reptile"
     train_rows = [r for r in _rows(tmp_path / "rep") if r["kind"] == "train"]
     assert np.isfinite(float(train_rows[-1]["critic_loss"])) and int(train_rows[-1]["updates"]) > 0
-    ft = finetune_config(str(tmp_path / "rep"), benchmark="toy/2", split="test", total_steps=800, eval_every=800,
-                         out=str(tmp_path / "ft"), eval_episodes=2)
+    ft = finetune_config(
+        str(tmp_path / "rep"),
+        benchmark="toy/2",
+        split="test",
+        total_steps=800,
+        eval_every=800,
+        out=str(tmp_path / "ft"),
+        eval_episodes=2,
+    )
     assert ft.algo == "mtsac" and ft.task_space == ("toy-0", "toy-1", "toy-2", "toy-3") and not ft.balanced
     s2 = finetune(ft, progress=False, log=lambda _: None)
     assert s2["completed"] and "zero_shot" in s2 and "final_source_eval" in s2
@@ -187,21 +233,43 @@ def no_compile(monkeypatch):
 
 
 def test_cli_finetune_dry_run(source, capsys, no_compile):
-    assert cli.main(["finetune", "--from", str(source), "--benchmark", "toy/1", "--split", "test", "--keep-buffer",
-                     "--per", "--updates-per-step", "2", "--total-steps", "4k", "--dry-run"]) == 0
+    assert (
+        cli.main(
+            [
+                "finetune",
+                "--from",
+                str(source),
+                "--benchmark",
+                "toy/1",
+                "--split",
+                "test",
+                "--keep-buffer",
+                "--per",
+                "--updates-per-step",
+                "2",
+                "--total-steps",
+                "4k",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "task_space=['toy-0', 'toy-1']" in out and '"keep_buffer": true' in out and '"per": true' in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--benchmark", "toy/1"], "--from"),
-    (["--from", "MISSING", "--benchmark", "toy/1"], "does not exist"),
-    (["--from", "SRC", "--benchmark", "ML45"], "not ported"),
-    (["--from", "SRC", "--benchmark", "MT1/reach-v3", "--split", "test"], "no test split"),
-    (["--from", "SRC", "--benchmark", "toy/1", "--out", "SRC/inside"], "must not be (inside) the source"),
-    (["--from", "SRC", "--benchmark", "toy/1", "--seed-index", "3"], "seed_index"),
-    (["--resume"], "--resume needs --out"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--benchmark", "toy/1"], "--from"),
+        (["--from", "MISSING", "--benchmark", "toy/1"], "does not exist"),
+        (["--from", "SRC", "--benchmark", "ML45"], "not ported"),
+        (["--from", "SRC", "--benchmark", "MT1/reach-v3", "--split", "test"], "no test split"),
+        (["--from", "SRC", "--benchmark", "toy/1", "--out", "SRC/inside"], "must not be (inside) the source"),
+        (["--from", "SRC", "--benchmark", "toy/1", "--seed-index", "3"], "seed_index"),
+        (["--resume"], "--resume needs --out"),
+    ],
+)
 def test_cli_finetune_errors_fail_fast(source, tmp_path, args, message, capsys, no_compile, monkeypatch):
     from envs.skills import _MODULES
 
@@ -248,13 +316,27 @@ def test_ml1_reach_finetune_beats_zero_shot(tmp_path):
     train_goals = np.asarray(bench.train_tasks["reach-v3"])[:, 3:6]
     test_goals = np.asarray(bench.test_tasks["reach-v3"])[:, 3:6]
     far = int(np.argmax(np.linalg.norm(test_goals - train_goals.mean(axis=0), axis=1)))
-    pre = TrainConfig(benchmark="ML1/reach-v3", total_steps=60_000, eval_every=0, checkpoint_every=0,
-                      eval_episodes=10, out=str(tmp_path / "pre"))
+    pre = TrainConfig(
+        benchmark="ML1/reach-v3",
+        total_steps=60_000,
+        eval_every=0,
+        checkpoint_every=0,
+        eval_episodes=10,
+        out=str(tmp_path / "pre"),
+    )
     train(pre, progress=False)
     # 4 updates per batched step of 8 envs (replay ratio 1/2): 1 update per batched step (3k updates in
     # 24k steps) left this instance at 0.0 eval success (train-episode success 0.12).
-    cfg = finetune_config(str(tmp_path / "pre"), benchmark="ML1/reach-v3", task_indices=(far,), total_steps=24_000,
-                          updates_per_step=4, eval_every=8_000, eval_episodes=10, out=str(tmp_path / "ft"))
+    cfg = finetune_config(
+        str(tmp_path / "pre"),
+        benchmark="ML1/reach-v3",
+        task_indices=(far,),
+        total_steps=24_000,
+        updates_per_step=4,
+        eval_every=8_000,
+        eval_episodes=10,
+        out=str(tmp_path / "ft"),
+    )
     s = finetune(cfg, progress=False)
     assert s["zero_shot"]["success"] <= 0.5, f"held-out instance {far} is already solved zero-shot: {s['zero_shot']}"
     assert s["final_eval"]["success"] >= s["zero_shot"]["success"] + 0.3, (far, s["zero_shot"], s["final_eval"])

@@ -1,4 +1,5 @@
 """Tests for jaxmeta.networks: config validation, tanh-Gaussian, conditioning, twin critic."""
+
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
 import dataclasses
@@ -210,8 +211,9 @@ def test_layer_norm_parameters_and_shapes(layer_norm):
 def test_layer_norm_critic_is_invariant_to_input_scale_at_init(scale, seed):
     """Hand-checkable property: at init the biases are 0, so LN(W (c x)) = LN(W x) for c > 0 and the
     multi-head LN critic's Q is unchanged by scaling its input (obs, action) by c."""
-    cfg = NetworkConfig(obs_dim=5, action_dim=2, num_tasks=2, hidden=(16, 16), conditioning="multihead",
-                        layer_norm="critic")
+    cfg = NetworkConfig(
+        obs_dim=5, action_dim=2, num_tasks=2, hidden=(16, 16), conditioning="multihead", layer_norm="critic"
+    )
     net = make_networks(cfg)
     params = net.critic_init(jax.random.PRNGKey(seed))
     x = jax.random.normal(jax.random.PRNGKey(seed + 1), (6, 7))

@@ -1,5 +1,6 @@
 """Tests for jaxmeta.agents.paco (imported through the old path jaxmeta.paco): compositional layers, PaCo
 networks, mask-out, w-reset, TaCo task sampling."""
+
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
 import jax
@@ -110,8 +111,11 @@ def test_config_holds_the_options_network_fields():
     assert set(NETWORK_FIELDS) <= {f.name for f in dataclasses.fields(PaCoOptions)}
     cfg = _cfg(share_w=False)
     assert isinstance(cfg.options, PaCoOptions)
-    assert (cfg.num_param_sets, cfg.mix_mode, cfg.share_w) == (K, "outputs", False) == (
-        cfg.options.num_param_sets, cfg.options.mix_mode, cfg.options.share_w)
+    assert (
+        (cfg.num_param_sets, cfg.mix_mode, cfg.share_w)
+        == (K, "outputs", False)
+        == (cfg.options.num_param_sets, cfg.options.mix_mode, cfg.options.share_w)
+    )
     # from a run's options: only the network fields count (TaCo / reset settings do not change the networks)
     run = PaCoOptions(num_param_sets=K, mix_mode="outputs", task_sampling="online", loss_threshold=7.0)
     from_run = P.PaCoConfig(obs_dim=O, action_dim=A, num_tasks=T, hidden=HIDDEN, options=run)
@@ -252,7 +256,8 @@ def test_dense_layer_and_shared_head():
     np.testing.assert_allclose(
         jax.jit(layer.apply)(params, x, w, tid),
         jax.jit(P.compositional_matmul, static_argnums=5)(x, p["kernel"], p["bias"], w, tid, "outputs"),
-        rtol=1e-5, atol=1e-5,
+        rtol=1e-5,
+        atol=1e-5,
     )
     # non-compositional output head: a plain shared Dense, not part of theta_t
     nets = _jnets(_cfg(compositional_head=False))
@@ -544,8 +549,16 @@ def test_grouped_rejects_non_partition():
 
 
 MT10 = [
-    "reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-open-v3",
-    "drawer-close-v3", "button-press-topdown-v3", "peg-insert-side-v3", "window-open-v3", "window-close-v3",
+    "reach-v3",
+    "push-v3",
+    "pick-place-v3",
+    "door-open-v3",
+    "drawer-open-v3",
+    "drawer-close-v3",
+    "button-press-topdown-v3",
+    "peg-insert-side-v3",
+    "window-open-v3",
+    "window-close-v3",
 ]
 
 

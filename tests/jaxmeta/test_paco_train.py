@@ -1,5 +1,6 @@
 """PaCo / TaCo in the trainer (algos ``paco`` / ``taco``), TaCo task-weighted batches, TaCo-online
 re-grouping, TaCo transfer (phase 2) and the transfer metrics -- on the tiny pure-JAX toy env."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -61,9 +62,13 @@ def test_registry_presets_and_json_roundtrip():
     p = P.initial_task_probabilities(t.paco, t.skills)
     doubled = [s for s, x in zip(t.skills, p) if x > min(p) * 1.5]
     assert sorted(doubled) == ["drawer-open-v3", "peg-insert-side-v3", "pick-place-v3"]
-    for cfg in (t, PRESETS["taco-online-mt10"],
-                TrainConfig(benchmark="toy/4", algo="taco",
-                            paco=PaCoOptions(task_sampling="grouped", task_groups=[[0, 2], [1], [3]]))):
+    for cfg in (
+        t,
+        PRESETS["taco-online-mt10"],
+        TrainConfig(
+            benchmark="toy/4", algo="taco", paco=PaCoOptions(task_sampling="grouped", task_groups=[[0, 2], [1], [3]])
+        ),
+    ):
         assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     g = TrainConfig(benchmark="toy/4", algo="taco", paco={"task_sampling": "grouped", "task_groups": [[0, 2], [1, 3]]})
     assert g.paco.task_groups == ((0, 2), (1, 3)) and g.balanced  # taco uses the per-task replay
@@ -184,8 +189,15 @@ def test_taco_trains_logs_counters_and_resumes_exactly(taco_runs):
     train_rows = [r for r in ra if r["kind"] == "train"]
     assert len(train_rows) == 4
     for r in train_rows[1:]:  # chunk 1 is warm-up only
-        for col in ("critic_loss", "actor_loss", "paco_num_masked", "paco_total_resets", "taco_p_min",
-                    "taco_p_max", "taco_num_groups"):
+        for col in (
+            "critic_loss",
+            "actor_loss",
+            "paco_num_masked",
+            "paco_total_resets",
+            "taco_p_min",
+            "taco_p_max",
+            "taco_num_groups",
+        ):
             assert math.isfinite(float(r[col])), (col, r[col])
     sta, _ = restore_full_state(a, cfg_at(a))
     stb, _ = restore_full_state(b, cfg_at(b))
@@ -201,7 +213,9 @@ def test_taco_trains_logs_counters_and_resumes_exactly(taco_runs):
 
 
 def test_paco_chunks_finite_with_mask_counters(tmp_path):
-    cfg = TrainConfig(**{**KW, "algo": "paco", "balanced": True, "paco": PaCoOptions(num_param_sets=3, loss_threshold=5.0)})
+    cfg = TrainConfig(
+        **{**KW, "algo": "paco", "balanced": True, "paco": PaCoOptions(num_param_sets=3, loss_threshold=5.0)}
+    )
     tr = make_train(cfg)
     ts = jax.jit(tr.init)(tr.seed_key(0))
     chunk = jax.jit(tr.chunk, donate_argnums=0)
@@ -223,9 +237,18 @@ def test_paco_chunks_finite_with_mask_counters(tmp_path):
 def test_transfer_explores_then_trains(taco_runs):
     src_dir = taco_runs[0]
     cfg = TrainConfig(
-        benchmark="toy/2", algo="paco", envs_per_skill=2, max_path_length=20, total_steps=120, warmup_steps=0,
-        chunk_steps=40, batch_size=16, buffer_capacity=1024, network=NetworkConfig(hidden=(32, 32)),
-        eval_episodes=2, balanced=True,
+        benchmark="toy/2",
+        algo="paco",
+        envs_per_skill=2,
+        max_path_length=20,
+        total_steps=120,
+        warmup_steps=0,
+        chunk_steps=40,
+        batch_size=16,
+        buffer_capacity=1024,
+        network=NetworkConfig(hidden=(32, 32)),
+        eval_episodes=2,
+        balanced=True,
         paco=PaCoOptions(num_param_sets=3, transfer_from=str(src_dir), transfer_explore_steps=80),
     )
     tr = make_train(cfg)
@@ -242,11 +265,15 @@ def test_transfer_explores_then_trains(taco_runs):
     assert float(m1["taco_exploring"]) == 1.0 and float(m2["taco_exploring"]) == 1.0
     jax.tree.map(np.testing.assert_array_equal, ts2.agent.paco.sac.actor_params, ts0.agent.paco.sac.actor_params)
     np.testing.assert_array_equal(ts2.agent.paco.sac.log_alpha, ts0.agent.paco.sac.log_alpha)
-    moved = jax.tree.map(lambda x, y: bool(jnp.any(x != y)), ts2.agent.paco.sac.critic_params, ts0.agent.paco.sac.critic_params)
+    moved = jax.tree.map(
+        lambda x, y: bool(jnp.any(x != y)), ts2.agent.paco.sac.critic_params, ts0.agent.paco.sac.critic_params
+    )
     assert any(jax.tree.leaves(moved))
     # the exploring policies are not the new task's policy: random subspace points, one per env
     assert float(m3["taco_exploring"]) == 0.0 and int(m3["updates"]) > int(m2["updates"])
-    moved = jax.tree.map(lambda x, y: bool(jnp.any(x != y)), ts3.agent.paco.sac.actor_params, ts2.agent.paco.sac.actor_params)
+    moved = jax.tree.map(
+        lambda x, y: bool(jnp.any(x != y)), ts3.agent.paco.sac.actor_params, ts2.agent.paco.sac.actor_params
+    )
     assert all(jax.tree.leaves(moved))
     # the phase bookkeeping: update u belongs to iteration ceil(16/4) - 1 + u (updates_per_step 2 -> u // 2)
     assert bool(transfer_phase_is_exploring(cfg, jnp.int32(2 * (20 - 3) - 1)))
@@ -265,8 +292,14 @@ def test_transfer_explores_then_trains(taco_runs):
 
 def test_transfer_rejects_bad_source(taco_runs, tmp_path):
     with pytest.raises(ValueError, match="network.hidden"):
-        make_train(TrainConfig(benchmark="toy/1", algo="paco", network=NetworkConfig(hidden=(16,)),
-                               paco=PaCoOptions(num_param_sets=3, transfer_from=str(taco_runs[0]))))
+        make_train(
+            TrainConfig(
+                benchmark="toy/1",
+                algo="paco",
+                network=NetworkConfig(hidden=(16,)),
+                paco=PaCoOptions(num_param_sets=3, transfer_from=str(taco_runs[0])),
+            )
+        )
     with pytest.raises(ValueError, match="not a jaxmeta run directory"):
         make_train(TrainConfig(benchmark="toy/1", algo="paco", paco=PaCoOptions(transfer_from=str(tmp_path))))
 
@@ -277,9 +310,17 @@ def _eval_row(seed, steps, succ):
 
 
 def test_transfer_metrics():
-    rows = [_eval_row(0, 100, 0.5), _eval_row(0, 200, 0.9), _eval_row(0, 300, 0.4),
-            _eval_row(1, 100, 0.2), _eval_row(1, 200, 0.8), _eval_row(1, 300, 1.0),
-            _eval_row(2, 100, 0.1), _eval_row(2, 300, 0.5), {"kind": "train", "seed": "0", "env_steps": "50"}]
+    rows = [
+        _eval_row(0, 100, 0.5),
+        _eval_row(0, 200, 0.9),
+        _eval_row(0, 300, 0.4),
+        _eval_row(1, 100, 0.2),
+        _eval_row(1, 200, 0.8),
+        _eval_row(1, 300, 1.0),
+        _eval_row(2, 100, 0.1),
+        _eval_row(2, 300, 0.5),
+        {"kind": "train", "seed": "0", "env_steps": "50"},
+    ]
     assert steps_to_success(rows) == {0: 200, 1: 300, 2: None}
     m = transfer_metrics(rows)
     assert m["n"] == 250 and m["alpha"] == pytest.approx(2 / 3) and m["cost"] == pytest.approx(375)
@@ -299,15 +340,26 @@ def test_transfer_metrics_from_run_dir(taco_runs):
 def test_taco_learner_update_modes(mode):
     """One TaCo update straight from a filled replay in both batch modes (composition: see the
     allocate_tasks tests): finite losses, the replay is left untouched (no PER)."""
-    cfg = TrainConfig(**{**KW, "paco": PaCoOptions(num_param_sets=2, task_sampling="weighted",
-                                                   task_weights=(4.0, 1.0, 1.0), task_sampling_mode=mode)})
+    cfg = TrainConfig(
+        **{
+            **KW,
+            "paco": PaCoOptions(
+                num_param_sets=2, task_sampling="weighted", task_weights=(4.0, 1.0, 1.0), task_sampling_mode=mode
+            ),
+        }
+    )
     buf = make_replay(256, 3, "balanced")
     learner = ALGOS["taco"].make_learner(cfg, buf)
     k = jax.random.split(jax.random.PRNGKey(0), 4)
     n = 120
-    items = Transition(obs=jax.random.normal(k[0], (n, 39)), action=jax.random.uniform(k[1], (n, 4), minval=-1, maxval=1),
-                       reward=jax.random.normal(k[2], (n,)), next_obs=jax.random.normal(k[3], (n, 39)),
-                       discount=jnp.ones((n,)), task_id=jnp.arange(n, dtype=jnp.int32) % 3)
+    items = Transition(
+        obs=jax.random.normal(k[0], (n, 39)),
+        action=jax.random.uniform(k[1], (n, 4), minval=-1, maxval=1),
+        reward=jax.random.normal(k[2], (n,)),
+        next_obs=jax.random.normal(k[3], (n, 39)),
+        discount=jnp.ones((n,)),
+        task_id=jnp.arange(n, dtype=jnp.int32) % 3,
+    )
     replay = buf.add(buf.init(jax.tree.map(lambda x: x[0], items)), items)
     state = learner.init(jax.random.PRNGKey(1))
     np.testing.assert_allclose(state.task_probs, [2 / 3, 1 / 6, 1 / 6], rtol=1e-6)

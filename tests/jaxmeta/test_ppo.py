@@ -1,5 +1,6 @@
 """Tests for jaxmeta.agents.ppo: GAE (hand example, naive reference, truncation), clipped losses,
 running normaliser, networks, config validation, and `update` (jit, shapes, determinism, learning)."""
+
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
 import functools
@@ -37,6 +38,7 @@ def naive_gae(rewards, values, bootstrap, terminated, truncated, final_values, g
     t_len, n = rewards.shape
     adv = np.zeros((t_len, n))
     for i in range(n):
+
         def delta(t):
             if terminated[t, i]:
                 nv = 0.0
@@ -97,8 +99,16 @@ def gae_inputs(draw):
 
 
 def _args(d, gamma, lam):
-    return (d["rewards"], d["values"], d["bootstrap"], d["terminated"], d["truncated"], d["final_values"],
-            np.float32(gamma), np.float32(lam))
+    return (
+        d["rewards"],
+        d["values"],
+        d["bootstrap"],
+        d["terminated"],
+        d["truncated"],
+        d["final_values"],
+        np.float32(gamma),
+        np.float32(lam),
+    )
 
 
 # ------------------------------------------------------------------ GAE
@@ -122,8 +132,17 @@ def test_gae_hand_computed():
     final_values[1, 1] = 4.0
     expected = np.array([[1.59375, 1.75, 1.25], [2.375, 3.0, 1.0], [2.5, 2.5, 2.5]], np.float32)
     for jit in (False, True):
-        adv, ret = _gae(rewards, values, np.full((3,), 2.0, np.float32), terminated, truncated, final_values,
-                        np.float32(0.5), np.float32(0.5), jit=jit)
+        adv, ret = _gae(
+            rewards,
+            values,
+            np.full((3,), 2.0, np.float32),
+            terminated,
+            truncated,
+            final_values,
+            np.float32(0.5),
+            np.float32(0.5),
+            jit=jit,
+        )
         np.testing.assert_array_equal(adv, expected)
         np.testing.assert_array_equal(ret, expected + values)
 
@@ -131,8 +150,16 @@ def test_gae_hand_computed():
 @given(d=gae_inputs(), gamma=st.floats(0.0, 1.0), lam=st.floats(0.0, 1.0), jit=st.booleans())
 def test_gae_matches_naive_double_loop(d, gamma, lam, jit):
     adv, ret = _gae(*_args(d, gamma, lam), jit=jit)
-    ref = naive_gae(d["rewards"], d["values"], d["bootstrap"], d["terminated"], d["truncated"],
-                    d["final_values"], np.float32(gamma), np.float32(lam))
+    ref = naive_gae(
+        d["rewards"],
+        d["values"],
+        d["bootstrap"],
+        d["terminated"],
+        d["truncated"],
+        d["final_values"],
+        np.float32(gamma),
+        np.float32(lam),
+    )
     np.testing.assert_allclose(adv, ref, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ret, adv + d["values"], rtol=1e-6, atol=1e-6)
 
@@ -148,8 +175,9 @@ def test_gae_lambda_zero_is_one_step_td(d, gamma):
 @given(d=gae_inputs(), gamma=st.floats(0.0, 1.0))
 def test_gae_lambda_one_is_monte_carlo_minus_values(d, gamma):
     adv, ret = _gae(*_args(d, gamma, 1.0), jit=True)
-    mc = naive_mc_return(d["rewards"], d["bootstrap"], d["terminated"], d["truncated"], d["final_values"],
-                         np.float32(gamma))
+    mc = naive_mc_return(
+        d["rewards"], d["bootstrap"], d["terminated"], d["truncated"], d["final_values"], np.float32(gamma)
+    )
     np.testing.assert_allclose(adv, mc - d["values"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ret, mc, rtol=1e-4, atol=1e-4)
 
@@ -175,9 +203,10 @@ def test_gae_truncation_bootstraps_from_final_obs_not_reset_obs():
     fv2 = fv.copy()
     fv2[k] += 1.0
     adv3, _ = _gae(r, v, boot, term, trunc, fv2, g, lam)
-    np.testing.assert_allclose(adv3[: k + 1] - adv[: k + 1], (g * (g * lam) ** np.arange(k, -1, -1))[:, None]
-                               * np.ones((1, n)), rtol=1e-5)
-    np.testing.assert_array_equal(adv3[k + 1:], adv[k + 1:])
+    np.testing.assert_allclose(
+        adv3[: k + 1] - adv[: k + 1], (g * (g * lam) ** np.arange(k, -1, -1))[:, None] * np.ones((1, n)), rtol=1e-5
+    )
+    np.testing.assert_array_equal(adv3[k + 1 :], adv[k + 1 :])
 
 
 def test_gae_terminal_ignores_everything_after():
@@ -195,17 +224,25 @@ def test_gae_terminal_ignores_everything_after():
     np.testing.assert_allclose(adv[k - 1], r[k - 1] + g * v[k] - v[k - 1] + g * lam * adv[k], rtol=1e-5)
     assert np.all(np.isfinite(adv))
     v2 = v.copy()
-    v2[k + 1:] += 10.0
+    v2[k + 1 :] += 10.0
     r2 = r.copy()
-    r2[k + 1:] += 10.0
+    r2[k + 1 :] += 10.0
     adv2, _ = _gae(r2, v2, boot + 10.0, term, trunc, fv, g, lam)
     np.testing.assert_array_equal(adv2[: k + 1], adv[: k + 1])
 
 
 def test_gae_rejects_bad_shapes():
     with pytest.raises(AssertionError):
-        L.gae_advantages(jnp.zeros((3, 2)), jnp.zeros((3, 2)), jnp.zeros((3,)), jnp.zeros((3, 2)),
-                         jnp.zeros((3, 2)), jnp.zeros((3, 2)), 0.9, 0.9)
+        L.gae_advantages(
+            jnp.zeros((3, 2)),
+            jnp.zeros((3, 2)),
+            jnp.zeros((3,)),
+            jnp.zeros((3, 2)),
+            jnp.zeros((3, 2)),
+            jnp.zeros((3, 2)),
+            0.9,
+            0.9,
+        )
 
 
 # ------------------------------------------------------------------ clipped surrogate / value loss
@@ -213,17 +250,22 @@ def test_gae_rejects_bad_shapes():
 
 def _surrogate_grad(ratio, adv, eps=0.2):
     old = jnp.zeros((1,))
-    return float(jax.grad(lambda lp: L.clipped_surrogate_loss(lp, old, jnp.array([adv]), eps))(
-        jnp.log(jnp.array([ratio])))[0])
+    return float(
+        jax.grad(lambda lp: L.clipped_surrogate_loss(lp, old, jnp.array([adv]), eps))(jnp.log(jnp.array([ratio])))[0]
+    )
 
 
-@pytest.mark.parametrize("ratio, adv, zero", [
-    (1.5, 1.0, True),    # A > 0, ratio above 1 + eps: no more incentive to increase
-    (0.5, -1.0, True),   # A < 0, ratio below 1 - eps: no more incentive to decrease
-    (1.5, -1.0, False),  # A < 0, ratio above 1 + eps: the pessimistic bound still pulls it back
-    (0.5, 1.0, False),   # A > 0, ratio below 1 - eps: still pushed up
-    (1.1, 1.0, False), (0.9, -1.0, False),  # inside the clip range
-])
+@pytest.mark.parametrize(
+    "ratio, adv, zero",
+    [
+        (1.5, 1.0, True),  # A > 0, ratio above 1 + eps: no more incentive to increase
+        (0.5, -1.0, True),  # A < 0, ratio below 1 - eps: no more incentive to decrease
+        (1.5, -1.0, False),  # A < 0, ratio above 1 + eps: the pessimistic bound still pulls it back
+        (0.5, 1.0, False),  # A > 0, ratio below 1 - eps: still pushed up
+        (1.1, 1.0, False),
+        (0.9, -1.0, False),  # inside the clip range
+    ],
+)
 def test_clipped_surrogate_gradient_zero_outside_clip_range(ratio, adv, zero):
     g = _surrogate_grad(ratio, adv)
     if zero:
@@ -282,8 +324,11 @@ def test_normalize_advantages_and_explained_variance():
 # ------------------------------------------------------------------ normaliser
 
 
-@given(sizes=st.lists(st.integers(1, 20), min_size=1, max_size=6), seed=st.integers(0, 2**16),
-       scale=st.sampled_from([1e-3, 1.0, 1e3]))
+@given(
+    sizes=st.lists(st.integers(1, 20), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+    scale=st.sampled_from([1e-3, 1.0, 1e3]),
+)
 def test_running_stats_equal_numpy_on_concatenation(sizes, seed, scale):
     rng = np.random.default_rng(seed)
     batches = [(rng.normal(size=(s, 3)) * scale + rng.normal(size=3) * scale).astype(np.float32) for s in sizes]
@@ -333,11 +378,12 @@ NET_CFG = NetworkConfig(obs_dim=O, action_dim=A, num_tasks=K, hidden=(16,), acti
 def test_gaussian_log_prob_entropy_and_sampling():
     mean, log_std = jnp.array([[0.5, -1.0]]), jnp.array([[0.0, math.log(2.0)]])
     a = jnp.array([[1.5, 1.0]])
-    expected = sum(-0.5 * ((x - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
-                   for x, m, s in ((1.5, 0.5, 1.0), (1.0, -1.0, 2.0)))
+    expected = sum(
+        -0.5 * ((x - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+        for x, m, s in ((1.5, 0.5, 1.0), (1.0, -1.0, 2.0))
+    )
     np.testing.assert_allclose(gaussian_log_prob(mean, log_std, a), [expected], rtol=1e-6)
-    np.testing.assert_allclose(gaussian_entropy(log_std), [math.log(2.0) + math.log(2 * math.pi * math.e)],
-                               rtol=1e-6)
+    np.testing.assert_allclose(gaussian_entropy(log_std), [math.log(2.0) + math.log(2 * math.pi * math.e)], rtol=1e-6)
     big_mean, big_ls = jnp.zeros((20000, 2)), jnp.full((20000, 2), math.log(0.5))
     sample, lp = sample_gaussian(big_mean, big_ls, jax.random.key(0))
     np.testing.assert_allclose(np.std(sample, 0), [0.5, 0.5], rtol=0.03)
@@ -347,8 +393,9 @@ def test_gaussian_log_prob_entropy_and_sampling():
 
 @pytest.mark.parametrize("conditioning", ["onehot", "multihead"])
 def test_networks_shapes_and_per_task_log_std(conditioning):
-    nets = make_ppo_networks(NetworkConfig(obs_dim=O, action_dim=A, num_tasks=K, hidden=(8,),
-                                           conditioning=conditioning), init_log_std=-0.5)
+    nets = make_ppo_networks(
+        NetworkConfig(obs_dim=O, action_dim=A, num_tasks=K, hidden=(8,), conditioning=conditioning), init_log_std=-0.5
+    )
     pp, vp = nets.policy_init(jax.random.key(0)), nets.value_init(jax.random.key(1))
     assert pp["params"]["log_std"].shape == (K, A)
     pp["params"]["log_std"] = pp["params"]["log_std"].at[1].set(-1.0)
@@ -363,13 +410,29 @@ def test_networks_shapes_and_per_task_log_std(conditioning):
 # ------------------------------------------------------------------ config
 
 
-@pytest.mark.parametrize("field, value", [
-    ("num_tasks", 0), ("discount", 1.5), ("gae_lambda", -0.1), ("clip_eps", 0.0), ("value_clip_eps", -1.0),
-    ("value_coef", -0.5), ("entropy_coef", float("nan")), ("learning_rate", 0.0), ("adam_eps", -1e-5),
-    ("anneal_updates", 0), ("num_epochs", 0), ("num_minibatches", 2.0), ("max_grad_norm", 0.0),
-    ("normalize_advantages", 1), ("normalize_obs", "yes"), ("obs_clip", float("inf")), ("reward_scale", 0.0),
-    ("discount", True),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("num_tasks", 0),
+        ("discount", 1.5),
+        ("gae_lambda", -0.1),
+        ("clip_eps", 0.0),
+        ("value_clip_eps", -1.0),
+        ("value_coef", -0.5),
+        ("entropy_coef", float("nan")),
+        ("learning_rate", 0.0),
+        ("adam_eps", -1e-5),
+        ("anneal_updates", 0),
+        ("num_epochs", 0),
+        ("num_minibatches", 2.0),
+        ("max_grad_norm", 0.0),
+        ("normalize_advantages", 1),
+        ("normalize_obs", "yes"),
+        ("obs_clip", float("inf")),
+        ("reward_scale", 0.0),
+        ("discount", True),
+    ],
+)
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=f"PPOConfig.{field}"):
         PPOConfig(**{field: value})
@@ -387,20 +450,30 @@ NETS = make_ppo_networks(NET_CFG)
 
 
 def bandit_reward(action, task_id):
-    return jnp.exp(-((clip_action(action)[..., 0] - TARGET[task_id]) / 0.25) ** 2)
+    return jnp.exp(-(((clip_action(action)[..., 0] - TARGET[task_id]) / 0.25) ** 2))
 
 
 def collect(ppo, state, key):
     """A jax-only synthetic rollout: obs ~ N(1, 2^2) (exercises normalisation), task = env % K."""
+
     def step(_, k):
         k_obs, k_act = jax.random.split(k)
         obs = 1.0 + 2.0 * jax.random.normal(k_obs, (NE, O))
         task_id = jnp.arange(NE, dtype=jnp.int32) % K
         action, log_prob, value = ppo.act(state, obs, task_id, k_act)
         done = jnp.ones((NE,), bool)
-        return None, Rollout(obs=obs, action=action, log_prob=log_prob, value=value,
-                             reward=bandit_reward(action, task_id), terminated=done, truncated=~done,
-                             final_value=jnp.zeros((NE,)), bootstrap_value=jnp.zeros((NE,)), task_id=task_id)
+        return None, Rollout(
+            obs=obs,
+            action=action,
+            log_prob=log_prob,
+            value=value,
+            reward=bandit_reward(action, task_id),
+            terminated=done,
+            truncated=~done,
+            final_value=jnp.zeros((NE,)),
+            bootstrap_value=jnp.zeros((NE,)),
+            task_id=task_id,
+        )
 
     _, rollout = jax.lax.scan(step, None, jax.random.split(key, TN))
     return rollout.replace(bootstrap_value=rollout.bootstrap_value[-1])
@@ -433,14 +506,17 @@ def test_update_jit_shapes_and_determinism():
     again, metrics2 = update(state, rollout, jax.random.key(2))
     _assert_trees_equal((new, metrics), (again, metrics2))
     other, _ = update(state, rollout, jax.random.key(3))  # other minibatch order -> other params
-    assert not np.array_equal(other.params["policy"]["params"]["mlp"]["head"]["kernel"],
-                              new.params["policy"]["params"]["mlp"]["head"]["kernel"])
+    assert not np.array_equal(
+        other.params["policy"]["params"]["mlp"]["head"]["kernel"],
+        new.params["policy"]["params"]["mlp"]["head"]["kernel"],
+    )
     a, lp, v = jax.jit(ppo.act)(new, rollout.obs[0], rollout.task_id[0], jax.random.key(4))
     assert a.shape == (NE, A) and lp.shape == v.shape == (NE,)
     det = ppo.deterministic_action(new, rollout.obs[0], rollout.task_id[0])
     assert det.shape == (NE, A) and np.all(np.abs(det) <= 1.0)
-    np.testing.assert_allclose(ppo.value(new, rollout.obs[0], rollout.task_id[0]),
-                               ppo.value(new, rollout.obs[0], rollout.task_id[0]))
+    np.testing.assert_allclose(
+        ppo.value(new, rollout.obs[0], rollout.task_id[0]), ppo.value(new, rollout.obs[0], rollout.task_id[0])
+    )
 
 
 def test_update_ratio_is_one_before_the_first_step():
@@ -477,6 +553,7 @@ def test_update_learns_task_conditioned_bandit():
         def body(state, k):
             k1, k2 = jax.random.split(k)
             return update(state, coll(state, k1), k2)
+
         return jax.lax.scan(body, state, jax.random.split(key, 30))
 
     @jax.jit

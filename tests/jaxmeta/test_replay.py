@@ -1,4 +1,5 @@
 """Replay buffers: wrap-around, task balance, PER statistics, drift-free float32 sum tree, jit parity."""
+
 import functools
 import warnings
 
@@ -31,8 +32,12 @@ class Tr:
 
 def example():
     return Tr(
-        obs=jnp.zeros(3), action=jnp.zeros(2), reward=jnp.zeros(()), next_obs=jnp.zeros(3),
-        discount=jnp.ones(()), task_id=jnp.zeros((), jnp.int32),
+        obs=jnp.zeros(3),
+        action=jnp.zeros(2),
+        reward=jnp.zeros(()),
+        next_obs=jnp.zeros(3),
+        discount=jnp.ones(()),
+        task_id=jnp.zeros((), jnp.int32),
     )
 
 
@@ -40,8 +45,11 @@ def batch(serial, tasks):
     """Items numbered `serial` (E,) (exact in float32) with task ids `tasks` (E,)."""
     s = jnp.asarray(serial, jnp.float32)
     return Tr(
-        obs=jnp.repeat(s[:, None], 3, 1), action=jnp.stack([s, -s], 1), reward=s,
-        next_obs=jnp.repeat(s[:, None], 3, 1) + 0.5, discount=jnp.ones_like(s),
+        obs=jnp.repeat(s[:, None], 3, 1),
+        action=jnp.stack([s, -s], 1),
+        reward=s,
+        next_obs=jnp.repeat(s[:, None], 3, 1) + 0.5,
+        discount=jnp.ones_like(s),
         task_id=jnp.asarray(tasks, jnp.int32),
     )
 
@@ -373,10 +381,12 @@ def test_sum_tree_does_not_drift_and_never_samples_zero_leaves():
     assert ((sub[inner] == 0) & (naive[inner] != 0)).any()
     # (3) descents never end on a zero leaf, including u = 0, u = root, u above the root
     tot = ours[1]
-    u = np.concatenate([
-        np.random.default_rng(0).uniform(0, tot, 20000).astype(np.float32),
-        np.array([0, tot, np.nextafter(tot, np.inf), tot * (1 - F32_EPS), np.inf], np.float32),
-    ])
+    u = np.concatenate(
+        [
+            np.random.default_rng(0).uniform(0, tot, 20000).astype(np.float32),
+            np.array([0, tot, np.nextafter(tot, np.inf), tot * (1 - F32_EPS), np.inf], np.float32),
+        ]
+    )
     got = np.asarray(jax.jit(sumtree_descend, static_argnums=2)(jnp.asarray(ours), jnp.asarray(u), depth))
     assert (leaves[got] > 0).all() and (got < n).all()
 
@@ -522,8 +532,11 @@ def test_masked_add_is_a_noop_when_not_valid_and_add_when_valid(kind, jit):
     items = batch(np.arange(100, 105), [2, 2, 0, 1, 2])
     same = add(state, items, jnp.asarray(False))
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(same), jax.device_get(state))
-    jax.tree.map(np.testing.assert_array_equal, jax.device_get(add(state, items, jnp.asarray(True))),
-                 jax.device_get(add(state, items)))
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        jax.device_get(add(state, items, jnp.asarray(True))),
+        jax.device_get(add(state, items)),
+    )
     with pytest.raises(ValueError, match=r"valid must be a \(\) or \(5,\) bool, got shape \(4,\)"):
         buf.add(state, items, jnp.ones((4,), bool))
     with pytest.raises(ValueError, match="per-item valid needs at most capacity=16 items, got E=17"):

@@ -1,4 +1,5 @@
 """Reptile: eps = 0 keeps theta, eps = 1 with one task equals the inner result, vmap == sequential."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -1,4 +1,5 @@
 """Tests for jaxmeta.sac: losses, IS weights, loss mask, per-task alpha, Polyak, jit consistency."""
+
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
 import functools
@@ -65,9 +66,19 @@ def _assert_trees_equal(a, b):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("discount", 1.5), ("tau", -0.1), ("actor_lr", 0.0), ("critic_lr", float("nan")), ("alpha_lr", -1.0),
-     ("init_alpha", 0.0), ("target_entropy", float("inf")), ("num_tasks", 0), ("learn_alpha", 1),
-     ("max_grad_norm", 0.0), ("reward_scale", float("nan"))],
+    [
+        ("discount", 1.5),
+        ("tau", -0.1),
+        ("actor_lr", 0.0),
+        ("critic_lr", float("nan")),
+        ("alpha_lr", -1.0),
+        ("init_alpha", 0.0),
+        ("target_entropy", float("inf")),
+        ("num_tasks", 0),
+        ("learn_alpha", 1),
+        ("max_grad_norm", 0.0),
+        ("reward_scale", float("nan")),
+    ],
 )
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
@@ -87,8 +98,12 @@ def test_polyak(tau, seed):
     _assert_trees_equal(S.polyak_update(target, online, 0.0), target)
     _assert_trees_equal(S.polyak_update(target, online, 1.0), online)
     mixed = S.polyak_update(target, online, tau)
-    jax.tree.map(lambda m, t, o: np.testing.assert_allclose(m, (1 - tau) * t + tau * o, rtol=1e-5, atol=1e-6),
-                 mixed, target, online)
+    jax.tree.map(
+        lambda m, t, o: np.testing.assert_allclose(m, (1 - tau) * t + tau * o, rtol=1e-5, atol=1e-6),
+        mixed,
+        target,
+        online,
+    )
 
 
 # ------------------------------------------------------------------ losses
@@ -97,20 +112,32 @@ def test_polyak(tau, seed):
 @functools.lru_cache(maxsize=None)
 def _all_losses(num_tasks, conditioning, reward_scale):
     """jitted (init, losses) for one static setting; hidden (16,) keeps compiles short."""
-    nets = make_networks(NetworkConfig(obs_dim=O, action_dim=A, num_tasks=num_tasks, hidden=(16,),
-                                       conditioning=conditioning))
+    nets = make_networks(
+        NetworkConfig(obs_dim=O, action_dim=A, num_tasks=num_tasks, hidden=(16,), conditioning=conditioning)
+    )
     cfg = SACConfig(num_tasks=num_tasks, reward_scale=reward_scale)
     sac = make_sac(cfg, nets)
 
     @jax.jit
     def losses(key, batch, weights):
         state = sac.init(key)
-        c, c_aux = S.critic_loss(state.critic_params, state.target_critic_params, state.actor_params,
-                                 state.log_alpha, batch, key, weights, networks=nets, config=cfg)
-        a, a_aux = S.actor_loss(state.actor_params, state.critic_params, state.log_alpha, batch, key, weights,
-                                networks=nets, config=cfg)
-        al, al_aux = S.alpha_loss(state.log_alpha, a_aux["log_prob"], batch.task_id, weights,
-                                  target_entropy=cfg.resolved_target_entropy(A))
+        c, c_aux = S.critic_loss(
+            state.critic_params,
+            state.target_critic_params,
+            state.actor_params,
+            state.log_alpha,
+            batch,
+            key,
+            weights,
+            networks=nets,
+            config=cfg,
+        )
+        a, a_aux = S.actor_loss(
+            state.actor_params, state.critic_params, state.log_alpha, batch, key, weights, networks=nets, config=cfg
+        )
+        al, al_aux = S.alpha_loss(
+            state.log_alpha, a_aux["log_prob"], batch.task_id, weights, target_entropy=cfg.resolved_target_entropy(A)
+        )
         return (c, a, al), (c_aux, a_aux, al_aux)
 
     return losses
@@ -129,7 +156,8 @@ def test_losses_finite_on_random_batches(b, num_tasks, reward_scale, reward_magn
     batch = make_batch(jax.random.key(seed), b=b, num_tasks=num_tasks, reward_scale=reward_magnitude)
     weights = jax.random.uniform(jax.random.key(seed + 1), (b,), minval=0.1, maxval=1.0)
     values, (c_aux, a_aux, al_aux) = _all_losses(num_tasks, conditioning, reward_scale)(
-        jax.random.key(seed + 2), batch, weights)
+        jax.random.key(seed + 2), batch, weights
+    )
     assert all(np.isfinite(v) and np.ndim(v) == 0 for v in values)
     assert c_aux["td_error"].shape == (b,) and np.all(np.asarray(c_aux["td_error"]) >= 0)
     for aux in (c_aux, a_aux, al_aux):
@@ -170,8 +198,15 @@ def test_weight_scales_only_that_sample(loss_name):
     """loss and gradient are linear in w: changing w_k by c adds c * (sample k's term) / B."""
     if loss_name == "critic":
         fn = _critic_loss()
-        args = lambda w: (STATE.critic_params, STATE.target_critic_params, STATE.actor_params, STATE.log_alpha,
-                          BATCH, KEY, w)
+        args = lambda w: (
+            STATE.critic_params,
+            STATE.target_critic_params,
+            STATE.actor_params,
+            STATE.log_alpha,
+            BATCH,
+            KEY,
+            w,
+        )
     else:
         fn = _actor_loss()
         args = lambda w: (STATE.actor_params, STATE.critic_params, STATE.log_alpha, BATCH, KEY, w)
@@ -199,10 +234,16 @@ def test_masked_task_gets_exactly_zero_gradient():
     mask = (BATCH.task_id != masked).astype(jnp.float32)
     # a huge reward on the masked task (PaCo's exploding loss) must not leak into any gradient
     batch = BATCH.replace(reward=jnp.where(mask > 0, BATCH.reward, 1e6))
-    g_c = jax.jit(jax.grad(lambda p: _critic_loss()(p, STATE.target_critic_params, STATE.actor_params,
-                                                    STATE.log_alpha, batch, KEY, None, mask)[0]))(STATE.critic_params)
-    g_a = jax.jit(jax.grad(lambda p: _actor_loss()(p, STATE.critic_params, STATE.log_alpha, batch, KEY, None,
-                                                   mask)[0]))(STATE.actor_params)
+    g_c = jax.jit(
+        jax.grad(
+            lambda p: _critic_loss()(
+                p, STATE.target_critic_params, STATE.actor_params, STATE.log_alpha, batch, KEY, None, mask
+            )[0]
+        )
+    )(STATE.critic_params)
+    g_a = jax.jit(
+        jax.grad(lambda p: _actor_loss()(p, STATE.critic_params, STATE.log_alpha, batch, KEY, None, mask)[0])
+    )(STATE.actor_params)
     for grads, critic in ((g_c, True), (g_a, False)):
         kernel, bias = _head_grads(grads, critic)
         assert np.all(kernel[masked] == 0) and np.all(bias[masked] == 0)
@@ -217,17 +258,33 @@ def test_masked_task_zero_gradient_onehot_first_layer():
     sac = make_sac(CFG, nets)
     state = sac.init(jax.random.key(3))
     mask = BATCH.task_id != masked
-    g = jax.jit(jax.grad(lambda p: S.critic_loss(p, state.target_critic_params, state.actor_params, state.log_alpha,
-                                                 BATCH, KEY, None, mask, networks=nets, config=CFG)[0]))(
-        state.critic_params)
+    g = jax.jit(
+        jax.grad(
+            lambda p: S.critic_loss(
+                p,
+                state.target_critic_params,
+                state.actor_params,
+                state.log_alpha,
+                BATCH,
+                KEY,
+                None,
+                mask,
+                networks=nets,
+                config=CFG,
+            )[0]
+        )
+    )(state.critic_params)
     rows = np.asarray(g["params"]["q"]["hidden_0"]["kernel"])[:, O + A :]  # (2, T, H)
     assert np.all(rows[:, masked] == 0) and np.all(np.any(rows[:, [0, 2, 3]] != 0, axis=-1))
 
 
 def test_masked_loss_equals_loss_on_unmasked_subset():
     cfg = SACConfig(num_tasks=T, discount=0.0)  # target = reward: no sampling noise, subset comparable
-    fn = jax.jit(lambda batch, mask: _critic_loss(cfg)(STATE.critic_params, STATE.target_critic_params,
-                                                        STATE.actor_params, STATE.log_alpha, batch, KEY, None, mask))
+    fn = jax.jit(
+        lambda batch, mask: _critic_loss(cfg)(
+            STATE.critic_params, STATE.target_critic_params, STATE.actor_params, STATE.log_alpha, batch, KEY, None, mask
+        )
+    )
     keep = np.asarray(BATCH.task_id) != 3
     sub = jax.tree.map(lambda x: x[keep], BATCH)
     (l_mask, aux_mask), (l_sub, _) = fn(BATCH, jnp.asarray(keep)), fn(sub, None)
@@ -274,8 +331,11 @@ def test_alpha_moves_toward_target_entropy_only_for_sampled_tasks(log_std_shift,
         state = new
     # the loss gradient itself: d loss / d log_alpha[t] = -(mean log_prob_t + H_target) * share_t
     for target_entropy in (-100.0, 100.0):
-        g = np.asarray(jax.grad(lambda la: S.alpha_loss(la, jnp.full((B,), 0.5), batch.task_id,
-                                                        target_entropy=target_entropy)[0])(jnp.zeros((T,))))
+        g = np.asarray(
+            jax.grad(lambda la: S.alpha_loss(la, jnp.full((B,), 0.5), batch.task_id, target_entropy=target_entropy)[0])(
+                jnp.zeros((T,))
+            )
+        )
         assert np.all(np.sign(g[[0, 2]]) == -np.sign(target_entropy)) and np.all(g[[1, 3]] == 0)
 
 
@@ -297,12 +357,17 @@ def test_update_bookkeeping():
     assert all(np.ndim(v) == 0 for k, v in metrics.items() if not k.endswith("_per_task"))
     # td_error returned by update is the critic loss's, computed with the update's critic key
     critic_key, _ = jax.random.split(KEY)
-    _, aux = _critic_loss()(STATE.critic_params, STATE.target_critic_params, STATE.actor_params,
-                            STATE.log_alpha, BATCH, critic_key)
+    _, aux = _critic_loss()(
+        STATE.critic_params, STATE.target_critic_params, STATE.actor_params, STATE.log_alpha, BATCH, critic_key
+    )
     np.testing.assert_allclose(td, aux["td_error"], rtol=1e-5, atol=1e-6)
     # target = (1 - tau) * old target + tau * new online critic
-    jax.tree.map(lambda t, t0, c: np.testing.assert_allclose(t, (1 - CFG.tau) * t0 + CFG.tau * c, rtol=1e-5, atol=1e-7),
-                 new.target_critic_params, STATE.target_critic_params, new.critic_params)
+    jax.tree.map(
+        lambda t, t0, c: np.testing.assert_allclose(t, (1 - CFG.tau) * t0 + CFG.tau * c, rtol=1e-5, atol=1e-7),
+        new.target_critic_params,
+        STATE.target_critic_params,
+        new.critic_params,
+    )
     a_stoch = SAC.act(new, BATCH.obs, BATCH.task_id, KEY)
     a_det = SAC.act(new.actor_params, BATCH.obs, BATCH.task_id, deterministic=True)
     assert a_stoch.shape == a_det.shape == (B, A) and np.all(np.abs(np.asarray(a_stoch)) < 1)
@@ -325,8 +390,9 @@ def test_custom_network_family_works_unchanged():
             return jnp.stack([nn.Dense(1)(x)[:, 0], nn.Dense(1)(x)[:, 0]]) + nn.Embed(T, 1)(task_id)[:, 0]
 
     # also covers learn_alpha=False (one compile for both)
-    sac = make_sac(SACConfig(num_tasks=T, learn_alpha=False, init_alpha=0.2),
-                   networks_from_modules(LinActor(), LinCritic(), O, A))
+    sac = make_sac(
+        SACConfig(num_tasks=T, learn_alpha=False, init_alpha=0.2), networks_from_modules(LinActor(), LinCritic(), O, A)
+    )
     state = sac.init(jax.random.key(0))
     new, metrics, td = jax.jit(sac.update)(state, BATCH, KEY)
     assert td.shape == (B,) and all(np.all(np.isfinite(v)) for v in metrics.values())
@@ -346,6 +412,7 @@ def test_critic_learns_constant_reward():
         def body(s, k):
             s, m, _ = sac.update(s, batch, k)
             return s, m["critic_loss"]
+
         return jax.lax.scan(body, state, jax.random.split(jax.random.key(0), 300))
 
     state, losses = train(sac.init(jax.random.key(1)))

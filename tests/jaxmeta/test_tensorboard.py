@@ -1,5 +1,6 @@
 """jaxmeta.tensorboard (CRC32C, the record / Event bytes, writer -> reader) and the run logging built on
 it: a tiny resumed 2-seed toy run's TensorBoard scalars and (fake) W&B logs equal its metrics.csv."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -39,8 +40,8 @@ def _records(path) -> list[bytes]:
     buf, out, i = path.read_bytes(), [], 0
     while i < len(buf):
         (n,) = struct.unpack_from("<Q", buf, i)
-        assert struct.unpack_from("<I", buf, i + 8)[0] == masked_crc32c(buf[i:i + 8])
-        data = buf[i + 12:i + 12 + n]
+        assert struct.unpack_from("<I", buf, i + 8)[0] == masked_crc32c(buf[i : i + 8])
+        data = buf[i + 12 : i + 12 + n]
         assert struct.unpack_from("<I", buf, i + 12 + n)[0] == masked_crc32c(data)
         out.append(data)
         i += 16 + n
@@ -57,15 +58,19 @@ def test_event_file_bytes(tmp_path):
     version, scalar = _records(path)
     # Event{wall_time (1, double), step (2, varint) 0, file_version (3, string) "brain.Event:2"}
     assert version[0] == 0x09 and version[9:] == b"\x10\x00" + b"\x1a\x0d" + b"brain.Event:2"
-    assert scalar == (b"\x09" + b"\x00\x00\x00\x00\x00\x00\x00\x40"  # wall_time 2.0
-                      + b"\x10\x03"  # step 3
-                      + b"\x2a\x0a"  # summary (5), 10 bytes
-                      + b"\x0a\x08"  # Summary.value (1), 8 bytes
-                      + b"\x0a\x01a"  # Value.tag (1) "a"
-                      + b"\x15\x00\x00\x80\x3f")  # Value.simple_value (2, float) 1.0
+    assert scalar == (
+        b"\x09"
+        + b"\x00\x00\x00\x00\x00\x00\x00\x40"  # wall_time 2.0
+        + b"\x10\x03"  # step 3
+        + b"\x2a\x0a"  # summary (5), 10 bytes
+        + b"\x0a\x08"  # Summary.value (1), 8 bytes
+        + b"\x0a\x01a"  # Value.tag (1) "a"
+        + b"\x15\x00\x00\x80\x3f"
+    )  # Value.simple_value (2, float) 1.0
     length = struct.pack("<Q", 23)
-    assert path.read_bytes()[-39:] == (length + struct.pack("<I", masked_crc32c(length)) + scalar
-                                       + struct.pack("<I", masked_crc32c(scalar)))
+    assert path.read_bytes()[-39:] == (
+        length + struct.pack("<I", masked_crc32c(length)) + scalar + struct.pack("<I", masked_crc32c(scalar))
+    )
 
 
 def test_writer_reader_round_trip(tmp_path):
@@ -75,8 +80,12 @@ def test_writer_reader_round_trip(tmp_path):
         w.add_scalar("eval/eval_success/reach-v3", 1, 100)
         w.add_scalar("neg", 7.0, -4)
     (first,) = (tmp_path / "run").iterdir()
-    logged = [("train/x", 0, float(np.float32(0.1))), ("train/x", 100, -2.5),
-              ("eval/eval_success/reach-v3", 100, 1.0), ("neg", -4, 7.0)]
+    logged = [
+        ("train/x", 0, float(np.float32(0.1))),
+        ("train/x", 100, -2.5),
+        ("eval/eval_success/reach-v3", 100, 1.0),
+        ("neg", -4, 7.0),
+    ]
     assert read_scalars(first) == logged
     data = first.read_bytes()
     # a writer with purge_step: what it logs replaces the steps >= purge_step read before (a resumed run;
@@ -135,9 +144,21 @@ class _FakeWandb(types.ModuleType):
         return self.runs[-1]
 
 
-TINY = dict(benchmark="toy/2", num_seeds=2, envs_per_skill=4, max_path_length=20, total_steps=640,
-            warmup_steps=160, chunk_steps=160, batch_size=32, buffer_capacity=2048,
-            network=NetworkConfig(hidden=(32, 32)), eval_episodes=2, eval_every=320, checkpoint_every=320)
+TINY = dict(
+    benchmark="toy/2",
+    num_seeds=2,
+    envs_per_skill=4,
+    max_path_length=20,
+    total_steps=640,
+    warmup_steps=160,
+    chunk_steps=160,
+    batch_size=32,
+    buffer_capacity=2048,
+    network=NetworkConfig(hidden=(32, 32)),
+    eval_episodes=2,
+    eval_every=320,
+    checkpoint_every=320,
+)
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +185,11 @@ def resumed_run(tmp_path_factory):
 
 def _scalars(row: dict) -> dict[str, float]:
     """The numbers of a metrics.csv row as ``<kind>/<column>`` scalars."""
-    return {f"{row['kind']}/{k}": float(v) for k, v in row.items()
-            if k not in ROW_KEYS and v != "" and math.isfinite(float(v))}
+    return {
+        f"{row['kind']}/{k}": float(v)
+        for k, v in row.items()
+        if k not in ROW_KEYS and v != "" and math.isfinite(float(v))
+    }
 
 
 def test_tensorboard_scalars_equal_metrics_csv(resumed_run):
@@ -174,13 +198,24 @@ def test_tensorboard_scalars_equal_metrics_csv(resumed_run):
     assert {r["chunk"] for r in rows} == {"1", "2", "3", "4"} and len(rows) == 2 * (4 + 2)
     for seed in (0, 1):
         assert len(list((run / "tb" / f"seed_{seed}").iterdir())) == 2  # one event file per process
-        want = [(tag, int(r["env_steps"]), float(np.float32(v)))
-                for r in rows if r["seed"] == str(seed) for tag, v in _scalars(r).items()]
+        want = [
+            (tag, int(r["env_steps"]), float(np.float32(v)))
+            for r in rows
+            if r["seed"] == str(seed)
+            for tag, v in _scalars(r).items()
+        ]
         got = read_scalars(run / "tb" / f"seed_{seed}")
         assert got == want
     tags = {t for t, _, _ in got}
-    assert {"train/episode_success", "train/critic_loss", "train/train_success/toy-0", "train/wall_s",
-            "eval/eval_success", "eval/eval_success/toy-1", "eval/updates"} <= tags
+    assert {
+        "train/episode_success",
+        "train/critic_loss",
+        "train/train_success/toy-0",
+        "train/wall_s",
+        "eval/eval_success",
+        "eval/eval_success/toy-1",
+        "eval/updates",
+    } <= tags
     assert not {t for t in tags if t.split("/", 1)[1] in ROW_KEYS}
 
 
@@ -199,8 +234,8 @@ def test_wandb_logs_config_and_the_same_scalars(resumed_run):
         return [(int(r["env_steps"]), {f"seed_{r['seed']}/{k}": v for k, v in _scalars(r).items()}) for r in rs]
 
     kept = [r for r in rows if int(r["chunk"]) <= 2]
-    assert first.logged[:len(kept)] == expected(kept)
-    assert [step for step, _ in first.logged[len(kept):]] == [480, 480]  # chunk 3 (train rows), later dropped
+    assert first.logged[: len(kept)] == expected(kept)
+    assert [step for step, _ in first.logged[len(kept) :]] == [480, 480]  # chunk 3 (train rows), later dropped
     assert second.logged == expected([r for r in rows if int(r["chunk"]) > 2])
     assert "seed_1/eval/eval_success/toy-0" in second.logged[-1][1]
 

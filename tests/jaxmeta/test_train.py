@@ -1,5 +1,6 @@
 """jaxmeta.train on the tiny pure-JAX toy env (fast), multi-device sharding in a subprocess, and a
 slow-marked learning check of the default preset on the real MJX reach-v3."""
+
 from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
@@ -118,7 +119,9 @@ def test_warmup_uses_random_actions(per):
     head = ts.agent.actor_params["params"]["mlp"]["head"]
     # a policy that always outputs tanh(5) (zero kernel, log_std -20)
     head = {"kernel": jnp.zeros_like(head["kernel"]), "bias": jnp.array([5.0] * 4 + [-20.0] * 4)}
-    params = {"params": {**ts.agent.actor_params["params"], "mlp": {**ts.agent.actor_params["params"]["mlp"], "head": head}}}
+    params = {
+        "params": {**ts.agent.actor_params["params"], "mlp": {**ts.agent.actor_params["params"]["mlp"], "head": head}}
+    }
     ts_b = ts.replace(agent=ts.agent.replace(actor_params=params))
     a_a = jax.device_get(chunk(_copy(ts))[0].replay.items.action)
     out_b = chunk(ts_b)[0]
@@ -209,7 +212,7 @@ def test_a_reset_pool_executable_is_unmapped_once_its_function_and_lowering_are_
     assert len(first) == env.num_physics_groups == 1 and first[0] is not second[0]
     del first, second
     before = _maps()
-    (name, lowered), = _lower_pool_parts(env).items()
+    ((name, lowered),) = _lower_pool_parts(env).items()
     assert name == "reset_pool_0"
     pool = jax.block_until_ready(lowered.compile()())
     loaded = _maps()
@@ -400,8 +403,19 @@ def test_envs_and_hooks_satisfy_the_trainer_protocols():
     with pytest.raises(TypeError, match="run hooks Partial lack eval_skills, init_state, evaluate, finish"):
         check_hooks(Partial())
     with pytest.raises(TypeError, match="lack eval_skills"):
-        train(TrainConfig(benchmark="toy/1", total_steps=40, warmup_steps=20, chunk_steps=20, envs_per_skill=2,
-                          batch_size=8, buffer_capacity=64), progress=False, hooks=Partial())
+        train(
+            TrainConfig(
+                benchmark="toy/1",
+                total_steps=40,
+                warmup_steps=20,
+                chunk_steps=20,
+                envs_per_skill=2,
+                batch_size=8,
+                buffer_capacity=64,
+            ),
+            progress=False,
+            hooks=Partial(),
+        )
 
 
 def test_moved_names_keep_their_old_import_path():

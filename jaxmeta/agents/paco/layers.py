@@ -28,6 +28,7 @@ LeCun normal for the output heads, biases 0; ``identical_init`` draws one set an
 normal, std ``1/sqrt(T)``, the kernel of a bias-free FC layer on the task one-hot -- a guess, the ALF
 ``TaskEncodingNetwork`` source is not public; ``"mean"``: ``w_t = 1/K``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -143,7 +144,9 @@ def compositional_matmul(
     if mix_mode == "structured":
         return structured_apply(
             lambda x_, tid_, mode: compositional_matmul(x_, kernel, bias, w_table, tid_, mode),
-            x, task_id, w_table.shape[0],
+            x,
+            task_id,
+            w_table.shape[0],
         )
     if mix_mode == "sorted_blocks":
         return _blocked_matmul(x, kernel, bias, w_table)
@@ -277,8 +280,11 @@ class PaCoMLP(nn.Module):
         if self.compositional_head:
             layers.append(
                 CompositionalParams(
-                    self.out_dim, self.num_param_sets, self.identical_init,
-                    kernel_init=lecun_truncated_normal(), name="head",
+                    self.out_dim,
+                    self.num_param_sets,
+                    self.identical_init,
+                    kernel_init=lecun_truncated_normal(),
+                    name="head",
                 )(in_dim)
             )
             shared_head = None

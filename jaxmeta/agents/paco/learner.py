@@ -26,6 +26,7 @@ masked out), ``taco_exploring`` (transfer: 1 during the exploration phase). At t
 (`Learner.state_metrics`): ``paco_total_resets``, ``paco_resets_per_task (T,)``, and for taco
 ``taco_p_min``, ``taco_p_max``, ``taco_num_groups``, ``taco_p (T,)``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -90,8 +91,13 @@ def make_learner(config, buffer, constrain_batch: Callable | None = None, taco: 
     pcfg = paco_config(config)
     networks = make_paco_networks(pcfg)
     algo = make_paco_sac(
-        config.sac, pcfg, mask_out=o.mask_out, reset=o.reset, threshold=float(o.loss_threshold),
-        reset_method=o.reset_method, mask_timing=o.mask_timing,
+        config.sac,
+        pcfg,
+        mask_out=o.mask_out,
+        reset=o.reset,
+        threshold=float(o.loss_threshold),
+        reset_method=o.reset_method,
+        mask_timing=o.mask_timing,
     )
     T, B = pcfg.num_tasks, config.batch_size
     skills = getattr(config, "task_space", config.skills)  # the conditioning task ids' skill names

@@ -24,6 +24,7 @@ with a constant ``w_init="mean"`` is rejected: nothing would break the symmetry 
 critic each hold a copy of ``w`` that only `jaxmeta.agents.paco.sac.make_paco_sac` ties at init and
 merges after every update.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,16 +78,21 @@ class PaCoConfig:
             raise ValueError(f"PaCoConfig.options must be a PaCoOptions, got {options!r}")
         unknown = sorted(set(network_fields) - set(NETWORK_FIELDS))
         if unknown:
-            raise TypeError(f"PaCoConfig got unexpected keyword argument(s) {unknown}; "
-                            f"network fields: {NETWORK_FIELDS}")
+            raise TypeError(
+                f"PaCoConfig got unexpected keyword argument(s) {unknown}; network fields: {NETWORK_FIELDS}"
+            )
         if num_param_sets is not None:
             network_fields["num_param_sets"] = num_param_sets
         net = {name: network_fields.get(name, getattr(options, name)) for name in NETWORK_FIELDS}
         options = PaCoOptions(**net)  # the network fields only: equal architectures compare (and hash) equal
         if not isinstance(hidden, tuple):
             hidden = tuple(hidden)
-        for name, value in (("obs_dim", obs_dim), ("action_dim", action_dim), ("num_tasks", num_tasks),
-                            ("num_critics", num_critics)):
+        for name, value in (
+            ("obs_dim", obs_dim),
+            ("action_dim", action_dim),
+            ("num_tasks", num_tasks),
+            ("num_critics", num_critics),
+        ):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "hidden", hidden)
         object.__setattr__(self, "activation", activation)
@@ -98,9 +104,7 @@ class PaCoConfig:
         if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
             raise ValueError(f"PaCoConfig.hidden must be a tuple of positive ints, got {hidden!r}")
         if activation not in _networks.ACTIVATIONS:
-            raise ValueError(
-                f"PaCoConfig.activation must be one of {tuple(_networks.ACTIVATIONS)}, got {activation!r}"
-            )
+            raise ValueError(f"PaCoConfig.activation must be one of {tuple(_networks.ACTIVATIONS)}, got {activation!r}")
         check_network_options(options, "PaCoConfig")
 
 

@@ -15,6 +15,7 @@ TaCo task-sampling and transfer fields, read by the learners (`jaxmeta.agents.pa
 - `resolve_task_weights` ``(T,)`` weights of the ``"weighted"`` scheme; `initial_task_probabilities`
   ``(T,)`` TaCo's task distribution at the start of a run (`jaxmeta.agents.taco.sampling`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,7 +45,13 @@ TASK_SAMPLING_MODES = ("sample", "reweight")
 TRANSFER_W_INITS = ("fresh", "convex")
 # the fields of PaCoOptions that shape the networks (`PaCoConfig` reads them from its options)
 NETWORK_FIELDS = (
-    "num_param_sets", "share_w", "identical_init", "mix_mode", "w_init", "compositional_head", "log_std_min",
+    "num_param_sets",
+    "share_w",
+    "identical_init",
+    "mix_mode",
+    "w_init",
+    "compositional_head",
+    "log_std_min",
     "log_std_max",
 )
 
@@ -121,7 +128,6 @@ class PaCoOptions:
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
-
 def _opt_err(name: str, what: str, value: Any, where: str = "TrainConfig.paco") -> ValueError:
     return ValueError(f"{where}.{name} must be {what}, got {value!r}")
 
@@ -181,9 +187,13 @@ def validate_paco_options(opts: Any, skills: Sequence[str], algo: str) -> PaCoOp
     for name in ("mask_out", "reset", "transfer_fixed_phi"):
         if not isinstance(getattr(opts, name), bool):
             raise _opt_err(name, "a bool", getattr(opts, name))
-    for name, choices in (("reset_method", RESET_METHODS), ("mask_timing", MASK_TIMINGS),
-                          ("task_sampling", TASK_SAMPLINGS), ("task_sampling_mode", TASK_SAMPLING_MODES),
-                          ("transfer_w_init", TRANSFER_W_INITS)):
+    for name, choices in (
+        ("reset_method", RESET_METHODS),
+        ("mask_timing", MASK_TIMINGS),
+        ("task_sampling", TASK_SAMPLINGS),
+        ("task_sampling_mode", TASK_SAMPLING_MODES),
+        ("transfer_w_init", TRANSFER_W_INITS),
+    ):
         if getattr(opts, name) not in choices:
             raise _opt_err(name, f"one of {choices}", getattr(opts, name))
     for name in ("loss_threshold", "online_eps", "upweight_factor"):
@@ -220,9 +230,7 @@ def validate_paco_options(opts: Any, skills: Sequence[str], algo: str) -> PaCoOp
 
     # scheme vs algorithm and benchmark
     if opts.task_sampling != "uniform" and algo != "taco":
-        raise ValueError(
-            f"TrainConfig.paco.task_sampling={opts.task_sampling!r} needs algo 'taco' (got algo {algo!r})"
-        )
+        raise ValueError(f"TrainConfig.paco.task_sampling={opts.task_sampling!r} needs algo 'taco' (got algo {algo!r})")
     if opts.task_sampling == "grouped":
         if opts.task_groups is None:
             raise ValueError("TrainConfig.paco.task_sampling='grouped' needs paco.task_groups")
@@ -232,7 +240,9 @@ def validate_paco_options(opts: Any, skills: Sequence[str], algo: str) -> PaCoOp
             raise ValueError(f"TrainConfig.paco.task_groups: {e}") from None
     if opts.task_sampling == "weighted":
         if opts.task_weights is None and not opts.upweighted_skills:
-            raise ValueError("TrainConfig.paco.task_sampling='weighted' needs paco.task_weights or paco.upweighted_skills")
+            raise ValueError(
+                "TrainConfig.paco.task_sampling='weighted' needs paco.task_weights or paco.upweighted_skills"
+            )
         try:
             task_probabilities("weighted", T, weights=resolve_task_weights(opts, skills))
         except ValueError as e:

@@ -22,6 +22,7 @@ compositional-vector table at ``params["params"]["w"] (T, K)`` (`jaxmeta.agents.
 - Counters (`ResetCounters`, `update_counters`, int32): tasks masked at the last update, resets per
   task and in total (official ``_extreme_task_count``).
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence

@@ -23,6 +23,7 @@ Per update (the pieces are the pure functions of `jaxmeta.agents.paco.reset`):
 5. Counters; metrics add ``paco_num_masked``, ``paco_total_resets``, ``paco_extreme_loss_per_task (T,)``,
    ``paco_valid_per_task (T,)``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
@@ -133,8 +134,16 @@ def make_paco_sac(
         if mask_out and mask_timing == "exact":
             critic_key, _ = jax.random.split(update_key)  # the key sac.update gives its critic loss
             _, c_aux = _sac.critic_loss(
-                s.critic_params, s.target_critic_params, s.actor_params, s.log_alpha, batch, critic_key,
-                None, user_mask, networks=networks, config=sac_config,
+                s.critic_params,
+                s.target_critic_params,
+                s.actor_params,
+                s.log_alpha,
+                batch,
+                critic_key,
+                None,
+                user_mask,
+                networks=networks,
+                config=sac_config,
             )
             extreme = jax.lax.stop_gradient(extreme_task_loss(c_aux["per_task"]))
             valid = loss_mask(extreme, threshold)

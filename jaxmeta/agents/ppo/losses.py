@@ -22,6 +22,7 @@ and the advantage recursion is cut at every boundary, so no credit flows between
 ``final_values`` is read only where ``truncated`` (and not ``terminated``); anything else there (zeros,
 NaN) is ignored.
 """
+
 from __future__ import annotations
 
 import chex
@@ -74,7 +75,8 @@ def gae_advantages(
     chex.assert_shape([values, terminated, truncated, final_values], (t_len, n))
     chex.assert_shape(bootstrap_value, (n,))
     rewards, values, bootstrap_value, final_values = jax.lax.stop_gradient(
-        (rewards, values, bootstrap_value, final_values))
+        (rewards, values, bootstrap_value, final_values)
+    )
     dtype = rewards.dtype
     terminated = jnp.asarray(terminated) > 0
     truncated = jnp.asarray(truncated) > 0

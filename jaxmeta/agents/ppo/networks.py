@@ -29,6 +29,7 @@ Network protocol (what `jaxmeta.agents.ppo.ppo` needs), fields of `PPONetworks`:
 Observations arrive already normalised (`jaxmeta.agents.ppo.normalize`); the task one-hot is appended
 inside the network and is never normalised.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,10 +73,16 @@ class GaussianPolicy(nn.Module):
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
         chex.assert_shape(task_id, (obs.shape[0],))
-        mean = TaskMLP(cfg.hidden, cfg.action_dim, cfg.num_tasks, cfg.conditioning, cfg.activation,
-                       layer_norm=cfg.layer_norm == "both", name="mlp")(obs, task_id)
-        log_std = self.param("log_std", nn.initializers.constant(self.init_log_std),
-                             (cfg.num_tasks, cfg.action_dim))
+        mean = TaskMLP(
+            cfg.hidden,
+            cfg.action_dim,
+            cfg.num_tasks,
+            cfg.conditioning,
+            cfg.activation,
+            layer_norm=cfg.layer_norm == "both",
+            name="mlp",
+        )(obs, task_id)
+        log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (cfg.num_tasks, cfg.action_dim))
         return mean, jnp.clip(log_std[task_id], cfg.log_std_min, cfg.log_std_max).astype(mean.dtype)
 
 
@@ -89,8 +96,15 @@ class ValueNetwork(nn.Module):
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
         chex.assert_shape(task_id, (obs.shape[0],))
-        out = TaskMLP(cfg.hidden, 1, cfg.num_tasks, cfg.conditioning, cfg.activation,
-                      layer_norm=cfg.layer_norm != "none", name="mlp")(obs, task_id)
+        out = TaskMLP(
+            cfg.hidden,
+            1,
+            cfg.num_tasks,
+            cfg.conditioning,
+            cfg.activation,
+            layer_norm=cfg.layer_norm != "none",
+            name="mlp",
+        )(obs, task_id)
         return out[:, 0]
 
 
@@ -152,8 +166,10 @@ def ppo_networks_from_modules(policy: nn.Module, value: nn.Module, obs_dim: int)
 
 def make_ppo_networks(cfg: NetworkConfig, init_log_std: float = 0.0) -> PPONetworks:
     """Multi-task PPO networks for `cfg` (the SAC `NetworkConfig`; see the module docstring)."""
-    if isinstance(init_log_std, bool) or not isinstance(init_log_std, (int, float)) or not (
-        cfg.log_std_min <= init_log_std <= cfg.log_std_max
+    if (
+        isinstance(init_log_std, bool)
+        or not isinstance(init_log_std, (int, float))
+        or not (cfg.log_std_min <= init_log_std <= cfg.log_std_max)
     ):
         raise ValueError(
             f"init_log_std must be a number in [log_std_min, log_std_max] = [{cfg.log_std_min}, "

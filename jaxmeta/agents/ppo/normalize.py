@@ -17,6 +17,7 @@ All functions are pure and shape-polymorphic over the feature shape ``F`` (``(O,
 `jax.vmap` over a stacked state gives independent statistics per slice (e.g. per task). ``count`` is
 float32 (exact up to 2^24 samples, then relative error ~1e-7 in the merge weights).
 """
+
 from __future__ import annotations
 
 import chex
@@ -48,7 +49,7 @@ def update(state: RunningStats, batch: jax.Array) -> RunningStats:
     chex.assert_shape(state.m2, feature_shape)
     chex.assert_rank(state.count, 0)
     nd = len(feature_shape)
-    if batch.ndim < nd + 1 or batch.shape[batch.ndim - nd:] != feature_shape:
+    if batch.ndim < nd + 1 or batch.shape[batch.ndim - nd :] != feature_shape:
         raise ValueError(f"normalize.update: batch shape {batch.shape} must be (..., *{feature_shape})")
     x = jnp.reshape(batch, (-1, *feature_shape)).astype(state.mean.dtype)
     n_b = jnp.asarray(x.shape[0], state.count.dtype)
@@ -69,7 +70,7 @@ def variance(state: RunningStats) -> jax.Array:
 def normalize(state: RunningStats, x: jax.Array, clip: float | None = 10.0, eps: float = 1e-8) -> jax.Array:
     """``clip((x - mean) / sqrt(var + eps), -clip, clip)`` for ``x (..., *F)``; ``clip=None``: no clipping."""
     nd = state.mean.ndim
-    if x.ndim < nd or x.shape[x.ndim - nd:] != state.mean.shape:
+    if x.ndim < nd or x.shape[x.ndim - nd :] != state.mean.shape:
         raise ValueError(f"normalize.normalize: x shape {x.shape} must be (..., *{state.mean.shape})")
     mean = jnp.where(state.count > 0, state.mean, 0.0)
     out = (x - mean) / jnp.sqrt(variance(state) + eps)

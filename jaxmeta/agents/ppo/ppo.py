@@ -30,6 +30,7 @@ Conventions (``T`` rollout steps, ``N`` parallel envs, ``O`` obs_dim, ``A`` acti
   ``explained_variance`` of the stored values against the returns, ``reward_mean``), plus
   ``reward_mean_per_task (K,)`` (0 for a task absent from the rollout).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -172,8 +173,10 @@ class PPO(NamedTuple):
 def _assert_rollout(rollout: Rollout) -> tuple[int, int]:
     chex.assert_rank(rollout.reward, 2)
     t_len, n = rollout.reward.shape
-    chex.assert_shape([rollout.log_prob, rollout.value, rollout.terminated, rollout.truncated,
-                       rollout.final_value, rollout.task_id], (t_len, n))
+    chex.assert_shape(
+        [rollout.log_prob, rollout.value, rollout.terminated, rollout.truncated, rollout.final_value, rollout.task_id],
+        (t_len, n),
+    )
     chex.assert_shape([rollout.obs, rollout.action], (t_len, n, None))
     chex.assert_shape(rollout.bootstrap_value, (n,))
     chex.assert_type(rollout.task_id, int)
@@ -192,8 +195,9 @@ def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
     # Adam without its learning rate: the step size is applied in `sgd_step`, so it can depend on the
     # traced `PPOState.step` (annealing) and the logged value is exactly the one used.
     adam = optax.scale_by_adam(eps=config.adam_eps)
-    optimizer = adam if config.max_grad_norm is None else optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm), adam)
+    optimizer = (
+        adam if config.max_grad_norm is None else optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam)
+    )
 
     def learning_rate(step: jax.Array) -> jax.Array:
         """Step size of every Adam step of the ``step``-th `update` call (0-based)."""
@@ -208,8 +212,12 @@ def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
     def init(key: jax.Array) -> PPOState:
         policy_key, value_key = jax.random.split(key)
         params = {"policy": networks.policy_init(policy_key), "value": networks.value_init(value_key)}
-        return PPOState(params=params, opt_state=optimizer.init(params), obs_stats=N.init(networks.obs_dim),
-                        step=jnp.zeros((), jnp.int32))
+        return PPOState(
+            params=params,
+            opt_state=optimizer.init(params),
+            obs_stats=N.init(networks.obs_dim),
+            step=jnp.zeros((), jnp.int32),
+        )
 
     def loss_fn(params: Params, mb: dict[str, jax.Array]) -> tuple[jax.Array, Metrics]:
         mean, log_std = networks.policy_apply(params["policy"], mb["obs"], mb["task_id"])
@@ -250,27 +258,36 @@ def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
         mb_size = batch_size // config.num_minibatches
         reward = config.reward_scale * rollout.reward
         advantage, returns = L.gae_advantages(
-            reward, rollout.value, rollout.bootstrap_value, rollout.terminated, rollout.truncated,
-            rollout.final_value, config.discount, config.gae_lambda)
-        flat = jax.tree.map(lambda x: x.reshape(batch_size, *x.shape[2:]), {
-            "obs": norm_obs(state.obs_stats, rollout.obs),
-            "action": rollout.action,
-            "log_prob": rollout.log_prob,
-            "value": rollout.value,
-            "advantage": advantage,
-            "return": returns,
-            "task_id": rollout.task_id,
-        })
+            reward,
+            rollout.value,
+            rollout.bootstrap_value,
+            rollout.terminated,
+            rollout.truncated,
+            rollout.final_value,
+            config.discount,
+            config.gae_lambda,
+        )
+        flat = jax.tree.map(
+            lambda x: x.reshape(batch_size, *x.shape[2:]),
+            {
+                "obs": norm_obs(state.obs_stats, rollout.obs),
+                "action": rollout.action,
+                "log_prob": rollout.log_prob,
+                "value": rollout.value,
+                "advantage": advantage,
+                "return": returns,
+                "task_id": rollout.task_id,
+            },
+        )
 
         def epoch(carry, epoch_key):
             perm = jax.random.permutation(epoch_key, batch_size)
-            minibatches = jax.tree.map(
-                lambda x: x[perm].reshape(config.num_minibatches, mb_size, *x.shape[1:]), flat)
+            minibatches = jax.tree.map(lambda x: x[perm].reshape(config.num_minibatches, mb_size, *x.shape[1:]), flat)
             return jax.lax.scan(sgd_step, carry, minibatches)
 
         (params, opt_state, _), aux = jax.lax.scan(
-            epoch, (state.params, state.opt_state, learning_rate(state.step)),
-            jax.random.split(key, config.num_epochs))
+            epoch, (state.params, state.opt_state, learning_rate(state.step)), jax.random.split(key, config.num_epochs)
+        )
         obs_stats = N.update(state.obs_stats, rollout.obs) if config.normalize_obs else state.obs_stats
         new_state = PPOState(params=params, opt_state=opt_state, obs_stats=obs_stats, step=state.step + 1)
         metrics = {name: jnp.mean(value) for name, value in aux.items()}

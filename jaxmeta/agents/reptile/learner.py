@@ -9,6 +9,7 @@ batch streams), draws each task's k batches of ``batch_size`` from that task's t
 supported (per-task uniform batches). The state is a plain `SACState`, so a Reptile checkpoint is
 fine-tuned with ordinary MT-SAC updates (`jaxmeta.finetune`), the meta-test adaptation of paper 001.
 """
+
 from __future__ import annotations
 
 import jax

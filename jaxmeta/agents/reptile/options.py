@@ -2,6 +2,7 @@
 
 Options only (no JAX import), so `jaxmeta.config` can hold them without importing the algorithm.
 """
+
 from __future__ import annotations
 
 import dataclasses

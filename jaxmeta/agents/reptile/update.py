@@ -14,6 +14,7 @@ leaf of the `SACState` (actor, critic and target-critic params, per-task log_alp
 moments, so Adam's statistics follow the meta-parameters); integer leaves (update counters) advance by
 k. The trainer's learner over this step: `jaxmeta.agents.reptile.learner`.
 """
+
 from __future__ import annotations
 
 
@@ -24,7 +25,6 @@ from jaxmeta.agents.reptile.options import ReptileConfig
 from jaxmeta.sac import SAC, SACState, Transition
 
 __all__ = ["ReptileConfig", "inner_loop", "interpolate", "make_reptile_update"]
-
 
 
 def interpolate(theta: SACState, adapted_mean: SACState, eps) -> SACState:
@@ -66,9 +66,7 @@ def make_reptile_update(sac: SAC, config: ReptileConfig):
             )
         keys = jax.random.split(key, m)
         adapted, metrics = jax.vmap(lambda b, k: inner_loop(sac, theta, b, k))(task_batches, keys)
-        mean = jax.tree.map(
-            lambda x: jnp.mean(x, axis=0) if jnp.issubdtype(x.dtype, jnp.floating) else x[0], adapted
-        )
+        mean = jax.tree.map(lambda x: jnp.mean(x, axis=0) if jnp.issubdtype(x.dtype, jnp.floating) else x[0], adapted)
         new = interpolate(theta, mean, config.outer_lr)
         metrics = jax.tree.map(lambda x: jnp.mean(x, axis=0), metrics)
         return new, metrics

@@ -23,6 +23,7 @@ each reset, so the *data collected* (and, through the replay, the batches) follo
 keeps ``envs_per_skill`` envs (the env batch is fixed) and P shapes the *update batches* directly.
 TaCo transfer (phase 2, either algo): `jaxmeta.agents.taco.transfer`.
 """
+
 from __future__ import annotations
 
 from typing import Callable

@@ -9,6 +9,7 @@
 is averaged over the seeds that succeed (paper Fig. 6(a) uses only successfully trained runs);
 ``alpha = 0`` gives an infinite cost. Runs: `jaxmeta.agents.taco.transfer`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,8 +57,14 @@ def transfer_metrics(run, threshold: float = 0.9, n_max: int | None = None) -> d
     hits = [n for n in per_seed.values() if n is not None]
     alpha = len(hits) / len(per_seed)
     n = float(np.mean(hits)) if hits else None
-    return {"n": n, "alpha": alpha, "cost": (n / alpha) if hits else math.inf, "per_seed": per_seed,
-            "threshold": threshold, "n_max": n_max}
+    return {
+        "n": n,
+        "alpha": alpha,
+        "cost": (n / alpha) if hits else math.inf,
+        "per_seed": per_seed,
+        "threshold": threshold,
+        "n_max": n_max,
+    }
 
 
 def relative_transfer_cost(transfer: Mapping, scratch: Mapping) -> float:

@@ -14,6 +14,7 @@ Shapes: ``T`` num_tasks, ``B`` batch, ``D`` flattened task parameters, ``K`` num
   `taco_online_probabilities` (groups + group-balanced ``p``) and `online_groups` (the same with a
   scale-free eps: ``eps_rel`` x the median pairwise distance of the thetas).
 """
+
 from __future__ import annotations
 
 import math

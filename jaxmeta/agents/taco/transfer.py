@@ -29,6 +29,7 @@ What happens (pure functions below, used by `jaxmeta.agents.paco.learner`):
 
 Shapes: ``T_src`` source tasks, ``K`` num_param_sets, ``N`` envs, ``A`` action_dim.
 """
+
 from __future__ import annotations
 
 import functools
@@ -171,8 +172,9 @@ def _explore_networks(pcfg: PaCoConfig, num_envs: int):
     return make_paco_networks(dataclasses.replace(pcfg, num_tasks=num_envs, mix_mode="outputs"))
 
 
-def subspace_policy_action(pcfg: PaCoConfig, mlp, basis: jax.Array, obs: jax.Array, beta_key: jax.Array,
-                           key: jax.Array) -> jax.Array:
+def subspace_policy_action(
+    pcfg: PaCoConfig, mlp, basis: jax.Array, obs: jax.Array, beta_key: jax.Array, key: jax.Array
+) -> jax.Array:
     """Actions ``(N, A)`` of N random subspace policies: env ``e`` samples from ``pi_theta``,
     ``theta = Phi w~_e``, ``w~_e = beta_e^T W`` (``basis`` W (T_src, K)), ``beta_e`` uniform on the simplex
     (normalised Exponential(1), drawn with ``beta_key``)."""
