@@ -26,7 +26,7 @@ gym_vector_env(benchmark, envs_per_skill, *, seed=0, max_path_length=500, split=
       sub-env finished. Every step's info also holds the dense info["next_obs"] (N, 39): the true next
       observation of every transition (= obs where not truncated), convenient for a replay buffer.
     * info (every reset and step; each key `k` with its all-True mask `_k`): "success" (N,) bool (the
-      step's metaworld success flag), "task_id" (N,) int32 (skill index within the benchmark),
+      step's metaworld success flag), "skill_id" (N,) int32 (skill index within the benchmark),
       "task_index" (N,) int32 (row of the skill's task set being run), "episode_success" (N,) bool (any
       success so far in the episode; where truncated, the finished episode's), and after a step
       "physics_nan" (N,) bool, "nonfinite_action" (N,) float32.
@@ -112,7 +112,7 @@ def _outputs(menv, state) -> dict:
         "episode_success": state.episode_success,
         "physics_nan": state.physics_nan,
         "nonfinite_action": state.nonfinite_action,
-        "task_id": state.task_id,
+        "skill_id": state.skill_id,
         "task_index": task_index,
     }
 
@@ -198,7 +198,7 @@ class MetaWorldVectorEnv(VectorEnv):
             key = self._state.key
         self._state, out = self._start_fn(key, self._reset_pool())
         out = _to_numpy(out)
-        info = _info(out, ("success", "episode_success", "task_id", "task_index"))
+        info = _info(out, ("success", "episode_success", "skill_id", "task_index"))
         return out["obs"], info
 
     def step(self, actions):
@@ -214,13 +214,13 @@ class MetaWorldVectorEnv(VectorEnv):
         truncated = np.asarray(out["truncated"], bool)
         terminated = np.zeros_like(truncated)
         info = _info(
-            out, ("success", "episode_success", "task_id", "task_index", "physics_nan", "nonfinite_action", "next_obs")
+            out, ("success", "episode_success", "skill_id", "task_index", "physics_nan", "nonfinite_action", "next_obs")
         )
         if truncated.any():
             final_obs = np.full(self.num_envs, None, dtype=object)
             for i in np.flatnonzero(truncated):
                 final_obs[i] = out["next_obs"][i]
-            keys = ("success", "episode_success", "task_id", "physics_nan", "nonfinite_action")
+            keys = ("success", "episode_success", "skill_id", "physics_nan", "nonfinite_action")
             final_info = {k: np.where(truncated, out[k], np.zeros_like(out[k])) for k in keys}
             final_info.update({f"_{k}": truncated.copy() for k in keys})
             info.update(

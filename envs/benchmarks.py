@@ -31,7 +31,7 @@ import pickle
 
 import numpy as np
 
-# metaworld.env_dict.ALL_V3_ENVIRONMENTS order (= MT50 order; a skill's metaworld ``task_id`` is its index).
+# metaworld.env_dict.ALL_V3_ENVIRONMENTS order (= MT50 order).
 ALL_SKILLS: tuple[str, ...] = (
     "assembly-v3",
     "basketball-v3",
@@ -264,7 +264,7 @@ class Benchmark:
         return sum(len(v) for v in self.test_tasks.values())
 
     @property
-    def num_tasks(self) -> int:
+    def num_skills(self) -> int:
         """Total number of (skill, rand_vec) tasks, train + test."""
         return self.num_train_tasks + self.num_test_tasks
 

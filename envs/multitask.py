@@ -20,7 +20,7 @@ ends. Skills whose reset settle depends on the task take it from metaworld's per
     menv = make_multitask(envs.benchmark("MT10"), envs_per_skill=8)
     s = menv.reset(key)
     s = jax.jit(menv.step)(s, actions)      # actions (N, 4)
-    s.obs, s.reward, s.done, s.success, s.task_id, s.final_obs
+    s.obs, s.reward, s.done, s.success, s.skill_id, s.final_obs
 
 `final_obs` is the observation the step produced before any auto-reset (the true next observation of
 the transition, for replay); `obs` is what the policy sees next.
@@ -57,7 +57,7 @@ class MultiTaskState:
                  so far in the current episode (where done, the finished episode's result).
     physics_nan: (N,) bool, the instance diverged this step and was reset.
     nonfinite_action: (N,) f32 count of NaN/inf action entries replaced by 0 this step.
-    task_id:     (N,) int32 skill index within the benchmark (for one-hot conditioning).
+    skill_id:     (N,) int32 skill index within the benchmark (for one-hot conditioning).
     key:         PRNG key for task sampling at auto-reset.
     reset_pool:  tuple of per-skill EnvState batched over the skill's task set (leading axis n_tasks):
                  the reset state of every task, gathered at auto-reset (constant during a run); () for
@@ -75,7 +75,7 @@ class MultiTaskState:
     episode_success: jax.Array
     physics_nan: jax.Array
     nonfinite_action: jax.Array
-    task_id: jax.Array
+    skill_id: jax.Array
     key: jax.Array
     reset_pool: tuple = ()
 
@@ -103,7 +103,7 @@ class SkillMajorLayout:
     def action_size(self) -> int:
         return ACTION_DIM
 
-    def task_ids(self) -> jax.Array:
+    def skill_ids(self) -> jax.Array:
         return jnp.repeat(jnp.arange(self.num_skills, dtype=jnp.int32), self.envs_per_skill)
 
 
@@ -275,7 +275,7 @@ class MultiTaskEnv(SkillMajorLayout):
             episode_success=zeros_b,
             physics_nan=zeros_b,
             nonfinite_action=jnp.zeros((n,), jnp.float32),
-            task_id=self.task_ids(),
+            skill_id=self.skill_ids(),
             key=key,
             reset_pool=pool,
         )
@@ -336,7 +336,7 @@ class MultiTaskEnv(SkillMajorLayout):
             episode_success=episode_success,
             physics_nan=physics_nan,
             nonfinite_action=nonfinite,
-            task_id=state.task_id,
+            skill_id=state.skill_id,
             key=key,
             reset_pool=state.reset_pool,
         )

@@ -60,7 +60,7 @@ class ToyMultiTaskEnv(SkillMajorLayout):
     def _sample_goals(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         idx = jax.random.randint(key, (self.num_envs,), 0, N_TASKS_PER_SKILL, dtype=jnp.int32)
         table = jnp.asarray(np.stack(self.tasks), jnp.float32)  # (S, 50, 3)
-        return idx, table[self.task_ids(), idx]
+        return idx, table[self.skill_ids(), idx]
 
     def reset_pool(self) -> tuple:
         """The toy env has no precomputed reset states (its resets are a goal lookup): ()."""
@@ -90,7 +90,7 @@ class ToyMultiTaskEnv(SkillMajorLayout):
             episode_success=zeros_b,
             physics_nan=zeros_b,
             nonfinite_action=jnp.zeros((n,), jnp.float32),
-            task_id=self.task_ids(),
+            skill_id=self.skill_ids(),
             key=key,
         )
 
@@ -132,7 +132,7 @@ class ToyMultiTaskEnv(SkillMajorLayout):
             episode_success=episode_success,
             physics_nan=jnp.zeros_like(done),
             nonfinite_action=nonfinite,
-            task_id=state.task_id,
+            skill_id=state.skill_id,
             key=key,
         )
 

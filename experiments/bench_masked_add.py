@@ -29,7 +29,7 @@ def us_per_add(n: int, per_item: bool) -> float:
         reward=jnp.zeros(()),
         next_obs=jnp.zeros(39),
         discount=jnp.ones(()),
-        task_id=jnp.zeros((), jnp.int32),
+        skill_id=jnp.zeros((), jnp.int32),
     )
     items = jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + x.shape), ex)
 

@@ -1,7 +1,7 @@
 """Benchmark PaCo: compositional-layer mix modes and SAC gradient updates/s vs plain MT-SAC.
 
 1. One `CompositionalDense` layer (B x in -> out, K sets, T tasks), forward and forward+backward, for each
-   mix mode ("outputs": K outputs then mix; "weights": per-task mixed weights; "weights_per_sample":
+   mix mode ("outputs": K outputs then mix; "weights": per-skill mixed weights; "weights_per_sample":
    per-sample gathered weights).
 2. Full jitted SAC updates (critic + actor + alpha + Polyak) at the same batch and network size:
    MT-SAC (`networks.make_networks`, one-hot conditioning) vs PaCo (`paco.make_paco_networks`) through
@@ -72,21 +72,21 @@ def bench_layer(b, din, dout, k, t, modes, repeats, inner):
 
 
 def _balanced_ids(b, t, offset):
-    """Task ids as `replay` ``balanced`` sampling lays them out: task ``(i + offset) % t`` at row i."""
+    """Skill ids as `replay` ``balanced`` sampling lays them out: task ``(i + offset) % t`` at row i."""
     return ((jnp.arange(b) + offset) % t).astype(jnp.int32)
 
 
-def _batch(key, b, obs_dim, action_dim, num_tasks, task_id=None):
+def _batch(key, b, obs_dim, action_dim, num_skills, skill_id=None):
     k = jax.random.split(key, 5)
-    if task_id is None:
-        task_id = jax.random.randint(k[4], (b,), 0, num_tasks).astype(jnp.int32)
+    if skill_id is None:
+        skill_id = jax.random.randint(k[4], (b,), 0, num_skills).astype(jnp.int32)
     return S.Transition(
         obs=jax.random.normal(k[0], (b, obs_dim)),
         action=jax.random.uniform(k[1], (b, action_dim), minval=-1.0, maxval=1.0),
         reward=jax.random.uniform(k[2], (b,)),
         next_obs=jax.random.normal(k[3], (b, obs_dim)),
         discount=jnp.ones((b,)),
-        task_id=task_id,
+        skill_id=skill_id,
     )
 
 
@@ -186,7 +186,7 @@ def main(argv=None):
         "random": _batch(jax.random.key(3), b, obs_dim, action_dim, t),
         "balanced": _batch(jax.random.key(3), b, obs_dim, action_dim, t, _balanced_ids(b, t, 3)),
     }
-    sac_cfg = S.SACConfig(num_tasks=t)
+    sac_cfg = S.SACConfig(num_skills=t)
     runners = []
     mt = S.make_sac(sac_cfg, N.make_networks(N.NetworkConfig(obs_dim, action_dim, t, hidden, "onehot")))
     runners.append(compile_update("mt-sac (onehot)", mt.init, mt.update, batches["random"], "random"))

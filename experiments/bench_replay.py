@@ -46,11 +46,11 @@ def example_item(obs_dim: int, act_dim: int) -> dict:
         "reward": jnp.zeros((), jnp.float32),
         "next_obs": jnp.zeros((obs_dim,), jnp.float32),
         "discount": jnp.zeros((), jnp.float32),
-        "task_id": jnp.zeros((), jnp.int32),
+        "skill_id": jnp.zeros((), jnp.int32),
     }
 
 
-def random_items(key, n: int, obs_dim: int, act_dim: int, num_tasks: int) -> dict:
+def random_items(key, n: int, obs_dim: int, act_dim: int, num_skills: int) -> dict:
     k = jax.random.split(key, 5)
     return {
         "obs": jax.random.normal(k[0], (n, obs_dim)),
@@ -58,7 +58,7 @@ def random_items(key, n: int, obs_dim: int, act_dim: int, num_tasks: int) -> dic
         "reward": jax.random.uniform(k[2], (n,)) * 10,
         "next_obs": jax.random.normal(k[3], (n, obs_dim)),
         "discount": jnp.ones((n,)),
-        "task_id": jax.random.randint(k[4], (n,), 0, num_tasks, dtype=jnp.int32),
+        "skill_id": jax.random.randint(k[4], (n,), 0, num_skills, dtype=jnp.int32),
     }
 
 
@@ -144,7 +144,7 @@ def main(argv=None):
     if args.quick:
         args.capacity, args.batch, args.add_batch = 20_000, 256, 100
         args.fill_chunk, args.iters, args.repeats, args.warmup = 5_000, 20, 5, 1
-    C, B, E, T, O, A = args.capacity, args.batch, args.add_batch, args.num_tasks, args.obs_dim, args.act_dim
+    C, B, E, T, O, A = args.capacity, args.batch, args.add_batch, args.num_skills, args.obs_dim, args.act_dim
     use_fbx = fbx is not None and not args.no_flashbax
     backend = jax.default_backend()
     fbx_version = metadata.version("flashbax") if use_fbx else "n/a"

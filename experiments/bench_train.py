@@ -52,11 +52,11 @@ def _timed(compiled, state, args, repeats):
 
 
 def bench_updates(
-    batch: int, hidden: tuple, num_tasks: int, updates: int, repeats: int, per: bool, capacity: int
+    batch: int, hidden: tuple, num_skills: int, updates: int, repeats: int, per: bool, capacity: int
 ) -> dict:
-    nets = make_networks(NetworkConfig(hidden=hidden, num_tasks=num_tasks))
-    sac = make_sac(SACConfig(num_tasks=num_tasks), nets)
-    buf = make_replay(capacity, num_tasks, "prioritized" if per else "uniform")
+    nets = make_networks(NetworkConfig(hidden=hidden, num_skills=num_skills))
+    sac = make_sac(SACConfig(num_skills=num_skills), nets)
+    buf = make_replay(capacity, num_skills, "prioritized" if per else "uniform")
     k = jax.random.split(jax.random.PRNGKey(0), 8)
     items = Transition(
         obs=jax.random.normal(k[0], (capacity, 39)),
@@ -64,7 +64,7 @@ def bench_updates(
         reward=jax.random.uniform(k[2], (capacity,)) * 10,
         next_obs=jax.random.normal(k[3], (capacity, 39)),
         discount=jnp.ones((capacity,)),
-        task_id=jax.random.randint(k[4], (capacity,), 0, num_tasks),
+        skill_id=jax.random.randint(k[4], (capacity,), 0, num_skills),
     )
     rs = jax.jit(buf.add, donate_argnums=0)(buf.init(jax.tree.map(lambda x: x[0], items)), items)
     state = (sac.init(k[5]), rs, k[6])
@@ -163,10 +163,10 @@ def main(argv=None) -> dict:
     res: dict = {"device": dev.platform, "cpu_count": os.cpu_count(), "args": vars(args)}
 
     if "updates" not in args.skip:
-        r = bench_updates(args.batch_size, hidden, args.num_tasks, args.updates, args.repeats, args.per, args.capacity)
+        r = bench_updates(args.batch_size, hidden, args.num_skills, args.updates, args.repeats, args.per, args.capacity)
         res["updates"] = r
         print(
-            f"[updates] MT-SAC one-hot, {args.num_tasks} tasks, batch {args.batch_size}, hidden {hidden}"
+            f"[updates] MT-SAC one-hot, {args.num_skills} tasks, batch {args.batch_size}, hidden {hidden}"
             f"{', PER' if args.per else ''}: {r['updates_per_s']:.1f} updates/s (compile {r['compile_s']:.1f}s)",
             flush=True,
         )

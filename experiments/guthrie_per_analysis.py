@@ -7,7 +7,7 @@ Trains MT-SAC with prioritized replay (jaxmeta.train's chunk, priorities = |TD| 
 measurement phase of `count_updates` further PER SAC updates (sample -> IS-weighted update -> priority
 refresh, the trainer's rule) that counts how often each slot is drawn. Priority of slot i =
 leaf_i^(1/alpha) from the sum tree (leaves store p^alpha). Writes guthrie_per_analysis.csv (slot,
-task_id, priority, replay_count) and .png (histogram; scatter).
+skill_id, priority, replay_count) and .png (histogram; scatter).
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ def main(argv=None):
     leaves = np.asarray(replay.priority_tree[P : P + size])
     prio = leaves ** (1.0 / cfg.per_alpha)
     counts = np.asarray(counts[:size])
-    tids = np.asarray(replay.task_ids[:size])
+    tids = np.asarray(replay.skill_ids[:size])
     rows = [
-        {"slot": i, "task_id": int(tids[i]), "priority": float(prio[i]), "replay_count": int(counts[i])}
+        {"slot": i, "skill_id": int(tids[i]), "priority": float(prio[i]), "replay_count": int(counts[i])}
         for i in range(size)
     ]
     st.write_csv(out / f"{NAME}.csv", rows)

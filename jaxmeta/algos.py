@@ -54,8 +54,8 @@ def register_algo(spec: AlgoSpec) -> AlgoSpec:
     return spec
 
 
-register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot task id appended to the inputs"))
-register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per task"))
+register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot skill id appended to the inputs"))
+register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per skill"))
 # PaCo / TaCo (paper 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
 register_algo(
     AlgoSpec(
@@ -78,7 +78,7 @@ register_algo(
     AlgoSpec(
         "reptile",
         "onehot",
-        "Reptile over MT-SAC (paper 001 Alg. 2): vmapped per-task inner loops of k SAC updates, outer interpolation",
+        "Reptile over MT-SAC (paper 001 Alg. 2): vmapped per-skill inner loops of k SAC updates, outer interpolation",
         learner="jaxmeta.agents.reptile.learner:make_reptile_learner",
     )
 )

@@ -1,7 +1,7 @@
 """Checkpoints (orbax): the full, exactly resumable training state and a policy-only export; resume.
 
 The run directory (layout, safety rules, config.json, error.log) is `jaxmeta.rundir`; its names are
-re-exported here.
+re-exported here. How the state sits in orbax's items is `jaxmeta.checkpoint_store`.
 
 A checkpoint is written at chunk boundaries and holds: ``state`` = the whole `TrainState` (actor /
 critic / target params, optimizer states, log_alpha, replay buffer incl. priorities, env state, PRNG
@@ -35,6 +35,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmeta.checkpoint_store import (  # noqa: F401  (ITEMS, _quiet_closed_loop_errors: re-exported)
+    ITEMS,
+    _errno_of,
+    _leaf_signature,
+    _manager,
+    _migrated,
+    _ocp,
+    _pack,
+    _quiet_closed_loop_errors,
+    _see,
+    _unpack,
+    _Unusable,
+    _write_error,
+)
 from jaxmeta.config import TrainConfig
 from jaxmeta.rundir import (  # noqa: F401  (re-exported: the old home of the run-directory names)
     CKPT_DIR,
@@ -57,7 +71,6 @@ from jaxmeta.rundir import (  # noqa: F401  (re-exported: the old home of the ru
     prepare_run_dir,
 )
 
-ITEMS = ("state", "policy", "config", "meta")
 
 __all__ = [
     "CheckpointError",
@@ -100,52 +113,6 @@ def read_config(run_dir: str | os.PathLike) -> TrainConfig:
         f"no {CONFIG_FILE} in {str(run_dir)!r} and no checkpoint there holds a readable config: "
         "not a jaxmeta run directory"
     )
-
-
-# -------------------------------------------------------------------------------------------- orbax
-def _ocp():
-    import orbax.checkpoint as ocp
-
-    return ocp
-
-
-def _manager(run_dir: Path, keep: int | None, read_only: bool = False):
-    _quiet_closed_loop_errors()
-    ocp = _ocp()
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep,
-        create=not read_only,  # (orbax's read_only option only logs warnings; create=False suffices)
-        enable_async_checkpointing=False,  # the state is donated to the next chunk right after
-    )
-    return ocp.CheckpointManager(
-        (Path(run_dir) / CKPT_DIR).absolute(), options=options, item_names=("state", "policy", "config", "meta")
-    )
-
-
-def _pack(state: Any) -> dict:
-    """Flat {"000123": leaf} of the non-empty leaves (orbax cannot store zero-size arrays, and mjx.Data
-    has some, e.g. ``act`` of an actuator-free model). Leaf order is jax.tree's; empty leaves are
-    rebuilt from the abstract state on restore."""
-    return {f"{i:06d}": x for i, x in enumerate(jax.tree.leaves(state)) if int(np.prod(np.shape(x))) > 0}
-
-
-def _unpack(packed: dict, abstract: Any) -> Any:
-    leaves, treedef = jax.tree.flatten(abstract)
-    out = []
-    for i, a in enumerate(leaves):
-        if int(np.prod(a.shape)) == 0:
-            x = jnp.zeros(a.shape, a.dtype)
-            out.append(jax.device_put(x, a.sharding) if getattr(a, "sharding", None) is not None else x)
-        else:
-            out.append(packed[f"{i:06d}"])
-    return jax.tree.unflatten(treedef, out)
-
-
-def _leaf_signature(tree: Any) -> list:
-    return [
-        [jax.tree_util.keystr(p), list(np.shape(x)), str(np.dtype(x.dtype))]
-        for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]
-    ]
 
 
 def _policy_of(state: Any) -> dict:
@@ -213,7 +180,7 @@ class Checkpointer:
             lines = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
             raise CheckpointError(f"checkpoint {str(path)!r} was written with a different config ({lines})")
         try:
-            meta = self._mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+            meta = _migrated(self._mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"])
             want = _leaf_signature(abstract_state)
             if meta.get("leaves") != want:
                 got = meta.get("leaves") or []
@@ -242,86 +209,7 @@ class Checkpointer:
             log_error(self.run_dir, "closing the checkpoint manager after a failed write", e)
 
 
-def _see(log: Path | None) -> str:
-    return f"; details in {log}" if log is not None else ""
-
-
-def _errno_of(e: BaseException) -> int | None:
-    seen = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, OSError) and e.errno:
-            return e.errno
-        e = e.__cause__ or e.__context__
-    return None
-
-
-def _write_error(run_dir: Path, step: int, e: BaseException) -> CheckpointError:
-    """The error of a failed checkpoint write: what failed, what to do, which checkpoint is intact."""
-    import errno as E
-
-    log = log_error(run_dir, f"writing checkpoint {step} failed", e)
-    code, text = _errno_of(e), str(e)
-    if code == E.ENOSPC or "No space left" in text:
-        why, fix = "the disk is full", "free space"
-    elif code in (E.EACCES, E.EPERM, E.EROFS) or "Permission denied" in text or "Read-only file system" in text:
-        why, fix = "the directory is not writable", "make it writable"
-    else:
-        why, fix = _short_reason(e), "fix the cause"
-    intact = [s for s in checkpoint_steps(run_dir) if s != step]
-    prev = f"checkpoint {intact[-1]} is intact" if intact else "there is no earlier checkpoint"
-    return CheckpointError(
-        f"could not write checkpoint {step} to {str(run_dir / CKPT_DIR)!r}: {why}; {prev}: {fix}, "
-        f"then continue with --resume{_see(log)}"
-    )
-
-
 # ------------------------------------------------------------------------------------------- resume
-class _Unusable(Exception):
-    """A checkpoint that is incomplete or does not read (a fault, unlike a config mismatch)."""
-
-
-class _AbortedStorageTaskFilter:
-    """Drops asyncio's "Task exception was never retrieved" and "Future exception was never retrieved"
-    records whose exception is a TensorStore / orbax storage error: after one array of a checkpoint fails
-    to read, orbax stops awaiting the others, and their failures (the same corruption) are reported when
-    the tasks or futures are garbage-collected."""
-
-    _jaxmeta_quiet = True
-    _MESSAGES = ("Task exception was never retrieved", "Future exception was never retrieved")
-
-    def filter(self, record) -> bool:
-        if not record.getMessage().startswith(self._MESSAGES):
-            return True
-        exc = record.exc_info[1] if record.exc_info else None
-        text = f"{type(exc).__name__}: {exc}" if exc is not None else record.getMessage()
-        return not any(k in text for k in ("tensorstore", "OCDBT", "DATA_LOSS", "orbax"))
-
-
-def _quiet_closed_loop_errors() -> None:
-    """After a failed orbax read or write, TensorStore threads still complete the aborted operations'
-    futures and call back into orbax's closed asyncio loop; each callback's ``RuntimeError('Event loop is closed')``
-    reaches `sys.unraisablehook`, which would print a traceback per array to the console. Those (and
-    only those) are dropped, as are asyncio's "Task exception was never retrieved" records of the aborted
-    reads' storage errors (`_AbortedStorageTaskFilter`): the failure itself is reported and logged in
-    error.log. Installed (once) by `_manager`, i.e. before any orbax operation."""
-    import logging
-    import sys
-
-    aio = logging.getLogger("asyncio")
-    if not any(getattr(f, "_jaxmeta_quiet", False) for f in aio.filters):
-        aio.addFilter(_AbortedStorageTaskFilter())
-    prev = sys.unraisablehook
-    if getattr(prev, "_jaxmeta_quiet", False):
-        return
-
-    def hook(u):
-        if isinstance(u.exc_value, RuntimeError) and str(u.exc_value) == "Event loop is closed":
-            return
-        prev(u)
-
-    hook._jaxmeta_quiet = True
-    sys.unraisablehook = hook
 
 
 @dataclasses.dataclass
@@ -388,7 +276,7 @@ def _read_items(mngr, ocp, path: Path, step: int, config: TrainConfig) -> tuple[
     """`_read_full` with an open read-only manager."""
     try:
         out = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore(), meta=ocp.args.JsonRestore()))
-        saved, meta = dict(out["config"]), dict(out["meta"])
+        saved, meta = dict(out["config"]), _migrated(dict(out["meta"]))
         TrainConfig.from_dict(saved)
         leaves = meta.get("leaves")
         if not isinstance(leaves, list) or "chunk" not in meta:
@@ -518,7 +406,7 @@ def read_checkpoint(run_dir: str | os.PathLike, step: int | None = None, *, stat
             mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore(), meta=ocp.args.JsonRestore()))
         )
         cfg = TrainConfig.from_dict(out["config"])
-        meta = dict(out["meta"])
+        meta = _migrated(dict(out["meta"]))
         if not isinstance(meta.get("leaves"), list):
             raise ValueError("meta has no leaf signature")
         if state:  # host arrays: readable whatever devices (and processes) wrote it
@@ -542,7 +430,7 @@ def read_checkpoint(run_dir: str | os.PathLike, step: int | None = None, *, stat
 def restore_policy(run_dir: str | os.PathLike, step: int | None = None, seed_index: int | None = None) -> dict:
     """Actor/critic parameters of a run for fine-tuning or transfer elsewhere (no env, no compile).
 
-    Returns ``{"actor_params", "critic_params", "network_config" (NetworkConfig, with num_tasks and
+    Returns ``{"actor_params", "critic_params", "network_config" (NetworkConfig, with num_skills and
     conditioning of the run), "config" (TrainConfig), "step" (env steps), "skills"}``. Params are
     nested dicts of jax arrays as flax expects (``networks.make_networks(network_config).actor_apply``
     works on them). Multi-seed runs have a leading seed axis on every leaf unless `seed_index` picks one.

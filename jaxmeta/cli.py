@@ -31,6 +31,7 @@ or incomplete newest one for the newest intact one, saying so; ``--from-step STE
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import runpy
 import sys
@@ -54,6 +55,18 @@ from jaxmeta.cli_flags import (  # noqa: F401  (_NOT_CONFIG, _DISTRIBUTED_FLAGS:
     _show,
     _simple,
     _WandbFlag,
+    _check_from_step,
+    _check_resume_dir,
+    _fail,
+    _launch,
+    _given_flags,
+    _nondefault_of,
+)
+from jaxmeta.cli_finetune import (  # noqa: F401  (re-exported: the finetune sub-command's old home)
+    FINETUNE_FLAGS,
+    _finetune_parser,
+    finetune_config_from_args,
+    finetune_main,
 )
 
 __all__ = ["build_config", "given_flags", "main", "parser", "resume_config"]
@@ -73,10 +86,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--algo",
         choices=sorted(ALGOS),
-        help="mtsac (one-hot task input), mhsac (multi-head), paco / taco (compositional, paper 002)",
+        help="mtsac (one-hot skill input), mhsac (multi-head), paco / taco (compositional, paper 002)",
     )
     t.add_argument("--per", action="store_true", default=None, help="prioritized experience replay")
-    t.add_argument("--balanced", action="store_true", default=None, help="task-balanced replay sampling")
+    t.add_argument("--balanced", action="store_true", default=None, help="skill-balanced replay sampling")
     t.add_argument("--seed", type=int, help="PRNG seed (and benchmark task-set seed)")
     t.add_argument("--seeds", type=int, dest="num_seeds", help="independent seeds vmapped in one program")
     t.add_argument("--total-steps", type=_count, help="env steps (summed over envs) per seed, e.g. 2e6")
@@ -110,14 +123,14 @@ def parser() -> argparse.ArgumentParser:
         "--tasks", type=_ints, dest="task_indices", help="keep only these task rows of every skill, e.g. 0 or 0-24"
     )
     rp = t.add_argument_group("Reptile (--algo reptile; TrainConfig.reptile)")
-    rp.add_argument("--inner-steps", type=int, help="k SAC updates per task per outer step")
+    rp.add_argument("--inner-steps", type=int, help="k SAC updates per skill per outer step")
     rp.add_argument("--meta-batch", type=int, help="M tasks per outer step (vmapped inner loops)")
     rp.add_argument("--outer-lr", type=float, help="outer step size eps in [0, 1]")
     pc = t.add_argument_group("PaCo / TaCo (--algo paco|taco; TrainConfig.paco)")
     pc.add_argument("--param-sets", type=int, help="K parameter sets per layer (Table VII: 5)")
     pc.add_argument("--loss-threshold", type=float, help="mask-out / w-reset loss threshold (3e3)")
     pc.add_argument("--task-sampling", help="taco: uniform | grouped | weighted | online")
-    pc.add_argument("--task-weights", type=_floats, help="taco weighted: one weight per task, e.g. 1,2,1")
+    pc.add_argument("--task-weights", type=_floats, help="taco weighted: one weight per skill, e.g. 1,2,1")
     pc.add_argument("--transfer-from", help="TaCo transfer: restore Phi from this paco/taco run directory")
     pc.add_argument("--explore-steps", type=_count, help="TaCo transfer: n_e subspace-exploration env steps")
     pc.add_argument("--fixed-phi", action="store_true", default=None, help="TaCo transfer: train w only")
@@ -211,35 +224,10 @@ def build_config(args: argparse.Namespace):
 
 
 # ------------------------------------------------------------------------------------------ --resume
-_UNSET = object()
-
-
 def given_flags(argv: list[str] | None, args: argparse.Namespace) -> frozenset[str]:
     """Dests of the options written on the command line `argv` (parsed as `args`), whether or not their
-    value equals the default: `argv` is parsed again with every default of its sub-command replaced by
-    a sentinel (the defaults themselves are unchanged for normal use)."""
-    p = parser()
-    p.subcommands[args.command].set_defaults(**{k: _UNSET for k in vars(args) if k != "command"})
-    ns = p.parse_args(sys.argv[1:] if argv is None else argv)
-    return frozenset(k for k, v in vars(ns).items() if v is not _UNSET and k != "command")
-
-
-def _check_resume_dir(out: str | None, command: str):
-    """The saved config of the run directory `out` to resume (CheckpointError / ValueError otherwise)."""
-    from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, latest_step, read_config
-
-    if not out:
-        raise ValueError(
-            f"--resume needs --out DIR (the {'fine-tuning ' if command == 'finetune' else ''}run directory to continue)"
-        )
-    if latest_step(out) is None:
-        raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(out, CKPT_DIR)!r}")
-    saved = read_config(out)
-    if command == "train" and saved.finetune is not None:
-        raise ValueError(f"{out!r} is a fine-tuning run (use jaxmeta finetune --resume --out {out})")
-    if command == "finetune" and saved.finetune is None:
-        raise ValueError(f"{out!r} is not a fine-tuning run (use jaxmeta train --resume --out {out})")
-    return saved
+    value equals the default (`jaxmeta.cli_flags._given_flags` with this CLI's parser)."""
+    return _given_flags(parser(), argv, args)
 
 
 def resume_config(args: argparse.Namespace, given=None):
@@ -279,8 +267,7 @@ def resume_config(args: argparse.Namespace, given=None):
 
 
 def _nondefault(args: argparse.Namespace) -> frozenset[str]:
-    defaults = vars(parser().parse_args([args.command]))
-    return frozenset(k for k, v in vars(args).items() if k in defaults and v != defaults[k])
+    return _nondefault_of(parser(), args)
 
 
 def _experiments_dir() -> Path:
@@ -311,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     if args.command == "finetune":
-        return finetune_main(p, args, argv)
+        return finetune_main(p, args, given_flags(argv, args) if args.resume else None)
     if args.command == "eval":
         from jaxmeta.eval_cli import main as eval_main
 
@@ -357,211 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, CheckpointError) as e:
         p.exit(2, f"jaxmeta train: error: {e}\n")
 
-    from envs._runtime import enable_compilation_cache
-
-    enable_compilation_cache()
-    from jaxmeta.driver import train
-
-    try:
-        summary = train(
-            cfg,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            progress=not args.no_progress,
-            num_devices=args.num_devices_flag,
-            wandb=args.wandb,
-            from_step=args.from_step,
-        )
-    except Exception as e:  # noqa: BLE001
-        _fail(p, "train", e, cfg.out_dir)
-    return 0 if summary["completed"] else 1
-
-
-def _check_from_step(args: argparse.Namespace, cfg) -> None:
-    """--from-step needs --resume and one of the run's checkpoints (the error lists them)."""
-    from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, checkpoint_steps
-
-    if args.from_step is None:
-        return
-    if not args.resume:
-        raise ValueError("--from-step chooses the checkpoint to resume from: it needs --resume")
-    steps = checkpoint_steps(cfg.out_dir)
-    if args.from_step not in steps:
-        raise CheckpointError(
-            f"no checkpoint at step {args.from_step} in "
-            f"{os.path.join(cfg.out_dir, CKPT_DIR)!r}; the checkpoints there: "
-            f"{', '.join(map(str, steps))}"
-        )
-
-
-def _fail(p: argparse.ArgumentParser, command: str, e: BaseException, run_dir) -> None:
-    """Print an error of a run in a line or two and exit: ValueError / CheckpointError (their messages
-    name the problem; status 2), anything else (status 1) with its traceback appended to
-    ``<run>/error.log`` instead of the console."""
-    from jaxmeta.checkpoint import CheckpointError, log_error
-
-    if isinstance(e, (ValueError, CheckpointError)):
-        p.exit(2, f"jaxmeta {command}: error: {e}\n")
-    log = log_error(run_dir, f"jaxmeta {command} failed", e)
-    text = (str(e).strip().splitlines() or [""])[0]
-    text = text if len(text) <= 200 else text[:197] + "..."
-    where = (
-        f"the full traceback is in {log}"
-        if log is not None
-        else f"(the traceback could not be written to {os.path.join(str(run_dir), 'error.log')})"
-    )
-    p.exit(1, f"jaxmeta {command}: error: {type(e).__name__}: {text}\n  {where}\n")
-
-
-# ---------------------------------------------------------------------------------------- finetune
-def _finetune_parser(sub) -> argparse.ArgumentParser:
-    f = sub.add_parser(
-        "finetune",
-        help="fine-tune a trained run online on held-out tasks (jaxmeta.finetune)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    f.add_argument("--from", dest="source", help="source run directory (read only); required unless --resume")
-    f.add_argument("--step", type=_count, help="source checkpoint (env steps; default: latest)")
-    f.add_argument("--seed-index", type=int, default=0, help="seed of a multi-seed source run")
-    f.add_argument(
-        "--benchmark",
-        help="held-out tasks: ML1/<skill> (new instances), ML10 (test skills), MT1/<skill>, "
-        "toy/<n> ...; required unless --resume",
-    )
-    f.add_argument("--split", choices=["train", "test"], help="default: test for ML benchmarks, else train")
-    f.add_argument("--tasks", type=_ints, dest="task_indices", help="only these task rows per skill, e.g. 0 or 0-9")
-    f.add_argument("--keep-buffer", action="store_true", help="start from the source's replay buffer (old tasks)")
-    f.add_argument(
-        "--per", action=argparse.BooleanOptionalAction, default=None, help="prioritized replay (default: as the source)"
-    )
-    f.add_argument(
-        "--updates-per-step", type=_ratio, default=(1, 1), help="SAC updates per batched env step (paper 000: 1)"
-    )
-    f.add_argument("--total-steps", type=_count, help="fine-tuning env steps (default 20k)")
-    f.add_argument("--warmup-steps", type=_count, default=0, help="random-action env steps before acting")
-    f.add_argument("--eval-every", type=_count, help="env steps between evaluations (default total/10)")
-    f.add_argument("--eval-episodes", type=int, help="evaluation episodes per skill")
-    f.add_argument("--envs-per-skill", type=int)
-    f.add_argument("--batch-size", type=_count)
-    f.add_argument("--seed", type=int, help="PRNG seed (default: the source's; also the benchmark task-set seed)")
-    f.add_argument("--no-source-eval", action="store_true", help="skip the forgetting evaluation on the source's tasks")
-    f.add_argument("--out", help="run directory (default checkpoints/ft-<benchmark>-...)")
-    grp = f.add_mutually_exclusive_group()
-    grp.add_argument(
-        "--resume", action="store_true", help="continue the fine-tuning run in --out, with the config saved there"
-    )
-    grp.add_argument("--overwrite", action="store_true", help="replace jaxmeta's files in a non-empty --out")
-    f.add_argument("--from-step", type=_count, help=_FROM_STEP_HELP)
-    f.add_argument("--no-progress", action="store_true")
-    f.add_argument("--wandb", action=_WandbFlag, help=_WANDB_HELP)
-    f.add_argument(
-        "--devices",
-        type=int,
-        dest="num_devices_flag",
-        help="shard the run over at most N devices (default: every accelerator; 1 on a CPU)",
-    )
-    f.add_argument("--dry-run", action="store_true", help="validate, print the configuration and exit")
-    return f
-
-
-# `finetune` flags -> fields of the fine-tuning TrainConfig (what --resume compares with the saved config)
-FINETUNE_FLAGS: tuple[_Flag, ...] = (
-    _Flag("source", "--from", ("finetune.source",), lambda v: {"finetune.source": str(Path(v).resolve())}),
-    _simple("step", field="finetune.step"),
-    _simple("seed_index", field="finetune.seed_index"),
-    *(_simple(d) for d in ("benchmark", "split")),
-    _simple("task_indices", "--tasks"),
-    _simple("keep_buffer", field="finetune.keep_buffer"),
-    _simple("per"),
-    _Flag("updates_per_step", "--updates-per-step", _RATIO_FIELDS, _ratio_values),
-    *(
-        _simple(d)
-        for d in ("total_steps", "warmup_steps", "eval_every", "eval_episodes", "envs_per_skill", "batch_size", "seed")
-    ),
-    _Flag("no_source_eval", "--no-source-eval", ("finetune.eval_source",), lambda v: {"finetune.eval_source": not v}),
-    _simple("out"),
-)
-
-
-def finetune_config_from_args(args: argparse.Namespace, given=None):
-    """The fine-tuning TrainConfig of parsed `finetune` args (ValueError / CheckpointError on problems).
-
-    With --resume: the saved config of ``--out``; `given` (dests written on the command line, see
-    `given_flags`; default: those differing from the parser's defaults) may only change its resumable
-    fields (--total-steps, --eval-every, --eval-episodes, --out), other flags must repeat saved values."""
-    from jaxmeta.finetune import finetune_config
-
-    if args.resume:  # the run's saved config; flags may only change the resumable fields (see resume_config)
-        saved = _check_resume_dir(args.out, "finetune")
-        return _resume_config(saved, args, _nondefault(args) if given is None else given, FINETUNE_FLAGS)
-    if not args.source:
-        raise ValueError("--from <source run directory> is required")
-    if not args.benchmark:
-        raise ValueError("--benchmark is required (e.g. ML1/reach-v3, ML10, toy/1)")
-    over = {
-        k: getattr(args, k)
-        for k in ("eval_episodes", "envs_per_skill", "batch_size", "seed")
-        if getattr(args, k) is not None
-    }
-    return finetune_config(
-        args.source,
-        benchmark=args.benchmark,
-        split=args.split,
-        task_indices=args.task_indices,
-        step=args.step,
-        seed_index=args.seed_index,
-        keep_buffer=args.keep_buffer,
-        per=args.per,
-        updates_per_step=args.updates_per_step,
-        total_steps=args.total_steps,
-        warmup_steps=args.warmup_steps,
-        eval_every=args.eval_every,
-        eval_source=not args.no_source_eval,
-        out=args.out,
-        **over,
-    )
-
-
-def finetune_main(p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from jaxmeta.checkpoint import CheckpointError, latest_step, prepare_run_dir
-
-    try:
-        cfg = finetune_config_from_args(args, given_flags(argv, args) if args.resume else None)
-        if args.resume and latest_step(cfg.out_dir) is None:
-            raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(cfg.out_dir, 'checkpoints')!r}")
-        _check_from_step(args, cfg)
-        if args.dry_run:
-            import json
-
-            print(json.dumps(cfg.to_dict(), indent=2))
-            print(
-                f"task_space={list(cfg.task_space)} task_ids={list(cfg.task_ids)} num_envs={cfg.num_envs} "
-                f"num_chunks={cfg.num_chunks} env_steps_per_chunk={cfg.env_steps_per_chunk} out={cfg.out_dir}"
-            )
-            return 0
-        if not args.resume and not args.overwrite and cfg.out is not None:
-            prepare_run_dir(cfg)  # refuse a non-empty --out before compiling
-    except (ValueError, CheckpointError) as e:
-        p.exit(2, f"jaxmeta finetune: error: {e}\n")
-
-    from envs._runtime import enable_compilation_cache
-
-    enable_compilation_cache()
-    from jaxmeta.finetune import finetune
-
-    try:
-        summary = finetune(
-            cfg,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            progress=not args.no_progress,
-            num_devices=args.num_devices_flag,
-            wandb=args.wandb,
-            from_step=args.from_step,
-        )
-    except Exception as e:  # noqa: BLE001
-        _fail(p, "finetune", e, cfg.out_dir)
-    return 0 if summary["completed"] else 1
+    return _launch(p, "train", lambda: importlib.import_module("jaxmeta.driver").train, cfg, args)
 
 
 if __name__ == "__main__":

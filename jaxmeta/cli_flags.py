@@ -1,6 +1,7 @@
 """Command-line flags as configuration: the value parsers of `jaxmeta.cli`, the table type mapping a
 flag to TrainConfig fields (`_Flag`), and `_resume_config`: a saved config with the resumable flags applied,
-every other given flag checked against it.
+every other given flag checked against it; and what the sub-commands share: the resume-directory and
+``--from-step`` checks, which flags the command line gave (`_given_flags`), the one-line failure exit (`_fail`).
 
 A flag's value goes to one or more fields, dotted for nested configs (``sac.actor_lr``) and ``finetune.*``
 for the FinetuneConfig of a fine-tuning run; a flag is resumable when all its fields are in
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
 from fractions import Fraction
 from typing import Any, Callable, NamedTuple
 
@@ -200,3 +203,101 @@ def _resume_config(saved, args: argparse.Namespace, given, flags: tuple[_Flag, .
             over.update(spec.overrides(getattr(args, spec.dest)))
     over["out"] = args.out
     return _apply(saved, over)
+
+
+# ------------------------------------------------------------------------- shared by the sub-commands
+_UNSET = object()
+
+
+def _check_resume_dir(out: str | None, command: str):
+    """The saved config of the run directory `out` to resume (CheckpointError / ValueError otherwise)."""
+    from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, latest_step, read_config
+
+    if not out:
+        raise ValueError(
+            f"--resume needs --out DIR (the {'fine-tuning ' if command == 'finetune' else ''}run directory to continue)"
+        )
+    if latest_step(out) is None:
+        raise CheckpointError(f"nothing to resume: no checkpoint in {os.path.join(out, CKPT_DIR)!r}")
+    saved = read_config(out)
+    if command == "train" and saved.finetune is not None:
+        raise ValueError(f"{out!r} is a fine-tuning run (use jaxmeta finetune --resume --out {out})")
+    if command == "finetune" and saved.finetune is None:
+        raise ValueError(f"{out!r} is not a fine-tuning run (use jaxmeta train --resume --out {out})")
+    return saved
+
+
+def _check_from_step(args: argparse.Namespace, cfg) -> None:
+    """--from-step needs --resume and one of the run's checkpoints (the error lists them)."""
+    from jaxmeta.checkpoint import CKPT_DIR, CheckpointError, checkpoint_steps
+
+    if args.from_step is None:
+        return
+    if not args.resume:
+        raise ValueError("--from-step chooses the checkpoint to resume from: it needs --resume")
+    steps = checkpoint_steps(cfg.out_dir)
+    if args.from_step not in steps:
+        raise CheckpointError(
+            f"no checkpoint at step {args.from_step} in "
+            f"{os.path.join(cfg.out_dir, CKPT_DIR)!r}; the checkpoints there: "
+            f"{', '.join(map(str, steps))}"
+        )
+
+
+def _fail(p: argparse.ArgumentParser, command: str, e: BaseException, run_dir) -> None:
+    """Print an error of a run in a line or two and exit: ValueError / CheckpointError (their messages
+    name the problem; status 2), anything else (status 1) with its traceback appended to
+    ``<run>/error.log`` instead of the console."""
+    from jaxmeta.checkpoint import CheckpointError, log_error
+
+    if isinstance(e, (ValueError, CheckpointError)):
+        p.exit(2, f"jaxmeta {command}: error: {e}\n")
+    log = log_error(run_dir, f"jaxmeta {command} failed", e)
+    text = (str(e).strip().splitlines() or [""])[0]
+    text = text if len(text) <= 200 else text[:197] + "..."
+    where = (
+        f"the full traceback is in {log}"
+        if log is not None
+        else f"(the traceback could not be written to {os.path.join(str(run_dir), 'error.log')})"
+    )
+    p.exit(1, f"jaxmeta {command}: error: {type(e).__name__}: {text}\n  {where}\n")
+
+
+def _given_flags(p: argparse.ArgumentParser, argv: list[str] | None, args: argparse.Namespace) -> frozenset[str]:
+    """Dests of the options written on the command line `argv` (parsed by `p` as `args`), whether or not
+    their value equals the default: `argv` is parsed again by `p` with every default of its sub-command
+    (``p.subcommands[args.command]``) replaced by a sentinel, so `p` is changed: pass a fresh parser."""
+    p.subcommands[args.command].set_defaults(**{k: _UNSET for k in vars(args) if k != "command"})
+    ns = p.parse_args(sys.argv[1:] if argv is None else argv)
+    return frozenset(k for k, v in vars(ns).items() if v is not _UNSET and k != "command")
+
+
+def _nondefault_of(p: argparse.ArgumentParser, args: argparse.Namespace) -> frozenset[str]:
+    """Dests whose parsed value differs from the default of `p`'s sub-command ``args.command``."""
+    defaults = vars(p.parse_args([args.command]))
+    return frozenset(k for k, v in vars(args).items() if k in defaults and v != defaults[k])
+
+
+def _launch(
+    p: argparse.ArgumentParser, command: str, load: Callable[[], Callable], cfg, args: argparse.Namespace
+) -> int:
+    """Run a checked config: enable the persistent compilation cache, then ``load()`` (the run function,
+    imported only now) on `cfg` with the run flags of `args`. Exit status 0 if the run completed, else 1;
+    a failure exits through `_fail`."""
+    from envs._runtime import enable_compilation_cache
+
+    enable_compilation_cache()
+    run = load()
+    try:
+        summary = run(
+            cfg,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            num_devices=args.num_devices_flag,
+            wandb=args.wandb,
+            from_step=args.from_step,
+        )
+    except Exception as e:  # noqa: BLE001
+        _fail(p, command, e, cfg.out_dir)
+    return 0 if summary["completed"] else 1

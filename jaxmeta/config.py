@@ -6,7 +6,7 @@
     cfg.to_dict() / TrainConfig.from_dict(d)                 # JSON round trip (stored with checkpoints)
 
 Units. Every ``*_steps`` / ``*_every`` count is in *env steps summed over all envs* (one batched step
-of ``num_envs = num_tasks * envs_per_skill`` envs is ``num_envs`` env steps), as in the papers.
+of ``num_envs = num_skills * envs_per_skill`` envs is ``num_envs`` env steps), as in the papers.
 
 The jitted chunk is a scan over *iterations*; one iteration is ``steps_per_update`` batched env steps
 followed by ``updates_per_step`` SAC updates, i.e. ``updates_per_step / steps_per_update`` gradient
@@ -28,12 +28,12 @@ Benchmarks: any `envs.benchmark` name (``"MT1/<skill>"``, ``"MT10"``, ``"ML10"``
 (the pure-JAX point-reach env of `envs.toy`, for tests). ``split`` picks the train (default) or test task
 sets (ML1: held-out instances of the skill; ML10/ML45: held-out skills; toy/<n>: the next n toy skills);
 ``task_indices`` keeps only some rand_vec rows of every skill (e.g. one held-out ML1 instance).
-``task_skills`` names the conditioning task space when it is larger than the env's skills (fine-tuning on
-new skills keeps the source's task ids and appends the new ones: `jaxmeta.finetune`).
+``conditioning_skills`` names the conditioning skill space when it is larger than the env's skills (fine-tuning on
+new skills keeps the source's skill ids and appends the new ones: `jaxmeta.finetune`).
 
 Algorithms live in the open registry `jaxmeta.algos.ALGOS` (``register_algo``; re-exported here):
-``mtsac`` (one-hot task input) and ``mhsac`` (one output head per task). ``algo`` fixes
-``network.conditioning``; ``network.num_tasks`` and ``sac.num_tasks`` are filled in from the benchmark,
+``mtsac`` (one-hot skill input) and ``mhsac`` (one output head per skill). ``algo`` fixes
+``network.conditioning``; ``network.num_skills`` and ``sac.num_skills`` are filled in from the benchmark,
 so they need not be set by hand.
 """
 
@@ -42,10 +42,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import re
-from typing import Any
 
 from jaxmeta.algos import ALGOS, AlgoSpec, register_algo  # noqa: F401  (re-exported: their old home)
+from jaxmeta.benchmark_names import (  # noqa: F401  (re-exported: their old home)
+    SPLIT_NAMES,
+    _int_tuple,
+    _is_int,
+    benchmark_skills,
+    check_ported,
+)
+from jaxmeta.finetune_options import FinetuneConfig  # noqa: F401  (re-exported: its old home)
 from jaxmeta.networks import NetworkConfig
 from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
 from jaxmeta.agents.reptile.options import ReptileConfig
@@ -63,110 +69,7 @@ __all__ = [
 ]
 
 
-# ------------------------------------------------------------------------------------------ benchmarks
-_TOY = re.compile(r"^toy/(\d+)$")
-
-
-SPLIT_NAMES = ("train", "test")
-
-
-def benchmark_skills(name: str, split: str = "train") -> tuple[str, ...]:
-    """Skills of a benchmark name's ``split`` ("train" or "test"), without building it (no metaworld
-    import). Test splits: ML1/<skill> -> (skill,) (held-out instances), ML10/ML25/ML45 -> the held-out
-    skills, ``toy/<n>`` -> the n next toy skills ``toy-n .. toy-(2n-1)`` (new skills, as in toy/<2n>).
-    MT benchmarks have no test split.
-
-    Raises ValueError (envs.benchmarks' message, listing the valid names) for an unknown name.
-    """
-    if split not in SPLIT_NAMES:
-        raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
-    m = _TOY.match(name) if isinstance(name, str) else None
-    if m:
-        n = int(m.group(1))
-        if n < 1:
-            raise ValueError(f"toy benchmark needs >= 1 skill, got {name!r}")
-        return tuple(f"toy-{i}" for i in (range(n) if split == "train" else range(n, 2 * n)))
-    if isinstance(name, str) and name.startswith("toy"):
-        raise ValueError(f"toy benchmark names are 'toy/<num_skills>', e.g. 'toy/2'; got {name!r}")
-    from envs.benchmarks import benchmark_skill_names, parse_benchmark_name
-
-    try:
-        parse_benchmark_name(name)
-    except ValueError as e:
-        raise ValueError(f"{e} (or 'toy/<n>' for the pure-JAX test env)") from None
-    return benchmark_skill_names(name, split)
-
-
-def check_ported(name: str, split: str = "train") -> None:
-    """Raise ValueError if a skill of benchmark `name`'s `split` has no MJX port yet (cheap: imports
-    the skill modules only, builds nothing)."""
-    if name.startswith("toy/"):
-        return
-    from envs.skills import ported_skills
-
-    ported = ported_skills()
-    missing = [s for s in benchmark_skills(name, split) if s not in ported]
-    if missing:
-        what = f"benchmark {name!r}" + ("" if split == "train" else f" ({split} split)")
-        raise ValueError(f"{what} needs skill(s) {missing} not ported to MJX yet; ported: {sorted(ported)}")
-
-
 # ------------------------------------------------------------------------------------------------ config
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _int_tuple(v: Any, name: str) -> tuple[int, ...] | None:
-    if v is None:
-        return None
-    if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
-        raise ValueError(f"{name} must be a sequence of ints or None, got {v!r}")
-    t = tuple(v)
-    if not t or not all(_is_int(i) and i >= 0 for i in t) or len(set(t)) != len(t):
-        raise ValueError(f"{name} must be a non-empty sequence of distinct non-negative ints, got {v!r}")
-    return tuple(int(i) for i in t)
-
-
-@dataclasses.dataclass(frozen=True)
-class FinetuneConfig:
-    """Where a fine-tuning run comes from (`jaxmeta.finetune` fills it in; None on a run from scratch).
-
-    source: the source run directory (read only, never written). step: its checkpoint (env steps).
-    seed_index: which seed of a multi-seed source. keep_buffer: start from the source's replay buffer
-    (re-added oldest first into this run's buffer) instead of an empty one. source_*: the source's task
-    set (benchmark, split, task_indices, algo, skills = its conditioning task space, a prefix of this
-    run's), evaluated during fine-tuning to measure forgetting when eval_source.
-    """
-
-    source: str = ""
-    step: int = 0
-    seed_index: int = 0
-    keep_buffer: bool = False
-    source_benchmark: str = ""
-    source_split: str = "train"
-    source_task_indices: tuple[int, ...] | None = None
-    source_algo: str = "mtsac"
-    source_skills: tuple[str, ...] = ()
-    eval_source: bool = True
-
-    def __post_init__(self):
-        object.__setattr__(
-            self, "source_task_indices", _int_tuple(self.source_task_indices, "FinetuneConfig.source_task_indices")
-        )
-        object.__setattr__(self, "source_skills", tuple(self.source_skills))
-        if not isinstance(self.source, str) or not self.source:
-            raise ValueError(f"FinetuneConfig.source must be a run directory path, got {self.source!r}")
-        for name in ("step", "seed_index"):
-            v = getattr(self, name)
-            if not _is_int(v) or v < 0:
-                raise ValueError(f"FinetuneConfig.{name} must be a non-negative int, got {v!r}")
-        for name in ("keep_buffer", "eval_source"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"FinetuneConfig.{name} must be a bool, got {getattr(self, name)!r}")
-        if self.source_split not in SPLIT_NAMES:
-            raise ValueError(f"FinetuneConfig.source_split must be one of {SPLIT_NAMES}, got {self.source_split!r}")
-        if not self.source_skills:
-            raise ValueError("FinetuneConfig.source_skills must list the source run's task space")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,9 +90,9 @@ class TrainConfig:
     max_path_length: int = 200  # episode length (truncation; metaworld's is 500)
     split: str = "train"  # task sets the envs run: "train" or "test" (ML held-out instances / skills)
     task_indices: tuple[int, ...] | None = None  # restrict every skill's task set to these rand_vec rows
-    # skills naming the conditioning task ids (one-hot slots / heads / per-task alpha / replay task ids);
-    # None = the env skills. Fine-tuning: the source's task space, then the new skills (see finetune.py)
-    task_skills: tuple[str, ...] | None = None
+    # skills naming the conditioning skill ids (one-hot slots / heads / per-skill alpha / replay skill ids);
+    # None = the env skills. Fine-tuning: the source's skill space, then the new skills (see finetune.py)
+    conditioning_skills: tuple[str, ...] | None = None
     # schedule (env steps summed over all envs)
     total_steps: int = 120_000
     warmup_steps: int = 4_000  # uniform random actions before this many env steps
@@ -202,7 +105,7 @@ class TrainConfig:
     per: bool = False  # prioritized replay (Schaul et al.), IS-weighted losses, priorities = |TD|
     per_alpha: float = 0.6
     per_beta: float = 0.4  # IS exponent at the start, annealed linearly to 1 over the run's updates
-    balanced: bool = False  # task-balanced sampling (B / num_tasks per task); exclusive with per
+    balanced: bool = False  # skill-balanced sampling (B / num_skills per skill); exclusive with per
     # learner
     network: NetworkConfig = NetworkConfig(hidden=(256, 256))
     sac: SACConfig = SACConfig(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3)
@@ -234,18 +137,18 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.split must be one of {SPLIT_NAMES}, got {self.split!r}")
         skills = benchmark_skills(self.benchmark, self.split)
         self._post_init_tasks_meta(skills)
-        T = self.num_tasks
-        net = dataclasses.replace(net, num_tasks=T, conditioning=ALGOS[self.algo].conditioning)
-        sac = dataclasses.replace(sac, num_tasks=T)
+        T = self.num_skills
+        net = dataclasses.replace(net, num_skills=T, conditioning=ALGOS[self.algo].conditioning)
+        sac = dataclasses.replace(sac, num_skills=T)
         object.__setattr__(self, "network", net)
         object.__setattr__(self, "sac", sac)
-        object.__setattr__(self, "paco", validate_paco_options(self.paco, self.task_space, self.algo))
+        object.__setattr__(self, "paco", validate_paco_options(self.paco, self.skill_space, self.algo))
         if net.layer_norm != "none" and self.algo in ("paco", "taco"):
             raise ValueError(
                 f"TrainConfig.network.layer_norm={net.layer_norm!r} is for the SAC networks; algo "
                 f"{self.algo!r} uses PaCo's compositional networks: leave it 'none'"
             )
-        if self.algo == "taco":  # TaCo draws batches by task probabilities: needs the per-task replay
+        if self.algo == "taco":  # TaCo draws batches by task probabilities: needs the per-skill replay
             if self.per is True:
                 raise ValueError("algo 'taco' samples tasks by TrainConfig.paco.task_sampling; it cannot use per")
             object.__setattr__(self, "balanced", True)
@@ -303,15 +206,15 @@ class TrainConfig:
         object.__setattr__(self, "task_indices", _int_tuple(self.task_indices, "TrainConfig.task_indices"))
         if self.task_indices is not None and max(self.task_indices) >= 50:
             raise ValueError(f"TrainConfig.task_indices must be < 50 (tasks per skill), got {self.task_indices!r}")
-        ts = self.task_skills
+        ts = self.conditioning_skills
         if ts is not None:
             if isinstance(ts, str) or not all(isinstance(x, str) for x in ts) or len(set(ts)) != len(tuple(ts)):
-                raise ValueError(f"TrainConfig.task_skills must be distinct skill names or None, got {ts!r}")
+                raise ValueError(f"TrainConfig.conditioning_skills must be distinct skill names or None, got {ts!r}")
             ts = tuple(ts)
             missing = [x for x in skills if x not in ts]
             if missing:
-                raise ValueError(f"TrainConfig.task_skills {ts} lacks the env skill(s) {missing}")
-            object.__setattr__(self, "task_skills", None if ts == skills else ts)
+                raise ValueError(f"TrainConfig.conditioning_skills {ts} lacks the env skill(s) {missing}")
+            object.__setattr__(self, "conditioning_skills", None if ts == skills else ts)
         rep = self.reptile
         if isinstance(rep, dict):
             try:
@@ -330,9 +233,9 @@ class TrainConfig:
             if self.per:
                 raise ValueError(
                     "TrainConfig.per is not supported with algo 'reptile' (its inner loops sample "
-                    "per-task batches uniformly from a task-balanced buffer)"
+                    "per-skill batches uniformly from a skill-balanced buffer)"
                 )
-            object.__setattr__(self, "balanced", True)  # per-task sampling needs the balanced buffer
+            object.__setattr__(self, "balanced", True)  # per-skill sampling needs the balanced buffer
         ft = self.finetune
         if isinstance(ft, dict):
             try:
@@ -341,9 +244,9 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.finetune: {e}") from None
         if ft is not None and not isinstance(ft, FinetuneConfig):
             raise ValueError(f"TrainConfig.finetune must be a FinetuneConfig or None, got {ft!r}")
-        if ft is not None and self.task_space[: len(ft.source_skills)] != ft.source_skills:
+        if ft is not None and self.skill_space[: len(ft.source_skills)] != ft.source_skills:
             raise ValueError(
-                f"fine-tuning task space {self.task_space} must start with the source's {ft.source_skills}"
+                f"fine-tuning skill space {self.skill_space} must start with the source's {ft.source_skills}"
             )
         object.__setattr__(self, "finetune", ft)
 
@@ -354,20 +257,20 @@ class TrainConfig:
         return benchmark_skills(self.benchmark, self.split)
 
     @property
-    def task_space(self) -> tuple[str, ...]:
-        """Skills naming the conditioning task ids 0..num_tasks-1 (`task_skills`, default the env skills)."""
-        return self.task_skills if self.task_skills is not None else self.skills
+    def skill_space(self) -> tuple[str, ...]:
+        """Skills naming the conditioning skill ids 0..num_skills-1 (`conditioning_skills`, default the env skills)."""
+        return self.conditioning_skills if self.conditioning_skills is not None else self.skills
 
     @property
-    def task_ids(self) -> tuple[int, ...]:
-        """Conditioning task id of each env skill."""
-        space = self.task_space
+    def skill_ids(self) -> tuple[int, ...]:
+        """Conditioning skill id of each env skill."""
+        space = self.skill_space
         return tuple(space.index(s) for s in self.skills)
 
     @property
-    def num_tasks(self) -> int:
-        """Size of the conditioning task space (network one-hot / heads, per-task alpha, replay ids)."""
-        return len(self.task_space)
+    def num_skills(self) -> int:
+        """Size of the conditioning skill space (network one-hot / heads, per-skill alpha, replay ids)."""
+        return len(self.skill_space)
 
     @property
     def num_envs(self) -> int:
@@ -430,7 +333,7 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["network"]["hidden"] = list(d["network"]["hidden"])
         d["paco"] = self.paco.to_dict()
-        for k in ("task_indices", "task_skills"):  # JSON-like (lists), as config.json reads back
+        for k in ("task_indices", "conditioning_skills"):  # JSON-like (lists), as config.json reads back
             d[k] = None if d[k] is None else list(d[k])
         if d["finetune"] is not None:
             ft = d["finetune"]
@@ -440,7 +343,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        d = dict(d)
+        """From `to_dict`'s form (config.json), also as written before the task -> skill renames."""
+        d = migrate_config_dict(d)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -520,8 +424,8 @@ PRESETS: dict[str, TrainConfig] = {
 # PaCo / TaCo (paper 002) on MT10: Table VI (batch 1280, 10 envs, 3x400, lr 3e-4, discount 0.99, episode
 # length 150, 1500 x 10 exploration env steps, buffer 1e6) + Table VII (K = 5, loss threshold 3e3, w lr
 # 3e-4 = actor/critic lr) + the official code's alpha lr 1e-4 and log-alpha clamp [-10, 0]
-# (PaCoOptions defaults). Task-balanced replay (B/T per task: the structured fast path; the official
-# ALF buffer draws each sample's env uniformly, i.e. B/T per task in expectation). 20M env steps.
+# (PaCoOptions defaults). Skill-balanced replay (B/T per skill: the structured fast path; the official
+# ALF buffer draws each sample's env uniformly, i.e. B/T per skill in expectation). 20M env steps.
 PRESETS["paco-mt10"] = PRESETS["mt10"].replace(
     algo="paco", max_path_length=150, balanced=True, sac=dict(alpha_lr=1e-4), paco=PaCoOptions()
 )
@@ -534,6 +438,32 @@ PRESETS["taco-mt10"] = PRESETS["paco-mt10"].replace(
 PRESETS["taco-online-mt10"] = PRESETS["paco-mt10"].replace(
     algo="taco", paco=PaCoOptions(task_sampling="online", online_every=500_000)
 )
+
+
+#: Config fields renamed since runs were first saved (old name -> new), top level and per nested config;
+#: `migrate_config_dict` reads the old names, so saved runs keep resuming (docs/glossary.md).
+RENAMED_CONFIG_FIELDS = {"task_skills": "conditioning_skills"}
+RENAMED_NESTED_FIELDS = {"network": {"num_tasks": "num_skills"}, "sac": {"num_tasks": "num_skills"}}
+
+
+def migrate_config_dict(d: dict) -> dict:
+    """A copy of a saved config dict with `RENAMED_CONFIG_FIELDS` / `RENAMED_NESTED_FIELDS` under their new
+    names (a dict holding both the old and the new name of a field is refused: ValueError naming both)."""
+
+    def renamed(x: dict, names: dict, where: str) -> dict:
+        x = dict(x)
+        for old, new in names.items():
+            if old in x:
+                if new in x:
+                    raise ValueError(f"config has both {where}{old!r} and its new name {where}{new!r}")
+                x[new] = x.pop(old)
+        return x
+
+    d = renamed(d, RENAMED_CONFIG_FIELDS, "")
+    for k, names in RENAMED_NESTED_FIELDS.items():
+        if isinstance(d.get(k), dict):
+            d[k] = renamed(d[k], names, f"{k}.")
+    return d
 
 
 def preset(name: str, **overrides) -> TrainConfig:

@@ -217,7 +217,7 @@ def train(
     mlog = MetricsLog(
         run_dir,
         trainer.skills,
-        task_ids=cfg.task_ids,
+        skill_ids=cfg.skill_ids,
         extra_evals=dict(hooks.eval_skills) or None,
         wandb=WandbLog(run_dir, cfg.to_dict(), resume=resume) if wandb and primary else None,
         writer=primary,
@@ -363,7 +363,9 @@ def train(
             "env_steps": int(steps[0]),
             "success": float(np.mean(ev["success"])),
             "success_per_seed": [float(x) for x in ev["success"]],
-            "success_per_task": {s: float(np.mean(ev["success_per_task"][:, t])) for t, s in enumerate(trainer.skills)},
+            "success_per_skill": {
+                s: float(np.mean(ev["success_per_skill"][:, t])) for t, s in enumerate(trainer.skills)
+            },
             "return": float(np.mean(ev["return"])),
         }
     hooks.finish(summary, mlog.read())

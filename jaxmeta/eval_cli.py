@@ -18,7 +18,7 @@ Contract:
   ``PRNGKey(--seed)``; the deterministic policy ``tanh(mean)`` acts for the run's ``max_path_length``
   steps; an episode succeeds if any step does. So the success rates equal
   ``evaluate_checkpoint(RUN, episodes, seed, step, seed_index)``'s and the returns equal
-  ``make_evaluate``'s ``return_per_task`` (up to float32 summation order). The rollout is one jitted
+  ``make_evaluate``'s ``return_per_skill`` (up to float32 summation order). The rollout is one jitted
   ``lax.scan`` (`make_rollout`) that returns every step's reward and success flag; the table is computed
   from them on the host (`summarize`).
 - Output (`format_table`): one line naming run, checkpoint and protocol, then per skill: episodes,
@@ -149,7 +149,7 @@ def make_rollout(env: Any, networks: Any, max_path_length: int, video: bool = Fa
         s0 = env.reset(key)
 
         def body(s, _):
-            a = networks.deterministic_action(actor_params, s.obs, s.task_id)
+            a = networks.deterministic_action(actor_params, s.obs, s.skill_id)
             new = env.step(s, a)
             out = {"reward": new.reward, "success": new.success}
             if video:

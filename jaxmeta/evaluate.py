@@ -7,7 +7,7 @@ deterministic, ``tanh(mean)``. The whole rollout is one jitted `lax.scan` of ``m
 steps; success per skill is the mean over its episodes and the headline number is the mean over skills.
 
     evaluate = make_evaluate(eval_env, networks, max_path_length=500)
-    ev = jax.jit(evaluate)(actor_params, key)   # success (), success_per_task (T,), return, return_per_task
+    ev = jax.jit(evaluate)(actor_params, key)   # success (), success_per_skill (T,), return, return_per_skill
 
     ev = evaluate_checkpoint("checkpoints/reach", episodes=50)   # a saved run's policy, as host numbers
 """
@@ -28,8 +28,8 @@ def make_evaluate(eval_env: Any, networks: Networks, max_path_length: int) -> Ca
     """``evaluate(actor_params, key) -> metrics`` for a batched multi-task env (skill-major rows).
 
     `eval_env` must truncate episodes after `max_path_length` steps (so each instance runs exactly one
-    episode). Returns ``success`` (mean over skills), ``success_per_task (T,)``, ``return``,
-    ``return_per_task (T,)`` (undiscounted episode returns, mean over episodes)."""
+    episode). Returns ``success`` (mean over skills), ``success_per_skill (T,)``, ``return``,
+    ``return_per_skill (T,)`` (undiscounted episode returns, mean over episodes)."""
     T, E = eval_env.num_skills, eval_env.envs_per_skill
 
     def evaluate(actor_params: Any, key: jax.Array) -> dict:
@@ -37,7 +37,7 @@ def make_evaluate(eval_env: Any, networks: Networks, max_path_length: int) -> Ca
 
         def body(carry, _):
             s, succ, ret = carry
-            a = networks.deterministic_action(actor_params, s.obs, s.task_id)
+            a = networks.deterministic_action(actor_params, s.obs, s.skill_id)
             s = eval_env.step(s, a)
             return (s, succ | s.success, ret + s.reward), None
 
@@ -45,7 +45,7 @@ def make_evaluate(eval_env: Any, networks: Networks, max_path_length: int) -> Ca
         (_, succ, ret), _ = jax.lax.scan(body, init, None, length=max_path_length)
         sp = jnp.mean(succ.reshape(T, E).astype(jnp.float32), axis=1)
         rp = jnp.mean(ret.reshape(T, E), axis=1)
-        return {"success": jnp.mean(sp), "success_per_task": sp, "return": jnp.mean(rp), "return_per_task": rp}
+        return {"success": jnp.mean(sp), "success_per_skill": sp, "return": jnp.mean(rp), "return_per_skill": rp}
 
     return evaluate
 
@@ -55,7 +55,7 @@ def evaluate_checkpoint(
 ) -> dict:
     """Evaluate the policy of a saved run on its benchmark (compiles the eval program).
 
-    Returns host values: ``success``, ``success_per_task`` as {skill: rate}, ``return``."""
+    Returns host values: ``success``, ``success_per_skill`` as {skill: rate}, ``return``."""
     import numpy as np
 
     from jaxmeta.checkpoint import restore_policy
@@ -71,8 +71,8 @@ def evaluate_checkpoint(
     out = jax.device_get(ev(pol["actor_params"], jax.random.PRNGKey(seed)))
     return {
         "success": float(out["success"]),
-        "success_per_task": {s: float(v) for s, v in zip(env.skills, np.asarray(out["success_per_task"]))},
+        "success_per_skill": {s: float(v) for s, v in zip(env.skills, np.asarray(out["success_per_skill"]))},
         "return": float(out["return"]),
-        "episodes_per_task": n,
+        "episodes_per_skill": n,
         "step": pol["step"],
     }

@@ -10,7 +10,7 @@ learning_curve.png / checkpoints as training and can be resumed with ``finetune(
 
 1. The source checkpoint (``--from`` run directory, latest or ``step``) is read with a read-only orbax
    manager; the source directory is never written. Its *full agent state* is restored: actor, critic,
-   target critic, per-task temperature, the three Adam states and the update counter (for a Reptile
+   target critic, per-skill temperature, the three Adam states and the update counter (for a Reptile
    source: the meta-parameters theta, a plain SACState). Optionally its replay buffer too
    (``keep_buffer``): the stored transitions are re-added oldest first to this run's buffer (any kind:
    with PER they enter at max priority, like new transitions), so old tasks keep being replayed while
@@ -28,12 +28,12 @@ learning_curve.png / checkpoints as training and can be resumed with ``finetune(
 Task-id conditioning (the one-hot / head / temperature of each task). Seed 000 appends a one-hot task
 id (and a skill id) to the observation, as metaworld's multi-task wrappers do, over the benchmark's
 whole task list, so a held-out skill has its own slot that pretraining never trained. We do the same:
-the fine-tuning run's task space (``TrainConfig.task_skills``) is the source's task space followed by
+the fine-tuning run's skill space (``TrainConfig.conditioning_skills``) is the source's skill space followed by
 the new skills it lacks. Skills the source knows keep their id (ML1: the held-out *instances* of the
 pretraining skill are presented with that skill's id -- the task instance is not identified, the goal is
 hidden in ML benchmarks, so the agent adapts by fine-tuning, not by lookup); new skills (ML10's test
 skills) get new ids. Every state leaf whose task axis grows (first-layer one-hot rows of actor and
-critics, multi-head heads, per-task log_alpha, their Adam moments) keeps the source's values for the
+critics, multi-head heads, per-skill log_alpha, their Adam moments) keeps the source's values for the
 old ids and takes the new ids' values from a fresh initialisation, exactly as if the source network had
 been built with the larger one-hot and never seen those tasks (their rows get zero gradient). For a
 multi-seed source, ``seed_index`` picks the seed; fine-tuning runs one seed.
@@ -102,7 +102,7 @@ def finetune_config(
         split = "test" if benchmark.startswith("ML") else "train"
     skills = benchmark_skills(benchmark, split)
     check_ported(benchmark, split)
-    space = tuple(src.task_space) + tuple(s for s in skills if s not in src.task_space)
+    space = tuple(src.skill_space) + tuple(s for s in skills if s not in src.skill_space)
     algo = FINETUNE_ALGO.get(src.algo, src.algo)
     if ALGOS[algo].conditioning != ALGOS[src.algo].conditioning:
         raise ValueError(f"fine-tuning algo {algo!r} conditions differently from the source's {src.algo!r}")
@@ -125,14 +125,14 @@ def finetune_config(
         source_split=src.split,
         source_task_indices=src.task_indices,
         source_algo=src.algo,
-        source_skills=tuple(src.task_space),
+        source_skills=tuple(src.skill_space),
         eval_source=bool(eval_source),
     )
     fields = dict(
         benchmark=benchmark,
         split=split,
         task_indices=task_indices,
-        task_skills=space,
+        conditioning_skills=space,
         algo=algo,
         num_seeds=1,
         per=per,
@@ -172,7 +172,7 @@ def _source_parts(src: TrainConfig):
 
     buffer = make_replay(
         src.buffer_capacity,
-        src.num_tasks,
+        src.num_skills,
         src.replay_kind,
         alpha=src.per_alpha,
         beta_start=src.per_beta,
@@ -187,7 +187,7 @@ def _source_parts(src: TrainConfig):
         reward=jnp.zeros(()),
         next_obs=jnp.zeros((o,)),
         discount=jnp.zeros(()),
-        task_id=jnp.zeros((), jnp.int32),
+        skill_id=jnp.zeros((), jnp.int32),
     )
     return learner, buffer, example
 
@@ -233,9 +233,9 @@ def load_source(source: str, step: int | None = None, seed_index: int = 0, repla
 
 
 def grow_tasks(source_agent: Any, fresh_agent: Any) -> Any:
-    """The source agent state in a (possibly larger) task space: leaves of equal shape are the source's;
+    """The source agent state in a (possibly larger) skill space: leaves of equal shape are the source's;
     a leaf whose one (task) axis grew from n to n' keeps the source's values at indices < n along it and
-    the fresh state's beyond (new task ids). Raises ValueError for any other shape change."""
+    the fresh state's beyond (new skill ids). Raises ValueError for any other shape change."""
     s_paths, treedef = jax.tree_util.tree_flatten_with_path(source_agent)
     f_leaves, f_def = jax.tree.flatten(fresh_agent)
     if treedef != f_def:
@@ -261,12 +261,12 @@ def grow_tasks(source_agent: Any, fresh_agent: Any) -> Any:
 
 
 def readd_replay(buffer, fresh_replay, source_replay):
-    """``fresh_replay`` with the source buffer's stored transitions added, oldest first (task ids are
-    kept: the source's ids are a prefix of the fine-tuning task space)."""
+    """``fresh_replay`` with the source buffer's stored transitions added, oldest first (skill ids are
+    kept: the source's ids are a prefix of the fine-tuning skill space)."""
     size = int(source_replay.size)
     if size == 0:
         return fresh_replay
-    C = int(source_replay.task_ids.shape[0])
+    C = int(source_replay.skill_ids.shape[0])
     pos = int(source_replay.insert_pos)
     order = np.arange(size) if size < C else (pos + np.arange(C)) % C
     items = jax.tree.map(lambda x: jnp.asarray(np.asarray(x)[order]), source_replay.items)
@@ -301,7 +301,7 @@ class FinetuneHooks(NoHooks):
             ft.source_benchmark,
             split=ft.source_split,
             task_indices=ft.source_task_indices,
-            task_ids=tuple(cfg.task_space.index(s) for s in self.src_skills),
+            skill_ids=tuple(cfg.skill_space.index(s) for s in self.src_skills),
             envs_per_skill=cfg.eval_episodes,
             max_path_length=cfg.max_path_length,
             seed=cfg.seed,
@@ -332,7 +332,7 @@ class FinetuneHooks(NoHooks):
         ft = self.cfg.finetune
         summary["finetune"] = {
             **dataclasses.asdict(ft),
-            "task_space": list(self.cfg.task_space),
+            "skill_space": list(self.cfg.skill_space),
             "per": self.cfg.per,
             "updates_per_step": self.cfg.updates_per_step,
             "steps_per_update": self.cfg.steps_per_update,
@@ -348,7 +348,7 @@ class FinetuneHooks(NoHooks):
             z = zs[0]
             summary["zero_shot"] = {
                 "success": num(z, "eval_success"),
-                "success_per_task": {s: num(z, f"eval_success/{s}") for s in self.cfg.skills},
+                "success_per_skill": {s: num(z, f"eval_success/{s}") for s in self.cfg.skills},
             }
             if self.eval_skills:
                 summary["zero_shot"]["source_success"] = num(z, "source_success")
@@ -357,7 +357,7 @@ class FinetuneHooks(NoHooks):
             summary["final_source_eval"] = {
                 "chunk": int(last["chunk"]),
                 "success": num(last, "source_success"),
-                "success_per_task": {s: num(last, f"source_success/{s}") for s in self.src_skills},
+                "success_per_skill": {s: num(last, f"source_success/{s}") for s in self.src_skills},
             }
             src_hist = [num(r, "source_success") for r in evals]
             summary["source_success_min"] = float(np.nanmin(src_hist)) if src_hist else None

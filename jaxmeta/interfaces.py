@@ -11,7 +11,7 @@ project, and any object with these members trains::
 `TrainEnvState` lists the fields of the state the trainer reads: ``obs (N, O)`` (after auto-reset),
 ``final_obs (N, O)`` (the true next observation, before auto-reset), ``reward (N,)``, ``done (N,)``
 (truncated at ``max_path_length``; Meta-World never terminates), ``episode_success (N,)`` (any step of
-the episode so far succeeded), ``task_id (N,)`` int32 (the conditioning index of each row's skill),
+the episode so far succeeded), ``skill_id (N,)`` int32 (the conditioning index of each row's skill),
 ``physics_nan (N,)`` and ``nonfinite_action (N,)`` (fault counters), ``reset_pool`` (the pool given to
 `start`, carried for auto-resets).
 
@@ -42,7 +42,7 @@ class TrainEnvState(Protocol):
     reward: jax.Array
     done: jax.Array
     episode_success: jax.Array
-    task_id: jax.Array
+    skill_id: jax.Array
     physics_nan: jax.Array
     nonfinite_action: jax.Array
     reset_pool: Any

@@ -6,10 +6,10 @@ initialise its state, how to do one learning update from the replay buffer, and 
     learner = make_sac_learner(cfg, buffer)          # or ALGOS[cfg.algo].learner(cfg, buffer)
     state = learner.init(key)                        # any pytree (SACState, PaCoState, ...)
     state, replay, metrics = learner.update(state, replay, key)   # one update (samples itself)
-    a, _ = learner.networks.sample_action(learner.actor_params(state), obs, task_id, key)
+    a, _ = learner.networks.sample_action(learner.actor_params(state), obs, skill_id, key)
 
 ``update`` samples its own batch(es) from the replay state, so algorithms that need other batches than
-one mixed batch (Reptile: per-task batches of a meta-batch of tasks) fit the same loop; algorithms that
+one mixed batch (Reptile: per-skill batches of a meta-batch of tasks) fit the same loop; algorithms that
 use PER write their priorities back and return the new replay state. ``metrics`` is a flat dict of
 float32 arrays of shape () or (T,) (T = number of tasks); the trainer averages them over the updates of
 a chunk and logs the scalar ones.
@@ -38,7 +38,7 @@ __all__ = ["Learner", "SAC_SCALARS", "all_finite", "make_sac_learner", "sac_metr
 
 Metrics = dict[str, jax.Array]
 
-#: Scalar SAC metrics forwarded to the training log (plus ``alpha_per_task (T,)``).
+#: Scalar SAC metrics forwarded to the training log (plus ``alpha_per_skill (T,)``).
 SAC_SCALARS = (
     "critic_loss",
     "actor_loss",
@@ -64,7 +64,7 @@ class Learner(NamedTuple):
     critic_params(state) -> the critic parameters (policy export for fine-tuning / transfer).
 
     Optional hooks (None: the trainer's default behaviour):
-    act(state, obs (N,O), task_id (N,), key, env_steps ()) -> action (N,A): acting after warm-up
+    act(state, obs (N,O), skill_id (N,), key, env_steps ()) -> action (N,A): acting after warm-up
         (default: ``networks.sample_action(actor_params(state), ...)``); TaCo transfer explores with
         random subspace policies for its first n_e env steps through it. Pure, jit-able.
     state_metrics(state) -> {name: () or (T,) f32}: metrics read from the state at the end of a chunk
@@ -89,7 +89,7 @@ class Learner(NamedTuple):
 def sac_metrics(m: Metrics) -> Metrics:
     """The subset of `sac.update` metrics the trainer logs."""
     out = {k: m[k] for k in SAC_SCALARS}
-    out["alpha_per_task"] = m["alpha_per_task"]
+    out["alpha_per_skill"] = m["alpha_per_skill"]
     return out
 
 

@@ -100,13 +100,13 @@ class MetricsLog:
         self,
         run_dir: str | os.PathLike,
         skills: Iterable[str],
-        task_ids: Iterable[int] | None = None,
+        skill_ids: Iterable[int] | None = None,
         extra_evals: Mapping[str, Iterable[str]] | None = None,
         wandb: WandbLog | None = None,
         writer: bool = True,
     ):
-        """skills: the env skills (eval ``success_per_task`` order). task_ids: index of each skill in the
-        per-task train metrics (default 0..n-1; a larger conditioning task space otherwise).
+        """skills: the env skills (eval ``success_per_skill`` order). skill_ids: index of each skill in the
+        per-skill train metrics (default 0..n-1; a larger conditioning skill space otherwise).
         extra_evals: {name: skills} of extra evaluations logged in the eval rows. wandb: also log the
         scalars there (finished by `close`). writer=False: read only (a multi-process run's processes other
         than process 0): start, the log_* calls, write_summary and plot write nothing."""
@@ -116,7 +116,7 @@ class MetricsLog:
         self._tb: dict[int, EventWriter] = {}
         self._purge_step: int | None = None
         self.skills = tuple(skills)
-        self.task_ids = tuple(range(len(self.skills))) if task_ids is None else tuple(task_ids)
+        self.skill_ids = tuple(range(len(self.skills))) if skill_ids is None else tuple(skill_ids)
         self.extra = {k: tuple(v) for k, v in (extra_evals or {}).items()}
         self.path = self.run_dir / "metrics.csv"
         extra_cols = tuple(
@@ -241,10 +241,10 @@ class MetricsLog:
             for k in ("env_steps", "updates") + TRAIN_COLUMNS:
                 if k in metrics:
                     r[k] = metrics[k][s]
-            per_task = metrics.get("episode_success_per_task")
-            if per_task is not None:
-                for t, name in zip(self.task_ids, self.skills):
-                    r[f"train_success/{name}"] = per_task[s][t]
+            per_skill = metrics.get("episode_success_per_skill")
+            if per_skill is not None:
+                for t, name in zip(self.skill_ids, self.skills):
+                    r[f"train_success/{name}"] = per_skill[s][t]
             rows.append(r)
         self._append(rows)
 
@@ -271,11 +271,11 @@ class MetricsLog:
                 "eval_return": ev["return"][s],
             }
             for t, name in enumerate(self.skills):
-                r[f"eval_success/{name}"] = ev["success_per_task"][s][t]
+                r[f"eval_success/{name}"] = ev["success_per_skill"][s][t]
             for name, e in (extra or {}).items():
                 r[f"{name}_success"], r[f"{name}_return"] = e["success"][s], e["return"][s]
                 for t, sk in enumerate(self.extra[name]):
-                    r[f"{name}_success/{sk}"] = e["success_per_task"][s][t]
+                    r[f"{name}_success/{sk}"] = e["success_per_skill"][s][t]
             rows.append(r)
         self._append(rows)
 

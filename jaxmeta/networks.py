@@ -1,11 +1,11 @@
-"""Task-conditioned SAC networks: tanh-Gaussian actor and twin-Q critic.
+"""Skill-conditioned SAC networks: tanh-Gaussian actor and twin-Q critic.
 
 Two conditioning schemes (`NetworkConfig.conditioning`):
 
-- ``"onehot"`` (MT-SAC): the one-hot task id is appended to the network input; every layer is shared.
+- ``"onehot"`` (MT-SAC): the one-hot skill id is appended to the network input; every layer is shared.
 - ``"multihead"`` (MH-SAC): the trunk sees the observation only (plus the action for the critic) and is
-  shared by all tasks; the output layer has one head per task, stored as one array
-  ``head_kernel (num_tasks, H, out)`` / ``head_bias (num_tasks, out)``, and each sample uses the head of
+  shared by all skills; the output layer has one head per skill, stored as one array
+  ``head_kernel (num_skills, H, out)`` / ``head_bias (num_skills, out)``, and each sample uses the head of
   its own task. Head ``j`` therefore gets exactly zero gradient from samples of other tasks, and the
   task-agnostic trunk can be reused for a new task (ANIL-style transfer).
 
@@ -15,7 +15,7 @@ al. 2016, learned scale and offset) between every hidden Dense layer and its act
 al. 2024) do to keep Q-targets from diverging at high replay ratios; ``"none"`` (the default) is the
 plain MLP, parameter tree unchanged.
 
-Shapes: ``B`` batch, ``O`` obs_dim, ``A`` action_dim, ``T`` num_tasks. ``task_id`` is int32 in [0, T).
+Shapes: ``B`` batch, ``O`` obs_dim, ``A`` action_dim, ``T`` num_skills. ``skill_id`` is int32 in [0, T).
 
 Network protocol (what `jaxmeta.sac` needs)
 -------------------------------------------
@@ -24,12 +24,12 @@ compositional networks in `jaxmeta/paco.py`) can be used unchanged by providing 
 
 - ``actor_init(key) -> actor_params``
 - ``critic_init(key) -> critic_params``
-- ``actor_apply(actor_params, obs (B,O) f32, task_id (B,) i32) -> (mean (B,A), log_std (B,A))``,
+- ``actor_apply(actor_params, obs (B,O) f32, skill_id (B,) i32) -> (mean (B,A), log_std (B,A))``,
   ``log_std`` already clipped to its valid range.
-- ``critic_apply(critic_params, obs (B,O), action (B,A), task_id (B,)) -> q (E,B)`` with ``E >= 1``
+- ``critic_apply(critic_params, obs (B,O), action (B,A), skill_id (B,)) -> q (E,B)`` with ``E >= 1``
   critics stacked on the leading axis (``E = 2`` here; SAC takes the min over axis 0).
-- ``sample_action(actor_params, obs, task_id, key) -> (action (B,A) in (-1,1), log_prob (B,))``
-- ``deterministic_action(actor_params, obs, task_id) -> action (B,A) in (-1,1)``
+- ``sample_action(actor_params, obs, skill_id, key) -> (action (B,A) in (-1,1), log_prob (B,))``
+- ``deterministic_action(actor_params, obs, skill_id) -> action (B,A) in (-1,1)``
 
 The easiest way to satisfy it is `networks_from_modules(actor_module, critic_module, obs_dim,
 action_dim)` (or `networks_from_apply` for hand-written apply functions), which derives the two action
@@ -74,7 +74,7 @@ class NetworkConfig:
 
     obs_dim: int = 39
     action_dim: int = 4
-    num_tasks: int = 1
+    num_skills: int = 1
     hidden: tuple[int, ...] = (400, 400, 400)  # PaCo Table VI
     conditioning: str = "onehot"  # "onehot" | "multihead" (see module docstring)
     activation: str = "relu"
@@ -85,7 +85,7 @@ class NetworkConfig:
     def __post_init__(self):
         if not isinstance(self.hidden, tuple):  # accept lists, store a (hashable) tuple
             object.__setattr__(self, "hidden", tuple(self.hidden))
-        for name in ("obs_dim", "action_dim", "num_tasks"):
+        for name in ("obs_dim", "action_dim", "num_skills"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"NetworkConfig.{name} must be a positive int, got {value!r}")
@@ -108,9 +108,9 @@ class NetworkConfig:
 
 
 class TaskMLP(nn.Module):
-    """MLP with task conditioning. ``(B, D) f32, (B,) i32 -> (B, out_dim)``.
+    """MLP with skill conditioning. ``(B, D) f32, (B,) i32 -> (B, out_dim)``.
 
-    "onehot": input is concat(x, onehot(task_id)), single output layer ``head``.
+    "onehot": input is concat(x, onehot(skill_id)), single output layer ``head``.
     "multihead": input is x, output layer ``head_kernel (T, H, out)``, ``head_bias (T, out)``; all heads
     are computed with one matmul and each sample's own head is selected (gather), so other heads get
     exactly zero gradient from it. layer_norm: ``act(LayerNorm(Dense(x)))`` in every hidden layer.
@@ -118,18 +118,18 @@ class TaskMLP(nn.Module):
 
     hidden: tuple[int, ...]
     out_dim: int
-    num_tasks: int
+    num_skills: int
     conditioning: str = "onehot"
     activation: str = "relu"
     layer_norm: bool = False
 
     @nn.compact
-    def __call__(self, x: jax.Array, task_id: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, skill_id: jax.Array) -> jax.Array:
         chex.assert_rank(x, 2)
-        chex.assert_shape(task_id, (x.shape[0],))
+        chex.assert_shape(skill_id, (x.shape[0],))
         act = ACTIVATIONS[self.activation]
         if self.conditioning == "onehot":
-            x = jnp.concatenate([x, jax.nn.one_hot(task_id, self.num_tasks, dtype=x.dtype)], axis=-1)
+            x = jnp.concatenate([x, jax.nn.one_hot(skill_id, self.num_skills, dtype=x.dtype)], axis=-1)
         for i, width in enumerate(self.hidden):
             x = nn.Dense(width, name=f"hidden_{i}")(x)
             if self.layer_norm:
@@ -140,15 +140,15 @@ class TaskMLP(nn.Module):
         kernel = self.param(
             "head_kernel",
             nn.initializers.lecun_normal(batch_axis=(0,)),
-            (self.num_tasks, x.shape[-1], self.out_dim),
+            (self.num_skills, x.shape[-1], self.out_dim),
         )
-        bias = self.param("head_bias", nn.initializers.zeros, (self.num_tasks, self.out_dim))
+        bias = self.param("head_bias", nn.initializers.zeros, (self.num_skills, self.out_dim))
         all_heads = jnp.einsum("bh,tho->bto", x, kernel) + bias  # (B, T, out)
-        return jnp.take_along_axis(all_heads, task_id[:, None, None], axis=1)[:, 0]
+        return jnp.take_along_axis(all_heads, skill_id[:, None, None], axis=1)[:, 0]
 
 
 class Actor(nn.Module):
-    """Gaussian policy head. ``apply(params, obs (B,O), task_id (B,)) -> (mean (B,A), log_std (B,A))``.
+    """Gaussian policy head. ``apply(params, obs (B,O), skill_id (B,)) -> (mean (B,A), log_std (B,A))``.
 
     ``log_std`` is clipped to ``[log_std_min, log_std_max]``; the action is ``tanh`` of a sample.
     """
@@ -156,18 +156,18 @@ class Actor(nn.Module):
     config: NetworkConfig
 
     @nn.compact
-    def __call__(self, obs: jax.Array, task_id: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, obs: jax.Array, skill_id: jax.Array) -> tuple[jax.Array, jax.Array]:
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
         out = TaskMLP(
             cfg.hidden,
             2 * cfg.action_dim,
-            cfg.num_tasks,
+            cfg.num_skills,
             cfg.conditioning,
             cfg.activation,
             layer_norm=cfg.layer_norm == "both",
             name="mlp",
-        )(obs, task_id)
+        )(obs, skill_id)
         mean, log_std = jnp.split(out, 2, axis=-1)
         return mean, jnp.clip(log_std, cfg.log_std_min, cfg.log_std_max)
 
@@ -186,7 +186,7 @@ def critic_ensemble(module: type[nn.Module], num_critics: int) -> type[nn.Module
 
 
 class Critic(nn.Module):
-    """Twin Q-network. ``apply(params, obs (B,O), action (B,A), task_id (B,)) -> q (2, B)``.
+    """Twin Q-network. ``apply(params, obs (B,O), action (B,A), skill_id (B,)) -> q (2, B)``.
 
     The two critics are independent MLPs (separate initialisations) stacked on the leading axis of every
     parameter (``params["q"][...]`` has shape ``(2, ...)``) and evaluated with one vmapped call.
@@ -196,19 +196,19 @@ class Critic(nn.Module):
     num_critics: int = 2
 
     @nn.compact
-    def __call__(self, obs: jax.Array, action: jax.Array, task_id: jax.Array) -> jax.Array:
+    def __call__(self, obs: jax.Array, action: jax.Array, skill_id: jax.Array) -> jax.Array:
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
         chex.assert_shape(action, (obs.shape[0], cfg.action_dim))
         q = critic_ensemble(TaskMLP, self.num_critics)(
             cfg.hidden,
             1,
-            cfg.num_tasks,
+            cfg.num_skills,
             cfg.conditioning,
             cfg.activation,
             layer_norm=cfg.layer_norm != "none",
             name="q",
-        )(jnp.concatenate([obs, action], axis=-1), task_id)
+        )(jnp.concatenate([obs, action], axis=-1), skill_id)
         return q[..., 0]
 
 
@@ -271,12 +271,12 @@ def networks_from_apply(
 ) -> Networks:
     """Build `Networks` from init/apply functions, deriving the tanh-Gaussian action helpers."""
 
-    def sample_action(actor_params, obs, task_id, key):
-        mean, log_std = actor_apply(actor_params, obs, task_id)
+    def sample_action(actor_params, obs, skill_id, key):
+        mean, log_std = actor_apply(actor_params, obs, skill_id)
         return sample_tanh_gaussian(mean, log_std, key)
 
-    def deterministic_action(actor_params, obs, task_id):
-        mean, _ = actor_apply(actor_params, obs, task_id)
+    def deterministic_action(actor_params, obs, skill_id):
+        mean, _ = actor_apply(actor_params, obs, skill_id)
         return squash(mean)
 
     return Networks(actor_init, critic_init, actor_apply, critic_apply, sample_action, deterministic_action)

@@ -4,7 +4,7 @@
 - compositional layers: `jaxmeta.agents.paco.layers`
 - `PaCoConfig`, `PaCoActor`, `PaCoCritic`, `make_paco_networks`: `jaxmeta.agents.paco.networks`
 - w access, mask-out, w-reset, counters: `jaxmeta.agents.paco.reset`
-- `PaCoState`, `PaCoSAC`, `make_paco_sac`, `extreme_task_loss`: `jaxmeta.agents.paco.sac`
+- `PaCoState`, `PaCoSAC`, `make_paco_sac`, `extreme_skill_loss`: `jaxmeta.agents.paco.sac`
 - `PaCoOptions`, `validate_paco_options`, `resolve_task_weights`, `initial_task_probabilities`:
   `jaxmeta.agents.paco.options`
 - TaCo task sampling (`task_probabilities`, `allocate_tasks`, ...): `jaxmeta.agents.taco.sampling`
@@ -50,7 +50,7 @@ from jaxmeta.agents.paco.reset import (
     get_w,
     loss_mask,
     merge_shared_w,
-    per_task_mean,
+    per_skill_mean,
     reset_coefficients,
     reset_params_w,
     reset_w,
@@ -59,7 +59,7 @@ from jaxmeta.agents.paco.reset import (
     sync_shared_w,
     update_counters,
 )
-from jaxmeta.agents.paco.sac import PaCoSAC, PaCoState, extreme_task_loss, make_paco_sac
+from jaxmeta.agents.paco.sac import PaCoSAC, PaCoState, extreme_skill_loss, make_paco_sac
 from jaxmeta.agents.taco.sampling import (
     TACO_MT10_DOUBLED,
     TASK_SCHEMES,
@@ -100,7 +100,7 @@ __all__ = [
     "allocate_tasks",
     "check_network_options",
     "compositional_matmul",
-    "extreme_task_loss",
+    "extreme_skill_loss",
     "get_w",
     "group_tasks_dbscan",
     "he_truncated_normal",
@@ -110,7 +110,7 @@ __all__ = [
     "make_paco_networks",
     "make_paco_sac",
     "merge_shared_w",
-    "per_task_mean",
+    "per_skill_mean",
     "reset_coefficients",
     "reset_params_w",
     "reset_w",

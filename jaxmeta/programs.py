@@ -78,7 +78,7 @@ def _pool_parts(env) -> list[Callable[[], Any]]:
     New function objects on every call: JAX's tracing and lowering caches are keyed (weakly) on the
     function, and their entries keep the lowered module, hence its compiled executable, alive while the
     function lives. The functions that are compiled must therefore be referenced by nothing else."""
-    if not hasattr(env, "group_reset_pool"):  # (TaskIdEnv forwards these to the env it wraps)
+    if not hasattr(env, "group_reset_pool"):  # (SkillIdEnv forwards these to the env it wraps)
         return []
     return [lambda gi=gi: env.group_reset_pool(gi, env.group_tasks(gi)) for gi in range(env.num_physics_groups)]
 

@@ -1,8 +1,8 @@
-"""On-device replay buffers as pure functions: uniform, task-balanced and prioritized (PER).
+"""On-device replay buffers as pure functions: uniform, skill-balanced and prioritized (PER).
 
 A buffer is a frozen dataclass of pure functions over a state pytree (flashbax style)::
 
-    buf = make_replay(capacity=1_000_000, num_tasks=10, kind="prioritized")
+    buf = make_replay(capacity=1_000_000, num_skills=10, kind="prioritized")
     state = buf.init(example_transition)                      # arrays (capacity, ...) preallocated
     state = buf.add(state, transitions)                        # leading axis (E,)
     batch, info = buf.sample(state, key, 1280)                 # batch: (B, ...); info.indices/weights (B,)
@@ -12,10 +12,10 @@ Everything is jit-able; `batch_size` is a Python int (static: ``jax.jit(buf.samp
 No state lives in Python, so the state can be donated (``jax.jit(buf.add, donate_argnums=0)``): do so,
 otherwise XLA copies the whole item storage on every `add`.
 
-Items are any pytree of arrays whose leading axis is the item axis; one leaf (``task_field``, a field
-name / dict key, or a callable ``items -> (E,) int``) is the integer task id in ``[0, num_tasks)``.
+Items are any pytree of arrays whose leading axis is the item axis; one leaf (``skill_field``, a field
+name / dict key, or a callable ``items -> (E,) int``) is the integer skill id in ``[0, num_skills)``.
 Ids outside that range are stored and sampled by ``uniform``/``prioritized``, but are not counted in
-``task_counts`` and never drawn by ``balanced``.
+``skill_counts`` and never drawn by ``balanced``.
 
 Storage is one circular buffer for all kinds: slot ``insert_pos`` is written next; after K adds the
 buffer holds the last ``min(K, capacity)`` items, slots ``[0, size)`` are occupied.
@@ -23,11 +23,11 @@ buffer holds the last ``min(K, capacity)`` items, slots ``[0, size)`` are occupi
 Kinds (``sample`` semantics):
 
 - ``uniform``: indices uniform over the ``size`` stored items. Weights are ones.
-- ``balanced``: let K be the number of tasks with at least one stored item. Sample b is given task
-  ``active[(b + o) mod K]`` for a random rotation o, so every task with data gets ``floor(B/K)`` or
-  ``ceil(B/K)`` samples (exactly ``B/K`` when K divides B, e.g. ``B/num_tasks`` once all tasks have
-  data), tasks with no data never appear, and within a task the item is uniform over its stored items.
-  ``batch_size`` need not be a multiple of ``num_tasks``. Weights are ones.
+- ``balanced``: let K be the number of skills with at least one stored item. Sample b is given skill
+  ``active[(b + o) mod K]`` for a random rotation o, so every skill with data gets ``floor(B/K)`` or
+  ``ceil(B/K)`` samples (exactly ``B/K`` when K divides B, e.g. ``B/num_skills`` once all skills have
+  data), skills with no data never appear, and within a skill the item is uniform over its stored items.
+  ``batch_size`` need not be a multiple of ``num_skills``. Weights are ones.
 - ``prioritized``: stratified sampling (Schaul et al. 2016): B equal strata of the total mass, one
   draw in each, ``P(i) = p_i^alpha / sum_k p_k^alpha``. Weights ``w_i = (N P(i))^-beta / max_batch w``
   with N = ``size``; ``beta`` is annealed linearly from ``beta_start`` to ``beta_end`` over
@@ -43,9 +43,9 @@ formula above without forming ``N P(i)``. Stored items always have a leaf >= the
 so empty slots (leaf 0) can never be drawn and stored ones always can.
 
 Balanced sampling uses the same heap idea on integer counts: slots are grouped in blocks of 64; a heap
-over blocks stores per-task item counts (``(2 Pb, num_tasks)`` int32, 6.5 MB for 1e6 slots x 50 tasks).
-A draw picks rank r uniform in ``[0, count_t)``, descends the heap by the counts of task t to a block,
-and takes the r-th slot of task t inside the block: O(log(capacity/64) + 64) per sample.
+over blocks stores per-skill item counts (``(2 Pb, num_skills)`` int32, 6.5 MB for 1e6 slots x 50 skills).
+A draw picks rank r uniform in ``[0, count_t)``, descends the heap by the counts of skill t to a block,
+and takes the r-th slot of skill t inside the block: O(log(capacity/64) + 64) per sample.
 
 Why `add` and `set_priorities` are written as they are (in-place updates, one-key sorts): docs/replay.md.
 """
@@ -95,22 +95,22 @@ _TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32: floor of a 
 # ----------------------------------------------------------------------------------------- state types
 @struct.dataclass
 class ReplayState:
-    """Buffer state (a pytree; donate it). C = capacity, T = num_tasks.
+    """Buffer state (a pytree; donate it). C = capacity, T = num_skills.
 
     items:         the item pytree, every leaf (C, ...).
-    task_ids:      (C,) int32 task id of each slot, -1 for never-written slots.
-    task_counts:   (T,) int32 number of stored items per task.
+    skill_ids:      (C,) int32 skill id of each slot, -1 for never-written slots.
+    skill_counts:   (T,) int32 number of stored items per skill.
     size:          () int32 number of stored items (occupied slots are [0, size)).
     insert_pos:    () int32 slot written next.
     step:          () int32 number of `set_priorities` calls (drives the PER beta schedule).
     max_priority:  () f32 largest priority ever set (initial 1.0); new PER items get it.
     priority_tree: (2P,) f32 heap of p^alpha (prioritized only, else None).
-    count_tree:    (2Pb, T) int32 heap of per-task counts over 64-slot blocks (balanced only, else None).
+    count_tree:    (2Pb, T) int32 heap of per-skill counts over 64-slot blocks (balanced only, else None).
     """
 
     items: Any
-    task_ids: jax.Array
-    task_counts: jax.Array
+    skill_ids: jax.Array
+    skill_counts: jax.Array
     size: jax.Array
     insert_pos: jax.Array
     step: jax.Array
@@ -141,8 +141,8 @@ class ReplayBuffer:
     set_priorities(state, indices (B,), td_errors (B,)) -> state   (no-op unless prioritized)
     can_sample(state, batch_size) -> () bool
     beta(state) -> () f32 current IS exponent (prioritized schedule; defined for every kind)
-    sample_in_tasks(state, key, task_ids (B,)) -> (items, SampleInfo)   (balanced only: one item of
-        each given task, uniform within the task; TaCo's task-weighted batches)
+    sample_in_skills(state, key, skill_ids (B,)) -> (items, SampleInfo)   (balanced only: one item of
+        each given skill, uniform within the skill; TaCo's skill-weighted batches)
     """
 
     init: Callable[[Any], ReplayState]
@@ -152,9 +152,9 @@ class ReplayBuffer:
     can_sample: Callable[[ReplayState, Any], jax.Array]
     beta: Callable[[ReplayState], jax.Array]
     capacity: int
-    num_tasks: int
+    num_skills: int
     kind: str
-    sample_in_tasks: Callable[[ReplayState, jax.Array, jax.Array], tuple[Any, SampleInfo]] | None = None
+    sample_in_skills: Callable[[ReplayState, jax.Array, jax.Array], tuple[Any, SampleInfo]] | None = None
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -193,7 +193,7 @@ def _batch_size_arg(batch_size: Any) -> int:
 # ------------------------------------------------------------------------------------------------ make
 def make_replay(
     capacity: int,
-    num_tasks: int,
+    num_skills: int,
     kind: str = "uniform",
     *,
     alpha: float = 0.6,
@@ -201,24 +201,24 @@ def make_replay(
     beta_end: float = 1.0,
     beta_steps: int = 1_000_000,
     eps: float = 1e-6,
-    task_field: Union[str, Callable[[Any], Any]] = "task_id",
+    skill_field: Union[str, Callable[[Any], Any]] = "skill_id",
 ) -> ReplayBuffer:
     """Make a replay buffer (see module docstring for semantics).
 
     Args:
       capacity: number of item slots, 1 <= capacity <= 2**30.
-      num_tasks: number of task ids (>= 1); ids live in [0, num_tasks).
+      num_skills: number of skill ids (>= 1); ids live in [0, num_skills).
       kind: "uniform", "balanced" or "prioritized".
       alpha: PER exponent in [0, 1] (0 = uniform over stored items).
       beta_start, beta_end: IS exponent schedule endpoints, in [0, 1].
       beta_steps: number of `set_priorities` calls over which beta goes linearly start -> end (>= 1).
       eps: > 0, added to |td| so no stored item has priority 0.
-      task_field: attribute / key name of the int task id in an item, or a callable items -> ids.
+      skill_field: attribute / key name of the int skill id in an item, or a callable items -> ids.
     Raises:
       ValueError naming the offending value, before anything is traced or compiled.
     """
     capacity = _int_arg("capacity", capacity, 1, MAX_CAPACITY)
-    num_tasks = _int_arg("num_tasks", num_tasks, 1)
+    num_skills = _int_arg("num_skills", num_skills, 1)
     if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     alpha = _float_arg("alpha", alpha, 0.0, 1.0)
@@ -226,13 +226,13 @@ def make_replay(
     beta_end = _float_arg("beta_end", beta_end, 0.0, 1.0)
     beta_steps = _int_arg("beta_steps", beta_steps, 1)
     eps = _float_arg("eps", eps, 0.0, 1e30, lo_open=True)
-    if isinstance(task_field, str):
-        if not task_field:
-            raise ValueError(f"task_field must be a non-empty name or a callable, got {task_field!r}")
-    elif not callable(task_field):
-        raise ValueError(f"task_field must be a field name or a callable, got {task_field!r}")
+    if isinstance(skill_field, str):
+        if not skill_field:
+            raise ValueError(f"skill_field must be a non-empty name or a callable, got {skill_field!r}")
+    elif not callable(skill_field):
+        raise ValueError(f"skill_field must be a field name or a callable, got {skill_field!r}")
 
-    C, T = capacity, num_tasks
+    C, T = capacity, num_skills
     per = kind == "prioritized"
     bal = kind == "balanced"
     depth = tree_depth(C)  # priority heap: P = 2**depth leaves
@@ -242,16 +242,16 @@ def make_replay(
     cdepth = tree_depth(num_blocks)
     Pb = 1 << cdepth
 
-    def task_ids_of(items: Any) -> Any:
-        if callable(task_field):
-            return task_field(items)
+    def skill_ids_of(items: Any) -> Any:
+        if callable(skill_field):
+            return skill_field(items)
         if isinstance(items, Mapping):
-            if task_field not in items:
-                raise ValueError(f"item has no task field {task_field!r}; keys: {sorted(items)}")
-            return items[task_field]
-        if not hasattr(items, task_field):
-            raise ValueError(f"item of type {type(items).__name__} has no task field {task_field!r}")
-        return getattr(items, task_field)
+            if skill_field not in items:
+                raise ValueError(f"item has no skill field {skill_field!r}; keys: {sorted(items)}")
+            return items[skill_field]
+        if not hasattr(items, skill_field):
+            raise ValueError(f"item of type {type(items).__name__} has no skill field {skill_field!r}")
+        return getattr(items, skill_field)
 
     def beta_of(step: jax.Array) -> jax.Array:
         frac = jnp.minimum(step.astype(jnp.float32) / beta_steps, 1.0)
@@ -263,10 +263,10 @@ def make_replay(
         leaves = jax.tree.leaves(example_item)
         if not leaves:
             raise ValueError(f"example_item has no array leaves: {example_item!r}")
-        tid = task_ids_of(example_item)
+        tid = skill_ids_of(example_item)
         if np.shape(tid) != () or not jnp.issubdtype(jnp.result_type(tid), jnp.integer):
             raise ValueError(
-                f"task id of example_item must be an integer scalar, got shape {np.shape(tid)} "
+                f"skill id of example_item must be an integer scalar, got shape {np.shape(tid)} "
                 f"dtype {jnp.result_type(tid)}"
             )
 
@@ -276,8 +276,8 @@ def make_replay(
 
         return ReplayState(
             items=jax.tree.map(alloc, example_item),
-            task_ids=jnp.full((C,), -1, jnp.int32),
-            task_counts=jnp.zeros((T,), jnp.int32),
+            skill_ids=jnp.full((C,), -1, jnp.int32),
+            skill_counts=jnp.zeros((T,), jnp.int32),
             size=jnp.zeros((), jnp.int32),
             insert_pos=jnp.zeros((), jnp.int32),
             step=jnp.zeros((), jnp.int32),
@@ -309,9 +309,9 @@ def make_replay(
         E = leading.pop()
         if E < 1:
             raise ValueError(f"items must have a non-empty leading batch axis, got E={E}")
-        tids = jnp.asarray(task_ids_of(items)).astype(jnp.int32)
+        tids = jnp.asarray(skill_ids_of(items)).astype(jnp.int32)
         if tids.shape != (E,):
-            raise ValueError(f"task ids of items must have shape ({E},), got {tids.shape}")
+            raise ValueError(f"skill ids of items must have shape ({E},), got {tids.shape}")
         tids = jnp.maximum(tids, jnp.iinfo(jnp.int32).min + 1)  # INT32_MIN is reserved (see below)
 
         on = jnp.ones((), bool) if valid is None else jnp.asarray(valid, bool)
@@ -339,15 +339,15 @@ def make_replay(
             state.items,
             items,
         )
-        old = state.task_ids[slots]
+        old = state.skill_ids[slots]
         old_col = jnp.where((old >= 0) & (old < T) & on, old, T)  # T = out of range -> dropped
         new_col = jnp.where((tids >= 0) & (tids < T) & on, tids, T)
-        counts = state.task_counts.at[old_col].add(-1, mode="drop").at[new_col].add(1, mode="drop")
+        counts = state.skill_counts.at[old_col].add(-1, mode="drop").at[new_col].add(1, mode="drop")
         # The written ids depend (trivially: no stored id is INT32_MIN) on the evicted ids read above, so
-        # XLA orders read before write and scatters in place; without it, it copies task_ids (2 x 4 MB
+        # XLA orders read before write and scatters in place; without it, it copies skill_ids (2 x 4 MB
         # per add at capacity 1e6) because nothing else orders the count update before the write.
         written = jnp.where(old == jnp.iinfo(jnp.int32).min, old, tids)
-        task_ids = state.task_ids.at[write].set(written, unique_indices=True, mode="drop")
+        skill_ids = state.skill_ids.at[write].set(written, unique_indices=True, mode="drop")
 
         priority_tree, count_tree = state.priority_tree, state.count_tree
         if per:
@@ -367,7 +367,7 @@ def make_replay(
                     jnp.zeros((Pb, T), jnp.int32)
                     .at[
                         jnp.arange(C, dtype=jnp.int32) // block,
-                        jnp.where((task_ids >= 0) & (task_ids < T), task_ids, T),
+                        jnp.where((skill_ids >= 0) & (skill_ids < T), skill_ids, T),
                     ]
                     .add(1, mode="drop")
                 )
@@ -379,8 +379,8 @@ def make_replay(
 
         return state.replace(
             items=new_items,
-            task_ids=task_ids,
-            task_counts=counts,
+            skill_ids=skill_ids,
+            skill_counts=counts,
             size=jnp.minimum(state.size + n_added, C).astype(jnp.int32),
             insert_pos=((state.insert_pos + n_added) % C).astype(jnp.int32),
             priority_tree=priority_tree,
@@ -410,27 +410,27 @@ def make_replay(
         return idx, weights, probs
 
     def _sample_balanced(state, key, B):
-        counts = state.task_counts
+        counts = state.skill_counts
         has = counts > 0
         K = jnp.maximum(jnp.sum(has.astype(jnp.int32)), 1)
         active = jnp.flatnonzero(has, size=T, fill_value=0).astype(jnp.int32)
         k_rot, k_rank = jax.random.split(key)
         offset = jax.random.randint(k_rot, (), 0, K, dtype=jnp.int32)
         t = active[(jnp.arange(B, dtype=jnp.int32) + offset) % K]
-        idx, cnt = _draw_in_tasks(state, k_rank, t)
+        idx, cnt = _draw_in_skills(state, k_rank, t)
         ones = jnp.ones((B,), jnp.float32)
         probs = 1.0 / (K.astype(jnp.float32) * jnp.maximum(cnt, 1).astype(jnp.float32))
         return idx, ones, probs
 
-    def _draw_in_tasks(state, key, t):
-        """Slot (B,) uniform over the stored items of task ``t[b]`` (balanced kind: count heap), and the
-        task's item count (B,). A task with no stored item gets slot 0."""
+    def _draw_in_skills(state, key, t):
+        """Slot (B,) uniform over the stored items of skill ``t[b]`` (balanced kind: count heap), and the
+        skill's item count (B,). A skill with no stored item gets slot 0."""
         B = t.shape[0]
-        cnt = state.task_counts[t]
+        cnt = state.skill_counts[t]
         r = jax.random.randint(key, (B,), 0, jnp.maximum(cnt, 1), dtype=jnp.int32)
         ct = state.count_tree
 
-        def level(_, carry):  # descend the count heap of task t to the block holding rank r
+        def level(_, carry):  # descend the count heap of skill t to the block holding rank r
             k, r = carry
             left = ct[2 * k, t]
             go_right = r >= left
@@ -439,7 +439,7 @@ def make_replay(
         k, r = jax.lax.fori_loop(0, cdepth, level, (jnp.ones((B,), jnp.int32), r))
         first = (k - Pb) * block
         slots = first[:, None] + jnp.arange(block, dtype=jnp.int32)
-        match = jnp.take(state.task_ids, slots, mode="fill", fill_value=-1) == t[:, None]
+        match = jnp.take(state.skill_ids, slots, mode="fill", fill_value=-1) == t[:, None]
         pos = jnp.argmax(jnp.cumsum(match.astype(jnp.int32), axis=1) > r[:, None], axis=1)
         idx = jnp.where(cnt > 0, first + pos.astype(jnp.int32), 0)
         return idx, cnt
@@ -456,15 +456,15 @@ def make_replay(
         batch = jax.tree.map(lambda x: x[idx], state.items)
         return batch, SampleInfo(indices=idx, weights=weights, probs=probs)
 
-    def sample_in_tasks(state: ReplayState, key: jax.Array, task_ids: jax.Array) -> tuple[Any, SampleInfo]:
-        """Draw one item of each given task, ``task_ids (B,) int32``: uniform over that task's stored
-        items (balanced kind only; the caller chooses the batch composition, e.g. TaCo's task
-        probabilities). A task with no stored item yields an unspecified slot: give only tasks with
-        ``task_counts > 0``. ``SampleInfo.probs`` is ``1 / count`` (within-task), weights are ones."""
+    def sample_in_skills(state: ReplayState, key: jax.Array, skill_ids: jax.Array) -> tuple[Any, SampleInfo]:
+        """Draw one item of each given skill, ``skill_ids (B,) int32``: uniform over that skill's stored
+        items (balanced kind only; the caller chooses the batch composition, e.g. TaCo's skill
+        probabilities). A skill with no stored item yields an unspecified slot: give only skills with
+        ``skill_counts > 0``. ``SampleInfo.probs`` is ``1 / count`` (within-skill), weights are ones."""
         if not bal:
-            raise ValueError(f"sample_in_tasks needs a 'balanced' buffer (per-task count heap), this one is {kind!r}")
-        t = jnp.asarray(task_ids).astype(jnp.int32).reshape(-1)
-        idx, cnt = _draw_in_tasks(state, key, jnp.clip(t, 0, T - 1))
+            raise ValueError(f"sample_in_skills needs a 'balanced' buffer (per-skill count heap), this one is {kind!r}")
+        t = jnp.asarray(skill_ids).astype(jnp.int32).reshape(-1)
+        idx, cnt = _draw_in_skills(state, key, jnp.clip(t, 0, T - 1))
         batch = jax.tree.map(lambda x: x[idx], state.items)
         ones = jnp.ones(t.shape, jnp.float32)
         return batch, SampleInfo(indices=idx, weights=ones, probs=1.0 / jnp.maximum(cnt, 1).astype(jnp.float32))
@@ -493,10 +493,10 @@ def make_replay(
         return state.replace(priority_tree=nodes, max_priority=max_p, step=state.step + 1)
 
     def can_sample(state: ReplayState, batch_size: Any) -> jax.Array:
-        """() bool: at least max(batch_size, 1) stored items (and, for balanced, one counted task)."""
+        """() bool: at least max(batch_size, 1) stored items (and, for balanced, one counted skill)."""
         ok = state.size >= jnp.maximum(jnp.asarray(batch_size, jnp.int32), 1)
         if bal:
-            ok = ok & (jnp.sum(state.task_counts) > 0)
+            ok = ok & (jnp.sum(state.skill_counts) > 0)
         return ok
 
     def beta(state: ReplayState) -> jax.Array:
@@ -511,7 +511,7 @@ def make_replay(
         can_sample=can_sample,
         beta=beta,
         capacity=C,
-        num_tasks=T,
+        num_skills=T,
         kind=kind,
-        sample_in_tasks=sample_in_tasks,
+        sample_in_skills=sample_in_skills,
     )

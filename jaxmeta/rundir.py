@@ -4,7 +4,7 @@ Layout of a run directory (``TrainConfig.out_dir``)::
 
     <run>/config.json           the run's TrainConfig (JSON); marks the directory as a jaxmeta run
     <run>/metrics.csv           one row per (chunk, seed), plus evaluation rows   (jaxmeta.metrics_log)
-    <run>/summary.json          final per-task success, timings
+    <run>/summary.json          final per-skill success, timings
     <run>/learning_curve.png
     <run>/tb/seed_<i>/events.out.tfevents.*.jaxmeta   TensorBoard scalars of metrics.csv (jaxmeta.tensorboard)
     <run>/wandb_run_id          with --wandb: the Weights & Biases run (its own files: <run>/wandb/)
@@ -36,7 +36,7 @@ import time
 import traceback
 from pathlib import Path
 
-from jaxmeta.config import TrainConfig
+from jaxmeta.config import TrainConfig, migrate_config_dict
 from jaxmeta.tensorboard import remove_event_files
 
 __all__ = [
@@ -217,7 +217,7 @@ def latest_step(run_dir: str | os.PathLike) -> int | None:
 
 def config_diff(saved: TrainConfig | dict, current: TrainConfig, ignore=RESUMABLE_FIELDS) -> dict:
     """{field: (saved, current)} of differing fields (nested configs compared field by field)."""
-    a = saved.to_dict() if isinstance(saved, TrainConfig) else saved
+    a = saved.to_dict() if isinstance(saved, TrainConfig) else migrate_config_dict(saved)
     b = current.to_dict()
     out = {}
     for k in sorted(set(a) | set(b)):

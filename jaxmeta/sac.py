@@ -1,8 +1,8 @@
 """Multi-task Soft Actor-Critic as pure functions: losses, Polyak averaging, `make_sac(...).update`.
 
-Conventions (``B`` batch, ``T`` num_tasks, ``E`` number of critics, 2 for `make_networks`):
+Conventions (``B`` batch, ``T`` num_skills, ``E`` number of critics, 2 for `make_networks`):
 
-- Per-task temperature: ``log_alpha (T,)``; sample ``i`` uses ``alpha[task_id[i]]`` everywhere.
+- Per-skill temperature: ``log_alpha (T,)``; sample ``i`` uses ``alpha[skill_id[i]]`` everywhere.
 - Per-sample losses ``l_i`` are reduced with importance weights ``w`` and a 0/1 ``mask``::
 
       loss = sum_i where(m_i, w_i * l_i, 0) / max(sum_i m_i, 1)
@@ -12,8 +12,8 @@ Conventions (``B`` batch, ``T`` num_tasks, ``E`` number of critics, 2 for `make_
   too, metric reductions may differ in the last ulp as XLA folds the constant ones). A masked sample contributes exactly zero
   loss and, through ``jnp.where``, exactly zero gradient (PaCo loss mask-out). The normaliser counts
   unmasked samples, not weights, as in PER (weights are already max-normalised by the buffer).
-  Per-task losses ``(T,)`` use the same formula restricted to a task's samples (0 for a task with no
-  unmasked sample), so ``loss == sum_t per_task[t] * count[t] / max(sum(count), 1)``.
+  Per-skill losses ``(T,)`` use the same formula restricted to a task's samples (0 for a task with no
+  unmasked sample), so ``loss == sum_t per_skill[t] * count[t] / max(sum(count), 1)``.
 - Critic: ``l_i = 0.5 * sum_k (Q_k(s,a) - y)^2`` with the soft target
   ``y = reward_scale * r + discount * d * (min_k Q'_k(s', a') - alpha * log pi(a'|s'))``, ``a' ~ pi(s')``.
 - ``td_error (B,) = mean_k |Q_k(s,a) - y|`` (non-negative, mean over critics), computed for every sample
@@ -22,7 +22,7 @@ Conventions (``B`` batch, ``T`` num_tasks, ``E`` number of critics, 2 for `make_
 - Temperature: ``l_i = -log_alpha[task_i] * (log pi(a|s) + target_entropy)`` (log pi held fixed), so
   alpha decreases when the task's entropy is above target and increases when it is below.
 
-`update` order: critic step -> actor step (against the *updated* critic) -> per-task alpha step (using
+`update` order: critic step -> actor step (against the *updated* critic) -> per-skill alpha step (using
 the log-probs of the actor step, i.e. of the pre-actor-step policy) -> Polyak target update. The
 critic target and the actor loss both use the alpha from before this update. Only the temperatures of
 tasks with at least one unmasked sample in the batch change (Adam momentum would otherwise keep moving
@@ -59,7 +59,7 @@ class SACConfig:
     init_alpha: float = 1.0
     target_entropy: float | None = None  # None -> -action_dim
     reward_scale: float = 1.0
-    num_tasks: int = 1
+    num_skills: int = 1
     learn_alpha: bool = True
     max_grad_norm: float | None = None  # global-norm clip of actor and critic gradients
 
@@ -80,8 +80,8 @@ class SACConfig:
         finite("reward_scale")
         if self.target_entropy is not None:
             finite("target_entropy")
-        if not isinstance(self.num_tasks, int) or isinstance(self.num_tasks, bool) or self.num_tasks < 1:
-            raise ValueError(f"SACConfig.num_tasks must be a positive int, got {self.num_tasks!r}")
+        if not isinstance(self.num_skills, int) or isinstance(self.num_skills, bool) or self.num_skills < 1:
+            raise ValueError(f"SACConfig.num_skills must be a positive int, got {self.num_skills!r}")
         if not isinstance(self.learn_alpha, bool):
             raise ValueError(f"SACConfig.learn_alpha must be a bool, got {self.learn_alpha!r}")
         if self.max_grad_norm is not None and finite("max_grad_norm") <= 0.0:
@@ -98,7 +98,7 @@ class Transition:
 
     obs (B,O) f32, action (B,A) f32 in [-1,1], reward (B,) f32, next_obs (B,O) f32,
     discount (B,) f32: 0 where the episode terminated, 1 otherwise (time-limit truncation bootstraps),
-    task_id (B,) int32.
+    skill_id (B,) int32.
     """
 
     obs: jax.Array
@@ -106,7 +106,7 @@ class Transition:
     reward: jax.Array
     next_obs: jax.Array
     discount: jax.Array
-    task_id: jax.Array
+    skill_id: jax.Array
 
 
 @struct.dataclass
@@ -116,7 +116,7 @@ class SACState:
     actor_params: Params
     critic_params: Params
     target_critic_params: Params
-    log_alpha: jax.Array  # (num_tasks,) f32, one temperature per task
+    log_alpha: jax.Array  # (num_skills,) f32, one temperature per skill
     actor_opt_state: optax.OptState
     critic_opt_state: optax.OptState
     alpha_opt_state: optax.OptState
@@ -130,10 +130,10 @@ class SACState:
 def _assert_batch(batch: Transition) -> int:
     b = batch.reward.shape[0]
     chex.assert_rank([batch.obs, batch.action, batch.next_obs], 2)
-    chex.assert_shape([batch.reward, batch.discount, batch.task_id], (b,))
+    chex.assert_shape([batch.reward, batch.discount, batch.skill_id], (b,))
     chex.assert_equal_shape([batch.obs, batch.next_obs])
     chex.assert_shape(batch.action, (b, None))
-    chex.assert_type(batch.task_id, int)
+    chex.assert_type(batch.skill_id, int)
     return b
 
 
@@ -146,16 +146,16 @@ def _weights_and_mask(weights: jax.Array | None, mask: jax.Array | None, b: int)
 
 
 def weighted_mean(
-    per_sample: jax.Array, weights: jax.Array, mask: jax.Array, task_id: jax.Array, num_tasks: int
+    per_sample: jax.Array, weights: jax.Array, mask: jax.Array, skill_id: jax.Array, num_skills: int
 ) -> tuple[jax.Array, jax.Array]:
-    """``(B,) -> (scalar, per_task (T,))``: sum(where(m, w*l, 0)) / max(sum(m), 1), overall and per task."""
-    chex.assert_equal_shape([per_sample, weights, mask, task_id])
+    """``(B,) -> (scalar, per_skill (T,))``: sum(where(m, w*l, 0)) / max(sum(m), 1), overall and per skill."""
+    chex.assert_equal_shape([per_sample, weights, mask, skill_id])
     contrib = jnp.where(mask, weights * per_sample, 0.0)
     count = mask.astype(per_sample.dtype)
     total = jnp.sum(contrib) / jnp.maximum(jnp.sum(count), 1.0)
-    task_sum = jax.ops.segment_sum(contrib, task_id, num_segments=num_tasks)
-    task_count = jax.ops.segment_sum(count, task_id, num_segments=num_tasks)
-    return total, task_sum / jnp.maximum(task_count, 1.0)
+    skill_sum = jax.ops.segment_sum(contrib, skill_id, num_segments=num_skills)
+    skill_count = jax.ops.segment_sum(count, skill_id, num_segments=num_skills)
+    return total, skill_sum / jnp.maximum(skill_count, 1.0)
 
 
 def _masked_mean(x: jax.Array, mask: jax.Array) -> jax.Array:
@@ -187,30 +187,30 @@ def critic_loss(
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Soft Bellman loss of the critics. Returns ``(loss (), aux)``.
 
-    aux: ``td_error (B,)`` = mean_k |Q_k - y|, ``per_sample (B,)``, ``per_task (T,)``, ``q_mean``,
+    aux: ``td_error (B,)`` = mean_k |Q_k - y|, ``per_sample (B,)``, ``per_skill (T,)``, ``q_mean``,
     ``target_mean`` (scalars, over unmasked samples). Gradients flow into ``critic_params`` only.
     """
     b = _assert_batch(batch)
     weights, mask = _weights_and_mask(weights, mask, b)
-    chex.assert_shape(log_alpha, (config.num_tasks,))
+    chex.assert_shape(log_alpha, (config.num_skills,))
 
-    next_action, next_log_prob = networks.sample_action(actor_params, batch.next_obs, batch.task_id, key)
-    next_q = networks.critic_apply(target_critic_params, batch.next_obs, next_action, batch.task_id)
+    next_action, next_log_prob = networks.sample_action(actor_params, batch.next_obs, batch.skill_id, key)
+    next_q = networks.critic_apply(target_critic_params, batch.next_obs, next_action, batch.skill_id)
     chex.assert_shape(next_q, (None, b))
-    alpha = jnp.exp(log_alpha)[batch.task_id]
+    alpha = jnp.exp(log_alpha)[batch.skill_id]
     next_v = jnp.min(next_q, axis=0) - alpha * next_log_prob
     target = config.reward_scale * batch.reward + config.discount * batch.discount * next_v
     target = jax.lax.stop_gradient(target)
 
-    q = networks.critic_apply(critic_params, batch.obs, batch.action, batch.task_id)
+    q = networks.critic_apply(critic_params, batch.obs, batch.action, batch.skill_id)
     chex.assert_shape(q, (None, b))
     err = q - target[None]
     per_sample = 0.5 * jnp.sum(err**2, axis=0)
-    loss, per_task = weighted_mean(per_sample, weights, mask, batch.task_id, config.num_tasks)
+    loss, per_skill = weighted_mean(per_sample, weights, mask, batch.skill_id, config.num_skills)
     aux = {
         "td_error": jax.lax.stop_gradient(jnp.mean(jnp.abs(err), axis=0)),
         "per_sample": per_sample,
-        "per_task": per_task,
+        "per_skill": per_skill,
         "q_mean": _masked_mean(jnp.mean(q, axis=0), mask),
         "target_mean": _masked_mean(target, mask),
     }
@@ -231,25 +231,25 @@ def actor_loss(
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Policy loss ``alpha * log pi(a|s) - min_k Q_k(s,a)``. Returns ``(loss (), aux)``.
 
-    aux: ``log_prob (B,)`` (stop-gradient; feeds `alpha_loss`), ``per_sample (B,)``, ``per_task (T,)``,
+    aux: ``log_prob (B,)`` (stop-gradient; feeds `alpha_loss`), ``per_sample (B,)``, ``per_skill (T,)``,
     ``entropy`` (scalar, -mean log_prob over unmasked samples). Alpha is held fixed; gradients flow into
     ``actor_params`` only when differentiating w.r.t. the first argument.
     """
     b = _assert_batch(batch)
     weights, mask = _weights_and_mask(weights, mask, b)
-    chex.assert_shape(log_alpha, (config.num_tasks,))
+    chex.assert_shape(log_alpha, (config.num_skills,))
 
-    action, log_prob = networks.sample_action(actor_params, batch.obs, batch.task_id, key)
-    q = networks.critic_apply(critic_params, batch.obs, action, batch.task_id)
+    action, log_prob = networks.sample_action(actor_params, batch.obs, batch.skill_id, key)
+    q = networks.critic_apply(critic_params, batch.obs, action, batch.skill_id)
     chex.assert_shape(q, (None, b))
-    alpha = jax.lax.stop_gradient(jnp.exp(log_alpha))[batch.task_id]
+    alpha = jax.lax.stop_gradient(jnp.exp(log_alpha))[batch.skill_id]
     per_sample = alpha * log_prob - jnp.min(q, axis=0)
-    loss, per_task = weighted_mean(per_sample, weights, mask, batch.task_id, config.num_tasks)
+    loss, per_skill = weighted_mean(per_sample, weights, mask, batch.skill_id, config.num_skills)
     log_prob = jax.lax.stop_gradient(log_prob)
     aux = {
         "log_prob": log_prob,
         "per_sample": per_sample,
-        "per_task": per_task,
+        "per_skill": per_skill,
         "entropy": -_masked_mean(log_prob, mask),
     }
     return loss, aux
@@ -258,27 +258,27 @@ def actor_loss(
 def alpha_loss(
     log_alpha: jax.Array,
     log_prob: jax.Array,
-    task_id: jax.Array,
+    skill_id: jax.Array,
     weights: jax.Array | None = None,
     mask: jax.Array | None = None,
     *,
     target_entropy: float,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Per-task temperature loss ``-log_alpha[task] * (log_prob + target_entropy)``.
+    """Per-skill temperature loss ``-log_alpha[task] * (log_prob + target_entropy)``.
 
-    ``log_alpha (T,)``, ``log_prob (B,)`` (treated as constant), ``task_id (B,)``. Returns
-    ``(loss (), aux)`` with ``per_task (T,)`` losses and ``entropy_per_task (T,)`` (0 for absent tasks).
+    ``log_alpha (T,)``, ``log_prob (B,)`` (treated as constant), ``skill_id (B,)``. Returns
+    ``(loss (), aux)`` with ``per_skill (T,)`` losses and ``entropy_per_skill (T,)`` (0 for absent tasks).
     """
     (b,) = log_prob.shape
-    num_tasks = log_alpha.shape[0]
+    num_skills = log_alpha.shape[0]
     chex.assert_rank(log_alpha, 1)
-    chex.assert_shape(task_id, (b,))
+    chex.assert_shape(skill_id, (b,))
     weights, mask = _weights_and_mask(weights, mask, b)
     log_prob = jax.lax.stop_gradient(log_prob)
-    per_sample = -log_alpha[task_id] * (log_prob + target_entropy)
-    loss, per_task = weighted_mean(per_sample, weights, mask, task_id, num_tasks)
-    _, neg_entropy = weighted_mean(log_prob, jnp.ones_like(weights), mask, task_id, num_tasks)
-    return loss, {"per_task": per_task, "entropy_per_task": -neg_entropy}
+    per_sample = -log_alpha[skill_id] * (log_prob + target_entropy)
+    loss, per_skill = weighted_mean(per_sample, weights, mask, skill_id, num_skills)
+    _, neg_entropy = weighted_mean(log_prob, jnp.ones_like(weights), mask, skill_id, num_skills)
+    return loss, {"per_skill": per_skill, "entropy_per_skill": -neg_entropy}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ class SAC(NamedTuple):
 
     init(key) -> SACState
     update(state, batch, key, weights=None, mask=None) -> (state, metrics, td_error (B,))
-    act(state_or_actor_params, obs (B,O), task_id (B,), key, deterministic=False) -> action (B,A)
+    act(state_or_actor_params, obs (B,O), skill_id (B,), key, deterministic=False) -> action (B,A)
     """
 
     init: Callable[[jax.Array], SACState]
@@ -308,13 +308,13 @@ def make_sac(config: SACConfig, networks: Networks) -> SAC:
     actor_opt = _optimizer(config.actor_lr, config.max_grad_norm)
     critic_opt = _optimizer(config.critic_lr, config.max_grad_norm)
     alpha_opt = optax.adam(config.alpha_lr)
-    num_tasks = config.num_tasks
+    num_skills = config.num_skills
 
     def init(key: jax.Array) -> SACState:
         actor_key, critic_key = jax.random.split(key)
         actor_params = networks.actor_init(actor_key)
         critic_params = networks.critic_init(critic_key)
-        log_alpha = jnp.full((num_tasks,), math.log(config.init_alpha), jnp.float32)
+        log_alpha = jnp.full((num_skills,), math.log(config.init_alpha), jnp.float32)
         return SACState(
             actor_params=actor_params,
             critic_params=critic_params,
@@ -335,7 +335,7 @@ def make_sac(config: SACConfig, networks: Networks) -> SAC:
     ) -> tuple[SACState, Metrics, jax.Array]:
         """One SAC step (critic, actor, alpha, Polyak). Returns (state', metrics, td_error (B,)).
 
-        metrics: scalars, plus ``*_per_task`` entries of shape (num_tasks,).
+        metrics: scalars, plus ``*_per_skill`` entries of shape (num_skills,).
         """
         b = _assert_batch(batch)
         weights, mask = _weights_and_mask(weights, mask, b)
@@ -373,12 +373,12 @@ def make_sac(config: SACConfig, networks: Networks) -> SAC:
         a_updates, actor_opt_state = actor_opt.update(a_grads, state.actor_opt_state, state.actor_params)
         actor_params = optax.apply_updates(state.actor_params, a_updates)
 
-        # per-task temperature
+        # per-skill temperature
         (al_loss, al_aux), al_grads = jax.value_and_grad(alpha_loss, has_aux=True)(
-            state.log_alpha, a_aux["log_prob"], batch.task_id, weights, mask, target_entropy=target_entropy
+            state.log_alpha, a_aux["log_prob"], batch.skill_id, weights, mask, target_entropy=target_entropy
         )
         if config.learn_alpha:
-            present = jax.ops.segment_sum(mask.astype(jnp.float32), batch.task_id, num_segments=num_tasks) > 0
+            present = jax.ops.segment_sum(mask.astype(jnp.float32), batch.skill_id, num_segments=num_skills) > 0
             al_updates, alpha_opt_state = alpha_opt.update(al_grads, state.alpha_opt_state, state.log_alpha)
             log_alpha = state.log_alpha + jnp.where(present, al_updates, 0.0)
         else:
@@ -409,17 +409,17 @@ def make_sac(config: SACConfig, networks: Networks) -> SAC:
             "td_error": _masked_mean(td_error, mask),
             "critic_grad_norm": optax.global_norm(c_grads),
             "actor_grad_norm": optax.global_norm(a_grads),
-            "critic_loss_per_task": c_aux["per_task"],
-            "actor_loss_per_task": a_aux["per_task"],
-            "alpha_per_task": alpha_used,
-            "entropy_per_task": al_aux["entropy_per_task"],
+            "critic_loss_per_skill": c_aux["per_skill"],
+            "actor_loss_per_skill": a_aux["per_skill"],
+            "alpha_per_skill": alpha_used,
+            "entropy_per_skill": al_aux["entropy_per_skill"],
         }
         return new_state, metrics, td_error
 
     def act(
         state_or_actor_params: SACState | Params,
         obs: jax.Array,
-        task_id: jax.Array,
+        skill_id: jax.Array,
         key: jax.Array | None = None,
         deterministic: bool = False,
     ) -> jax.Array:
@@ -431,9 +431,9 @@ def make_sac(config: SACConfig, networks: Networks) -> SAC:
         if isinstance(params, SACState):
             params = params.actor_params
         if deterministic:
-            return networks.deterministic_action(params, obs, task_id)
+            return networks.deterministic_action(params, obs, skill_id)
         if key is None:
             raise ValueError("SAC.act: a PRNG key is required when deterministic=False")
-        return networks.sample_action(params, obs, task_id, key)[0]
+        return networks.sample_action(params, obs, skill_id, key)[0]
 
     return SAC(init=init, update=update, act=act)

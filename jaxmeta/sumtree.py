@@ -32,7 +32,7 @@ def tree_depth(n: int) -> int:
 def sumtree_build(leaves: jax.Array, depth: int) -> jax.Array:
     """Heap (2P, ...) from leaves (n <= P, ...) (zero-padded): node k = node 2k + node 2k+1, root at 1.
 
-    Works for scalar leaves (sum tree) and row leaves (one column per task, count tree)."""
+    Works for scalar leaves (sum tree) and row leaves (one column per skill, count tree)."""
     num_leaves = 1 << depth
     pad = num_leaves - leaves.shape[0]
     level = jnp.concatenate([leaves, jnp.zeros((pad,) + leaves.shape[1:], leaves.dtype)])

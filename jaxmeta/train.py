@@ -28,13 +28,13 @@ One iteration of the run's loop (`lax.fori_loop`; single seed):
 1. ``steps_per_update`` batched env steps, each: action = uniform random in [-1, 1] while
    ``env_steps < warmup_steps`` else a tanh-Gaussian policy sample; ``env.step``; the transition
    ``(obs, action, reward, next_obs = final_obs (true next obs before auto-reset), discount = 1,
-   task_id)`` is added to the replay buffer (Meta-World never terminates; time-limit truncation
+   skill_id)`` is added to the replay buffer (Meta-World never terminates; time-limit truncation
    bootstraps, so the discount is always 1), unless it holds a NaN / inf (metric
    ``nonfinite_transition``, per chunk; the MJX envs never produce one: they zero non-finite actions,
    ``nonfinite_action``, and reset diverged physics, ``physics_nan``).
 2. if ``env_steps >= learning_starts``: ``updates_per_step`` learner updates (a nested scan). The
    learner (`jaxmeta.learner.Learner`, built by the algorithm's `jaxmeta.config.AlgoSpec`) samples its
-   own batch: for SAC / PaCo one batch (uniform / task-balanced / prioritized with IS weights) and, for
+   own batch: for SAC / PaCo one batch (uniform / skill-balanced / prioritized with IS weights) and, for
    PER, writes back priorities ``|TD| + eps``.
 
 Warm-up and learning flags come from the step counter, which is identical across seeds, so in the
@@ -159,7 +159,7 @@ def make_env(config: TrainConfig, envs_per_skill: int):
         config.benchmark,
         split=config.split,
         task_indices=config.task_indices,
-        task_ids=config.task_ids,
+        skill_ids=config.skill_ids,
         envs_per_skill=envs_per_skill,
         max_path_length=config.max_path_length,
         seed=config.seed,
@@ -184,7 +184,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         raise RuntimeError(f"env skills {env.skills} != config skills {cfg.skills}")
     buffer = make_replay(
         cfg.buffer_capacity,
-        cfg.num_tasks,
+        cfg.num_skills,
         cfg.replay_kind,
         alpha=cfg.per_alpha,
         beta_start=cfg.per_beta,
@@ -201,7 +201,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
 
     learner = ALGOS[cfg.algo].make_learner(cfg, buffer, _constrain_batch)
     networks = learner.networks
-    N, A, T = env.num_envs, env.action_size, cfg.num_tasks
+    N, A, T = env.num_envs, env.action_size, cfg.num_skills
     U, K = cfg.updates_per_step, cfg.steps_per_update
 
     # ---------------------------------------------------------------------------------- init
@@ -216,7 +216,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             reward=jnp.zeros((), jnp.float32),
             next_obs=jnp.zeros((env.observation_size,), jnp.float32),
             discount=jnp.zeros((), jnp.float32),
-            task_id=jnp.zeros((), jnp.int32),
+            skill_id=jnp.zeros((), jnp.int32),
         )
         return TrainState(
             agent=learner.init(k_agent),
@@ -248,15 +248,15 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         add the transition to the replay. Evaluating: the deterministic policy tanh(mean), nothing stored."""
         ts, ep = carry
         key, k_act = jax.random.split(ts.key)
-        obs, task_id = ts.env.obs, ts.env.task_id
+        obs, skill_id = ts.env.obs, ts.env.skill_id
         explore = lambda: jax.lax.cond(  # noqa: E731
             warm,
             lambda: jax.random.uniform(k_act, (N, A), jnp.float32, -1.0, 1.0),
-            (lambda: learner.act(ts.agent, obs, task_id, k_act, ts.env_steps))
+            (lambda: learner.act(ts.agent, obs, skill_id, k_act, ts.env_steps))
             if learner.act is not None
-            else (lambda: networks.sample_action(learner.actor_params(ts.agent), obs, task_id, k_act)[0]),
+            else (lambda: networks.sample_action(learner.actor_params(ts.agent), obs, skill_id, k_act)[0]),
         )
-        exploit = lambda: networks.deterministic_action(learner.actor_params(ts.agent), obs, task_id)  # noqa: E731
+        exploit = lambda: networks.deterministic_action(learner.actor_params(ts.agent), obs, skill_id)  # noqa: E731
         action = _branch(evaluating, exploit, explore)
         new = _env_step(env, ts.env, action)  # the program's only env step
         transition = Transition(
@@ -265,7 +265,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             reward=new.reward,
             next_obs=new.final_obs,
             discount=jnp.ones((N,), jnp.float32),
-            task_id=task_id,
+            skill_id=skill_id,
         )
         # a transition with a NaN / inf anywhere (a custom env's; the MJX envs sanitise theirs) is not stored
         finite = _finite_rows(transition)
@@ -275,9 +275,9 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             replay = buffer.add(ts.replay, transition, valid=finite & jnp.logical_not(evaluating))
         ret = ts.episode_return + new.reward
         done = new.done
-        seg = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), task_id, num_segments=T)  # noqa: E731
+        seg = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), skill_id, num_segments=T)  # noqa: E731
         # evaluation: the first E_eval episodes of every skill count (instance i's k-th episode is the skill's
-        # episode k * envs_per_skill + i); per env skill (not task id), as metaworld reports them
+        # episode k * envs_per_skill + i); per env skill (not skill id), as metaworld reports them
         counted = done & (ep * n + instance < E_eval)
         seg_skill = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), env_skill, num_segments=S_env)  # noqa: E731
         stats = {
@@ -408,10 +408,10 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         sp, rp = stats["eval_success"] / count, stats["eval_return"] / count
         return {
             "success": jnp.mean(sp),
-            "success_per_task": sp,
+            "success_per_skill": sp,
             "return": jnp.mean(rp),
-            "return_per_task": rp,
-            "episodes_per_task": stats["eval_count"],
+            "return_per_skill": rp,
+            "episodes_per_skill": stats["eval_count"],
         }
 
     def _summarize(ts: TrainState, stats: Metrics, m: Metrics, n_learn: jax.Array) -> Metrics:
@@ -421,7 +421,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             "updates": ts.updates,
             "episodes": ts.episodes,
             "reward": jnp.sum(stats["reward"]) / (cfg.iters_per_chunk * K * N),
-            "reward_per_task": stats["reward"] / (cfg.iters_per_chunk * K * cfg.envs_per_skill),
+            "reward_per_skill": stats["reward"] / (cfg.iters_per_chunk * K * cfg.envs_per_skill),
             "finished": jnp.sum(stats["finished"]),
             "physics_nan": stats["physics_nan"],
             "nonfinite_action": stats["nonfinite_action"],
@@ -430,7 +430,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         fin, fin_t = jnp.sum(stats["finished"]), stats["finished"]
         out["episode_return"] = jnp.where(fin > 0, jnp.sum(stats["return"]) / jnp.maximum(fin, 1), nan)
         out["episode_success"] = jnp.where(fin > 0, jnp.sum(stats["success"]) / jnp.maximum(fin, 1), nan)
-        out["episode_success_per_task"] = jnp.where(fin_t > 0, stats["success"] / jnp.maximum(fin_t, 1), nan)
+        out["episode_success_per_skill"] = jnp.where(fin_t > 0, stats["success"] / jnp.maximum(fin_t, 1), nan)
         for k, v in m.items():
             out[k] = jnp.where(n_learn > 0, v / jnp.maximum(n_learn, 1), nan)
         if learner.state_metrics is not None:  # read from the state at the end of the chunk

@@ -85,12 +85,12 @@ def test_reset_contract_and_seeding(venv, goals):
     for k, dtype in [
         ("success", np.bool_),
         ("episode_success", np.bool_),
-        ("task_id", np.int32),
+        ("skill_id", np.int32),
         ("task_index", np.int32),
     ]:
         assert info[k].shape == (N,) and info[k].dtype == dtype, k
         assert info[f"_{k}"].all()
-    assert not info["success"].any() and (info["task_id"] == 0).all()
+    assert not info["success"].any() and (info["skill_id"] == 0).all()
     np.testing.assert_allclose(obs[:, 36:39], goals[info["task_index"]], atol=1e-6)
     obs2, info2 = venv.reset(seed=3)
     np.testing.assert_array_equal(obs, obs2)
@@ -115,7 +115,7 @@ def test_random_actions_same_step_autoreset(venv, goals):
         assert nobs.shape == (N, 39) and nobs.dtype == np.float32 and venv.observation_space.contains(nobs)
         assert reward.shape == (N,) and reward.dtype == np.float64 and np.isfinite(reward).all()
         assert term.dtype == np.bool_ and trunc.dtype == np.bool_ and not term.any()
-        assert info["success"].dtype == np.bool_ and (info["task_id"] == 0).all()
+        assert info["success"].dtype == np.bool_ and (info["skill_id"] == 0).all()
         assert not info["physics_nan"].any() and not info["nonfinite_action"].any()
         assert info["next_obs"].shape == (N, 39)
         # goals of the previous tasks are seen in next_obs, of the current ones in obs
@@ -126,7 +126,7 @@ def test_random_actions_same_step_autoreset(venv, goals):
             assert info["_final_obs"].all() and info["_final_info"].all()
             for i in range(N):
                 np.testing.assert_array_equal(info["final_obs"][i], info["next_obs"][i])
-            assert set(info["final_info"]) >= {"success", "episode_success", "task_id", "_success"}
+            assert set(info["final_info"]) >= {"success", "episode_success", "skill_id", "_success"}
             # the new episode starts from the reset pose (reach: the same hand and gripper for every task)
             np.testing.assert_allclose(nobs[:, :4], reset_arm, atol=1e-6)
             assert not np.allclose(nobs[:, :3], info["next_obs"][:, :3])
@@ -167,9 +167,9 @@ def test_gymnasium_vector_wrappers(venv):
 
     lenv = DictInfoToList(venv)
     _, infos = lenv.reset(seed=0)
-    assert isinstance(infos, list) and len(infos) == N and set(infos[0]) >= {"success", "task_id"}
+    assert isinstance(infos, list) and len(infos) == N and set(infos[0]) >= {"success", "skill_id"}
     _, _, _, _, infos = lenv.step(lenv.action_space.sample())
-    assert infos[2]["task_id"] == 0 and infos[2]["next_obs"].shape == (39,)
+    assert infos[2]["skill_id"] == 0 and infos[2]["next_obs"].shape == (39,)
 
 
 # ------------------------------------------------------------------------------ CleanRL-style SAC
@@ -278,11 +278,11 @@ def test_cleanrl_style_sac_loop_runs(venv):
 
 @pytest.mark.slow
 def test_two_skills_task_ids_and_spaces():
-    """Two MT10 skills: sub-envs skill-major, task_id the skill's index, the observation space spanning both."""
+    """Two MT10 skills: sub-envs skill-major, skill_id the skill's index, the observation space spanning both."""
     env = gym_vector_env("MT10", 2, seed=0, max_path_length=5, skills=["reach-v3", "push-v3"])
     assert env.num_envs == 4 and env.skills == ("reach-v3", "push-v3")
     obs, info = env.reset(seed=0)
-    np.testing.assert_array_equal(info["task_id"], [0, 0, 1, 1])
+    np.testing.assert_array_equal(info["skill_id"], [0, 0, 1, 1])
     assert env.observation_space.contains(obs)
     goals = np.asarray(envs.benchmark("MT10").train_tasks["reach-v3"][:, 3:6], np.float32)
     np.testing.assert_allclose(obs[:2, 36:39], goals[info["task_index"][:2]], atol=1e-6)  # reach rows
@@ -290,4 +290,4 @@ def test_two_skills_task_ids_and_spaces():
     for t in range(1, 11):
         obs, _, term, trunc, info = env.step(env.action_space.sample())
         assert env.observation_space.contains(obs) and not term.any() and trunc.all() == (t % 5 == 0)
-        np.testing.assert_array_equal(info["task_id"], [0, 0, 1, 1])
+        np.testing.assert_array_equal(info["skill_id"], [0, 0, 1, 1])

@@ -91,10 +91,10 @@ def test_single_skill_rand_vecs_bitwise(name, seed):
     assert b.name == name and b.seed == seed
     if name.startswith("MT1"):
         assert b.test_skills == () and b.test_tasks == {} and b.partially_observable is False
-        assert b.num_tasks == 50
+        assert b.num_skills == 50
     else:
         assert b.train_skills == b.test_skills == ("pick-place-v3",) and b.partially_observable is True
-        assert b.num_tasks == 100
+        assert b.num_skills == 100
         assert not np.array_equal(b.train_tasks["pick-place-v3"], b.test_tasks["pick-place-v3"])
 
 
@@ -102,7 +102,7 @@ def test_single_skill_rand_vecs_bitwise(name, seed):
 def test_mt10_rand_vecs_bitwise(seed, monkeypatch):
     b = _assert_same("MT10", seed, monkeypatch)
     assert b.train_skills == B.MT10_SKILLS and b.skills == B.MT10_SKILLS
-    assert b.partially_observable is False and b.num_tasks == 500
+    assert b.partially_observable is False and b.num_skills == 500
     assert b.task_index("reach-v3") == 0 and b.task_index("window-close-v3") == 9
     with pytest.raises(ValueError, match="not in benchmark"):
         b.task_index("sweep-v3")

@@ -169,7 +169,7 @@ def test_split_env_equals_the_single_module_env():
         assert bool(s2.done.all()) == (i == 2)
     for f in ("obs", "final_obs", "reward"):
         np.testing.assert_allclose(np.asarray(getattr(s1, f)), np.asarray(getattr(s2, f)), atol=1e-5, err_msg=f)
-    for f in ("done", "success", "episode_success", "task_id"):
+    for f in ("done", "success", "episode_success", "skill_id"):
         np.testing.assert_array_equal(np.asarray(getattr(s1, f)), np.asarray(getattr(s2, f)), err_msg=f)
     for i1, i2 in zip(s1.task_index, s2.task_index):
         np.testing.assert_array_equal(np.asarray(i1), np.asarray(i2))

@@ -1,4 +1,4 @@
-"""Per-task settle tables (envs.settle.task_settled_states) and their lookup at reset (task_settle.from_table)."""
+"""Per-skill settle tables (envs.settle.task_settled_states) and their lookup at reset (task_settle.from_table)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _metaworld_settle(rand_vec):
     return captured[-1]
 
 
-def test_table_is_metaworlds_settle_per_task():
+def test_table_is_metaworlds_settle_per_skill():
     tasks = _tasks(3)
     table = task_settled_states(SKILL, tasks)
     assert table["rand_vec"].dtype == np.float32 and table["rand_vec"].shape == tasks.shape

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
 import json
+import re
 
 import jax
 import numpy as np
@@ -87,6 +88,37 @@ def test_resume_after_a_crash_mid_run(runs, tmp_path):
     assert latest_step(c) == 320
     s = train(cfg_at(c), progress=False, resume=True)
     assert s["resumed_from_chunk"] == 2
+    assert metrics_rows(c) == metrics_rows(a)
+
+
+#: today's name -> the name runs were saved with before the task -> skill renames (issue 18)
+_OLD_NAMES = {
+    "config": {"conditioning_skills": "task_skills", "num_skills": "num_tasks"},
+    "meta": {"skill_id": "task_id", "skill_ids": "task_ids", "skill_counts": "task_counts"},
+}
+
+
+def test_a_run_saved_before_the_task_to_skill_renames_resumes_identically(runs, tmp_path):
+    """config.json and checkpoints written with the old names (config ``task_skills``, ``network.num_tasks``;
+    state key paths ``.task_id``, ``.task_ids``, ``.task_counts``) resume to the uninterrupted run's rows."""
+    a, _, _, _ = runs
+    c = tmp_path / "c"
+    train(cfg_at(c), progress=False, max_chunks=3)
+    files = {
+        "config": [c / "config.json", *c.glob("checkpoints/*/config/metadata")],
+        "meta": [*c.glob("checkpoints/*/meta/metadata")],
+    }
+    for kind, paths in files.items():
+        assert paths
+        for f in paths:
+            text = f.read_text()
+            old = text
+            for new_name, old_name in _OLD_NAMES[kind].items():
+                old = re.sub(rf"\b{new_name}\b", old_name, old)
+            assert old != text and all(n not in old for n in _OLD_NAMES[kind]), f
+            f.write_text(old)
+    s = train(cfg_at(c), progress=False, resume=True)
+    assert s["resumed_from_chunk"] == 3
     assert metrics_rows(c) == metrics_rows(a)
 
 
@@ -187,7 +219,7 @@ def test_config_json_written(runs):
     saved = json.loads((a / "config.json").read_text())
     assert TrainConfig.from_dict(saved) == cfg_at(a)
     summary = json.loads((a / "summary.json").read_text())
-    assert set(summary["final_eval"]["success_per_task"]) == {"toy-0", "toy-1"}
+    assert set(summary["final_eval"]["success_per_skill"]) == {"toy-0", "toy-1"}
     assert summary["timings_s"]["compile"]["run"] >= 0 and summary["timings_s"]["to_first_step"] > 0
     assert (a / "learning_curve.png").stat().st_size > 1000
 

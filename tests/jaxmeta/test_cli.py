@@ -156,7 +156,7 @@ def test_presets():
         20_000_000,
         500,
     )
-    assert m.sac.actor_lr == m.sac.critic_lr == 3e-4 and m.sac.discount == 0.99 and m.network.num_tasks == 10
+    assert m.sac.actor_lr == m.sac.critic_lr == 3e-4 and m.sac.discount == 0.99 and m.network.num_skills == 10
 
 
 def test_tiny_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
@@ -298,7 +298,7 @@ def saved_finetune_run(tmp_path, saved_run):
     src = load_config(saved_run)
     out = tmp_path / "ft"
     ft = FinetuneConfig(
-        source=str(saved_run.resolve()), step=160, source_benchmark=src.benchmark, source_skills=src.task_space
+        source=str(saved_run.resolve()), step=160, source_benchmark=src.benchmark, source_skills=src.skill_space
     )
     return _fake_run(out, src.replace(finetune=ft, warmup_steps=0, checkpoint_every=0, out=str(out)))
 

@@ -166,11 +166,11 @@ def test_table_equals_jaxmeta_evaluation(toy_run, step, capsys, monkeypatch):
     cfg = pol["config"]
     ev = jax.jit(make_evaluate(make_env(cfg, 6), ALGOS[cfg.algo].make_learner(cfg).networks, cfg.max_path_length))
     ev = jax.device_get(ev(pol["actor_params"], jax.random.PRNGKey(3)))
-    np.testing.assert_allclose(res.success, ev["success_per_task"], atol=1e-6)
-    np.testing.assert_allclose(res.returns, ev["return_per_task"], rtol=1e-5)
+    np.testing.assert_allclose(res.success, ev["success_per_skill"], atol=1e-6)
+    np.testing.assert_allclose(res.returns, ev["return_per_skill"], rtol=1e-5)
     ec = evaluate_checkpoint(str(toy_run), episodes=6, seed=3, step=step)
     assert ec["step"] == (step or 20000)
-    np.testing.assert_allclose([ec["success_per_task"][s] for s in res.skills], res.success, atol=1e-6)
+    np.testing.assert_allclose([ec["success_per_skill"][s] for s in res.skills], res.success, atol=1e-6)
 
     table = _table(out)
     assert table == {

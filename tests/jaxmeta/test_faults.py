@@ -377,7 +377,7 @@ def test_a_non_finite_update_is_not_applied_and_counted():
         reward=jnp.zeros(()),
         next_obs=jnp.zeros(3),
         discount=jnp.ones(()),
-        task_id=jnp.zeros((), jnp.int32),
+        skill_id=jnp.zeros((), jnp.int32),
     )
     items = jax.tree.map(lambda x: jnp.broadcast_to(x, (16,) + x.shape), ex).replace(reward=jnp.arange(16.0))
     good = buf.add(buf.init(ex), items)
@@ -481,7 +481,7 @@ def _paco_counters_after(monkeypatch, spike: float | None):
 
         def spiked_step(self, state, actions):
             new = step(self, state, actions)
-            return new.replace(reward=jnp.where(new.task_id == 1, new.reward * spike, new.reward))
+            return new.replace(reward=jnp.where(new.skill_id == 1, new.reward * spike, new.reward))
 
         monkeypatch.setattr(ToyMultiTaskEnv, "step", spiked_step)
     cfg = TrainConfig(
@@ -516,12 +516,12 @@ def test_paco_masks_out_and_resets_only_the_task_whose_loss_spikes(monkeypatch):
 
     calm, ts_calm = _paco_counters_after(monkeypatch, None)
     assert all(float(m["paco_num_masked"]) == 0.0 for m in calm)
-    assert np.asarray(ts_calm.agent.paco.counters.resets_per_task).tolist() == [0, 0]
+    assert np.asarray(ts_calm.agent.paco.counters.resets_per_skill).tolist() == [0, 0]
     monkeypatch.undo()
 
     spiked, ts = _paco_counters_after(monkeypatch, 1e4)
     assert all(int(m["updates"]) > 0 and float(m["paco_num_masked"]) > 0.0 for m in spiked), spiked
-    resets = np.asarray(ts.agent.paco.counters.resets_per_task)
+    resets = np.asarray(ts.agent.paco.counters.resets_per_skill)
     assert resets[0] == 0 and resets[1] > 0, resets
     assert float(ts.agent.paco.counters.total_resets) == float(resets.sum())
     leaves = jax.tree.leaves(ts.agent)

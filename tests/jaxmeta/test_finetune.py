@@ -90,11 +90,11 @@ def test_restored_agent_and_replay_equal_saved(tmp_path):
 
 
 def test_grow_tasks_keeps_old_tasks_outputs():
-    """New task ids get fresh rows; every old task's actor / critic outputs are unchanged."""
+    """New skill ids get fresh rows; every old task's actor / critic outputs are unchanged."""
 
     def sac(T, cond):
-        net = make_networks(NetworkConfig(num_tasks=T, hidden=(16, 16), conditioning=cond))
-        return net, make_sac(SACConfig(num_tasks=T), net)
+        net = make_networks(NetworkConfig(num_skills=T, hidden=(16, 16), conditioning=cond))
+        return net, make_sac(SACConfig(num_skills=T), net)
 
     for cond in ("onehot", "multihead"):
         net2, sac2 = sac(2, cond)
@@ -136,7 +136,7 @@ def test_finetune_new_skill_beats_zero_shot_and_source_untouched(source, tmp_pat
         eval_every=4_000,
         out=str(tmp_path / "ft"),
     )
-    assert cfg.task_space == ("toy-0", "toy-1") and cfg.task_ids == (1,) and cfg.network.num_tasks == 2
+    assert cfg.skill_space == ("toy-0", "toy-1") and cfg.skill_ids == (1,) and cfg.network.num_skills == 2
     assert cfg.warmup_steps == 0 and cfg.updates_per_step == 1 and cfg.steps_per_update == 1
     s = finetune(cfg, progress=False, log=lambda _: None)
     assert _tree_digest(source) == before, "the source run directory was modified"
@@ -154,7 +154,7 @@ def test_finetune_new_skill_beats_zero_shot_and_source_untouched(source, tmp_pat
 
 
 def test_finetune_same_skill_per_fresh_buffer_and_resume(source, tmp_path):
-    """ML1-like: held-out instances of the pretraining skill reuse its task id (no growth); PER; resume."""
+    """ML1-like: held-out instances of the pretraining skill reuse its skill id (no growth); PER; resume."""
     cfg = finetune_config(
         str(source),
         benchmark="toy/1",
@@ -166,7 +166,7 @@ def test_finetune_same_skill_per_fresh_buffer_and_resume(source, tmp_path):
         out=str(tmp_path / "ft"),
         eval_episodes=4,
     )
-    assert cfg.task_space == ("toy-0",) and cfg.task_skills is None and cfg.task_ids == (0,)
+    assert cfg.skill_space == ("toy-0",) and cfg.conditioning_skills is None and cfg.skill_ids == (0,)
     assert cfg.replay_kind == "prioritized" and cfg.steps_per_update == 2
     s1 = finetune(cfg, progress=False, log=lambda _: None, max_chunks=1)
     assert not s1["completed"]
@@ -216,7 +216,7 @@ def test_reptile_trains_and_finetunes(tmp_path):
         out=str(tmp_path / "ft"),
         eval_episodes=2,
     )
-    assert ft.algo == "mtsac" and ft.task_space == ("toy-0", "toy-1", "toy-2", "toy-3") and not ft.balanced
+    assert ft.algo == "mtsac" and ft.skill_space == ("toy-0", "toy-1", "toy-2", "toy-3") and not ft.balanced
     s2 = finetune(ft, progress=False, log=lambda _: None)
     assert s2["completed"] and "zero_shot" in s2 and "final_source_eval" in s2
 
@@ -255,7 +255,7 @@ def test_cli_finetune_dry_run(source, capsys, no_compile):
         == 0
     )
     out = capsys.readouterr().out
-    assert "task_space=['toy-0', 'toy-1']" in out and '"keep_buffer": true' in out and '"per": true' in out
+    assert "skill_space=['toy-0', 'toy-1']" in out and '"keep_buffer": true' in out and '"per": true' in out
 
 
 @pytest.mark.parametrize(

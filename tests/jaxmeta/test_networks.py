@@ -19,7 +19,7 @@ HIDDEN = (32, 32)
 
 
 def _cfg(conditioning="onehot", **kw):
-    return NetworkConfig(obs_dim=O, action_dim=A, num_tasks=T, hidden=HIDDEN, conditioning=conditioning, **kw)
+    return NetworkConfig(obs_dim=O, action_dim=A, num_skills=T, hidden=HIDDEN, conditioning=conditioning, **kw)
 
 
 NETS = {c: make_networks(_cfg(c)) for c in ("onehot", "multihead")}
@@ -37,8 +37,8 @@ TASK = jnp.arange(B, dtype=jnp.int32) % T
     [
         ("obs_dim", 0),
         ("action_dim", -1),
-        ("num_tasks", 0),
-        ("num_tasks", 2.0),
+        ("num_skills", 0),
+        ("num_skills", 2.0),
         ("hidden", (32, 0)),
         ("conditioning", "film"),
         ("activation", "sigmoidish"),
@@ -191,7 +191,7 @@ def test_networks_is_a_static_pytree():
 def test_layer_norm_parameters_and_shapes(layer_norm):
     """LayerNorm scale/offset per hidden layer in the critic (and the actor for "both"); "critic" leaves the
     actor bitwise the plain one (same key); outputs keep their shapes and are finite."""
-    base = NetworkConfig(obs_dim=5, action_dim=2, num_tasks=3, hidden=(8, 6))
+    base = NetworkConfig(obs_dim=5, action_dim=2, num_skills=3, hidden=(8, 6))
     plain, ln = make_networks(base), make_networks(dataclasses.replace(base, layer_norm=layer_norm))
     key = jax.random.PRNGKey(0)
     cp = ln.critic_init(key)["params"]["q"]
@@ -212,7 +212,7 @@ def test_layer_norm_critic_is_invariant_to_input_scale_at_init(scale, seed):
     """Hand-checkable property: at init the biases are 0, so LN(W (c x)) = LN(W x) for c > 0 and the
     multi-head LN critic's Q is unchanged by scaling its input (obs, action) by c."""
     cfg = NetworkConfig(
-        obs_dim=5, action_dim=2, num_tasks=2, hidden=(16, 16), conditioning="multihead", layer_norm="critic"
+        obs_dim=5, action_dim=2, num_skills=2, hidden=(16, 16), conditioning="multihead", layer_norm="critic"
     )
     net = make_networks(cfg)
     params = net.critic_init(jax.random.PRNGKey(seed))

@@ -27,7 +27,7 @@ def rkey(seed):
 def _cfg(**kw):
     """Small PaCo config. Tests default to mix_mode="outputs" (compiles ~2x faster); "structured" is
     checked against it in the mix-mode tests and used in the masked-gradient test."""
-    base = dict(obs_dim=O, action_dim=A, num_tasks=T, num_param_sets=K, hidden=HIDDEN, mix_mode="outputs")
+    base = dict(obs_dim=O, action_dim=A, num_skills=T, num_param_sets=K, hidden=HIDDEN, mix_mode="outputs")
     base.update(kw)
     return P.PaCoConfig(**base)
 
@@ -43,17 +43,17 @@ def _jnets(cfg):
     )
 
 
-def make_batch(key, b=B, task_id=None, reward_scale=1.0):
+def make_batch(key, b=B, skill_id=None, reward_scale=1.0):
     k = jax.random.split(key, 6)
-    if task_id is None:
-        task_id = np.arange(b) % T
+    if skill_id is None:
+        skill_id = np.arange(b) % T
     return Transition(
         obs=jax.random.normal(k[0], (b, O)),
         action=jax.random.uniform(k[1], (b, A), minval=-0.9, maxval=0.9),
         reward=reward_scale * jax.random.normal(k[2], (b,)),
         next_obs=jax.random.normal(k[3], (b, O)),
         discount=jnp.ones((b,)),
-        task_id=jnp.asarray(task_id, jnp.int32),
+        skill_id=jnp.asarray(skill_id, jnp.int32),
     )
 
 
@@ -81,7 +81,7 @@ def _actor_set(params, k):
     "field,value",
     [
         ("num_param_sets", 0),
-        ("num_tasks", -1),
+        ("num_skills", -1),
         ("hidden", (16, 0)),
         ("mix_mode", "bogus_mode"),
         ("w_init", "zeros_bad"),
@@ -118,13 +118,13 @@ def test_config_holds_the_options_network_fields():
     )
     # from a run's options: only the network fields count (TaCo / reset settings do not change the networks)
     run = PaCoOptions(num_param_sets=K, mix_mode="outputs", task_sampling="online", loss_threshold=7.0)
-    from_run = P.PaCoConfig(obs_dim=O, action_dim=A, num_tasks=T, hidden=HIDDEN, options=run)
+    from_run = P.PaCoConfig(obs_dim=O, action_dim=A, num_skills=T, hidden=HIDDEN, options=run)
     assert from_run == _cfg() and hash(from_run) == hash(_cfg())
     assert from_run.options.task_sampling == "uniform" and from_run.options.loss_threshold == 3e3
     # keywords override the options; dataclasses.replace accepts network fields and dims
     assert P.PaCoConfig(options=run, mix_mode="weights").mix_mode == "weights"
-    moved = dataclasses.replace(cfg, num_tasks=7, mix_mode="structured")
-    assert (moved.num_tasks, moved.mix_mode, moved.share_w, moved.hidden) == (7, "structured", False, HIDDEN)
+    moved = dataclasses.replace(cfg, num_skills=7, mix_mode="structured")
+    assert (moved.num_skills, moved.mix_mode, moved.share_w, moved.hidden) == (7, "structured", False, HIDDEN)
     assert P.PaCoConfig(6, 2, 4, 3, (8,)).num_param_sets == 3  # positional (obs, action, tasks, K, hidden)
     with pytest.raises(ValueError, match=r"PaCoConfig\.num_param_sets must be an int >= 1, got 0"):
         P.PaCoConfig(options=run, num_param_sets=0)
@@ -164,7 +164,7 @@ def test_old_import_paths_reexport_the_new_modules():
 
 
 def _layout(kind, b, t, rng):
-    """Task ids (b,) with a "random", "periodic" (perm[i % t]) or "blocked" (perm[i // (b/t)]) layout."""
+    """Skill ids (b,) with a "random", "periodic" (perm[i % t]) or "blocked" (perm[i // (b/t)]) layout."""
     perm = rng.permutation(t)
     if kind == "periodic" and b % t == 0:
         return perm[np.arange(b) % t]
@@ -287,7 +287,7 @@ def test_k1_reduces_to_plain_mlp():
 
 
 def test_onehot_w_equals_independent_networks():
-    cfg = _cfg(num_tasks=K, identical_init=False)
+    cfg = _cfg(num_skills=K, identical_init=False)
     nets = _jnets(cfg)
     params = P.set_w(nets.actor_init(rkey(0)), jnp.eye(K))  # task t uses set t only
     obs = jax.random.normal(rkey(1), (B, O))
@@ -304,7 +304,7 @@ def test_onehot_w_equals_independent_networks():
 
 
 def test_task_parameters_are_phi_w():
-    nets = _jnets(_cfg(num_tasks=K, identical_init=False))
+    nets = _jnets(_cfg(num_skills=K, identical_init=False))
     params = nets.actor_init(rkey(0))
     n_params = sum(x.size for x in jax.tree.leaves(params)) - K * K
     sets = P.task_parameters(P.set_w(params, jnp.eye(K)))  # row k = parameter set k, flattened
@@ -326,7 +326,7 @@ def test_loss_mask_and_sample_mask():
     np.testing.assert_array_equal(valid, [True, True, False, False, True, False])
     tid = jnp.array([0, 2, 2, 1, 5, 4])
     np.testing.assert_array_equal(P.sample_mask_from_tasks(valid, tid), [1, 0, 0, 1, 0, 1])
-    np.testing.assert_allclose(P.per_task_mean(jnp.array([1.0, 3.0, 5.0]), jnp.array([0, 0, 2]), 4), [2, 0, 5, 0])
+    np.testing.assert_allclose(P.per_skill_mean(jnp.array([1.0, 3.0, 5.0]), jnp.array([0, 0, 2]), 4), [2, 0, 5, 0])
 
 
 def test_masked_task_zero_gradient_simple_loss():
@@ -352,7 +352,7 @@ def test_masked_task_zero_gradient_simple_loss():
 
 
 def _perturb_task(batch, task):
-    sel = batch.task_id == task
+    sel = batch.skill_id == task
     return batch.replace(
         obs=jnp.where(sel[:, None], batch.obs * 3.0 + 1.0, batch.obs),
         next_obs=jnp.where(sel[:, None], -batch.next_obs, batch.next_obs),
@@ -370,11 +370,11 @@ def _sac_cfg(**kw):
 @pytest.mark.parametrize("share_w", [True, False])
 def test_masked_task_zero_gradient_through_sac_update(share_w):
     cfg = _sac_cfg(share_w=share_w, identical_init=False)
-    algo = P.make_paco_sac(SACConfig(num_tasks=T), cfg, mask_out=False)
+    algo = P.make_paco_sac(SACConfig(num_skills=T), cfg, mask_out=False)
     update = jax.jit(algo.update)
     state = algo.init(rkey(0))
     batch = make_batch(rkey(1))
-    mask = (batch.task_id != 2).astype(jnp.float32)
+    mask = (batch.skill_id != 2).astype(jnp.float32)
     s1, _, _ = update(state, batch, rkey(3), None, mask)
     s2, _, _ = update(state, _perturb_task(batch, 2), rkey(3), None, mask)
     jax.tree.map(np.testing.assert_array_equal, s1.sac.actor_params, s2.sac.actor_params)
@@ -393,31 +393,31 @@ def test_masked_task_zero_gradient_through_sac_update(share_w):
 def test_plain_sac_update_masks_paco_w():
     """PaCo networks plug into sac.make_sac unchanged; a masked task's w gets zero gradient there too."""
     nets = P.make_paco_networks(_sac_cfg())
-    algo = S.make_sac(SACConfig(num_tasks=T), nets)
+    algo = S.make_sac(SACConfig(num_skills=T), nets)
     state = algo.init(rkey(0))
     batch = make_batch(rkey(1))
-    s1, m, _ = jax.jit(algo.update)(state, batch, rkey(2), None, (batch.task_id != 1).astype(jnp.float32))
+    s1, m, _ = jax.jit(algo.update)(state, batch, rkey(2), None, (batch.skill_id != 1).astype(jnp.float32))
     np.testing.assert_array_equal(P.get_w(s1.critic_params)[1], P.get_w(state.critic_params)[1])
     np.testing.assert_array_equal(P.get_w(s1.actor_params)[1], P.get_w(state.actor_params)[1])
-    assert m["critic_loss_per_task"].shape == (T,)
+    assert m["critic_loss_per_skill"].shape == (T,)
 
 
 def test_exact_mask_out_and_reset_in_sac():
     cfg = _sac_cfg(share_w=True)
-    sac_cfg = SACConfig(num_tasks=T)
+    sac_cfg = SACConfig(num_skills=T)
     batch = make_batch(rkey(1))
-    batch = batch.replace(reward=jnp.where(batch.task_id == 3, 1e4, batch.reward))  # task 3 explodes
+    batch = batch.replace(reward=jnp.where(batch.skill_id == 3, 1e4, batch.reward))  # task 3 explodes
     algo = P.make_paco_sac(sac_cfg, cfg)  # exact mask-out + reset
     state = algo.init(rkey(0))
     s1, m, _ = jax.jit(algo.update)(state, batch, rkey(5))
-    np.testing.assert_array_equal(m["paco_valid_per_task"], [1, 1, 1, 0])
-    assert float(m["paco_extreme_loss_per_task"][3]) > 3e3 and int(m["paco_num_masked"]) == 1
+    np.testing.assert_array_equal(m["paco_valid_per_skill"], [1, 1, 1, 0])
+    assert float(m["paco_extreme_loss_per_skill"][3]) > 3e3 and int(m["paco_num_masked"]) == 1
     assert int(m["paco_total_resets"]) == 1
-    np.testing.assert_array_equal(s1.counters.resets_per_task, [0, 0, 0, 1])
+    np.testing.assert_array_equal(s1.counters.resets_per_skill, [0, 0, 0, 1])
 
     # reference: mask-out off, the user masks task 3 -> identical update except task 3's w (reset)
     ref = P.make_paco_sac(sac_cfg, cfg, mask_out=False)
-    s_ref, _, _ = jax.jit(ref.update)(state, batch, rkey(5), None, (batch.task_id != 3).astype(jnp.float32))
+    s_ref, _, _ = jax.jit(ref.update)(state, batch, rkey(5), None, (batch.skill_id != 3).astype(jnp.float32))
 
     def without_w(p):
         return {k: v for k, v in p["params"].items() if k != "w"}
@@ -439,10 +439,10 @@ def test_exact_mask_out_and_reset_in_sac():
 
 def test_lagged_mask_timing_resets_without_masking():
     batch = make_batch(rkey(1))
-    batch = batch.replace(reward=jnp.where(batch.task_id == 0, 1e4, batch.reward))
-    algo = P.make_paco_sac(SACConfig(num_tasks=T), _sac_cfg(share_w=False), mask_timing="lagged")
+    batch = batch.replace(reward=jnp.where(batch.skill_id == 0, 1e4, batch.reward))
+    algo = P.make_paco_sac(SACConfig(num_skills=T), _sac_cfg(share_w=False), mask_timing="lagged")
     s1, m, _ = jax.jit(algo.update)(algo.init(rkey(0)), batch, rkey(5))
-    np.testing.assert_array_equal(m["paco_valid_per_task"], [0, 1, 1, 1])
+    np.testing.assert_array_equal(m["paco_valid_per_skill"], [0, 1, 1, 1])
     assert int(s1.counters.total_resets) == 1
     # separate w: the target critic's reset row is the critic's new row
     np.testing.assert_array_equal(P.get_w(s1.sac.target_critic_params)[0], P.get_w(s1.sac.critic_params)[0])
@@ -500,7 +500,7 @@ def test_counters():
     c = P.update_counters(c, jnp.array([True, False, False]))
     c = P.update_counters(c, jnp.array([True, True, False]))
     assert int(c.num_masked) == 1 and int(c.total_resets) == 3
-    np.testing.assert_array_equal(c.resets_per_task, [0, 1, 2])
+    np.testing.assert_array_equal(c.resets_per_skill, [0, 1, 2])
     c = P.update_counters(c, jnp.array([False, False, False]))  # nothing valid: no reset happens
     assert int(c.num_masked) == 3 and int(c.total_resets) == 3
 
@@ -611,8 +611,8 @@ import functools  # noqa: E402
 
 
 @functools.lru_cache(maxsize=None)
-def _cached_nets(num_tasks, k, mix_mode):
-    return _jnets(_cfg(num_tasks=num_tasks, num_param_sets=k, identical_init=False, mix_mode=mix_mode))
+def _cached_nets(num_skills, k, mix_mode):
+    return _jnets(_cfg(num_skills=num_skills, num_param_sets=k, identical_init=False, mix_mode=mix_mode))
 
 
 @functools.lru_cache(maxsize=None)

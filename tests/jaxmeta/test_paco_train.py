@@ -71,7 +71,7 @@ def test_registry_presets_and_json_roundtrip():
     ):
         assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     g = TrainConfig(benchmark="toy/4", algo="taco", paco={"task_sampling": "grouped", "task_groups": [[0, 2], [1, 3]]})
-    assert g.paco.task_groups == ((0, 2), (1, 3)) and g.balanced  # taco uses the per-task replay
+    assert g.paco.task_groups == ((0, 2), (1, 3)) and g.balanced  # taco uses the per-skill replay
     assert g.replace(**{"paco.num_param_sets": 2}).paco.num_param_sets == 2
 
 
@@ -146,16 +146,16 @@ def test_allocate_tasks_unbiased_and_uniform_exact():
 
 def test_replay_sample_in_tasks():
     buf = make_replay(256, 3, "balanced")
-    ex = {"x": jnp.zeros(()), "task_id": jnp.zeros((), jnp.int32)}
+    ex = {"x": jnp.zeros(()), "skill_id": jnp.zeros((), jnp.int32)}
     st_ = buf.init(ex)
     tids = jnp.array([0, 1, 1, 2, 2, 2] * 20, jnp.int32)
-    st_ = buf.add(st_, {"x": jnp.arange(120, dtype=jnp.float32), "task_id": tids})
+    st_ = buf.add(st_, {"x": jnp.arange(120, dtype=jnp.float32), "skill_id": tids})
     want = jnp.array([2, 2, 0, 1, 2, 0, 0, 0], jnp.int32)
-    batch, info = jax.jit(buf.sample_in_tasks)(st_, jax.random.PRNGKey(1), want)
-    np.testing.assert_array_equal(batch["task_id"], want)
+    batch, info = jax.jit(buf.sample_in_skills)(st_, jax.random.PRNGKey(1), want)
+    np.testing.assert_array_equal(batch["skill_id"], want)
     np.testing.assert_array_equal(np.asarray(tids)[np.asarray(info.indices)], want)
     with pytest.raises(ValueError, match="balanced"):
-        make_replay(16, 3).sample_in_tasks(make_replay(16, 3).init(ex), jax.random.PRNGKey(0), want)
+        make_replay(16, 3).sample_in_skills(make_replay(16, 3).init(ex), jax.random.PRNGKey(0), want)
 
 
 def test_online_groups_balances_clusters():
@@ -225,7 +225,7 @@ def test_paco_chunks_finite_with_mask_counters(tmp_path):
     assert np.isfinite(m["critic_loss"]) and int(m["updates"]) > 0
     # a tiny threshold masks tasks (w-reset only when some task stays valid): the counters see it
     assert m["paco_num_masked"] > 0
-    assert m["paco_total_resets"] == float(jnp.sum(ts.agent.paco.counters.resets_per_task))
+    assert m["paco_total_resets"] == float(jnp.sum(ts.agent.paco.counters.resets_per_skill))
     assert float(jnp.max(ts.agent.paco.sac.log_alpha)) <= 0.0  # official clamp [-10, 0]
     # evaluate_checkpoint-style rebuild of the networks needs no buffer
     nets = ALGOS["paco"].make_learner(cfg).networks
@@ -358,7 +358,7 @@ def test_taco_learner_update_modes(mode):
         reward=jax.random.normal(k[2], (n,)),
         next_obs=jax.random.normal(k[3], (n, 39)),
         discount=jnp.ones((n,)),
-        task_id=jnp.arange(n, dtype=jnp.int32) % 3,
+        skill_id=jnp.arange(n, dtype=jnp.int32) % 3,
     )
     replay = buf.add(buf.init(jax.tree.map(lambda x: x[0], items)), items)
     state = learner.init(jax.random.PRNGKey(1))

@@ -372,7 +372,7 @@ def test_normalize_identity_before_data_and_clips():
 # ------------------------------------------------------------------ networks
 
 O, A, K = 3, 2, 2
-NET_CFG = NetworkConfig(obs_dim=O, action_dim=A, num_tasks=K, hidden=(16,), activation="tanh")
+NET_CFG = NetworkConfig(obs_dim=O, action_dim=A, num_skills=K, hidden=(16,), activation="tanh")
 
 
 def test_gaussian_log_prob_entropy_and_sampling():
@@ -392,9 +392,9 @@ def test_gaussian_log_prob_entropy_and_sampling():
 
 
 @pytest.mark.parametrize("conditioning", ["onehot", "multihead"])
-def test_networks_shapes_and_per_task_log_std(conditioning):
+def test_networks_shapes_and_per_skill_log_std(conditioning):
     nets = make_ppo_networks(
-        NetworkConfig(obs_dim=O, action_dim=A, num_tasks=K, hidden=(8,), conditioning=conditioning), init_log_std=-0.5
+        NetworkConfig(obs_dim=O, action_dim=A, num_skills=K, hidden=(8,), conditioning=conditioning), init_log_std=-0.5
     )
     pp, vp = nets.policy_init(jax.random.key(0)), nets.value_init(jax.random.key(1))
     assert pp["params"]["log_std"].shape == (K, A)
@@ -413,7 +413,7 @@ def test_networks_shapes_and_per_task_log_std(conditioning):
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("num_tasks", 0),
+        ("num_skills", 0),
         ("discount", 1.5),
         ("gae_lambda", -0.1),
         ("clip_eps", 0.0),
@@ -449,8 +449,8 @@ TARGET = jnp.array([0.5, -0.5])  # best action per task
 NETS = make_ppo_networks(NET_CFG)
 
 
-def bandit_reward(action, task_id):
-    return jnp.exp(-(((clip_action(action)[..., 0] - TARGET[task_id]) / 0.25) ** 2))
+def bandit_reward(action, skill_id):
+    return jnp.exp(-(((clip_action(action)[..., 0] - TARGET[skill_id]) / 0.25) ** 2))
 
 
 def collect(ppo, state, key):
@@ -459,20 +459,20 @@ def collect(ppo, state, key):
     def step(_, k):
         k_obs, k_act = jax.random.split(k)
         obs = 1.0 + 2.0 * jax.random.normal(k_obs, (NE, O))
-        task_id = jnp.arange(NE, dtype=jnp.int32) % K
-        action, log_prob, value = ppo.act(state, obs, task_id, k_act)
+        skill_id = jnp.arange(NE, dtype=jnp.int32) % K
+        action, log_prob, value = ppo.act(state, obs, skill_id, k_act)
         done = jnp.ones((NE,), bool)
         return None, Rollout(
             obs=obs,
             action=action,
             log_prob=log_prob,
             value=value,
-            reward=bandit_reward(action, task_id),
+            reward=bandit_reward(action, skill_id),
             terminated=done,
             truncated=~done,
             final_value=jnp.zeros((NE,)),
             bootstrap_value=jnp.zeros((NE,)),
-            task_id=task_id,
+            skill_id=skill_id,
         )
 
     _, rollout = jax.lax.scan(step, None, jax.random.split(key, TN))
@@ -481,7 +481,7 @@ def collect(ppo, state, key):
 
 @functools.lru_cache(maxsize=None)
 def _setup(**overrides):
-    cfg = PPOConfig(num_tasks=K, num_epochs=4, num_minibatches=4, learning_rate=1e-2, **overrides)
+    cfg = PPOConfig(num_skills=K, num_epochs=4, num_minibatches=4, learning_rate=1e-2, **overrides)
     ppo = make_ppo(cfg, NETS)
     return ppo, jax.jit(ppo.update), jax.jit(functools.partial(collect, ppo))
 
@@ -501,8 +501,8 @@ def test_update_jit_shapes_and_determinism():
     jax.tree.map(lambda x, y: (x.shape, x.dtype) == (y.shape, y.dtype) or pytest.fail("shape"), new, state)
     assert float(new.obs_stats.count) == TN * NE
     assert all(np.all(np.isfinite(v)) for v in metrics.values())
-    assert metrics["reward_mean_per_task"].shape == (K,)
-    assert all(np.ndim(v) == 0 for k, v in metrics.items() if not k.endswith("per_task"))
+    assert metrics["reward_mean_per_skill"].shape == (K,)
+    assert all(np.ndim(v) == 0 for k, v in metrics.items() if not k.endswith("per_skill"))
     again, metrics2 = update(state, rollout, jax.random.key(2))
     _assert_trees_equal((new, metrics), (again, metrics2))
     other, _ = update(state, rollout, jax.random.key(3))  # other minibatch order -> other params
@@ -510,12 +510,12 @@ def test_update_jit_shapes_and_determinism():
         other.params["policy"]["params"]["mlp"]["head"]["kernel"],
         new.params["policy"]["params"]["mlp"]["head"]["kernel"],
     )
-    a, lp, v = jax.jit(ppo.act)(new, rollout.obs[0], rollout.task_id[0], jax.random.key(4))
+    a, lp, v = jax.jit(ppo.act)(new, rollout.obs[0], rollout.skill_id[0], jax.random.key(4))
     assert a.shape == (NE, A) and lp.shape == v.shape == (NE,)
-    det = ppo.deterministic_action(new, rollout.obs[0], rollout.task_id[0])
+    det = ppo.deterministic_action(new, rollout.obs[0], rollout.skill_id[0])
     assert det.shape == (NE, A) and np.all(np.abs(det) <= 1.0)
     np.testing.assert_allclose(
-        ppo.value(new, rollout.obs[0], rollout.task_id[0]), ppo.value(new, rollout.obs[0], rollout.task_id[0])
+        ppo.value(new, rollout.obs[0], rollout.skill_id[0]), ppo.value(new, rollout.obs[0], rollout.skill_id[0])
     )
 
 
@@ -538,7 +538,7 @@ def test_update_rejects_indivisible_minibatches():
     state = ppo.init(jax.random.key(0))
     rollout = coll(state, jax.random.key(1))
     short = jax.tree.map(lambda x: x[:, :30] if x.ndim >= 2 else x[:30], rollout)  # 8 * 30 = 240, 240 % 4 == 0
-    ppo_odd = make_ppo(PPOConfig(num_tasks=K, num_minibatches=7), NETS)
+    ppo_odd = make_ppo(PPOConfig(num_skills=K, num_minibatches=7), NETS)
     with pytest.raises(ValueError, match="num_minibatches"):
         ppo_odd.update(state, short, jax.random.key(2))
 
@@ -557,14 +557,14 @@ def test_update_learns_task_conditioned_bandit():
         return jax.lax.scan(body, state, jax.random.split(key, 30))
 
     @jax.jit
-    def per_task_reward(state):  # Monte-Carlo estimate over 4 * TN * NE / K samples per task
+    def per_skill_reward(state):  # Monte-Carlo estimate over 4 * TN * NE / K samples per task
         rewards = jax.vmap(lambda k: coll(state, k).reward)(jax.random.split(jax.random.key(99), 4))
         return rewards.reshape(-1, NE // K, K).mean((0, 1))
 
     state = ppo.init(jax.random.key(0))
-    before = per_task_reward(state)
+    before = per_skill_reward(state)
     state, metrics = train(state, jax.random.key(1))
-    after = per_task_reward(state)
+    after = per_skill_reward(state)
     assert np.all(before < 0.3), before
     assert np.all(after > 0.7) and np.all(after > before + 0.4), (before, after)
     det = ppo.deterministic_action(state, jnp.ones((K, O)), jnp.arange(K, dtype=jnp.int32))[:, 0]

@@ -1,4 +1,4 @@
-"""Replay buffers: wrap-around, task balance, PER statistics, drift-free float32 sum tree, jit parity."""
+"""Replay buffers: wrap-around, skill balance, PER statistics, drift-free float32 sum tree, jit parity."""
 
 import functools
 import warnings
@@ -27,7 +27,7 @@ class Tr:
     reward: jax.Array  # ()
     next_obs: jax.Array  # (3,)
     discount: jax.Array  # ()
-    task_id: jax.Array  # () int32
+    skill_id: jax.Array  # () int32
 
 
 def example():
@@ -37,12 +37,12 @@ def example():
         reward=jnp.zeros(()),
         next_obs=jnp.zeros(3),
         discount=jnp.ones(()),
-        task_id=jnp.zeros((), jnp.int32),
+        skill_id=jnp.zeros((), jnp.int32),
     )
 
 
-def batch(serial, tasks):
-    """Items numbered `serial` (E,) (exact in float32) with task ids `tasks` (E,)."""
+def batch(serial, skills):
+    """Items numbered `serial` (E,) (exact in float32) with skill ids `skills` (E,)."""
     s = jnp.asarray(serial, jnp.float32)
     return Tr(
         obs=jnp.repeat(s[:, None], 3, 1),
@@ -50,20 +50,20 @@ def batch(serial, tasks):
         reward=s,
         next_obs=jnp.repeat(s[:, None], 3, 1) + 0.5,
         discount=jnp.ones_like(s),
-        task_id=jnp.asarray(tasks, jnp.int32),
+        skill_id=jnp.asarray(skills, jnp.int32),
     )
 
 
 @functools.lru_cache(maxsize=None)
-def compiled(capacity, num_tasks, kind, **kw):
+def compiled(capacity, num_skills, kind, **kw):
     """(buffer, jitted add, jitted sample, jitted set_priorities), cached so compiles are shared."""
-    buf = make_replay(capacity, num_tasks, kind, **kw)
+    buf = make_replay(capacity, num_skills, kind, **kw)
     return buf, jax.jit(buf.add), jax.jit(buf.sample, static_argnums=2), jax.jit(buf.set_priorities)
 
 
-def filled(capacity, num_tasks, kind, tasks, **kw):
-    buf, add, sample, setp = compiled(capacity, num_tasks, kind, **kw)
-    state = add(buf.init(example()), batch(np.arange(len(tasks)), tasks))
+def filled(capacity, num_skills, kind, skills, **kw):
+    buf, add, sample, setp = compiled(capacity, num_skills, kind, **kw)
+    state = add(buf.init(example()), batch(np.arange(len(skills)), skills))
     return buf, state, add, sample, setp
 
 
@@ -82,7 +82,7 @@ def heap_consistent(nodes, depth):
         (dict(capacity=2.5), "2.5"),
         (dict(capacity=True), "True"),
         (dict(capacity=(1 << 30) + 1), str((1 << 30) + 1)),
-        (dict(num_tasks=0), "0"),
+        (dict(num_skills=0), "0"),
         (dict(kind="greedy"), "greedy"),
         (dict(alpha=-0.1), "-0.1"),
         (dict(alpha=float("nan")), "nan"),
@@ -90,11 +90,11 @@ def heap_consistent(nodes, depth):
         (dict(beta_end=-1), "-1"),
         (dict(beta_steps=0), "0"),
         (dict(eps=0.0), "0.0"),
-        (dict(task_field=3), "3"),
+        (dict(skill_field=3), "3"),
     ],
 )
 def test_make_replay_rejects_bad_args(kwargs, bad):
-    args = dict(capacity=8, num_tasks=2, kind="prioritized") | kwargs
+    args = dict(capacity=8, num_skills=2, kind="prioritized") | kwargs
     with pytest.raises(ValueError, match=bad.replace(".", r"\.").replace("+", r"\+")):
         make_replay(**args)
 
@@ -102,8 +102,8 @@ def test_make_replay_rejects_bad_args(kwargs, bad):
 def test_shape_errors_and_batch_size():
     buf = make_replay(8, 2, "uniform")
     state = buf.init(example())
-    with pytest.raises(ValueError, match="no task field 'task'"):
-        make_replay(8, 2, task_field="task").init(example())
+    with pytest.raises(ValueError, match="no skill field 'skill'"):
+        make_replay(8, 2, skill_field="skill").init(example())
     with pytest.raises(ValueError, match=r"\(4, 3\)"):
         buf.add(state, batch(range(5), [0] * 5).replace(obs=jnp.zeros((4, 3))))
     with pytest.raises(ValueError, match="batch_size"):
@@ -113,13 +113,13 @@ def test_shape_errors_and_batch_size():
 def test_init_preallocates_and_generic_items():
     buf = make_replay(6, 3, "balanced")
     state = buf.init(example())
-    assert state.items.obs.shape == (6, 3) and state.items.task_id.dtype == jnp.int32
-    assert state.items.reward.shape == (6,) and state.task_ids.tolist() == [-1] * 6
-    # Any pytree works; the task id may come from a callable.
-    buf2 = make_replay(4, 2, "prioritized", task_field=lambda it: it[1]["t"])
+    assert state.items.obs.shape == (6, 3) and state.items.skill_id.dtype == jnp.int32
+    assert state.items.reward.shape == (6,) and state.skill_ids.tolist() == [-1] * 6
+    # Any pytree works; the skill id may come from a callable.
+    buf2 = make_replay(4, 2, "prioritized", skill_field=lambda it: it[1]["t"])
     s2 = buf2.init((jnp.zeros((2, 2), jnp.bfloat16), {"t": jnp.int32(0)}))
     s2 = jax.jit(buf2.add)(s2, (jnp.ones((3, 2, 2)), {"t": jnp.array([1, 1, 0], jnp.int32)}))
-    assert s2.items[0].dtype == jnp.bfloat16 and s2.task_counts.tolist() == [1, 2]
+    assert s2.items[0].dtype == jnp.bfloat16 and s2.skill_counts.tolist() == [1, 2]
     items, info = jax.jit(buf2.sample, static_argnums=2)(s2, jax.random.key(1), 5)
     assert items[0].shape == (5, 2, 2) and info.indices.dtype == jnp.int32
     assert info.weights.dtype == jnp.float32
@@ -127,7 +127,7 @@ def test_init_preallocates_and_generic_items():
 
 # ------------------------------------------------------------------------------------- wrap-around
 # (kind, capacity, add batch sizes): few distinct shapes keep compiles (~1 s each on this CPU) bounded;
-# the sequence of add sizes and the task ids are free. E > capacity and E not dividing capacity occur.
+# the sequence of add sizes and the skill ids are free. E > capacity and E not dividing capacity occur.
 # Small adds take the incremental heap-refresh path, large ones the full rebuild; both are exercised.
 WRAP_CASES = [("uniform", 1, (3,)), ("prioritized", 13, (1, 20)), ("balanced", 130, (1, 37))]
 
@@ -139,24 +139,24 @@ def test_wraparound_keeps_last_capacity_items(case, data):
     T = 3
     buf, add, sample, _ = compiled(capacity, T, kind)
     state = buf.init(example())
-    tasks_all, n = [], 0
+    skills_all, n = [], 0
     for E in adds:
-        tasks = data.draw(st.lists(st.integers(0, T - 1), min_size=E, max_size=E))
-        state = add(state, batch(np.arange(n, n + E), tasks))
-        tasks_all += tasks
+        skills = data.draw(st.lists(st.integers(0, T - 1), min_size=E, max_size=E))
+        state = add(state, batch(np.arange(n, n + E), skills))
+        skills_all += skills
         n += E
     size = min(n, capacity)
     assert int(state.size) == size and int(state.insert_pos) == n % capacity
     serial = np.full(capacity, -1.0)
     tids = np.full(capacity, -1)
     for j in range(n - size, n):  # item j lives in slot j % capacity
-        serial[j % capacity], tids[j % capacity] = j, tasks_all[j]
+        serial[j % capacity], tids[j % capacity] = j, skills_all[j]
     occ = slice(0, size)
     np.testing.assert_array_equal(np.asarray(state.items.reward)[occ], serial[occ])
     np.testing.assert_array_equal(np.asarray(state.items.obs)[occ, 2], serial[occ])
-    np.testing.assert_array_equal(np.asarray(state.items.task_id)[occ], tids[occ])
-    np.testing.assert_array_equal(np.asarray(state.task_ids), tids)
-    np.testing.assert_array_equal(np.asarray(state.task_counts), np.bincount(tids[occ], minlength=T))
+    np.testing.assert_array_equal(np.asarray(state.items.skill_id)[occ], tids[occ])
+    np.testing.assert_array_equal(np.asarray(state.skill_ids), tids)
+    np.testing.assert_array_equal(np.asarray(state.skill_counts), np.bincount(tids[occ], minlength=T))
     if kind == "prioritized":  # all stored at the initial max priority 1, empties 0
         d = tree_depth(capacity)
         leaves = np.asarray(state.priority_tree)[1 << d :][:capacity]
@@ -165,7 +165,7 @@ def test_wraparound_keeps_last_capacity_items(case, data):
     if kind == "balanced":
         ct = np.asarray(state.count_tree)
         assert heap_consistent(ct, tree_depth(-(-capacity // min(64, capacity))))
-        np.testing.assert_array_equal(ct[1], state.task_counts)
+        np.testing.assert_array_equal(ct[1], state.skill_counts)
     # Sampling only ever returns stored items.
     items, info = sample(state, jax.random.key(n), 16)
     idx = np.asarray(info.indices)
@@ -178,37 +178,37 @@ def test_add_larger_than_capacity_in_one_call():
     state = add(add(buf.init(example()), batch([100, 101], [0, 0])), batch(np.arange(12), [1] * 12))
     # 14 items so far; slots hold items 9..13 of the stream = serials 7..11 of the second call
     assert np.asarray(state.items.reward).tolist() == [8, 9, 10, 11, 7]
-    assert int(state.insert_pos) == 14 % 5 and state.task_counts.tolist() == [0, 5, 0]
+    assert int(state.insert_pos) == 14 % 5 and state.skill_counts.tolist() == [0, 5, 0]
 
 
 # ----------------------------------------------------------------------------------------- balanced
-def test_balanced_equal_counts_and_only_tasks_with_data():
+def test_balanced_equal_counts_and_only_skills_with_data():
     T = 5
-    tasks = [0] + [2] * 50 + [3] * 7  # tasks 1 and 4 have no data
-    buf, state, add, sample, _ = filled(64, T, "balanced", tasks)
+    skills = [0] + [2] * 50 + [3] * 7  # skills 1 and 4 have no data
+    buf, state, add, sample, _ = filled(64, T, "balanced", skills)
     for B, lo, hi in [(30, 10, 10), (31, 10, 11)]:
         for s in range(5):
             items, info = sample(state, jax.random.key(s), B)
-            tid = np.asarray(items.task_id)
-            np.testing.assert_array_equal(tid, np.asarray(state.task_ids)[np.asarray(info.indices)])
+            tid = np.asarray(items.skill_id)
+            np.testing.assert_array_equal(tid, np.asarray(state.skill_ids)[np.asarray(info.indices)])
             c = np.bincount(tid, minlength=T)
             assert c[1] == 0 and c[4] == 0 and lo <= c[[0, 2, 3]].min() and c[[0, 2, 3]].max() <= hi
             assert c.sum() == B
-    # Evicting every item of task 0 (slot 0) removes it from the rotation.
+    # Evicting every item of skill 0 (slot 0) removes it from the rotation.
     state = add(state, batch(np.arange(100, 107), [4] * 7))  # fills 58..63 and wraps onto slot 0
-    assert state.task_counts.tolist() == [0, 0, 50, 7, 7]
+    assert state.skill_counts.tolist() == [0, 0, 50, 7, 7]
     items, _ = sample(state, jax.random.key(9), 30)
-    assert np.bincount(np.asarray(items.task_id), minlength=T).tolist() == [0, 0, 10, 10, 10]
+    assert np.bincount(np.asarray(items.skill_id), minlength=T).tolist() == [0, 0, 10, 10, 10]
 
 
-def test_balanced_uniform_within_task():
-    # 300 slots -> 5 blocks of 64 -> the count heap has 3 levels; task 1 spread over all blocks.
+def test_balanced_uniform_within_skill():
+    # 300 slots -> 5 blocks of 64 -> the count heap has 3 levels; skill 1 spread over all blocks.
     rng = np.random.default_rng(0)
-    tasks = rng.integers(0, 3, 300).tolist()
-    buf, state, *_ = filled(300, 3, "balanced", tasks)
+    skills = rng.integers(0, 3, 300).tolist()
+    buf, state, *_ = filled(300, 3, "balanced", skills)
     sample = jax.jit(lambda s, k: jax.vmap(lambda kk: buf.sample(s, kk, 60)[1].indices)(jax.random.split(k, 500)))
     idx = np.asarray(sample(state, jax.random.key(0))).ravel()
-    tids = np.asarray(tasks)
+    tids = np.asarray(skills)
     for t in range(3):
         mine = np.flatnonzero(tids == t)
         counts = np.bincount(idx, minlength=300)[mine]
@@ -219,20 +219,20 @@ def test_balanced_uniform_within_task():
 @given(capacity=st.sampled_from([7, 200]), num_adds=st.integers(1, 8), data=st.data())
 def test_balanced_property(capacity, num_adds, data):
     T, E, B = 4, 37, 9
-    tasks = data.draw(st.lists(st.integers(0, T - 1), min_size=E * num_adds, max_size=E * num_adds))
+    skills = data.draw(st.lists(st.integers(0, T - 1), min_size=E * num_adds, max_size=E * num_adds))
     buf, add, sample, _ = compiled(capacity, T, "balanced")
     state = buf.init(example())
-    for i in range(0, len(tasks), E):
-        state = add(state, batch(np.arange(i, i + E), tasks[i : i + E]))
-    stored = np.asarray(state.task_ids)[: int(state.size)]
+    for i in range(0, len(skills), E):
+        state = add(state, batch(np.arange(i, i + E), skills[i : i + E]))
+    stored = np.asarray(state.skill_ids)[: int(state.size)]
     counts = np.bincount(stored, minlength=T)
-    np.testing.assert_array_equal(state.task_counts, counts)
+    np.testing.assert_array_equal(state.skill_counts, counts)
     ct = np.asarray(state.count_tree)
     assert heap_consistent(ct, tree_depth(-(-capacity // min(64, capacity))))
-    items, info = sample(state, jax.random.key(len(tasks)), B)
+    items, info = sample(state, jax.random.key(len(skills)), B)
     idx = np.asarray(info.indices)
     assert (idx < int(state.size)).all()
-    c = np.bincount(np.asarray(items.task_id), minlength=T)
+    c = np.bincount(np.asarray(items.skill_id), minlength=T)
     active = counts > 0
     assert (c[~active] == 0).all() and c[active].max() - c[active].min() <= 1
 
@@ -477,7 +477,7 @@ def test_state_is_donatable():
 
 
 def test_fused_steps_update_in_place():
-    """sample -> set_priorities and add -> sample in one jit must not copy the tree / task ids (a read
+    """sample -> set_priorities and add -> sample in one jit must not copy the tree / skill ids (a read
     not ordered before an in-place write makes XLA copy the array: 10x slower at capacity 1e6)."""
     C, P = 3000, 4096
     buf = make_replay(C, 4, "prioritized")

@@ -14,8 +14,8 @@ OBS, ACT, TASKS, B, K = 6, 2, 3, 8, 3
 
 @pytest.fixture(scope="module")
 def sac():
-    net = make_networks(NetworkConfig(obs_dim=OBS, action_dim=ACT, num_tasks=TASKS, hidden=(16, 16)))
-    return make_sac(SACConfig(num_tasks=TASKS), net)
+    net = make_networks(NetworkConfig(obs_dim=OBS, action_dim=ACT, num_skills=TASKS, hidden=(16, 16)))
+    return make_sac(SACConfig(num_skills=TASKS), net)
 
 
 def _batches(key, m):
@@ -28,7 +28,7 @@ def _batches(key, m):
         reward=jax.random.normal(k3, shape),
         next_obs=jax.random.normal(k4, shape + (OBS,)),
         discount=jnp.ones(shape),
-        task_id=task,
+        skill_id=task,
     )
 
 

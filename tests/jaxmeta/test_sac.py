@@ -1,4 +1,4 @@
-"""Tests for jaxmeta.sac: losses, IS weights, loss mask, per-task alpha, Polyak, jit consistency."""
+"""Tests for jaxmeta.sac: losses, IS weights, loss mask, per-skill alpha, Polyak, jit consistency."""
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
@@ -20,31 +20,31 @@ O, A, T, B = 5, 3, 4, 16
 HIDDEN = (32, 32)
 
 
-def _nets(conditioning="multihead", num_tasks=T):
+def _nets(conditioning="multihead", num_skills=T):
     return make_networks(
-        NetworkConfig(obs_dim=O, action_dim=A, num_tasks=num_tasks, hidden=HIDDEN, conditioning=conditioning)
+        NetworkConfig(obs_dim=O, action_dim=A, num_skills=num_skills, hidden=HIDDEN, conditioning=conditioning)
     )
 
 
-def make_batch(key, b=B, num_tasks=T, task_id=None, reward_scale=1.0):
+def make_batch(key, b=B, num_skills=T, skill_id=None, reward_scale=1.0):
     k = jax.random.split(key, 6)
-    if task_id is None:
-        task_id = jax.random.randint(k[4], (b,), 0, num_tasks)
+    if skill_id is None:
+        skill_id = jax.random.randint(k[4], (b,), 0, num_skills)
     return Transition(
         obs=jax.random.normal(k[0], (b, O)),
         action=jax.random.uniform(k[1], (b, A), minval=-1.0, maxval=1.0),
         reward=reward_scale * jax.random.normal(k[2], (b,)),
         next_obs=jax.random.normal(k[3], (b, O)),
         discount=(jax.random.uniform(k[5], (b,)) > 0.2).astype(jnp.float32),
-        task_id=jnp.asarray(task_id, jnp.int32),
+        skill_id=jnp.asarray(skill_id, jnp.int32),
     )
 
 
 NETS = _nets()
-CFG = SACConfig(num_tasks=T)
+CFG = SACConfig(num_skills=T)
 SAC = make_sac(CFG, NETS)
 STATE = SAC.init(jax.random.key(0))
-BATCH = make_batch(jax.random.key(1), task_id=np.arange(B) % T)
+BATCH = make_batch(jax.random.key(1), skill_id=np.arange(B) % T)
 KEY = jax.random.key(2)
 UPDATE = jax.jit(SAC.update)
 
@@ -74,7 +74,7 @@ def _assert_trees_equal(a, b):
         ("alpha_lr", -1.0),
         ("init_alpha", 0.0),
         ("target_entropy", float("inf")),
-        ("num_tasks", 0),
+        ("num_skills", 0),
         ("learn_alpha", 1),
         ("max_grad_norm", 0.0),
         ("reward_scale", float("nan")),
@@ -110,12 +110,12 @@ def test_polyak(tau, seed):
 
 
 @functools.lru_cache(maxsize=None)
-def _all_losses(num_tasks, conditioning, reward_scale):
+def _all_losses(num_skills, conditioning, reward_scale):
     """jitted (init, losses) for one static setting; hidden (16,) keeps compiles short."""
     nets = make_networks(
-        NetworkConfig(obs_dim=O, action_dim=A, num_tasks=num_tasks, hidden=(16,), conditioning=conditioning)
+        NetworkConfig(obs_dim=O, action_dim=A, num_skills=num_skills, hidden=(16,), conditioning=conditioning)
     )
-    cfg = SACConfig(num_tasks=num_tasks, reward_scale=reward_scale)
+    cfg = SACConfig(num_skills=num_skills, reward_scale=reward_scale)
     sac = make_sac(cfg, nets)
 
     @jax.jit
@@ -136,7 +136,7 @@ def _all_losses(num_tasks, conditioning, reward_scale):
             state.actor_params, state.critic_params, state.log_alpha, batch, key, weights, networks=nets, config=cfg
         )
         al, al_aux = S.alpha_loss(
-            state.log_alpha, a_aux["log_prob"], batch.task_id, weights, target_entropy=cfg.resolved_target_entropy(A)
+            state.log_alpha, a_aux["log_prob"], batch.skill_id, weights, target_entropy=cfg.resolved_target_entropy(A)
         )
         return (c, a, al), (c_aux, a_aux, al_aux)
 
@@ -146,22 +146,22 @@ def _all_losses(num_tasks, conditioning, reward_scale):
 @settings(max_examples=5)
 @given(
     b=st.sampled_from([1, 32]),
-    num_tasks=st.sampled_from([1, 3]),
+    num_skills=st.sampled_from([1, 3]),
     reward_scale=st.sampled_from([1.0, 100.0]),
     reward_magnitude=st.floats(0.0, 1e3),
     conditioning=st.sampled_from(["onehot", "multihead"]),
     seed=st.integers(0, 2**16),
 )
-def test_losses_finite_on_random_batches(b, num_tasks, reward_scale, reward_magnitude, conditioning, seed):
-    batch = make_batch(jax.random.key(seed), b=b, num_tasks=num_tasks, reward_scale=reward_magnitude)
+def test_losses_finite_on_random_batches(b, num_skills, reward_scale, reward_magnitude, conditioning, seed):
+    batch = make_batch(jax.random.key(seed), b=b, num_skills=num_skills, reward_scale=reward_magnitude)
     weights = jax.random.uniform(jax.random.key(seed + 1), (b,), minval=0.1, maxval=1.0)
-    values, (c_aux, a_aux, al_aux) = _all_losses(num_tasks, conditioning, reward_scale)(
+    values, (c_aux, a_aux, al_aux) = _all_losses(num_skills, conditioning, reward_scale)(
         jax.random.key(seed + 2), batch, weights
     )
     assert all(np.isfinite(v) and np.ndim(v) == 0 for v in values)
     assert c_aux["td_error"].shape == (b,) and np.all(np.asarray(c_aux["td_error"]) >= 0)
     for aux in (c_aux, a_aux, al_aux):
-        assert aux["per_task"].shape == (num_tasks,)
+        assert aux["per_skill"].shape == (num_skills,)
         assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(aux))
 
 
@@ -169,15 +169,15 @@ def test_critic_loss_matches_manual_computation():
     loss, aux = jax.jit(_critic_loss())(
         STATE.critic_params, STATE.target_critic_params, STATE.actor_params, STATE.log_alpha, BATCH, KEY
     )
-    next_a, next_logp = NETS.sample_action(STATE.actor_params, BATCH.next_obs, BATCH.task_id, KEY)
-    next_q = NETS.critic_apply(STATE.target_critic_params, BATCH.next_obs, next_a, BATCH.task_id)
-    alpha = np.exp(np.asarray(STATE.log_alpha))[BATCH.task_id]
+    next_a, next_logp = NETS.sample_action(STATE.actor_params, BATCH.next_obs, BATCH.skill_id, KEY)
+    next_q = NETS.critic_apply(STATE.target_critic_params, BATCH.next_obs, next_a, BATCH.skill_id)
+    alpha = np.exp(np.asarray(STATE.log_alpha))[BATCH.skill_id]
     y = BATCH.reward + CFG.discount * BATCH.discount * (np.min(next_q, 0) - alpha * next_logp)
-    q = NETS.critic_apply(STATE.critic_params, BATCH.obs, BATCH.action, BATCH.task_id)
+    q = NETS.critic_apply(STATE.critic_params, BATCH.obs, BATCH.action, BATCH.skill_id)
     np.testing.assert_allclose(aux["td_error"], np.mean(np.abs(q - y), 0), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(loss, np.mean(0.5 * np.sum((q - y) ** 2, 0)), rtol=1e-5)
-    per_task = [np.mean(0.5 * np.sum((q - y) ** 2, 0)[BATCH.task_id == t]) for t in range(T)]
-    np.testing.assert_allclose(aux["per_task"], per_task, rtol=1e-5)
+    per_skill = [np.mean(0.5 * np.sum((q - y) ** 2, 0)[BATCH.skill_id == t]) for t in range(T)]
+    np.testing.assert_allclose(aux["per_skill"], per_skill, rtol=1e-5)
 
 
 # ------------------------------------------------------------------ importance weights
@@ -231,7 +231,7 @@ def _head_grads(grads, critic):
 
 def test_masked_task_gets_exactly_zero_gradient():
     masked = 2
-    mask = (BATCH.task_id != masked).astype(jnp.float32)
+    mask = (BATCH.skill_id != masked).astype(jnp.float32)
     # a huge reward on the masked task (PaCo's exploding loss) must not leak into any gradient
     batch = BATCH.replace(reward=jnp.where(mask > 0, BATCH.reward, 1e6))
     g_c = jax.jit(
@@ -257,7 +257,7 @@ def test_masked_task_zero_gradient_onehot_first_layer():
     nets, masked = _nets("onehot"), 1
     sac = make_sac(CFG, nets)
     state = sac.init(jax.random.key(3))
-    mask = BATCH.task_id != masked
+    mask = BATCH.skill_id != masked
     g = jax.jit(
         jax.grad(
             lambda p: S.critic_loss(
@@ -279,23 +279,23 @@ def test_masked_task_zero_gradient_onehot_first_layer():
 
 
 def test_masked_loss_equals_loss_on_unmasked_subset():
-    cfg = SACConfig(num_tasks=T, discount=0.0)  # target = reward: no sampling noise, subset comparable
+    cfg = SACConfig(num_skills=T, discount=0.0)  # target = reward: no sampling noise, subset comparable
     fn = jax.jit(
         lambda batch, mask: _critic_loss(cfg)(
             STATE.critic_params, STATE.target_critic_params, STATE.actor_params, STATE.log_alpha, batch, KEY, None, mask
         )
     )
-    keep = np.asarray(BATCH.task_id) != 3
+    keep = np.asarray(BATCH.skill_id) != 3
     sub = jax.tree.map(lambda x: x[keep], BATCH)
     (l_mask, aux_mask), (l_sub, _) = fn(BATCH, jnp.asarray(keep)), fn(sub, None)
     np.testing.assert_allclose(l_mask, l_sub, rtol=1e-6)
-    assert float(aux_mask["per_task"][3]) == 0.0
+    assert float(aux_mask["per_skill"][3]) == 0.0
     l_none, aux_none = fn(BATCH, jnp.zeros((B,)))
-    assert float(l_none) == 0.0 and np.all(np.asarray(aux_none["per_task"]) == 0)
+    assert float(l_none) == 0.0 and np.all(np.asarray(aux_none["per_skill"]) == 0)
 
 
 def test_masked_update_leaves_masked_task_alpha_and_head_untouched():
-    mask = (BATCH.task_id != 0).astype(jnp.float32)
+    mask = (BATCH.skill_id != 0).astype(jnp.float32)
     new, metrics, td = UPDATE(STATE, BATCH, KEY, jnp.ones((B,)), mask)
     assert float(new.log_alpha[0]) == float(STATE.log_alpha[0])
     assert np.all(np.asarray(new.log_alpha[1:]) != np.asarray(STATE.log_alpha[1:]))
@@ -321,7 +321,7 @@ def test_alpha_moves_toward_target_entropy_only_for_sampled_tasks(log_std_shift,
     """Target entropy is -A = -3. Initial policy: entropy ~ +1 > -3 -> alpha decreases. With log_std at
     its floor (-20) the entropy is ~ -55 < -3 -> alpha increases."""
     state = STATE.replace(actor_params=_with_log_std_bias(STATE.actor_params, log_std_shift))
-    batch = BATCH.replace(task_id=jnp.where(BATCH.task_id % 2 == 0, 0, 2).astype(jnp.int32))  # tasks {0, 2}
+    batch = BATCH.replace(skill_id=jnp.where(BATCH.skill_id % 2 == 0, 0, 2).astype(jnp.int32))  # tasks {0, 2}
     for i in range(3):
         new, metrics, _ = UPDATE(state, batch, jax.random.key(i))
         assert np.sign(float(metrics["entropy"]) + A) == -direction
@@ -332,9 +332,9 @@ def test_alpha_moves_toward_target_entropy_only_for_sampled_tasks(log_std_shift,
     # the loss gradient itself: d loss / d log_alpha[t] = -(mean log_prob_t + H_target) * share_t
     for target_entropy in (-100.0, 100.0):
         g = np.asarray(
-            jax.grad(lambda la: S.alpha_loss(la, jnp.full((B,), 0.5), batch.task_id, target_entropy=target_entropy)[0])(
-                jnp.zeros((T,))
-            )
+            jax.grad(
+                lambda la: S.alpha_loss(la, jnp.full((B,), 0.5), batch.skill_id, target_entropy=target_entropy)[0]
+            )(jnp.zeros((T,)))
         )
         assert np.all(np.sign(g[[0, 2]]) == -np.sign(target_entropy)) and np.all(g[[1, 3]] == 0)
 
@@ -354,7 +354,7 @@ def test_update_bookkeeping():
     assert isinstance(new, SACState) and int(new.step) == 1
     expected = {"critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q_mean", "td_error"}
     assert expected <= set(metrics)
-    assert all(np.ndim(v) == 0 for k, v in metrics.items() if not k.endswith("_per_task"))
+    assert all(np.ndim(v) == 0 for k, v in metrics.items() if not k.endswith("_per_skill"))
     # td_error returned by update is the critic loss's, computed with the update's critic key
     critic_key, _ = jax.random.split(KEY)
     _, aux = _critic_loss()(
@@ -368,8 +368,8 @@ def test_update_bookkeeping():
         STATE.target_critic_params,
         new.critic_params,
     )
-    a_stoch = SAC.act(new, BATCH.obs, BATCH.task_id, KEY)
-    a_det = SAC.act(new.actor_params, BATCH.obs, BATCH.task_id, deterministic=True)
+    a_stoch = SAC.act(new, BATCH.obs, BATCH.skill_id, KEY)
+    a_det = SAC.act(new.actor_params, BATCH.obs, BATCH.skill_id, deterministic=True)
     assert a_stoch.shape == a_det.shape == (B, A) and np.all(np.abs(np.asarray(a_stoch)) < 1)
 
 
@@ -378,20 +378,20 @@ def test_custom_network_family_works_unchanged():
 
     class LinActor(nn.Module):
         @nn.compact
-        def __call__(self, obs, task_id):
-            out = nn.Dense(2 * A)(obs) + nn.Embed(T, 2 * A)(task_id)
+        def __call__(self, obs, skill_id):
+            out = nn.Dense(2 * A)(obs) + nn.Embed(T, 2 * A)(skill_id)
             mean, log_std = jnp.split(out, 2, -1)
             return mean, jnp.clip(log_std, -5.0, 2.0)
 
     class LinCritic(nn.Module):
         @nn.compact
-        def __call__(self, obs, action, task_id):
+        def __call__(self, obs, action, skill_id):
             x = jnp.concatenate([obs, action], -1)
-            return jnp.stack([nn.Dense(1)(x)[:, 0], nn.Dense(1)(x)[:, 0]]) + nn.Embed(T, 1)(task_id)[:, 0]
+            return jnp.stack([nn.Dense(1)(x)[:, 0], nn.Dense(1)(x)[:, 0]]) + nn.Embed(T, 1)(skill_id)[:, 0]
 
     # also covers learn_alpha=False (one compile for both)
     sac = make_sac(
-        SACConfig(num_tasks=T, learn_alpha=False, init_alpha=0.2), networks_from_modules(LinActor(), LinCritic(), O, A)
+        SACConfig(num_skills=T, learn_alpha=False, init_alpha=0.2), networks_from_modules(LinActor(), LinCritic(), O, A)
     )
     state = sac.init(jax.random.key(0))
     new, metrics, td = jax.jit(sac.update)(state, BATCH, KEY)
@@ -402,10 +402,10 @@ def test_custom_network_family_works_unchanged():
 
 def test_critic_learns_constant_reward():
     """discount=0: Q(s, a, task) regresses to the task's constant reward."""
-    cfg = SACConfig(num_tasks=T, discount=0.0, critic_lr=3e-3)
+    cfg = SACConfig(num_skills=T, discount=0.0, critic_lr=3e-3)
     sac = make_sac(cfg, NETS)
     rewards = jnp.array([1.0, -2.0, 0.5, 3.0])
-    batch = BATCH.replace(reward=rewards[BATCH.task_id])
+    batch = BATCH.replace(reward=rewards[BATCH.skill_id])
 
     @jax.jit
     def train(state):
@@ -416,6 +416,6 @@ def test_critic_learns_constant_reward():
         return jax.lax.scan(body, state, jax.random.split(jax.random.key(0), 300))
 
     state, losses = train(sac.init(jax.random.key(1)))
-    q = NETS.critic_apply(state.critic_params, batch.obs, batch.action, batch.task_id)
+    q = NETS.critic_apply(state.critic_params, batch.obs, batch.action, batch.skill_id)
     assert float(losses[-1]) < 0.01 * float(losses[0])
     np.testing.assert_allclose(q, np.broadcast_to(batch.reward, q.shape), atol=0.1)

@@ -67,7 +67,7 @@ def test_config_arithmetic():
     cfg = tiny()
     assert cfg.num_envs == 8 and cfg.iters_per_chunk == 20 and cfg.env_steps_per_chunk == 160
     assert cfg.num_chunks == 4 and cfg.learning_starts == 160
-    assert cfg.network.num_tasks == 2 and cfg.sac.num_tasks == 2 and cfg.network.conditioning == "onehot"
+    assert cfg.network.num_skills == 2 and cfg.sac.num_skills == 2 and cfg.network.conditioning == "onehot"
     assert tiny(algo="mhsac").network.conditioning == "multihead"
     # fractional replay ratio: 1 update every 3 batched steps; chunk rounded up to whole iterations
     c = tiny(updates_per_step=1, steps_per_update=3)
@@ -84,7 +84,7 @@ def test_chunk_runs_jitted_and_metrics_finite(per_run):
     assert int(m1["updates"]) == cfg.updates_per_step
     assert int(m2["updates"]) == (cfg.iters_per_chunk + 1) * cfg.updates_per_step
     for k, v in m2.items():
-        if k != "episode_success_per_task":
+        if k != "episode_success_per_skill":
             assert np.all(np.isfinite(v)), (k, v)
     assert m2["episodes"] == 320 // cfg.max_path_length and m2["finished"] == 160 // cfg.max_path_length
     assert 0.0 < m2["per_beta"] <= 1.0
@@ -100,7 +100,7 @@ def test_replay_fills(per_run):
     cfg, tr, ts0, (ts1, _), (ts2, _) = per_run
     assert int(ts0.replay.size) == 0
     assert int(ts1.replay.size) == 160 and int(ts2.replay.size) == 320
-    np.testing.assert_array_equal(np.asarray(ts2.replay.task_counts), [160, 160])
+    np.testing.assert_array_equal(np.asarray(ts2.replay.skill_counts), [160, 160])
     items = jax.device_get(ts2.replay.items)
     assert np.all(items.discount[:320] == 1.0)
     # next_obs of a stored transition is the obs the policy saw next (except at episode ends)
@@ -140,7 +140,7 @@ def test_seeds_vmap_differ_and_seed0_matches_single_run(per):
     ts, m = jax.jit(tr.chunk_batch, donate_argnums=0)(ts)
     ts, m = jax.jit(tr.chunk_batch, donate_argnums=0)(ts)
     m = jax.device_get(m)
-    assert m["env_steps"].shape == (2,) and m["episode_success_per_task"].shape == (2, 2)
+    assert m["env_steps"].shape == (2,) and m["episode_success_per_skill"].shape == (2, 2)
     assert m["episode_return"][0] != m["episode_return"][1]
     a0 = jax.tree.leaves(ts.agent.actor_params)[0]
     assert not np.allclose(a0[0], a0[1])
@@ -153,12 +153,12 @@ def test_seeds_vmap_differ_and_seed0_matches_single_run(per):
     np.testing.assert_allclose(m["critic_loss"][0], m1["critic_loss"], rtol=1e-3)
 
 
-def test_evaluate_deterministic_and_per_task(per):
+def test_evaluate_deterministic_and_per_skill(per):
     cfg, tr, init, _, ev = per
     ts = init(tr.seed_key(0))
     e1 = jax.device_get(ev(ts, tr.eval_key(3)[0]))
     e2 = jax.device_get(ev(ts, tr.eval_key(3)[0]))
-    assert e1["success_per_task"].shape == (2,)
+    assert e1["success_per_skill"].shape == (2,)
     jax.tree.map(np.testing.assert_array_equal, e1, e2)
     # an oracle-like "policy" cannot be expressed by params, so check success accounting on the env:
     from envs.toy import make_toy_multitask
@@ -370,8 +370,8 @@ def test_evaluation_through_the_run_program_leaves_training_unchanged(per):
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(ma), jax.device_get(mb))
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(a), jax.device_get(b))
     ev = jax.device_get(ev)
-    assert ev["success_per_task"].shape == (2,)
-    np.testing.assert_array_equal(ev["episodes_per_task"], [6, 6])
+    assert ev["success_per_skill"].shape == (2,)
+    np.testing.assert_array_equal(ev["episodes_per_skill"], [6, 6])
     b2 = progs.init_state(tr.seed_key(0))
     b2, _ = progs.chunk(b2)
     standalone = jax.device_get(jax.jit(tr.evaluate)(b2, tr.eval_key(1)[0]))
@@ -431,3 +431,27 @@ def test_moved_names_keep_their_old_import_path():
     assert t.plan_devices is jaxmeta.sharding.plan_devices and t.state_shardings is jaxmeta.sharding.state_shardings
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         t.nope  # noqa: B018
+
+
+def test_split_and_renamed_names_keep_working():
+    """Issue 18's splits keep the old import paths (config, checkpoint, cli); the renamed `TaskIdEnv` still
+    imports, as `SkillIdEnv`, with a DeprecationWarning naming the new name."""
+    import jaxmeta.benchmark_names
+    import jaxmeta.checkpoint
+    import jaxmeta.checkpoint_store
+    import jaxmeta.cli
+    import jaxmeta.cli_finetune
+    import jaxmeta.config
+    import jaxmeta.finetune_options
+    import jaxmeta.tasks
+
+    assert jaxmeta.config.FinetuneConfig is jaxmeta.finetune_options.FinetuneConfig
+    assert jaxmeta.config.check_ported is jaxmeta.benchmark_names.check_ported
+    assert jaxmeta.config.benchmark_skills is jaxmeta.benchmark_names.benchmark_skills
+    assert jaxmeta.checkpoint.ITEMS is jaxmeta.checkpoint_store.ITEMS
+    assert jaxmeta.cli.finetune_config_from_args is jaxmeta.cli_finetune.finetune_config_from_args
+    assert jaxmeta.cli.FINETUNE_FLAGS is jaxmeta.cli_finetune.FINETUNE_FLAGS
+    with pytest.warns(DeprecationWarning, match="SkillIdEnv"):
+        assert jaxmeta.tasks.TaskIdEnv is jaxmeta.tasks.SkillIdEnv
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        jaxmeta.tasks.nope  # noqa: B018

@@ -3,20 +3,20 @@
 Every trainable layer holds ``K`` parameter sets ``Phi = (Phi_1 .. Phi_K)``: ``kernel (K, in, out)`` and
 ``bias (K, out)``; task ``t``'s layer is ``sum_k w_tk Phi_k`` with ``w_t (K,)`` its compositional vector,
 a row of the ``w_table (T, K)`` that the caller passes in (the networks own it: `jaxmeta.agents.paco.
-networks`). Shapes: ``B`` batch, ``T`` num_tasks, ``K`` num_param_sets.
+networks`). Shapes: ``B`` batch, ``T`` num_skills, ``K`` num_param_sets.
 
 Ways to evaluate a batch that mixes tasks (``mix_mode``, `MIX_MODES`; all equal up to float rounding):
 
 * ``"outputs"`` (a): the K outputs ``x @ Phi_k + b_k`` with one matmul, then mix with each sample's
   ``w`` -- ``O(B in out K)`` flops, no per-sample weights. This is what the official code does
   (ALF ``CompositionalFC``: ``bmm`` over the K sets, then ``comp_weight @ y``).
-* ``"weights"`` (b): mix the weights per task, ``theta_t = sum_k w_tk Phi_k`` (``(T, in, out)``),
+* ``"weights"`` (b): mix the weights per skill, ``theta_t = sum_k w_tk Phi_k`` (``(T, in, out)``),
   evaluate every sample under every task's weights and keep its own task -- ``O(B in out T)``.
 * ``"weights_per_sample"`` (b'): gather ``theta_{task(b)}`` per sample (``(B, in, out)`` in memory)
   and do a batched mat-vec -- fewest flops but memory bound.
 * ``"structured"`` (default; (b) done right): if every task has exactly ``B / T`` samples (the
   ``balanced`` replay sampler, an env batch with N instances per skill), sort the batch by task once
-  per network, run every layer as one batched matmul over tasks with per-task mixed weights
+  per network, run every layer as one batched matmul over tasks with per-skill mixed weights
   (``O(B in out + T K in out)``), unsort; any other batch runs "outputs". Chosen at run time by a
   ``lax.cond`` (`structured_apply`); both branches are compiled. Use balanced replay with ``B % T == 0``
   to get the fast path. Timings of the modes: docs/throughput.md ("PaCo mix modes").
@@ -131,27 +131,27 @@ def compositional_matmul(
     kernel: jax.Array,
     bias: jax.Array | None,
     w_table: jax.Array,
-    task_id: jax.Array,
+    skill_id: jax.Array,
     mix_mode: str = "structured",
 ) -> jax.Array:
     """``y_b = x_b @ (sum_k w_{t(b),k} Phi_k) + sum_k w_{t(b),k} b_k``.
 
-    x (B, in), kernel (K, in, out), bias (K, out) or None, w_table (T, K), task_id (B,) -> (B, out).
+    x (B, in), kernel (K, in, out), bias (K, out) or None, w_table (T, K), skill_id (B,) -> (B, out).
     ``mix_mode``: one of `MIX_MODES` (see the module docstring), or ``"sorted_blocks"`` (internal: the
-    caller guarantees ``task_id == repeat(arange(T), B // T)``; used by `structured_apply`).
+    caller guarantees ``skill_id == repeat(arange(T), B // T)``; used by `structured_apply`).
     """
-    chex.assert_rank([x, kernel, w_table, task_id], [2, 3, 2, 1])
+    chex.assert_rank([x, kernel, w_table, skill_id], [2, 3, 2, 1])
     if mix_mode == "structured":
         return structured_apply(
             lambda x_, tid_, mode: compositional_matmul(x_, kernel, bias, w_table, tid_, mode),
             x,
-            task_id,
+            skill_id,
             w_table.shape[0],
         )
     if mix_mode == "sorted_blocks":
         return _blocked_matmul(x, kernel, bias, w_table)
     if mix_mode == "outputs":
-        w = w_table[task_id]  # (B, K)
+        w = w_table[skill_id]  # (B, K)
         y = jnp.einsum("bi,kio->bko", x, kernel)
         if bias is not None:
             y = y + bias
@@ -161,18 +161,18 @@ def compositional_matmul(
         y = jnp.einsum("bi,tio->bto", x, theta)
         if bias is not None:
             y = y + (w_table @ bias)[None]  # (T, out)
-        return jnp.take_along_axis(y, task_id[:, None, None], axis=1)[:, 0]
+        return jnp.take_along_axis(y, skill_id[:, None, None], axis=1)[:, 0]
     if mix_mode == "weights_per_sample":
-        theta = jnp.einsum("tk,kio->tio", w_table, kernel)[task_id]  # (B, in, out)
+        theta = jnp.einsum("tk,kio->tio", w_table, kernel)[skill_id]  # (B, in, out)
         y = jnp.einsum("bi,bio->bo", x, theta)
         if bias is not None:
-            y = y + (w_table @ bias)[task_id]
+            y = y + (w_table @ bias)[skill_id]
         return y
     raise ValueError(f"mix_mode must be one of {MIX_MODES}, got {mix_mode!r}")
 
 
-def structured_apply(fn: Callable, x: jax.Array, task_id: jax.Array, num_tasks: int) -> jax.Array:
-    """Run ``fn(x, task_id, mode) -> (B, ...)`` on the fastest correct path, chosen at run time.
+def structured_apply(fn: Callable, x: jax.Array, skill_id: jax.Array, num_skills: int) -> jax.Array:
+    """Run ``fn(x, skill_id, mode) -> (B, ...)`` on the fastest correct path, chosen at run time.
 
     If every task has exactly ``n = B / T`` samples (e.g. `jaxmeta.replay`'s ``balanced`` sampler once all
     tasks have data, or an env batch with the same number of instances per skill), the batch is sorted by
@@ -180,24 +180,24 @@ def structured_apply(fn: Callable, x: jax.Array, task_id: jax.Array, num_tasks: 
     layer, about K times fewer flops than "outputs") and the rows are put back in their original order.
     Otherwise (or if ``T`` does not divide ``B``) ``fn`` runs in ``"outputs"`` mode. Both branches are
     compiled (``lax.cond`` on an unbatched predicate); results do not depend on the branch taken, up to
-    float rounding. Under an outer ``jax.vmap`` that batches ``task_id`` the cond becomes a select and
+    float rounding. Under an outer ``jax.vmap`` that batches ``skill_id`` the cond becomes a select and
     both branches run -- use "outputs" there.
     """
     b = x.shape[0]
-    if b % num_tasks != 0:
-        return fn(x, task_id, "outputs")
-    counts = jax.ops.segment_sum(jnp.ones_like(task_id), task_id, num_segments=num_tasks)
-    equal = jnp.all(counts == b // num_tasks)
+    if b % num_skills != 0:
+        return fn(x, skill_id, "outputs")
+    counts = jax.ops.segment_sum(jnp.ones_like(skill_id), skill_id, num_segments=num_skills)
+    equal = jnp.all(counts == b // num_skills)
 
-    def fast(x, task_id):
-        order = jnp.argsort(task_id, stable=True)
+    def fast(x, skill_id):
+        order = jnp.argsort(skill_id, stable=True)
         inverse = jnp.zeros_like(order).at[order].set(jnp.arange(b, dtype=order.dtype))
-        return fn(x[order], task_id[order], "sorted_blocks")[inverse]
+        return fn(x[order], skill_id[order], "sorted_blocks")[inverse]
 
-    def general(x, task_id):
-        return fn(x, task_id, "outputs")
+    def general(x, skill_id):
+        return fn(x, skill_id, "outputs")
 
-    return jax.lax.cond(equal, fast, general, x, task_id)
+    return jax.lax.cond(equal, fast, general, x, skill_id)
 
 
 def _declare_sets(module: nn.Module, in_dim: int) -> tuple[jax.Array, jax.Array | None]:
@@ -231,7 +231,7 @@ class CompositionalParams(nn.Module):
 
 
 class CompositionalDense(nn.Module):
-    """Dense layer with K parameter sets. ``(x (B,in), w_table (T,K), task_id (B,)) -> (B, features)``.
+    """Dense layer with K parameter sets. ``(x (B,in), w_table (T,K), skill_id (B,)) -> (B, features)``.
 
     Params: ``kernel (K, in, features)``, ``bias (K, features)``. (`PaCoMLP` does not stack these: it
     declares the same parameters and runs the whole MLP inside one `structured_apply`.)
@@ -246,16 +246,16 @@ class CompositionalDense(nn.Module):
     bias_init: Callable = nn.initializers.zeros
 
     @nn.compact
-    def __call__(self, x: jax.Array, w_table: jax.Array, task_id: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, w_table: jax.Array, skill_id: jax.Array) -> jax.Array:
         chex.assert_shape(w_table, (None, self.num_param_sets))
         kernel, bias = _declare_sets(self, x.shape[-1])
-        return compositional_matmul(x, kernel, bias, w_table, task_id, self.mix_mode)
+        return compositional_matmul(x, kernel, bias, w_table, skill_id, self.mix_mode)
 
 
 class PaCoMLP(nn.Module):
     """Compositional MLP ``layer_0..layer_{n-1}`` + ``head``; w_table is an input, not a parameter.
 
-    ``(x (B,D), w_table (T,K), task_id (B,)) -> (B, out_dim)``. With ``mix_mode="structured"`` the
+    ``(x (B,D), w_table (T,K), skill_id (B,)) -> (B, out_dim)``. With ``mix_mode="structured"`` the
     layout check / sort happens once for the whole MLP (`structured_apply`), not per layer.
     """
 
@@ -268,7 +268,7 @@ class PaCoMLP(nn.Module):
     compositional_head: bool = True
 
     @nn.compact
-    def __call__(self, x: jax.Array, w_table: jax.Array, task_id: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, w_table: jax.Array, skill_id: jax.Array) -> jax.Array:
         chex.assert_shape(w_table, (None, self.num_param_sets))
         act = _networks.ACTIVATIONS[self.activation]
         layers, in_dim = [], x.shape[-1]
@@ -299,7 +299,7 @@ class PaCoMLP(nn.Module):
             return h
 
         if self.mix_mode == "structured":
-            h = structured_apply(forward, x, task_id, w_table.shape[0])
+            h = structured_apply(forward, x, skill_id, w_table.shape[0])
         else:
-            h = forward(x, task_id, self.mix_mode)
+            h = forward(x, skill_id, self.mix_mode)
         return h if shared_head is None else shared_head(h)

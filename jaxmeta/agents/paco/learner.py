@@ -11,7 +11,7 @@ compositional actor / twin critic, loss mask-out, w-reset, shared w) on the netw
 (``TrainConfig.network``'s dimensions + ``TrainConfig.paco``, a `jaxmeta.agents.paco.options.PaCoOptions`)
 and clamp ``log_alpha`` to ``[log_alpha_min, log_alpha_max]`` after every update (official: [-10, 0]).
 
-- ``paco``: one batch per update from the run's replay (uniform / task-balanced / prioritized, as
+- ``paco``: one batch per update from the run's replay (uniform / skill-balanced / prioritized, as
   configured; with ``balanced`` and ``T | B`` the structured fast path applies).
 - ``taco``: batches follow the task distribution ``p (T,)`` held in the learner state; TaCo-online
   re-groups the tasks between chunks (`jaxmeta.agents.taco.learner`, `jaxmeta.agents.taco.sampling`).
@@ -23,7 +23,7 @@ and clamp ``log_alpha`` to ``[log_alpha_min, log_alpha_max]`` after every update
 
 Metrics per update (averaged over a chunk by the trainer): the SAC scalars, ``paco_num_masked`` (tasks
 masked out), ``taco_exploring`` (transfer: 1 during the exploration phase). At the end of a chunk
-(`Learner.state_metrics`): ``paco_total_resets``, ``paco_resets_per_task (T,)``, and for taco
+(`Learner.state_metrics`): ``paco_total_resets``, ``paco_resets_per_skill (T,)``, and for taco
 ``taco_p_min``, ``taco_p_max``, ``taco_num_groups``, ``taco_p (T,)``.
 """
 
@@ -72,7 +72,7 @@ def paco_config(config) -> PaCoConfig:
     return PaCoConfig(
         obs_dim=net.obs_dim,
         action_dim=net.action_dim,
-        num_tasks=net.num_tasks,
+        num_skills=net.num_skills,
         hidden=net.hidden,
         activation=net.activation,
         options=config.paco,
@@ -99,12 +99,12 @@ def make_learner(config, buffer, constrain_batch: Callable | None = None, taco: 
         reset_method=o.reset_method,
         mask_timing=o.mask_timing,
     )
-    T, B = pcfg.num_tasks, config.batch_size
-    skills = getattr(config, "task_space", config.skills)  # the conditioning task ids' skill names
+    T, B = pcfg.num_skills, config.batch_size
+    skills = getattr(config, "skill_space", config.skills)  # the conditioning skill ids' skill names
     p0 = initial_task_probabilities(o, skills) if taco else np.full(T, 1.0 / T)
     transfer = o.transfer_from is not None
-    if taco and buffer is not None and buffer.sample_in_tasks is None and o.task_sampling_mode == "sample":
-        raise ValueError("algo 'taco' needs a task-balanced replay buffer (TrainConfig.balanced)")
+    if taco and buffer is not None and buffer.sample_in_skills is None and o.task_sampling_mode == "sample":
+        raise ValueError("algo 'taco' needs a skill-balanced replay buffer (TrainConfig.balanced)")
     source = None
     if transfer:
         source = functools.lru_cache(maxsize=1)(
@@ -159,12 +159,12 @@ def make_learner(config, buffer, constrain_batch: Callable | None = None, taco: 
         def update(state: PaCoLearnerState, replay, key):
             k_sample, k_alloc, k_update = jax.random.split(key, 3)
             if o.task_sampling_mode == "sample":
-                tids = allocate_tasks(k_alloc, state.task_probs, B, replay.task_counts > 0)
-                batch, _ = buffer.sample_in_tasks(replay, k_sample, tids)
+                tids = allocate_tasks(k_alloc, state.task_probs, B, replay.skill_counts > 0)
+                batch, _ = buffer.sample_in_skills(replay, k_sample, tids)
                 weights = None
             else:
                 batch, _ = buffer.sample(replay, k_sample, B)
-                weights = T * state.task_probs[batch.task_id]
+                weights = T * state.task_probs[batch.skill_id]
             if constrain_batch is not None:
                 batch = constrain_batch(batch)
             state, m, _ = paco_step(state, batch, k_update, weights)
@@ -175,7 +175,7 @@ def make_learner(config, buffer, constrain_batch: Callable | None = None, taco: 
         c = state.paco.counters
         out = {
             "paco_total_resets": c.total_resets.astype(jnp.float32),
-            "paco_resets_per_task": c.resets_per_task.astype(jnp.float32),
+            "paco_resets_per_skill": c.resets_per_skill.astype(jnp.float32),
         }
         if taco:
             out.update(

@@ -2,14 +2,14 @@
 
 Every trainable layer of the actor and of each critic is compositional (`jaxmeta.agents.paco.layers`):
 task ``t``'s parameters are ``theta_t = Phi w_t`` (Eqn. 1), ``w_t (K,)`` a learned embedding of the task
-id. Shapes: ``B`` batch, ``T`` num_tasks, ``K`` num_param_sets, ``O`` obs_dim, ``A`` action_dim, ``E``
+id. Shapes: ``B`` batch, ``T`` num_skills, ``K`` num_param_sets, ``O`` obs_dim, ``A`` action_dim, ``E``
 num_critics.
 
-- `PaCoActor`: ``apply(params, obs (B,O), task_id (B,)) -> (mean (B,A), log_std (B,A))``, ``log_std``
+- `PaCoActor`: ``apply(params, obs (B,O), skill_id (B,)) -> (mean (B,A), log_std (B,A))``, ``log_std``
   clipped to ``[log_std_min, log_std_max]`` (official ``clipped_exp(-10, 2)``); params ``w (T,K)`` and
   ``mlp`` (``layer_0..`` + ``head``, or ``shared_head`` with ``compositional_head=False``; the official
   ``share_action_projection=False`` is the default, compositional heads).
-- `PaCoCritic`: ``apply(params, obs (B,O), action (B,A), task_id (B,)) -> q (E, B)``; params ``w (T,K)``
+- `PaCoCritic`: ``apply(params, obs (B,O), action (B,A), skill_id (B,)) -> q (E, B)``; params ``w (T,K)``
   (one table for all E critics) and ``q`` (E compositional MLPs stacked on the leading axis).
 - `make_paco_networks(cfg)`: both as a `jaxmeta.networks.Networks` (tanh-Gaussian actor, twin-Q
   critic), so `jaxmeta.sac.make_sac` works unchanged.
@@ -45,7 +45,7 @@ __all__ = ["PaCoActor", "PaCoConfig", "PaCoCritic", "make_paco_networks"]
 class PaCoConfig:
     """PaCo actor / critic architecture (static, hashable).
 
-    ``PaCoConfig(obs_dim, action_dim, num_tasks, num_param_sets, hidden, activation, *, num_critics,
+    ``PaCoConfig(obs_dim, action_dim, num_skills, num_param_sets, hidden, activation, *, num_critics,
     options, **network_fields)``: ``options`` (default ``PaCoOptions()``) supplies the `NETWORK_FIELDS`
     (``num_param_sets``, ``share_w``, ``identical_init``, ``mix_mode``, ``w_init``,
     ``compositional_head``, ``log_std_min``, ``log_std_max``); any of them given as a keyword overrides
@@ -54,7 +54,7 @@ class PaCoConfig:
 
     obs_dim: int
     action_dim: int
-    num_tasks: int
+    num_skills: int
     hidden: tuple[int, ...]
     activation: str
     num_critics: int
@@ -64,7 +64,7 @@ class PaCoConfig:
         self,
         obs_dim: int = 39,
         action_dim: int = 4,
-        num_tasks: int = 10,
+        num_skills: int = 10,
         num_param_sets: int | None = None,  # K, Table VII (default: options.num_param_sets = 5)
         hidden: tuple[int, ...] = (400, 400, 400),  # Table VI
         activation: str = "relu",
@@ -90,14 +90,14 @@ class PaCoConfig:
         for name, value in (
             ("obs_dim", obs_dim),
             ("action_dim", action_dim),
-            ("num_tasks", num_tasks),
+            ("num_skills", num_skills),
             ("num_critics", num_critics),
         ):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "hidden", hidden)
         object.__setattr__(self, "activation", activation)
         object.__setattr__(self, "options", options)
-        for name in ("obs_dim", "action_dim", "num_tasks", "num_critics"):
+        for name in ("obs_dim", "action_dim", "num_skills", "num_critics"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"PaCoConfig.{name} must be a positive int, got {value!r}")
@@ -118,16 +118,16 @@ del _name
 
 
 class PaCoActor(nn.Module):
-    """``apply(params, obs (B,O), task_id (B,)) -> (mean (B,A), log_std (B,A))``. Params: ``w (T,K)``, ``mlp``."""
+    """``apply(params, obs (B,O), skill_id (B,)) -> (mean (B,A), log_std (B,A))``. Params: ``w (T,K)``, ``mlp``."""
 
     config: PaCoConfig
 
     @nn.compact
-    def __call__(self, obs: jax.Array, task_id: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, obs: jax.Array, skill_id: jax.Array) -> tuple[jax.Array, jax.Array]:
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
-        chex.assert_shape(task_id, (obs.shape[0],))
-        w = self.param("w", w_initializer(cfg.w_init), (cfg.num_tasks, cfg.num_param_sets))
+        chex.assert_shape(skill_id, (obs.shape[0],))
+        w = self.param("w", w_initializer(cfg.w_init), (cfg.num_skills, cfg.num_param_sets))
         out = PaCoMLP(
             cfg.hidden,
             2 * cfg.action_dim,
@@ -137,13 +137,13 @@ class PaCoActor(nn.Module):
             cfg.activation,
             cfg.compositional_head,
             name="mlp",
-        )(obs, w, task_id)
+        )(obs, w, skill_id)
         mean, log_std = jnp.split(out, 2, axis=-1)
         return mean, jnp.clip(log_std, cfg.log_std_min, cfg.log_std_max)
 
 
 class PaCoCritic(nn.Module):
-    """``apply(params, obs (B,O), action (B,A), task_id (B,)) -> q (E, B)``.
+    """``apply(params, obs (B,O), action (B,A), skill_id (B,)) -> q (E, B)``.
 
     Params: ``w (T,K)`` (one table for all E critics) and ``q`` (E independent compositional MLPs stacked
     on the leading axis of every parameter, evaluated with one vmapped call).
@@ -152,12 +152,12 @@ class PaCoCritic(nn.Module):
     config: PaCoConfig
 
     @nn.compact
-    def __call__(self, obs: jax.Array, action: jax.Array, task_id: jax.Array) -> jax.Array:
+    def __call__(self, obs: jax.Array, action: jax.Array, skill_id: jax.Array) -> jax.Array:
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
         chex.assert_shape(action, (obs.shape[0], cfg.action_dim))
-        chex.assert_shape(task_id, (obs.shape[0],))
-        w = self.param("w", w_initializer(cfg.w_init), (cfg.num_tasks, cfg.num_param_sets))
+        chex.assert_shape(skill_id, (obs.shape[0],))
+        w = self.param("w", w_initializer(cfg.w_init), (cfg.num_skills, cfg.num_param_sets))
         q = _networks.critic_ensemble(PaCoMLP, cfg.num_critics)(
             cfg.hidden,
             1,
@@ -167,7 +167,7 @@ class PaCoCritic(nn.Module):
             cfg.activation,
             cfg.compositional_head,
             name="q",
-        )(jnp.concatenate([obs, action], axis=-1), w, task_id)
+        )(jnp.concatenate([obs, action], axis=-1), w, skill_id)
         return q[..., 0]
 
 

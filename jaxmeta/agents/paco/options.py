@@ -75,7 +75,7 @@ class PaCoOptions:
       task parameters theta_t = Phi w_t with DBSCAN (eps = ``online_eps`` x the median pairwise
       distance of the thetas, ``online_min_samples``) and balance the groups.
       ``task_sampling_mode``: ``"sample"`` draws B p_t samples of task t per batch (stratified);
-      ``"reweight"`` keeps task-balanced batches (B/T each, PaCo's fast path) and weights sample losses
+      ``"reweight"`` keeps skill-balanced batches (B/T each, PaCo's fast path) and weights sample losses
       by T p_t (same expected gradient).
     TaCo transfer (phase 2; ``transfer_from`` = a paco/taco run directory): the actor's Phi is restored
     from its checkpoint (``transfer_step``, ``transfer_seed_index``), critic fresh, new w

@@ -1,6 +1,6 @@
 """PaCo's w table access, loss mask-out and w-reset (paper 002 Sec. III-C, Eqn. 3) as pure functions.
 
-Shapes: ``B`` batch, ``T`` num_tasks, ``K`` num_param_sets; PaCo actor / critic params hold their
+Shapes: ``B`` batch, ``T`` num_skills, ``K`` num_param_sets; PaCo actor / critic params hold their
 compositional-vector table at ``params["params"]["w"] (T, K)`` (`jaxmeta.agents.paco.networks`).
 
 - w access: `get_w` / `set_w`; shared w (one table for actor, both critics and the target critic, as
@@ -9,12 +9,12 @@ compositional-vector table at ``params["params"]["w"] (T, K)`` (`jaxmeta.agents.
   (w_critic' - w)`` (`merge_shared_w`; both losses move w as in the official gradient flow, with
   per-loss Adam normalisation -- the one deviation), and writes the result to actor, critic and target
   critic (the target critic uses the live w).
-- Mask-out: `per_task_mean` of a per-sample loss ``(B,) -> (T,)``, `loss_mask` (``valid (T,) bool``:
+- Mask-out: `per_skill_mean` of a per-sample loss ``(B,) -> (T,)``, `loss_mask` (``valid (T,) bool``:
   finite and ``<= threshold``, default `DEFAULT_LOSS_THRESHOLD` = 3e3, Table VII; the official ``>``
   comparison lets NaN through, we do not), `sample_mask_from_tasks` ``(B,) f32``. Tasks absent from the
   batch have loss 0 and are valid. `MASK_TIMINGS`: when `jaxmeta.agents.paco.sac` reads ``valid``.
 - w-reset, Eqn. (3): ``w_eta = sum_{j in V} beta_j w_j`` for every invalid task eta (`reset_w`,
-  `reset_params_w`); `reset_coefficients` draws ``beta (T, T)``, one row per task: ``"dirichlet"``
+  `reset_params_w`); `reset_coefficients` draws ``beta (T, T)``, one row per skill: ``"dirichlet"``
   (default, uniform on the simplex as the paper says), ``"normalized_uniform"`` (``u / |u|_1``,
   ``u ~ U[0,1)``, the official code; not uniform on the simplex), ``"copy"`` (w of one random valid
   task). If no task is valid ``w`` is left unchanged (the official code would set it to 0). Adam
@@ -39,7 +39,7 @@ __all__ = [
     "get_w",
     "loss_mask",
     "merge_shared_w",
-    "per_task_mean",
+    "per_skill_mean",
     "reset_coefficients",
     "reset_params_w",
     "reset_w",
@@ -97,24 +97,24 @@ def sync_shared_w(
 # Mask-out and w-reset
 
 
-def per_task_mean(per_sample: jax.Array, task_id: jax.Array, num_tasks: int) -> jax.Array:
+def per_skill_mean(per_sample: jax.Array, skill_id: jax.Array, num_skills: int) -> jax.Array:
     """Mean of ``per_sample (B,)`` over each task's samples -> ``(T,)``; 0 for tasks not in the batch."""
-    chex.assert_rank([per_sample, task_id], [1, 1])
-    sums = jax.ops.segment_sum(per_sample, task_id, num_segments=num_tasks)
-    counts = jax.ops.segment_sum(jnp.ones_like(per_sample), task_id, num_segments=num_tasks)
+    chex.assert_rank([per_sample, skill_id], [1, 1])
+    sums = jax.ops.segment_sum(per_sample, skill_id, num_segments=num_skills)
+    counts = jax.ops.segment_sum(jnp.ones_like(per_sample), skill_id, num_segments=num_skills)
     return jnp.where(counts > 0, sums / jnp.maximum(counts, 1.0), 0.0)
 
 
-def loss_mask(per_task_loss: jax.Array, threshold: float = DEFAULT_LOSS_THRESHOLD) -> jax.Array:
+def loss_mask(per_skill_loss: jax.Array, threshold: float = DEFAULT_LOSS_THRESHOLD) -> jax.Array:
     """``valid (T,) bool``: task loss finite and ``<= threshold`` (official: masked iff loss > threshold)."""
-    chex.assert_rank(per_task_loss, 1)
-    return jnp.isfinite(per_task_loss) & (per_task_loss <= threshold)
+    chex.assert_rank(per_skill_loss, 1)
+    return jnp.isfinite(per_skill_loss) & (per_skill_loss <= threshold)
 
 
-def sample_mask_from_tasks(valid: jax.Array, task_id: jax.Array) -> jax.Array:
+def sample_mask_from_tasks(valid: jax.Array, skill_id: jax.Array) -> jax.Array:
     """Per-sample mask ``(B,) f32``: 1 where the sample's task is valid, 0 where it is masked out."""
-    chex.assert_rank([valid, task_id], [1, 1])
-    return valid[task_id].astype(jnp.float32)
+    chex.assert_rank([valid, skill_id], [1, 1])
+    return valid[skill_id].astype(jnp.float32)
 
 
 def reset_coefficients(valid: jax.Array, key: jax.Array, method: str = "dirichlet") -> jax.Array:
@@ -156,15 +156,15 @@ def reset_w(w: jax.Array, valid: jax.Array, key: jax.Array, method: str = "diric
 
 class ResetCounters(NamedTuple):
     """Mask-out / reset metrics (int32). ``num_masked``: tasks masked at the last update;
-    ``resets_per_task (T,)`` and ``total_resets``: cumulative over training."""
+    ``resets_per_skill (T,)`` and ``total_resets``: cumulative over training."""
 
     num_masked: jax.Array
-    resets_per_task: jax.Array
+    resets_per_skill: jax.Array
     total_resets: jax.Array
 
     @classmethod
-    def zeros(cls, num_tasks: int) -> "ResetCounters":
-        return cls(jnp.zeros((), jnp.int32), jnp.zeros((num_tasks,), jnp.int32), jnp.zeros((), jnp.int32))
+    def zeros(cls, num_skills: int) -> "ResetCounters":
+        return cls(jnp.zeros((), jnp.int32), jnp.zeros((num_skills,), jnp.int32), jnp.zeros((), jnp.int32))
 
 
 def update_counters(counters: ResetCounters, valid: jax.Array, reset: bool | jax.Array = True) -> ResetCounters:
@@ -174,7 +174,7 @@ def update_counters(counters: ResetCounters, valid: jax.Array, reset: bool | jax
     did_reset = jnp.logical_and(jnp.asarray(reset), jnp.any(valid)).astype(jnp.int32)
     return ResetCounters(
         num_masked=jnp.sum(invalid),
-        resets_per_task=counters.resets_per_task + invalid * did_reset,
+        resets_per_skill=counters.resets_per_skill + invalid * did_reset,
         total_resets=counters.total_resets + jnp.sum(invalid) * did_reset,
     )
 

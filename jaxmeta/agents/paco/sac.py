@@ -7,7 +7,7 @@ make_paco_networks(cfg))`` trains PaCo networks with two independent w tables an
 
 Per update (the pieces are the pure functions of `jaxmeta.agents.paco.reset`):
 
-1. Per-task loss of the batch (`extreme_task_loss`: ``sum_k (Q_k - y)^2`` averaged over the task's
+1. Per-skill loss of the batch (`extreme_skill_loss`: ``sum_k (Q_k - y)^2`` averaged over the task's
    samples, pre-update params) -> ``valid (T,)`` (`loss_mask`: finite and ``<= threshold``, 3e3 by
    default, Table VII). The official code thresholds the total per-sample loss (actor + critic + alpha),
    but ALF's actor-loss *value* is ``0.5|dQ/da|^2 + alpha log pi`` while sac.py's is ``alpha log pi -
@@ -20,8 +20,8 @@ Per update (the pieces are the pure functions of `jaxmeta.agents.paco.reset`):
    other critic parameter.
 4. ``reset`` (official ``reset_task_while_extreme``): invalid tasks' w re-drawn after the update,
    Eqn. (3) (`reset_params_w`; same beta for actor and critic, the target gets the critic's new rows).
-5. Counters; metrics add ``paco_num_masked``, ``paco_total_resets``, ``paco_extreme_loss_per_task (T,)``,
-   ``paco_valid_per_task (T,)``.
+5. Counters; metrics add ``paco_num_masked``, ``paco_total_resets``, ``paco_extreme_loss_per_skill (T,)``,
+   ``paco_valid_per_skill (T,)``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from jaxmeta.agents.paco.reset import (
     update_counters,
 )
 
-__all__ = ["PaCoSAC", "PaCoState", "extreme_task_loss", "make_paco_sac"]
+__all__ = ["PaCoSAC", "PaCoState", "extreme_skill_loss", "make_paco_sac"]
 
 
 @struct.dataclass
@@ -68,15 +68,15 @@ class PaCoSAC(NamedTuple):
     sac: Any
 
 
-def extreme_task_loss(critic_per_task: jax.Array) -> jax.Array:
-    """Per-task loss compared with the threshold: ``sum_k (Q_k - y)^2`` averaged over the task's samples
+def extreme_skill_loss(critic_per_skill: jax.Array) -> jax.Array:
+    """Per-skill loss compared with the threshold: ``sum_k (Q_k - y)^2`` averaged over the task's samples
     (``2 x`` sac's ``0.5 sum_k`` critic loss, i.e. ALF's unhalved squared TD loss summed over critics).
 
     The official code thresholds actor + critic + alpha loss, but ALF's actor-loss *value* is
     ``0.5 |dQ/da|^2 + alpha log pi`` (not sac.py's ``alpha log pi - Q``, whose ``-Q`` of order -1e3 would
     hide explosions), so the critic term is what the threshold sees when a task's loss explodes.
     """
-    return 2.0 * critic_per_task
+    return 2.0 * critic_per_skill
 
 
 def make_paco_sac(
@@ -91,15 +91,15 @@ def make_paco_sac(
 ) -> PaCoSAC:
     """PaCo-SAC (Algorithm 1's policy-training loop) on top of `sac.make_sac` with PaCo networks.
 
-    Per update: (1) ``mask_timing="exact"``: per-task losses of this batch with the pre-update params (one
+    Per update: (1) ``mask_timing="exact"``: per-skill losses of this batch with the pre-update params (one
     extra forward pass of `sac.critic_loss`, same key as the update) -> ``valid``; samples of invalid tasks
     are masked out of every loss of this update (official). ``"lagged"``: no extra pass; the update runs
-    unmasked and ``valid`` is read from its own per-task critic losses (pre-update params, same batch), so an
+    unmasked and ``valid`` is read from its own per-skill critic losses (pre-update params, same batch), so an
     exploding task gets one unmasked step before its w is reset. (2) `sac.update` with the mask.
     (3) ``share_w``: `sync_shared_w`. (4) ``reset``: invalid tasks' w re-drawn by `reset_w` in actor,
     critic and target critic (same beta; the target gets the critic's new rows). (5) counters.
-    Metrics add ``paco_num_masked``, ``paco_total_resets``, ``paco_extreme_loss_per_task (T,)``,
-    ``paco_valid_per_task (T,)``.
+    Metrics add ``paco_num_masked``, ``paco_total_resets``, ``paco_extreme_loss_per_skill (T,)``,
+    ``paco_valid_per_skill (T,)``.
     """
     from jaxmeta import sac as _sac
 
@@ -109,11 +109,11 @@ def make_paco_sac(
         raise ValueError(f"reset_method must be one of {RESET_METHODS}, got {reset_method!r}")
     if not (isinstance(threshold, (int, float)) and threshold > 0):
         raise ValueError(f"threshold must be a positive number, got {threshold!r}")
-    if sac_config.num_tasks != cfg.num_tasks:
-        raise ValueError(f"SACConfig.num_tasks ({sac_config.num_tasks}) != PaCoConfig.num_tasks ({cfg.num_tasks})")
+    if sac_config.num_skills != cfg.num_skills:
+        raise ValueError(f"SACConfig.num_skills ({sac_config.num_skills}) != PaCoConfig.num_skills ({cfg.num_skills})")
     networks = make_paco_networks(cfg)
     algo = _sac.make_sac(sac_config, networks)
-    num_tasks = cfg.num_tasks
+    num_skills = cfg.num_skills
 
     def init(key: jax.Array) -> PaCoState:
         state = algo.init(key)
@@ -123,7 +123,7 @@ def make_paco_sac(
                 actor_params=set_w(state.actor_params, w),
                 target_critic_params=set_w(state.target_critic_params, w),
             )
-        return PaCoState(sac=state, counters=ResetCounters.zeros(num_tasks))
+        return PaCoState(sac=state, counters=ResetCounters.zeros(num_skills))
 
     def update(state: PaCoState, batch, key: jax.Array, weights=None, mask=None):
         s = state.sac
@@ -145,9 +145,9 @@ def make_paco_sac(
                 networks=networks,
                 config=sac_config,
             )
-            extreme = jax.lax.stop_gradient(extreme_task_loss(c_aux["per_task"]))
+            extreme = jax.lax.stop_gradient(extreme_skill_loss(c_aux["per_skill"]))
             valid = loss_mask(extreme, threshold)
-            use_mask = user_mask * sample_mask_from_tasks(valid, batch.task_id)
+            use_mask = user_mask * sample_mask_from_tasks(valid, batch.skill_id)
         else:
             use_mask = user_mask
 
@@ -155,10 +155,10 @@ def make_paco_sac(
         new, metrics, td_error = algo.update(s, batch, update_key, weights, use_mask)
 
         if not mask_out:
-            extreme = extreme_task_loss(metrics["critic_loss_per_task"])
-            valid = jnp.ones((num_tasks,), bool)
+            extreme = extreme_skill_loss(metrics["critic_loss_per_skill"])
+            valid = jnp.ones((num_skills,), bool)
         elif mask_timing == "lagged":
-            extreme = extreme_task_loss(metrics["critic_loss_per_task"])
+            extreme = extreme_skill_loss(metrics["critic_loss_per_skill"])
             valid = loss_mask(extreme, threshold)
 
         actor_p, critic_p, target_p = new.actor_params, new.critic_params, new.target_critic_params
@@ -173,13 +173,13 @@ def make_paco_sac(
         metrics = dict(metrics)
         metrics["paco_num_masked"] = counters.num_masked
         metrics["paco_total_resets"] = counters.total_resets
-        metrics["paco_extreme_loss_per_task"] = extreme
-        metrics["paco_valid_per_task"] = valid.astype(jnp.float32)
+        metrics["paco_extreme_loss_per_skill"] = extreme
+        metrics["paco_valid_per_skill"] = valid.astype(jnp.float32)
         return PaCoState(sac=new, counters=counters), metrics, td_error
 
-    def act(state_or_params, obs, task_id, key=None, deterministic=False):
+    def act(state_or_params, obs, skill_id, key=None, deterministic=False):
         if isinstance(state_or_params, PaCoState):
             state_or_params = state_or_params.sac
-        return algo.act(state_or_params, obs, task_id, key, deterministic)
+        return algo.act(state_or_params, obs, skill_id, key, deterministic)
 
     return PaCoSAC(init=init, update=update, act=act, sac=algo)

@@ -1,14 +1,14 @@
-"""Task-conditioned PPO networks: a Gaussian policy with a state-independent log-std, and a value net.
+"""Skill-conditioned PPO networks: a Gaussian policy with a state-independent log-std, and a value net.
 
 Both are `jaxmeta.networks.TaskMLP` trunks configured by the SAC `jaxmeta.networks.NetworkConfig`
-(``obs_dim``, ``action_dim``, ``num_tasks``, ``hidden``, ``conditioning`` "onehot" | "multihead",
+(``obs_dim``, ``action_dim``, ``num_skills``, ``hidden``, ``conditioning`` "onehot" | "multihead",
 ``activation``, ``layer_norm``: "critic" puts LayerNorm in the value net, "both" in both; ``log_std_min``
 / ``log_std_max`` bound the log-std). The policy and the value net share no parameters.
 
-Shapes: ``B`` batch, ``O`` obs_dim, ``A`` action_dim, ``T`` num_tasks; ``task_id (B,)`` int32 in [0, T).
+Shapes: ``B`` batch, ``O`` obs_dim, ``A`` action_dim, ``T`` num_skills; ``skill_id (B,)`` int32 in [0, T).
 
 Policy: ``a ~ N(mean(s, task), diag(exp(log_std[task])^2))`` with ``mean`` from the MLP and
-``log_std`` a free parameter of shape ``(T, A)`` (one per task and action dimension, independent of the
+``log_std`` a free parameter of shape ``(T, A)`` (one per skill and action dimension, independent of the
 state, initialised to ``init_log_std``), clipped to ``[log_std_min, log_std_max]``.
 
 Action distribution choice: an *unsquashed* Gaussian whose samples are clipped to ``[-1, 1]`` only when
@@ -22,8 +22,8 @@ drift outside ``[-1, 1]``; `deterministic_action` clips the mean.
 Network protocol (what `jaxmeta.agents.ppo.ppo` needs), fields of `PPONetworks`:
 
 - ``policy_init(key) -> policy_params``, ``value_init(key) -> value_params``
-- ``policy_apply(policy_params, obs (B,O), task_id (B,)) -> (mean (B,A), log_std (B,A))``
-- ``value_apply(value_params, obs (B,O), task_id (B,)) -> value (B,)``
+- ``policy_apply(policy_params, obs (B,O), skill_id (B,)) -> (mean (B,A), log_std (B,A))``
+- ``value_apply(value_params, obs (B,O), skill_id (B,)) -> value (B,)``
 - ``obs_dim``: ``O`` (the shape of the running observation statistics)
 
 Observations arrive already normalised (`jaxmeta.agents.ppo.normalize`); the task one-hot is appended
@@ -60,7 +60,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 class GaussianPolicy(nn.Module):
-    """``apply(params, obs (B,O), task_id (B,)) -> (mean (B,A), log_std (B,A))``.
+    """``apply(params, obs (B,O), skill_id (B,)) -> (mean (B,A), log_std (B,A))``.
 
     Parameters: ``mlp`` (a `TaskMLP` with output ``A``) and ``log_std (T, A)``.
     """
@@ -69,42 +69,42 @@ class GaussianPolicy(nn.Module):
     init_log_std: float = 0.0
 
     @nn.compact
-    def __call__(self, obs: jax.Array, task_id: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, obs: jax.Array, skill_id: jax.Array) -> tuple[jax.Array, jax.Array]:
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
-        chex.assert_shape(task_id, (obs.shape[0],))
+        chex.assert_shape(skill_id, (obs.shape[0],))
         mean = TaskMLP(
             cfg.hidden,
             cfg.action_dim,
-            cfg.num_tasks,
+            cfg.num_skills,
             cfg.conditioning,
             cfg.activation,
             layer_norm=cfg.layer_norm == "both",
             name="mlp",
-        )(obs, task_id)
-        log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (cfg.num_tasks, cfg.action_dim))
-        return mean, jnp.clip(log_std[task_id], cfg.log_std_min, cfg.log_std_max).astype(mean.dtype)
+        )(obs, skill_id)
+        log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (cfg.num_skills, cfg.action_dim))
+        return mean, jnp.clip(log_std[skill_id], cfg.log_std_min, cfg.log_std_max).astype(mean.dtype)
 
 
 class ValueNetwork(nn.Module):
-    """``apply(params, obs (B,O), task_id (B,)) -> value (B,)`` (parameters: ``mlp``)."""
+    """``apply(params, obs (B,O), skill_id (B,)) -> value (B,)`` (parameters: ``mlp``)."""
 
     config: NetworkConfig
 
     @nn.compact
-    def __call__(self, obs: jax.Array, task_id: jax.Array) -> jax.Array:
+    def __call__(self, obs: jax.Array, skill_id: jax.Array) -> jax.Array:
         cfg = self.config
         chex.assert_shape(obs, (None, cfg.obs_dim))
-        chex.assert_shape(task_id, (obs.shape[0],))
+        chex.assert_shape(skill_id, (obs.shape[0],))
         out = TaskMLP(
             cfg.hidden,
             1,
-            cfg.num_tasks,
+            cfg.num_skills,
             cfg.conditioning,
             cfg.activation,
             layer_norm=cfg.layer_norm != "none",
             name="mlp",
-        )(obs, task_id)
+        )(obs, skill_id)
         return out[:, 0]
 
 

@@ -14,7 +14,7 @@ batch sizes, without storing samples. `normalize` maps ``x -> clip((x - mean) / 
 
 All functions are pure and shape-polymorphic over the feature shape ``F`` (``(O,)`` for observations):
 ``update(state, batch (..., *F))`` treats every leading axis as samples. They work under `jax.jit`, and
-`jax.vmap` over a stacked state gives independent statistics per slice (e.g. per task). ``count`` is
+`jax.vmap` over a stacked state gives independent statistics per slice (e.g. per skill). ``count`` is
 float32 (exact up to 2^24 samples, then relative error ~1e-7 in the merge weights).
 """
 

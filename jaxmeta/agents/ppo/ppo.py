@@ -1,6 +1,6 @@
 """Multi-task PPO as pure functions: `make_ppo(config, networks) -> PPO` (init / update / act).
 
-Conventions (``T`` rollout steps, ``N`` parallel envs, ``O`` obs_dim, ``A`` action_dim, ``K`` num_tasks):
+Conventions (``T`` rollout steps, ``N`` parallel envs, ``O`` obs_dim, ``A`` action_dim, ``K`` num_skills):
 
 - A `Rollout` is time-major ``(T, N, ...)`` and was collected with `PPO.act` from one fixed `PPOState`
   (its parameters *and* its observation statistics). Observations are stored raw; actions are the raw
@@ -28,7 +28,7 @@ Conventions (``T`` rollout steps, ``N`` parallel envs, ``O`` obs_dim, ``A`` acti
   ``entropy``, ``total_loss``, ``approx_kl``, ``clip_fraction``, ``grad_norm``, ``learning_rate``) and of
   the rollout (``advantage_mean``, ``advantage_std``, ``return_mean``, ``value_mean``,
   ``explained_variance`` of the stored values against the returns, ``reward_mean``), plus
-  ``reward_mean_per_task (K,)`` (0 for a task absent from the rollout).
+  ``reward_mean_per_skill (K,)`` (0 for a task absent from the rollout).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class PPOConfig:
     """PPO hyper-parameters (static, hashable). Defaults follow the PPO paper's MuJoCo setting (Table 3)
     and the common continuous-control implementations (advantage normalisation, grad clip 0.5)."""
 
-    num_tasks: int = 1
+    num_skills: int = 1
     discount: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
@@ -107,7 +107,7 @@ class PPOConfig:
                 raise ValueError(f"PPOConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         if number("reward_scale") == 0.0:
             raise ValueError(f"PPOConfig.reward_scale must be non-zero, got {self.reward_scale!r}")
-        for name in ("num_tasks", "num_epochs", "num_minibatches"):
+        for name in ("num_skills", "num_epochs", "num_minibatches"):
             positive_int(name)
         positive_int("anneal_updates", allow_none=True)
         for name in ("normalize_advantages", "normalize_obs"):
@@ -128,7 +128,7 @@ class Rollout:
     truncated (T,N) bool: the step hit the time limit; the next ``obs`` is the auto-reset one.
     final_value (T,N) f32: ``V`` of the true final observation where ``truncated`` (ignored elsewhere).
     bootstrap_value (N,) f32: ``V`` of the observation after the last step.
-    task_id (T,N) int32 in [0, num_tasks).
+    skill_id (T,N) int32 in [0, num_skills).
     """
 
     obs: jax.Array
@@ -140,7 +140,7 @@ class Rollout:
     truncated: jax.Array
     final_value: jax.Array
     bootstrap_value: jax.Array
-    task_id: jax.Array
+    skill_id: jax.Array
 
 
 @struct.dataclass
@@ -158,9 +158,9 @@ class PPO(NamedTuple):
 
     init(key) -> PPOState
     update(state, rollout, key) -> (state, metrics)
-    act(state, obs (B,O), task_id (B,), key) -> (action (B,A) raw sample, log_prob (B,), value (B,))
-    value(state, obs (B,O), task_id (B,)) -> value (B,)   (for ``final_value`` / ``bootstrap_value``)
-    deterministic_action(state, obs (B,O), task_id (B,)) -> clip_action(mean) (B,A)
+    act(state, obs (B,O), skill_id (B,), key) -> (action (B,A) raw sample, log_prob (B,), value (B,))
+    value(state, obs (B,O), skill_id (B,)) -> value (B,)   (for ``final_value`` / ``bootstrap_value``)
+    deterministic_action(state, obs (B,O), skill_id (B,)) -> clip_action(mean) (B,A)
     """
 
     init: Callable[[jax.Array], PPOState]
@@ -174,19 +174,19 @@ def _assert_rollout(rollout: Rollout) -> tuple[int, int]:
     chex.assert_rank(rollout.reward, 2)
     t_len, n = rollout.reward.shape
     chex.assert_shape(
-        [rollout.log_prob, rollout.value, rollout.terminated, rollout.truncated, rollout.final_value, rollout.task_id],
+        [rollout.log_prob, rollout.value, rollout.terminated, rollout.truncated, rollout.final_value, rollout.skill_id],
         (t_len, n),
     )
     chex.assert_shape([rollout.obs, rollout.action], (t_len, n, None))
     chex.assert_shape(rollout.bootstrap_value, (n,))
-    chex.assert_type(rollout.task_id, int)
+    chex.assert_type(rollout.skill_id, int)
     return t_len, n
 
 
-def _per_task_mean(x: jax.Array, task_id: jax.Array, num_tasks: int) -> jax.Array:
-    """Mean of ``x`` over the samples of each task, ``(num_tasks,)`` (0 for a task with no sample)."""
-    total = jax.ops.segment_sum(x.reshape(-1), task_id.reshape(-1), num_segments=num_tasks)
-    count = jax.ops.segment_sum(jnp.ones(x.size, x.dtype), task_id.reshape(-1), num_segments=num_tasks)
+def _per_skill_mean(x: jax.Array, skill_id: jax.Array, num_skills: int) -> jax.Array:
+    """Mean of ``x`` over the samples of each task, ``(num_skills,)`` (0 for a task with no sample)."""
+    total = jax.ops.segment_sum(x.reshape(-1), skill_id.reshape(-1), num_segments=num_skills)
+    count = jax.ops.segment_sum(jnp.ones(x.size, x.dtype), skill_id.reshape(-1), num_segments=num_skills)
     return total / jnp.maximum(count, 1.0)
 
 
@@ -220,9 +220,9 @@ def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
         )
 
     def loss_fn(params: Params, mb: dict[str, jax.Array]) -> tuple[jax.Array, Metrics]:
-        mean, log_std = networks.policy_apply(params["policy"], mb["obs"], mb["task_id"])
+        mean, log_std = networks.policy_apply(params["policy"], mb["obs"], mb["skill_id"])
         log_prob = gaussian_log_prob(mean, log_std, mb["action"])
-        values = networks.value_apply(params["value"], mb["obs"], mb["task_id"])
+        values = networks.value_apply(params["value"], mb["obs"], mb["skill_id"])
         adv = L.normalize_advantages(mb["advantage"]) if config.normalize_advantages else mb["advantage"]
         pg = L.clipped_surrogate_loss(log_prob, mb["log_prob"], adv, config.clip_eps)
         vf = L.value_loss(values, mb["value"], mb["return"], config.value_clip_eps)
@@ -276,7 +276,7 @@ def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
                 "value": rollout.value,
                 "advantage": advantage,
                 "return": returns,
-                "task_id": rollout.task_id,
+                "skill_id": rollout.skill_id,
             },
         )
 
@@ -298,24 +298,24 @@ def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
             value_mean=jnp.mean(rollout.value),
             explained_variance=L.explained_variance(rollout.value, returns),
             reward_mean=jnp.mean(rollout.reward),
-            reward_mean_per_task=_per_task_mean(rollout.reward, rollout.task_id, config.num_tasks),
+            reward_mean_per_skill=_per_skill_mean(rollout.reward, rollout.skill_id, config.num_skills),
         )
         return new_state, metrics
 
-    def act(state: PPOState, obs: jax.Array, task_id: jax.Array, key: jax.Array):
+    def act(state: PPOState, obs: jax.Array, skill_id: jax.Array, key: jax.Array):
         """``(action (B,A) raw sample, log_prob (B,), value (B,))``; send ``clip_action(action)`` to the env."""
         x = norm_obs(state.obs_stats, obs)
-        mean, log_std = networks.policy_apply(state.params["policy"], x, task_id)
+        mean, log_std = networks.policy_apply(state.params["policy"], x, skill_id)
         action, log_prob = sample_gaussian(mean, log_std, key)
-        return action, log_prob, networks.value_apply(state.params["value"], x, task_id)
+        return action, log_prob, networks.value_apply(state.params["value"], x, skill_id)
 
-    def value(state: PPOState, obs: jax.Array, task_id: jax.Array) -> jax.Array:
+    def value(state: PPOState, obs: jax.Array, skill_id: jax.Array) -> jax.Array:
         """``V(obs) (B,)`` with the state's observation statistics."""
-        return networks.value_apply(state.params["value"], norm_obs(state.obs_stats, obs), task_id)
+        return networks.value_apply(state.params["value"], norm_obs(state.obs_stats, obs), skill_id)
 
-    def deterministic_action(state: PPOState, obs: jax.Array, task_id: jax.Array) -> jax.Array:
+    def deterministic_action(state: PPOState, obs: jax.Array, skill_id: jax.Array) -> jax.Array:
         """``clip_action(mean) (B,A)``: the evaluation action."""
-        mean, _ = networks.policy_apply(state.params["policy"], norm_obs(state.obs_stats, obs), task_id)
+        mean, _ = networks.policy_apply(state.params["policy"], norm_obs(state.obs_stats, obs), skill_id)
         return clip_action(mean)
 
     return PPO(init=init, update=update, act=act, value=value, deterministic_action=deterministic_action)

@@ -5,8 +5,8 @@
 sequential steps of M vmapped tasks). It picks M distinct tasks that have data (`pick_tasks`: uniformly;
 cycling when fewer than M tasks have data, e.g. M tasks of MT1/ML1's single skill get M independent
 batch streams), draws each task's k batches of ``batch_size`` from that task's transitions only
-(task-balanced buffer, `ReplayBuffer.sample_in_tasks`), and runs `make_reptile_update`. PER is not
-supported (per-task uniform batches). The state is a plain `SACState`, so a Reptile checkpoint is
+(skill-balanced buffer, `ReplayBuffer.sample_in_skills`), and runs `make_reptile_update`. PER is not
+supported (per-skill uniform batches). The state is a plain `SACState`, so a Reptile checkpoint is
 fine-tuned with ordinary MT-SAC updates (`jaxmeta.finetune`), the meta-test adaptation of paper 001.
 """
 
@@ -21,11 +21,11 @@ from jaxmeta.sac import SACState
 __all__ = ["make_reptile_learner", "pick_tasks"]
 
 
-def pick_tasks(task_counts: jax.Array, key: jax.Array, meta_batch: int) -> jax.Array:
-    """(meta_batch,) int32 task ids: distinct tasks with data in a random order (cycling when fewer than
+def pick_tasks(skill_counts: jax.Array, key: jax.Array, meta_batch: int) -> jax.Array:
+    """(meta_batch,) int32 skill ids: distinct tasks with data in a random order (cycling when fewer than
     meta_batch tasks have data; task 0 if none has)."""
-    T = task_counts.shape[0]
-    has = task_counts > 0
+    T = skill_counts.shape[0]
+    has = skill_counts > 0
     scores = jax.random.uniform(key, (T,)) + jnp.where(has, 0.0, 2.0)
     order = jnp.argsort(scores).astype(jnp.int32)
     k = jnp.maximum(jnp.sum(has.astype(jnp.int32)), 1)
@@ -34,8 +34,8 @@ def pick_tasks(task_counts: jax.Array, key: jax.Array, meta_batch: int) -> jax.A
 
 def make_reptile_learner(config, buffer, constrain_batch=None):
     """`jaxmeta.learner.Learner` of Reptile over MT-SAC for a `jaxmeta.config.TrainConfig` (``algo
-    "reptile"``, options in ``config.reptile``). ``buffer`` must be task-balanced (the config forces it).
-    ``constrain_batch`` is not used (the per-task batches are vmapped, not split over devices)."""
+    "reptile"``, options in ``config.reptile``). ``buffer`` must be skill-balanced (the config forces it).
+    ``constrain_batch`` is not used (the per-skill batches are vmapped, not split over devices)."""
     from jaxmeta.learner import Learner, sac_metrics
     from jaxmeta.networks import make_networks
     from jaxmeta.sac import make_sac
@@ -48,11 +48,11 @@ def make_reptile_learner(config, buffer, constrain_batch=None):
 
     def update(state: SACState, replay, key: jax.Array):
         if buffer is None or buffer.kind != "balanced":
-            raise ValueError("the Reptile learner needs a task-balanced replay buffer (TrainConfig.balanced)")
+            raise ValueError("the Reptile learner needs a skill-balanced replay buffer (TrainConfig.balanced)")
         k_task, k_sample, k_update = jax.random.split(key, 3)
-        tasks = pick_tasks(replay.task_counts, k_task, M)
+        tasks = pick_tasks(replay.skill_counts, k_task, M)
         tids = jnp.repeat(tasks, K * B)
-        batch, _ = buffer.sample_in_tasks(replay, k_sample, tids)
+        batch, _ = buffer.sample_in_skills(replay, k_sample, tids)
         batch = jax.tree.map(lambda x: x.reshape((M, K, B) + x.shape[1:]), batch)
         state, m = outer(state, batch, k_update)
         return state, replay, sac_metrics(m)

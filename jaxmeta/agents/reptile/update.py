@@ -10,7 +10,7 @@ All M inner loops run at once (`jax.vmap` over tasks of a `lax.scan` over k upda
 step is one pure, jit-able function.
 
 Shapes: ``M`` meta_batch, ``k`` inner_steps, ``B`` batch. What is interpolated: every floating-point
-leaf of the `SACState` (actor, critic and target-critic params, per-task log_alpha, and the optimizer
+leaf of the `SACState` (actor, critic and target-critic params, per-skill log_alpha, and the optimizer
 moments, so Adam's statistics follow the meta-parameters); integer leaves (update counters) advance by
 k. The trainer's learner over this step: `jaxmeta.agents.reptile.learner`.
 """

@@ -9,9 +9,9 @@ same PaCo-SAC update, state `PaCoLearnerState`); what TaCo adds:
 - The batch composition follows the task distribution ``p`` held in the learner state (``task_probs
   (T,)``, so changing it reuses the compiled chunk; initially `jaxmeta.agents.paco.options.
   initial_task_probabilities`): ``task_sampling_mode="sample"`` draws ``B p_t`` samples of task t
-  (`jaxmeta.agents.taco.sampling.allocate_tasks`, stratified) from the task-balanced replay's per-task
-  index (`ReplayBuffer.sample_in_tasks`; the replay must be task-balanced); ``"reweight"`` draws a
-  task-balanced batch and weights the losses by ``T p_t``.
+  (`jaxmeta.agents.taco.sampling.allocate_tasks`, stratified) from the skill-balanced replay's per-skill
+  index (`ReplayBuffer.sample_in_skills`; the replay must be skill-balanced); ``"reweight"`` draws a
+  skill-balanced batch and weights the losses by ``T p_t``.
 - ``task_sampling="online"`` (TaCo-online) recomputes ``p`` between chunks (`Learner.between_chunks`,
   host side, deterministic): DBSCAN on the actor's task parameters theta_t = Phi w_t
   (`jaxmeta.agents.taco.sampling.task_parameters`), eps = ``online_eps`` x the median pairwise distance
@@ -35,5 +35,5 @@ __all__ = ["make_taco_learner"]
 
 
 def make_taco_learner(config, buffer, constrain_batch: Callable | None = None) -> Learner:
-    """Algo ``taco``: PaCo-SAC with TaCo task-weighted batches (needs the task-balanced replay)."""
+    """Algo ``taco``: PaCo-SAC with TaCo task-weighted batches (needs the skill-balanced replay)."""
     return make_learner(config, buffer, constrain_batch, taco=True)

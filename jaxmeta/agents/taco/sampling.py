@@ -1,13 +1,13 @@
 """TaCo task sampling (paper 002 Sec. IV-A): the task distribution ``p (T,)`` and batches drawn from it.
 
-Shapes: ``T`` num_tasks, ``B`` batch, ``D`` flattened task parameters, ``K`` num_param_sets.
+Shapes: ``T`` num_skills, ``B`` batch, ``D`` flattened task parameters, ``K`` num_param_sets.
 
 - `task_probabilities(scheme, T, ...) -> (T,) float64` summing to 1: ``"uniform"`` ``1/T``;
   ``"grouped"`` ``p_t = 1 / (|G| |g_i|)`` for ``t in g_i`` (``groups`` a partition of ``range(T)``);
   ``"weighted"`` ``weights / sum(weights)``. `taco_mt10_weights`: the MT10 preset doubles pick-place,
   peg-insert-side and drawer-open (paper Table II, `TACO_MT10_DOUBLED`; the official config's own unused
   example, ``[0.1]*10`` with pick-place at 0.3, is different).
-- Drawing task ids (pure JAX, jit-able, ``p`` may be traced): `sample_tasks` (iid, ``(n,) int32``) and
+- Drawing skill ids (pure JAX, jit-able, ``p`` may be traced): `sample_tasks` (iid, ``(n,) int32``) and
   `allocate_tasks` (stratified batch composition, ``(B,) int32`` sorted by task, ``|count_t - B p_t| < 1``).
 - TaCo-online grouping, off the hot path (host, numpy / scikit-learn): `task_parameters` (``theta_t =
   Phi w_t`` of PaCo params, ``(T, D)``), `group_tasks_dbscan` (DBSCAN, noise tasks become singletons),
@@ -47,19 +47,19 @@ TASK_SCHEMES = ("uniform", "grouped", "weighted")
 TACO_MT10_DOUBLED = ("pick-place", "peg-insert-side", "drawer-open")  # paper 002, Sec. V-A
 
 
-def _validate_groups(groups: Sequence[Sequence[int]], num_tasks: int) -> list[list[int]]:
+def _validate_groups(groups: Sequence[Sequence[int]], num_skills: int) -> list[list[int]]:
     groups = [list(map(int, g)) for g in groups]
     if any(len(g) == 0 for g in groups):
         raise ValueError(f"task groups must be non-empty, got {groups!r}")
     flat = sorted(t for g in groups for t in g)
-    if flat != list(range(num_tasks)):
-        raise ValueError(f"task groups must partition range({num_tasks}) (each task exactly once), got {groups!r}")
+    if flat != list(range(num_skills)):
+        raise ValueError(f"task groups must partition range({num_skills}) (each task exactly once), got {groups!r}")
     return groups
 
 
 def task_probabilities(
     scheme: str,
-    num_tasks: int,
+    num_skills: int,
     groups: Sequence[Sequence[int]] | None = None,
     weights: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
@@ -68,15 +68,15 @@ def task_probabilities(
     ``"uniform"``: ``1/T``. ``"grouped"``: ``p_t = 1 / (|G| |g_i|)`` for ``t in g_i`` (``groups`` a
     partition of ``range(T)``). ``"weighted"``: ``weights / sum(weights)`` (non-negative, not all 0).
     """
-    if not isinstance(num_tasks, int) or num_tasks < 1:
-        raise ValueError(f"num_tasks must be a positive int, got {num_tasks!r}")
+    if not isinstance(num_skills, int) or num_skills < 1:
+        raise ValueError(f"num_skills must be a positive int, got {num_skills!r}")
     if scheme == "uniform":
-        return np.full(num_tasks, 1.0 / num_tasks)
+        return np.full(num_skills, 1.0 / num_skills)
     if scheme == "grouped":
         if groups is None:
             raise ValueError("scheme 'grouped' needs groups")
-        groups = _validate_groups(groups, num_tasks)
-        p = np.zeros(num_tasks)
+        groups = _validate_groups(groups, num_skills)
+        p = np.zeros(num_skills)
         for g in groups:
             p[g] = 1.0 / (len(groups) * len(g))
         return p
@@ -84,8 +84,8 @@ def task_probabilities(
         if weights is None:
             raise ValueError("scheme 'weighted' needs weights")
         w = np.asarray(weights, dtype=np.float64)
-        if w.shape != (num_tasks,):
-            raise ValueError(f"weights must have shape ({num_tasks},), got {w.shape}")
+        if w.shape != (num_skills,):
+            raise ValueError(f"weights must have shape ({num_skills},), got {w.shape}")
         if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()!r}")
         return w / w.sum()
@@ -112,7 +112,7 @@ def taco_mt10_weights(
 
 
 def sample_tasks(key: jax.Array, probs: jax.Array, n: int) -> jax.Array:
-    """``n`` task ids ``(n,) int32`` drawn iid from ``probs (T,)`` (pure JAX, jit-able)."""
+    """``n`` skill ids ``(n,) int32`` drawn iid from ``probs (T,)`` (pure JAX, jit-able)."""
     probs = jnp.asarray(probs, jnp.float32)
     logits = jnp.where(probs > 0, jnp.log(jnp.where(probs > 0, probs, 1.0)), -jnp.inf)
     return jax.random.categorical(key, logits, shape=(n,)).astype(jnp.int32)
@@ -123,7 +123,7 @@ def group_tasks_dbscan(
 ) -> list[list[int]]:
     """TaCo-online grouping: DBSCAN on task parameters ``theta (T, D)``; noise tasks become singletons.
 
-    Returns a partition of ``range(T)``: clusters in order of their smallest task id.
+    Returns a partition of ``range(T)``: clusters in order of their smallest skill id.
     """
     from sklearn.cluster import DBSCAN
 
@@ -179,12 +179,12 @@ def taco_online_probabilities(
 
 
 def allocate_tasks(key: jax.Array, probs: jax.Array, batch_size: int, available: jax.Array | None = None) -> jax.Array:
-    """TaCo batch composition: ``batch_size`` task ids ``(B,) int32`` (sorted by task) with
+    """TaCo batch composition: ``batch_size`` skill ids ``(B,) int32`` (sorted by task) with
     ``E[count_t] = B p_t`` exactly and ``|count_t - B p_t| < 1`` (stratified: ``floor(B p_t)`` each, the
     remaining ``R`` slots by systematic sampling over the fractional parts). Pure JAX, jit-able, ``probs``
     may be traced (the compiled program is reused when the distribution changes).
 
-    ``available (T,) bool`` (optional): tasks that can be drawn (e.g. ``task_counts > 0``); ``probs`` is
+    ``available (T,) bool`` (optional): tasks that can be drawn (e.g. ``skill_counts > 0``); ``probs`` is
     renormalised over them (uniform over them if they all have probability 0). With uniform ``probs``
     and ``T | B`` every task gets exactly ``B / T`` samples (PaCo's structured fast path applies).
     """

@@ -169,7 +169,7 @@ def _explore_networks(pcfg: PaCoConfig, num_envs: int):
     """PaCo networks with one w row per env (the per-env subspace policies share Phi)."""
     import dataclasses
 
-    return make_paco_networks(dataclasses.replace(pcfg, num_tasks=num_envs, mix_mode="outputs"))
+    return make_paco_networks(dataclasses.replace(pcfg, num_skills=num_envs, mix_mode="outputs"))
 
 
 def subspace_policy_action(
@@ -192,7 +192,7 @@ def make_transfer_act(config, pcfg: PaCoConfig, networks):
     n_e = int(config.paco.transfer_explore_steps)
     L = int(config.max_path_length)
 
-    def act(state, obs, task_id, key, env_steps):
+    def act(state, obs, skill_id, key, env_steps):
         actor = state.paco.sac.actor_params
 
         def explore():
@@ -201,7 +201,7 @@ def make_transfer_act(config, pcfg: PaCoConfig, networks):
             return subspace_policy_action(pcfg, actor["params"]["mlp"], state.explore_basis, obs, beta_key, key)
 
         def policy():
-            return networks.sample_action(actor, obs, task_id, key)[0]
+            return networks.sample_action(actor, obs, skill_id, key)[0]
 
         return jax.lax.cond(env_steps < n_e, explore, policy)
 
