@@ -57,7 +57,7 @@ class MultiTaskState:
                  so far in the current episode (where done, the finished episode's result).
     physics_nan: (N,) bool, the instance diverged this step and was reset.
     nonfinite_action: (N,) f32 count of NaN/inf action entries replaced by 0 this step.
-    skill_id:     (N,) int32 skill index within the benchmark (for one-hot conditioning).
+    skill_id:    (N,) int32 skill index within the benchmark (for one-hot conditioning).
     key:         PRNG key for task sampling at auto-reset.
     reset_pool:  tuple of per-skill EnvState batched over the skill's task set (leading axis n_tasks):
                  the reset state of every task, gathered at auto-reset (constant during a run); () for

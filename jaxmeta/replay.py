@@ -98,8 +98,8 @@ class ReplayState:
     """Buffer state (a pytree; donate it). C = capacity, T = num_skills.
 
     items:         the item pytree, every leaf (C, ...).
-    skill_ids:      (C,) int32 skill id of each slot, -1 for never-written slots.
-    skill_counts:   (T,) int32 number of stored items per skill.
+    skill_ids:     (C,) int32 skill id of each slot, -1 for never-written slots.
+    skill_counts:  (T,) int32 number of stored items per skill.
     size:          () int32 number of stored items (occupied slots are [0, size)).
     insert_pos:    () int32 slot written next.
     step:          () int32 number of `set_priorities` calls (drives the PER beta schedule).
