@@ -11,7 +11,7 @@ initialise its state, how to do one learning update from the replay buffer, and 
 ``update`` samples its own batch(es) from the replay state, so algorithms that need other batches than
 one mixed batch (Reptile: per-skill batches of a meta-batch of tasks) fit the same loop; algorithms that
 use PER write their priorities back and return the new replay state. ``metrics`` is a flat dict of
-float32 arrays of shape () or (T,) (T = number of tasks); the trainer averages them over the updates of
+float32 arrays of shape () or (T,) (T = number of skills); the trainer averages them over the updates of
 a chunk and logs the scalar ones.
 
 Non-finite updates (`sampled_update`): an update whose new state has a NaN or inf anywhere (parameters,

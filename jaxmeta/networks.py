@@ -6,8 +6,8 @@ Two conditioning schemes (`NetworkConfig.conditioning`):
 - ``"multihead"`` (MH-SAC): the trunk sees the observation only (plus the action for the critic) and is
   shared by all skills; the output layer has one head per skill, stored as one array
   ``head_kernel (num_skills, H, out)`` / ``head_bias (num_skills, out)``, and each sample uses the head of
-  its own task. Head ``j`` therefore gets exactly zero gradient from samples of other tasks, and the
-  task-agnostic trunk can be reused for a new task (ANIL-style transfer).
+  its own skill. Head ``j`` therefore gets exactly zero gradient from samples of other skills, and the
+  skill-agnostic trunk can be reused for a new skill (ANIL-style transfer).
 
 Layer normalisation (`NetworkConfig.layer_norm`): ``"critic"`` or ``"both"`` puts a LayerNorm (Ba et
 al. 2016, learned scale and offset) between every hidden Dense layer and its activation in the critic

@@ -12,20 +12,20 @@ Conventions (``B`` batch, ``T`` num_skills, ``E`` number of critics, 2 for `make
   too, metric reductions may differ in the last ulp as XLA folds the constant ones). A masked sample contributes exactly zero
   loss and, through ``jnp.where``, exactly zero gradient (PaCo loss mask-out). The normaliser counts
   unmasked samples, not weights, as in PER (weights are already max-normalised by the buffer).
-  Per-skill losses ``(T,)`` use the same formula restricted to a task's samples (0 for a task with no
+  Per-skill losses ``(T,)`` use the same formula restricted to a skill's samples (0 for a skill with no
   unmasked sample), so ``loss == sum_t per_skill[t] * count[t] / max(sum(count), 1)``.
 - Critic: ``l_i = 0.5 * sum_k (Q_k(s,a) - y)^2`` with the soft target
   ``y = reward_scale * r + discount * d * (min_k Q'_k(s', a') - alpha * log pi(a'|s'))``, ``a' ~ pi(s')``.
 - ``td_error (B,) = mean_k |Q_k(s,a) - y|`` (non-negative, mean over critics), computed for every sample
   including masked ones, so it can directly refresh PER priorities.
 - Actor: ``l_i = alpha * log pi(a|s) - min_k Q_k(s, a)``, ``a ~ pi(s)`` reparameterised.
-- Temperature: ``l_i = -log_alpha[task_i] * (log pi(a|s) + target_entropy)`` (log pi held fixed), so
-  alpha decreases when the task's entropy is above target and increases when it is below.
+- Temperature: ``l_i = -log_alpha[skill_i] * (log pi(a|s) + target_entropy)`` (log pi held fixed), so
+  alpha decreases when the skill's entropy is above target and increases when it is below.
 
 `update` order: critic step -> actor step (against the *updated* critic) -> per-skill alpha step (using
 the log-probs of the actor step, i.e. of the pre-actor-step policy) -> Polyak target update. The
 critic target and the actor loss both use the alpha from before this update. Only the temperatures of
-tasks with at least one unmasked sample in the batch change (Adam momentum would otherwise keep moving
+skills with at least one unmasked sample in the batch change (Adam momentum would otherwise keep moving
 the others).
 """
 
@@ -264,10 +264,10 @@ def alpha_loss(
     *,
     target_entropy: float,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Per-skill temperature loss ``-log_alpha[task] * (log_prob + target_entropy)``.
+    """Per-skill temperature loss ``-log_alpha[skill] * (log_prob + target_entropy)``.
 
     ``log_alpha (T,)``, ``log_prob (B,)`` (treated as constant), ``skill_id (B,)``. Returns
-    ``(loss (), aux)`` with ``per_skill (T,)`` losses and ``entropy_per_skill (T,)`` (0 for absent tasks).
+    ``(loss (), aux)`` with ``per_skill (T,)`` losses and ``entropy_per_skill (T,)`` (0 for absent skills).
     """
     (b,) = log_prob.shape
     num_skills = log_alpha.shape[0]
