@@ -277,7 +277,7 @@ def test_cleanrl_style_sac_loop_runs(venv):
 
 
 @pytest.mark.slow
-def test_two_skills_task_ids_and_spaces():
+def test_two_skills_skill_ids_and_spaces():
     """Two MT10 skills: sub-envs skill-major, skill_id the skill's index, the observation space spanning both."""
     env = gym_vector_env("MT10", 2, seed=0, max_path_length=5, skills=["reach-v3", "push-v3"])
     assert env.num_envs == 4 and env.skills == ("reach-v3", "push-v3")

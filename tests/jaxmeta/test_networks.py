@@ -162,7 +162,7 @@ def test_multihead_head_gradient_zero_from_other_tasks():
 
 
 @pytest.mark.parametrize("conditioning", ["onehot", "multihead"])
-def test_different_task_ids_give_different_outputs(conditioning):
+def test_different_skill_ids_give_different_outputs(conditioning):
     net, (actor_params, critic_params) = NETS[conditioning], PARAMS[conditioning]
     outs = [net.actor_apply(actor_params, OBS, jnp.full((B,), t, jnp.int32))[0] for t in range(T)]
     qs = [net.critic_apply(critic_params, OBS, ACT, jnp.full((B,), t, jnp.int32)) for t in range(T)]
