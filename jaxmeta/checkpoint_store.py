@@ -32,9 +32,7 @@ def _manager(run_dir: Path, keep: int | None, read_only: bool = False):
         create=not read_only,  # (orbax's read_only option only logs warnings; create=False suffices)
         enable_async_checkpointing=False,  # the state is donated to the next chunk right after
     )
-    return ocp.CheckpointManager(
-        (Path(run_dir) / CKPT_DIR).absolute(), options=options, item_names=("state", "policy", "config", "meta")
-    )
+    return ocp.CheckpointManager((Path(run_dir) / CKPT_DIR).absolute(), options=options, item_names=ITEMS)
 
 
 def _pack(state: Any) -> dict:

@@ -57,7 +57,6 @@ from jaxmeta.cli_flags import (  # noqa: F401  (_NOT_CONFIG, _DISTRIBUTED_FLAGS:
     _WandbFlag,
     _check_from_step,
     _check_resume_dir,
-    _fail,
     _launch,
     _given_flags,
     _nondefault_of,
