@@ -33,7 +33,7 @@ its own executable (for benchmarks whose one-module step is too big to compile, 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -124,6 +124,10 @@ class MultiTaskEnv(SkillMajorLayout):
     #: True: every skill's step ends with a full forward pass (contacts and forces in the state's data are
     #: the post-step ones); False: only skills that read them (Skill.needs_contacts), others kinematics.
     full_forward: bool = False
+    #: Per skill, `jax.jit(envs[g].place_objects)`, made once (`make_multitask`): the reset pool is traced
+    #: several times (its shape, then each group's program), and a jitted function keeps its trace in JAX's
+    #: cache, so each skill's placement is traced once. None: `envs[g].place_objects`.
+    place_fns: tuple[Callable, ...] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def num_physics_groups(self) -> int:
@@ -158,19 +162,24 @@ class MultiTaskEnv(SkillMajorLayout):
             out = jax.vmap(lambda d, o, *r: fn(base, d, o, *r))(data, over, *rest)
         return {g: jax.tree.map(lambda x, i=i: x[starts[i] : starts[i + 1]], out) for i, g in enumerate(members)}
 
-    def group_reset_pool(self, gi: int, tasks: tuple) -> tuple:
+    def group_reset_pool(self, gi: int, tasks: tuple, *, forward: bool = True) -> tuple:
         """The reset states of physics group gi's members: per member g (in `groups[gi]` order) an EnvState
-        batched over tasks[k] (n_tasks_g, rand_vec_size) f32, row i = the reset state of task i."""
+        batched over tasks[k] (n_tasks_g, rand_vec_size) f32, row i = the reset state of task i.
+        forward=False skips the forward pass (no physics; not reset states): `mjx.forward` keeps every leaf's
+        shape and dtype, so this traces to the pool's shapes at a fraction of the cost (`reset_pool_shape`)."""
         members, fields = self._groups()[gi]
         # The task sets are constants in `reset`, so the pool is a function of constants: vmapped over them,
         # XLA's constant folding evaluates large parts of the resets at compile time (measured: reach's reset
         # pool did not compile in 5 min; 17 s with a barrier on the task set; 4 skills still 6 min, vs 37 s for
         # the old 4-instance reset). `lax.map` makes every task a loop iteration: nothing per task is a
         # constant, and the compiled body is one instance's reset. Sequential over tasks, once per `reset`.
-        placed = {g: jax.lax.map(self.envs[g].place_objects, t) for g, t in zip(members, tasks)}
+        place = self.place_fns or tuple(e.place_objects for e in self.envs)
+        placed = {g: jax.lax.map(place[g], t) for g, t in zip(members, tasks)}
         datas = {g: p[0] for g, p in placed.items()}
         task_dicts = {g: p[1] for g, p in placed.items()}
-        if len(members) == 1:
+        if not forward:
+            forwarded = datas
+        elif len(members) == 1:
             (g,) = members
             sim = self.envs[g].sim
             forwarded = {
@@ -201,6 +210,13 @@ class MultiTaskEnv(SkillMajorLayout):
         """The reset state of every task: per skill g an EnvState batched over `tasks[g]` (leading axis
         n_tasks, row i = task i). Pure and deterministic; `reset` computes it, `step` gathers from it."""
         return self.skill_order([self.group_reset_pool(gi, self.group_tasks(gi)) for gi in range(len(self._groups()))])
+
+    def reset_pool_shape(self) -> tuple:
+        """`jax.eval_shape(self.reset_pool)`, traced without the forward passes (`group_reset_pool`)."""
+        groups = range(len(self._groups()))
+        return jax.eval_shape(
+            lambda: self.skill_order([self.group_reset_pool(gi, self.group_tasks(gi), forward=False) for gi in groups])
+        )
 
     @staticmethod
     def _gather(pool: tuple, task_index: tuple) -> tuple:
@@ -409,16 +425,21 @@ def model_difference(a, b) -> frozenset[str] | None:
     return frozenset(differ)
 
 
-def _override_fields(env: Env) -> tuple[str, ...]:
-    """The mjx.Model fields env's reset overrides per instance (task["model"] keys), found by tracing."""
-    _, task = jax.eval_shape(env.place_objects, jax.ShapeDtypeStruct((env.rand_vec_size,), jnp.float32))
+def _override_fields(env: Env, place: Callable | None = None) -> tuple[str, ...]:
+    """The mjx.Model fields env's reset overrides per instance (task["model"] keys), found by tracing
+    `place` (default: env.place_objects)."""
+    place = place or env.place_objects
+    _, task = jax.eval_shape(place, jax.ShapeDtypeStruct((env.rand_vec_size,), jnp.float32))
     return tuple(sorted((task.get("model") or {}).keys()))
 
 
-def shared_physics_groups(built: Sequence[Env]) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[str, ...], ...]]:
+def shared_physics_groups(
+    built: Sequence[Env], place_fns: Sequence[Callable] | None = None
+) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[str, ...], ...]]:
     """Partition env indices into groups that can share one physics call: the same frame_skip and
     compiled models of one structure (`model_difference` not None). Returns (groups, per group the model fields passed
-    per instance: those its members' resets override plus those whose values differ between members)."""
+    per instance: those its members' resets override plus those whose values differ between members).
+    place_fns: per env, the function traced for its overrides (default: its place_objects)."""
     groups: list[list[int]] = []
     differing: list[set[str]] = []
     for i, env in enumerate(built):
@@ -435,7 +456,9 @@ def shared_physics_groups(built: Sequence[Env]) -> tuple[tuple[tuple[int, ...], 
     fields = []
     for grp, diff in zip(groups, differing):
         fields.append(
-            tuple(sorted(diff | {f for i in grp for f in _override_fields(built[i])})) if len(grp) > 1 else ()
+            tuple(sorted(diff | {f for i in grp for f in _override_fields(built[i], place_fns and place_fns[i])}))
+            if len(grp) > 1
+            else ()
         )
     return tuple(tuple(g) for g in groups), tuple(fields)
 
@@ -506,7 +529,8 @@ def make_multitask(
         for s in names
     )
     tasks = tuple(np.asarray(task_sets[s], np.float32) for s in names)
-    groups, fields = shared_physics_groups(built) if share_physics else (None, None)
+    place_fns = tuple(jax.jit(e.place_objects) for e in built)
+    groups, fields = shared_physics_groups(built, place_fns) if share_physics else (None, None)
     return MultiTaskEnv(
         skills=names,
         envs=built,
@@ -515,4 +539,5 @@ def make_multitask(
         physics_groups=groups,
         override_fields=fields,
         full_forward=bool(full_forward),
+        place_fns=place_fns,
     )

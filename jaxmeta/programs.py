@@ -83,6 +83,13 @@ def _pool_parts(env) -> list[Callable[[], Any]]:
     return [lambda gi=gi: env.group_reset_pool(gi, env.group_tasks(gi)) for gi in range(env.num_physics_groups)]
 
 
+def _pool_shape(env) -> Any:
+    """The reset pool's shapes: `reset_pool_shape` where the env has it (no physics traced), else traced."""
+    if hasattr(env, "reset_pool_shape"):
+        return env.reset_pool_shape()
+    return jax.eval_shape(lambda: env.skill_order([p() for p in _pool_parts(env)]))
+
+
 def _lower_pool_parts(env, jit_part=jax.jit) -> dict[str, Any]:
     """{"reset_pool_<gi>": Lowered}: each physics group's reset-pool part lowered, its function referenced by
     nothing but the Lowered, so dropping the Lowered once its executable has run unmaps that executable."""
@@ -104,7 +111,7 @@ def compile_programs(trainer: Trainer, *, need_init: bool = True, workers: int |
     key = jax.random.PRNGKey(cfg.seed)
     init_key = key if batched else trainer.seed_key(0)
     n_parts = len(_pool_parts(env))  # (each use takes new functions: see _pool_parts)
-    pool_abs = jax.eval_shape(lambda: env.skill_order([p() for p in _pool_parts(env)])) if n_parts else ()
+    pool_abs = _pool_shape(env) if n_parts else ()
     abstract = jax.eval_shape(init_fn, init_key, pool_abs)
     key_abs = jax.ShapeDtypeStruct((cfg.num_seeds, 2) if batched else (2,), jnp.uint32)
     flag_abs = jax.ShapeDtypeStruct((), jnp.bool_)

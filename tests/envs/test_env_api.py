@@ -126,6 +126,18 @@ def test_shared_physics_groups_join_identical_models_only():
     assert fields == (("body_pos",), (), ("site_pos",))
 
 
+def test_reset_pool_shape_is_the_traced_pools_shape():
+    """`reset_pool_shape` (traced without the forward pass) equals `eval_shape(reset_pool)`: a family of
+    three skills and a skill alone, so both of group_reset_pool's branches."""
+    bench = envs.benchmark("MT10")
+    menv = make_multitask(bench, envs_per_skill=2, skills=["reach-v3", "push-v3", "pick-place-v3", "door-open-v3"])
+    assert menv.num_physics_groups == 2
+    expected, got = jax.eval_shape(menv.reset_pool), menv.reset_pool_shape()
+    assert jax.tree.structure(got) == jax.tree.structure(expected)
+    for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+        assert (g.shape, g.dtype, g.weak_type) == (e.shape, e.dtype, e.weak_type)
+
+
 def test_shared_physics_steps_like_separate_physics():
     """Two groups of one skill stepped through one shared physics call equal the unshared env."""
     bench = envs.benchmark("MT1/reach-v3")
