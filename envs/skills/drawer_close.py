@@ -38,9 +38,10 @@ def reset(sim, data, rand_vec):
     drawer_pos = rand_vec[:3]
     target_pos = drawer_pos + jnp.asarray([0.0, -0.16, 0.09])
     model = drawer_model(sim, drawer_pos, target_pos)
-    # `_set_obj_xyz(-maxDist)`: pull the drawer out (qpos only; metaworld keeps qvel), then forward.
+    # `_set_obj_xyz(-maxDist)`: pull the drawer out (qpos only; metaworld keeps qvel), then forward. The handle
+    # reads only frames, and the reset's own forward pass (`Env.reset`) recomputes the rest: kinematics here.
     qpos = data.qpos.at[sim.joint_qpos("goal_slidey")].set(-MAX_DIST)
-    data = mjx.forward(sim.mx.replace(**model), data.replace(qpos=qpos))
+    data = mjx.kinematics(sim.mx.replace(**model), data.replace(qpos=qpos))
     obj_init_pos = _handle(sim, data)
     task = {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model}
     return data, task
