@@ -129,6 +129,16 @@ class MultiTaskEnv(SkillMajorLayout):
     #: cache, so each skill's placement is traced once. None: `envs[g].place_objects`.
     place_fns: tuple[Callable, ...] | None = dataclasses.field(default=None, repr=False)
 
+    def __post_init__(self):
+        if self.place_fns is not None and (
+            len(self.place_fns) != len(self.envs)
+            or any(getattr(f, "__wrapped__", f) != e.place_objects for f, e in zip(self.place_fns, self.envs))
+        ):
+            raise ValueError(
+                "MultiTaskEnv.place_fns must be jax.jit(env.place_objects) of its own envs, in order "
+                "(after dataclasses.replace(..., envs=...), pass place_fns=None or new ones)"
+            )
+
     @property
     def num_physics_groups(self) -> int:
         """Number of physics groups (compiled physics graphs); `group_reset_pool` / `group_step` take 0..n-1."""

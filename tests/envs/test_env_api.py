@@ -138,6 +138,17 @@ def test_reset_pool_shape_is_the_traced_pools_shape():
         assert (g.shape, g.dtype, g.weak_type) == (e.shape, e.dtype, e.weak_type)
 
 
+def test_placement_functions_must_belong_to_the_envs():
+    """A MultiTaskEnv whose envs were replaced cannot keep the old envs' jitted placements."""
+    import dataclasses
+
+    menv = make_multitask(envs.benchmark("MT10"), envs_per_skill=1, skills=["reach-v3", "push-v3"])
+    swapped = tuple(reversed(menv.envs))
+    with pytest.raises(ValueError, match="place_fns"):
+        dataclasses.replace(menv, envs=swapped)
+    assert dataclasses.replace(menv, envs=swapped, place_fns=None).place_fns is None
+
+
 def test_shared_physics_steps_like_separate_physics():
     """Two groups of one skill stepped through one shared physics call equal the unshared env."""
     bench = envs.benchmark("MT1/reach-v3")
