@@ -26,21 +26,35 @@ class AlgoSpec:
         jaxmeta.learner.Learner``, or its import path ``"module:function"`` (resolved on first use, so
         registering an algorithm imports nothing heavy). Building a learner must not touch the buffer
         (the networks of a saved run are rebuilt with ``buffer=None``).
+    loop: None for the replay loop (`jaxmeta.train.replay_loop`: act, store, sample), or a factory
+        ``(config, env, mesh) -> jaxmeta.train.Loop`` (or its import path) for an algorithm with its own
+        data path (on-policy rollouts); `jaxmeta.train.make_train` assembles the run program around it.
+    preset: the preset ``jaxmeta train --algo NAME`` starts from when no ``--preset`` is given (None:
+        ``default``); for algorithms whose options differ from the SAC defaults (PPO: no warm-up).
     """
 
     name: str
     conditioning: str
     description: str = ""
     learner: Any = "jaxmeta.learner:make_sac_learner"
+    loop: Any = None
+    preset: str | None = None
 
     def make_learner(self, config: "TrainConfig", buffer: Any = None, constrain_batch: Any = None):
-        factory = self.learner
-        if isinstance(factory, str):
-            import importlib
+        return _resolve(self.learner)(config, buffer, constrain_batch)
 
-            module, _, fn = factory.partition(":")
-            factory = getattr(importlib.import_module(module), fn)
-        return factory(config, buffer, constrain_batch)
+    def make_loop(self, config: "TrainConfig", env: Any, mesh: Any):
+        return _resolve(self.loop)(config, env, mesh)
+
+
+def _resolve(factory: Any) -> Any:
+    """A factory, or the function its ``"module:function"`` import path names (imported now)."""
+    if isinstance(factory, str):
+        import importlib
+
+        module, _, fn = factory.partition(":")
+        factory = getattr(importlib.import_module(module), fn)
+    return factory
 
 
 ALGOS: dict[str, AlgoSpec] = {}
@@ -80,5 +94,16 @@ register_algo(
         "onehot",
         "Reptile over MT-SAC (paper 001 Alg. 2): vmapped per-skill inner loops of k SAC updates, outer interpolation",
         learner="jaxmeta.agents.reptile.learner:make_reptile_learner",
+    )
+)
+# PPO (Schulman et al. 2017): on-policy, its own rollout loop (TrainConfig.ppo)
+register_algo(
+    AlgoSpec(
+        "ppo",
+        "onehot",
+        "PPO: clipped surrogate, GAE, minibatch epochs, observation normalisation (TrainConfig.ppo)",
+        learner="jaxmeta.agents.ppo.train:make_ppo_learner",
+        loop="jaxmeta.agents.ppo.train:make_ppo_loop",
+        preset="ppo",
     )
 )

@@ -60,6 +60,7 @@ from jaxmeta.cli_flags import (  # noqa: F401  (_NOT_CONFIG, _DISTRIBUTED_FLAGS:
     _launch,
     _given_flags,
     _nondefault_of,
+    for_algo,
 )
 from jaxmeta.cli_finetune import (  # noqa: F401  (re-exported: the finetune sub-command's old home)
     FINETUNE_FLAGS,
@@ -80,12 +81,17 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train", help="train (or resume) a multi-task SAC agent", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    t.add_argument("--preset", choices=sorted(PRESETS), default="default", help="base configuration")
+    t.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="base configuration (default: 'default', or the algorithm's own preset: --algo ppo -> 'ppo')",
+    )
     t.add_argument("--benchmark", help="MT1/<skill>, MT10, MT50, ML10, ... or toy/<n>")
     t.add_argument(
         "--algo",
         choices=sorted(ALGOS),
-        help="mtsac (one-hot skill input), mhsac (multi-head), paco / taco (compositional, paper 002)",
+        help="mtsac (one-hot skill input), mhsac (multi-head), paco / taco (compositional, paper 002), reptile, "
+        "ppo (on-policy; starts from --preset ppo)",
     )
     t.add_argument("--per", action="store_true", default=None, help="prioritized experience replay")
     t.add_argument("--balanced", action="store_true", default=None, help="skill-balanced replay sampling")
@@ -110,8 +116,8 @@ def parser() -> argparse.ArgumentParser:
         choices=["none", "critic", "both"],
         help="LayerNorm in the hidden layers of the critic (or of both networks); SAC algos",
     )
-    t.add_argument("--lr", type=float, help="learning rate of actor, critic and temperature")
-    t.add_argument("--discount", type=float)
+    t.add_argument("--lr", type=float, help="learning rate (SAC: actor, critic and temperature; PPO: its Adam)")
+    t.add_argument("--discount", type=float, help="discount of the algorithm that runs (SAC or PPO)")
     t.add_argument("--out", help="run directory (default checkpoints/<run-name>)")
     t.add_argument(
         "--split",
@@ -133,6 +139,15 @@ def parser() -> argparse.ArgumentParser:
     pc.add_argument("--transfer-from", help="TaCo transfer: restore Phi from this paco/taco run directory")
     pc.add_argument("--explore-steps", type=_count, help="TaCo transfer: n_e subspace-exploration env steps")
     pc.add_argument("--fixed-phi", action="store_true", default=None, help="TaCo transfer: train w only")
+    po = t.add_argument_group("PPO (--algo ppo; TrainConfig.ppo)")
+    po.add_argument(
+        "--rollout-length", type=int, help="batched env steps per rollout (one PPO update each; steps_per_update)"
+    )
+    po.add_argument("--epochs", type=int, help="epochs over each rollout")
+    po.add_argument("--minibatches", type=int, help="minibatches per epoch (they must divide envs x rollout length)")
+    po.add_argument("--clip-eps", type=float, help="clip range of the probability ratio")
+    po.add_argument("--gae-lambda", type=float, help="GAE lambda")
+    po.add_argument("--entropy-coef", type=float, help="entropy bonus coefficient")
     grp = t.add_mutually_exclusive_group()
     grp.add_argument(
         "--resume", action="store_true", help="continue the latest checkpoint in --out, with the config saved there"
@@ -195,8 +210,8 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     ),
     _simple("hidden", field="network.hidden"),
     _simple("layer_norm", field="network.layer_norm"),
-    _Flag("lr", "--lr", ("sac.actor_lr", "sac.critic_lr", "sac.alpha_lr")),
-    _simple("discount", field="sac.discount"),
+    _Flag("lr", "--lr", ("sac.actor_lr", "sac.critic_lr", "sac.alpha_lr", "ppo.learning_rate")),
+    _Flag("discount", "--discount", ("sac.discount", "ppo.discount")),
     *(_simple(d) for d in ("out", "split")),
     _simple("task_indices", "--tasks"),
     *(_simple(d, field=f"reptile.{d}") for d in ("inner_steps", "meta_batch", "outer_lr")),
@@ -204,7 +219,21 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     *(_simple(d, field=f"paco.{d}") for d in ("loss_threshold", "task_sampling", "task_weights", "transfer_from")),
     _simple("explore_steps", field="paco.transfer_explore_steps"),
     _simple("fixed_phi", field="paco.transfer_fixed_phi"),
+    _simple("rollout_length", field="steps_per_update"),
+    _simple("epochs", field="ppo.num_epochs"),
+    _simple("minibatches", field="ppo.num_minibatches"),
+    *(_simple(d, field=f"ppo.{d}") for d in ("clip_eps", "gae_lambda", "entropy_coef")),
 )
+
+
+def _preset_name(args: argparse.Namespace) -> str:
+    """--preset, else the --algo's own preset (`AlgoSpec.preset`), else 'default'."""
+    from jaxmeta.config import ALGOS
+
+    if args.preset is not None:
+        return args.preset
+    spec = ALGOS.get(getattr(args, "algo", None) or "")
+    return spec.preset if spec is not None and spec.preset else "default"
 
 
 def build_config(args: argparse.Namespace):
@@ -216,10 +245,12 @@ def build_config(args: argparse.Namespace):
         v = getattr(args, spec.dest, None)
         if v is not None:
             over.update(spec.overrides(v))
-    base = preset(args.preset)
+    name = _preset_name(args)
+    base = preset(name)
+    over = for_algo(over, over.get("algo", base.algo))
     if "total_steps" in over and "warmup_steps" not in over and base.warmup_steps > over["total_steps"]:
         over["warmup_steps"] = over["total_steps"]  # a short run keeps the preset's warm-up at most
-    return preset(args.preset, **over)
+    return preset(name, **over)
 
 
 # ------------------------------------------------------------------------------------------ --resume
@@ -248,7 +279,7 @@ def resume_config(args: argparse.Namespace, given=None):
             if spec.dest in given and not spec.resumable:
                 over.update(spec.overrides(getattr(args, spec.dest)))
         try:
-            diff = config_diff(saved, preset(args.preset, **over))
+            diff = config_diff(saved, preset(args.preset, **for_algo(over, over.get("algo", saved.algo))))
         except ValueError as e:
             diff, why = True, str(e)
         else:

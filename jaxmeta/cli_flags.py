@@ -140,6 +140,13 @@ _NOT_CONFIG = frozenset(
 _DISTRIBUTED_FLAGS = frozenset({"distributed", "coordinator", "num_processes", "process_id"})  # train only
 
 
+def for_algo(fields: dict, algo: str) -> dict:
+    """The overrides of `fields` that concern `algo`: a flag that sets both SAC and PPO fields (``--lr``,
+    ``--discount``) sets those of the algorithm that runs (``ppo.*`` for PPO, ``sac.*`` for the others)."""
+    on_policy = algo == "ppo"
+    return {k: v for k, v in fields.items() if not (k.startswith("ppo.") if not on_policy else k.startswith("sac."))}
+
+
 def _field(cfg, path: str):
     for part in path.split("."):
         cfg = getattr(cfg, part)
@@ -186,12 +193,13 @@ def _resume_config(saved, args: argparse.Namespace, given, flags: tuple[_Flag, .
         if spec.resumable:
             continue
         v = getattr(args, dest)
+        fields = for_algo(spec.overrides(v), saved.algo)
         try:
-            same = not config_diff(saved, _apply(saved, spec.overrides(v)))
+            same = not config_diff(saved, _apply(saved, fields))
         except (ValueError, TypeError):
             same = False
         if not same:
-            now = ", ".join(f"{f} {_show(_field(saved, f))}" for f in spec.fields)
+            now = ", ".join(f"{f} {_show(_field(saved, f))}" for f in spec.fields if f in fields)
             bad.append(f"{_flag_text(spec, v)} differs from the run's saved config ({now})")
     if bad:
         raise ValueError(

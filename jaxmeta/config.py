@@ -55,6 +55,7 @@ from jaxmeta.finetune_options import FinetuneConfig  # noqa: F401  (re-exported:
 from jaxmeta.networks import NetworkConfig
 from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
 from jaxmeta.agents.reptile.options import ReptileConfig
+from jaxmeta.agents.ppo.ppo import PPOConfig
 from jaxmeta.sac import SACConfig
 
 __all__ = [
@@ -110,6 +111,9 @@ class TrainConfig:
     network: NetworkConfig = NetworkConfig(hidden=(256, 256))
     sac: SACConfig = SACConfig(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3)
     reptile: ReptileConfig = ReptileConfig()  # algo "reptile" only (inner_steps, meta_batch, outer_lr)
+    # algo "ppo" only: clip, GAE lambda, epochs, minibatches, ... (one update per rollout of
+    # steps_per_update batched env steps; its own discount / learning rate)
+    ppo: PPOConfig = PPOConfig()
     finetune: FinetuneConfig | None = None  # set by jaxmeta.finetune for a fine-tuning run
     paco: PaCoOptions = PaCoOptions()  # algos "paco" / "taco" only (K, threshold, task sampling, transfer)
     # evaluation, logging, checkpoints
@@ -130,6 +134,14 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.network must be a NetworkConfig, got {net!r}")
         if not isinstance(sac, SACConfig):
             raise ValueError(f"TrainConfig.sac must be a SACConfig, got {sac!r}")
+        ppo = self.ppo
+        if isinstance(ppo, dict):
+            try:
+                ppo = PPOConfig(**ppo)
+            except TypeError as e:
+                raise ValueError(f"TrainConfig.ppo: {e}") from None
+        if not isinstance(ppo, PPOConfig):
+            raise ValueError(f"TrainConfig.ppo must be a PPOConfig, got {ppo!r}")
 
         if not isinstance(self.algo, str) or self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; known algorithms: {sorted(ALGOS)}")
@@ -142,6 +154,7 @@ class TrainConfig:
         sac = dataclasses.replace(sac, num_skills=T)
         object.__setattr__(self, "network", net)
         object.__setattr__(self, "sac", sac)
+        object.__setattr__(self, "ppo", dataclasses.replace(ppo, num_skills=T))
         object.__setattr__(self, "paco", validate_paco_options(self.paco, self.skill_space, self.algo))
         if net.layer_norm != "none" and self.algo in ("paco", "taco"):
             raise ValueError(
@@ -186,6 +199,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {v!r}")
         if self.per and self.balanced:
             raise ValueError("TrainConfig.per and TrainConfig.balanced are exclusive: choose one sampler")
+        if self.algo == "ppo":
+            self._check_on_policy()
         if self.batch_size > self.buffer_capacity:
             raise ValueError(
                 f"TrainConfig.batch_size ({self.batch_size}) must be <= buffer_capacity ({self.buffer_capacity})"
@@ -200,6 +215,27 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.total_steps must be < 2**31 (int32 counters), got {self.total_steps}")
         if self.out is not None and (not isinstance(self.out, str) or not self.out):
             raise ValueError(f"TrainConfig.out must be a non-empty path or None, got {self.out!r}")
+
+    def _check_on_policy(self) -> None:
+        """algo "ppo": one update per rollout of steps_per_update batched env steps, no replay, no warm-up."""
+        why = "algo 'ppo' is on-policy (one update per rollout of steps_per_update batched env steps; --preset ppo)"
+        for name in ("per", "balanced"):
+            if getattr(self, name):
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: {why}; it has no replay buffer")
+        if self.warmup_steps:
+            raise ValueError(f"TrainConfig.warmup_steps must be 0 for algo 'ppo', got {self.warmup_steps}: {why}")
+        if self.updates_per_step != 1:
+            raise ValueError(
+                f"TrainConfig.updates_per_step must be 1 for algo 'ppo', got {self.updates_per_step}: {why}; "
+                f"set the rollout length with steps_per_update (--rollout-length) and the Adam steps per update "
+                f"with ppo.num_epochs x ppo.num_minibatches"
+            )
+        samples = self.num_envs * self.steps_per_update
+        if samples % self.ppo.num_minibatches:
+            raise ValueError(
+                f"algo 'ppo': a rollout's {self.num_envs} envs x {self.steps_per_update} steps = {samples} samples "
+                f"do not split into ppo.num_minibatches = {self.ppo.num_minibatches} equal minibatches"
+            )
 
     def _post_init_tasks_meta(self, skills: tuple[str, ...]) -> None:
         """Validate / normalise split-related fields and the nested reptile / finetune configs."""
@@ -294,7 +330,10 @@ class TrainConfig:
 
     @property
     def learning_starts(self) -> int:
-        """Env steps in the buffer before the first SAC update."""
+        """Env steps before the first update: in the buffer before the first SAC update (replay loop), or
+        the warm-up (an algorithm with its own loop, `AlgoSpec.loop`: PPO learns from its first rollout)."""
+        if ALGOS[self.algo].loop is not None:
+            return self.warmup_steps
         return max(self.warmup_steps, self.batch_size)
 
     @property
@@ -305,6 +344,9 @@ class TrainConfig:
 
     @property
     def replay_kind(self) -> str:
+        """The replay sampler, or "on-policy" for an algorithm with its own loop (no replay; PPO)."""
+        if ALGOS[self.algo].loop is not None:
+            return "on-policy"
         return "prioritized" if self.per else "balanced" if self.balanced else "uniform"
 
     @property
@@ -363,12 +405,15 @@ class TrainConfig:
                 raise ValueError(f"unknown PaCoOptions field(s) {sorted(bad)}")
             changes["paco"] = dataclasses.replace(changes.get("paco", self.paco), **pac)
         net, sac = dict(), dict()
-        rep = {k.split(".", 1)[1]: changes.pop(k) for k in list(changes) if k.startswith("reptile.")}
-        if rep:
-            try:
-                changes["reptile"] = dataclasses.replace(changes.get("reptile", self.reptile), **rep)
-            except TypeError as e:
-                raise ValueError(f"TrainConfig.reptile: {e}") from None
+        for sub in ("reptile", "ppo"):
+            vals = {k.split(".", 1)[1]: changes.pop(k) for k in list(changes) if k.startswith(sub + ".")}
+            if isinstance(changes.get(sub), dict):
+                vals.update(changes.pop(sub))
+            if vals:
+                try:
+                    changes[sub] = dataclasses.replace(changes.get(sub, getattr(self, sub)), **vals)
+                except TypeError as e:
+                    raise ValueError(f"TrainConfig.{sub}: {e}") from None
         for k in list(changes):
             if k.startswith("network."):
                 net[k.split(".", 1)[1]] = changes.pop(k)
@@ -420,6 +465,45 @@ PRESETS: dict[str, TrainConfig] = {
         keep_checkpoints=3,
     ),
 }
+
+# MT10 with many parallel envs (issue 16's MT10 recipe; docs/results.md "MT10: one multi-task SAC run with
+# 80 parallel envs"): 8 envs per skill, 8 updates of a skill-balanced batch of 512 per batched env step
+# (replay ratio 1/10), 3x256 networks with a LayerNorm before every hidden ReLU of the critics (RLPD, Ball
+# et al. 2023; BRO, Nauman et al. 2024), lr 3e-4, 500-step episodes, 40k random warm-up steps, 1M buffer.
+PRESETS["mt10-fast"] = PRESETS["default"].replace(
+    benchmark="MT10",
+    envs_per_skill=8,
+    max_path_length=500,
+    total_steps=2_000_000,
+    warmup_steps=40_000,
+    updates_per_step=8,
+    chunk_steps=40_000,
+    batch_size=512,
+    buffer_capacity=1_000_000,
+    balanced=True,
+    network=NetworkConfig(hidden=(256, 256, 256), layer_norm="critic"),
+    sac=dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4),
+    eval_every=400_000,
+    eval_episodes=10,
+    checkpoint_every=400_000,
+)
+
+# PPO (Schulman et al. 2017) on MT1/reach-v3 (the starting point of `jaxmeta train --algo ppo`): 64 envs,
+# rollouts of 32 batched steps (2,048 samples), 10 epochs of 8 minibatches of 256, clip 0.2, GAE lambda
+# 0.95, discount 0.99, lr 3e-4, 2x256 ReLU policy (Gaussian, clipped actions) and value networks,
+# observation normalisation, 200-step episodes.
+PRESETS["ppo"] = PRESETS["default"].replace(
+    algo="ppo",
+    envs_per_skill=64,
+    warmup_steps=0,
+    updates_per_step=1,
+    steps_per_update=32,
+    total_steps=1_000_000,
+    chunk_steps=40_960,
+    eval_every=204_800,
+    checkpoint_every=204_800,
+    ppo=dict(num_minibatches=8),
+)
 
 # PaCo / TaCo (paper 002) on MT10: Table VI (batch 1280, 10 envs, 3x400, lr 3e-4, discount 0.99, episode
 # length 150, 1500 x 10 exploration env steps, buffer 1e6) + Table VII (K = 5, loss threshold 3e3, w lr

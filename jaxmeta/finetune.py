@@ -103,6 +103,11 @@ def finetune_config(
     skills = benchmark_skills(benchmark, split)
     check_ported(benchmark, split)
     space = tuple(src.skill_space) + tuple(s for s in skills if s not in src.skill_space)
+    if ALGOS[src.algo].loop is not None:
+        raise ValueError(
+            f"{str(src_dir)!r} is a {src.algo!r} run: fine-tuning continues a SAC-family run (mtsac, mhsac, "
+            f"paco, taco, reptile) with off-policy updates; train the target benchmark with --algo {src.algo} instead"
+        )
     algo = FINETUNE_ALGO.get(src.algo, src.algo)
     if ALGOS[algo].conditioning != ALGOS[src.algo].conditioning:
         raise ValueError(f"fine-tuning algo {algo!r} conditions differently from the source's {src.algo!r}")

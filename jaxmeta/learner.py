@@ -34,7 +34,7 @@ from jaxmeta.networks import Networks, make_networks
 from jaxmeta.replay import ReplayBuffer
 from jaxmeta.sac import make_sac
 
-__all__ = ["Learner", "SAC_SCALARS", "all_finite", "make_sac_learner", "sac_metrics", "sampled_update"]
+__all__ = ["Learner", "PPO_SCALARS", "SAC_SCALARS", "all_finite", "make_sac_learner", "sac_metrics", "sampled_update"]
 
 Metrics = dict[str, jax.Array]
 
@@ -50,6 +50,20 @@ SAC_SCALARS = (
     "td_error",
     "critic_grad_norm",
     "actor_grad_norm",
+)
+
+#: Scalar PPO metrics (`jaxmeta.agents.ppo.train`) forwarded to the training log besides ``entropy``.
+PPO_SCALARS = (
+    "policy_loss",
+    "value_loss",
+    "total_loss",
+    "approx_kl",
+    "clip_fraction",
+    "grad_norm",
+    "explained_variance",
+    "advantage_std",
+    "return_mean",
+    "value_mean",
 )
 
 

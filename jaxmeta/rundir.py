@@ -216,8 +216,16 @@ def latest_step(run_dir: str | os.PathLike) -> int | None:
 
 
 def config_diff(saved: TrainConfig | dict, current: TrainConfig, ignore=RESUMABLE_FIELDS) -> dict:
-    """{field: (saved, current)} of differing fields (nested configs compared field by field)."""
-    a = saved.to_dict() if isinstance(saved, TrainConfig) else migrate_config_dict(saved)
+    """{field: (saved, current)} of differing fields (nested configs compared field by field). A saved
+    dict lacking fields added since it was written (e.g. ``ppo``) compares with their defaults."""
+    if isinstance(saved, TrainConfig):
+        a = saved.to_dict()
+    else:
+        a = migrate_config_dict(saved)
+        try:
+            a = TrainConfig.from_dict(a).to_dict()
+        except (ValueError, TypeError):  # not a valid config today: compare the fields as they are
+            pass
     b = current.to_dict()
     out = {}
     for k in sorted(set(a) | set(b)):

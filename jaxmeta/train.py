@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -167,9 +167,32 @@ def make_env(config: TrainConfig, envs_per_skill: int):
 
 
 # ----------------------------------------------------------------------------------------------- build
+class Loop(NamedTuple):
+    """What an algorithm's data path puts into the run program (`make_train` assembles the rest).
+
+    learner: the `Learner` (networks, init, update, actor / critic params). buffer: its data store
+    (`ReplayBuffer`), or None where the loop keeps its own (on-policy rollouts).
+    init(key, reset_pool=None) -> TrainState: one seed's fresh state.
+    env_steps((ts, ep), warm (K,) bool, evaluating) -> ((ts, ep), summed `step_stats`): K batched env
+        steps of one seed (acting, storing what the learner needs; evaluating: the deterministic policy,
+        nothing stored).
+    updates(ts) -> (ts, metrics): one iteration's learning; no_updates(ts) -> (ts, zeros like them).
+    """
+
+    learner: Learner
+    buffer: Any
+    init: Callable[..., TrainState]
+    env_steps: Callable
+    updates: Callable
+    no_updates: Callable
+
+
 def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     """Build the pure functions of a run. Builds the envs (no compile); raises ValueError for an
     unported skill before doing anything expensive.
+
+    The algorithm's `AlgoSpec.loop` (if any; on-policy algorithms) builds its data path, else the replay
+    loop of the module docstring (`replay_loop`).
 
     num_devices: devices to shard over (None: `plan_devices(config)`: on an accelerator as many of
     ``jax.devices()`` as divide the sharded axis, on a CPU 1). With 1 the functions contain no sharding."""
@@ -182,6 +205,69 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     env = make_env(cfg, cfg.envs_per_skill)
     if tuple(env.skills) != cfg.skills:
         raise RuntimeError(f"env skills {env.skills} != config skills {cfg.skills}")
+    spec = ALGOS[cfg.algo]
+    loop = spec.make_loop(cfg, env, mesh) if spec.loop is not None else replay_loop(cfg, env, mesh)
+    learner, init, N = loop.learner, loop.init, env.num_envs
+
+    def init_batch(run_key: jax.Array, reset_pool: Any = None) -> TrainState:
+        keys = jax.vmap(lambda i: jax.random.fold_in(run_key, i))(jnp.arange(cfg.num_seeds))
+        pool = env.reset_pool() if reset_pool is None else reset_pool
+        return jax.vmap(init, in_axes=(0, None))(keys, pool)
+
+    def begin_eval(ts: TrainState, key: jax.Array) -> TrainState:
+        """Every env starts a fresh episode (tasks drawn with `key`) from the reset pool: no physics."""
+        return ts.replace(env=env.start(key, ts.env.reset_pool), episode_return=jnp.zeros((N,), jnp.float32))
+
+    def make_run(batched: bool):
+        return build_run(
+            cfg,
+            env,
+            loop.env_steps,
+            loop.updates,
+            loop.no_updates,
+            begin_eval,
+            batched=batched,
+            state_metrics=learner.state_metrics,
+        )
+
+    run_single, run_batched = make_run(False), make_run(True)
+    dummy_key = jnp.zeros((2,), jnp.uint32)
+
+    def chunk(ts: TrainState) -> tuple[TrainState, Metrics]:
+        ts, m, _ = run_single(ts, dummy_key, False)
+        return ts, m
+
+    def chunk_batch(ts: TrainState) -> tuple[TrainState, Metrics]:
+        ts, m, _ = run_batched(ts, jnp.zeros((cfg.num_seeds, 2), jnp.uint32), False)
+        return ts, m
+
+    def evaluate(ts: TrainState, key: jax.Array) -> Metrics:
+        """Per-skill success of the deterministic policy of `ts` (see `build_run`); `ts` is not changed."""
+        return run_single(ts, key, True)[2]
+
+    def evaluate_batch(ts: TrainState, keys: jax.Array) -> Metrics:
+        return run_batched(ts, keys, True)[2]
+
+    return Trainer(
+        config=cfg,
+        mesh=mesh,
+        env=env,
+        networks=learner.networks,
+        learner=learner,
+        buffer=loop.buffer,
+        init=init,
+        chunk=chunk,
+        init_batch=init_batch,
+        chunk_batch=chunk_batch,
+        evaluate=evaluate,
+        evaluate_batch=evaluate_batch,
+        run=run_single,
+        run_batch=run_batched,
+    )
+
+
+def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
+    """The off-policy data path (module docstring): act, step, add to the replay; U learner updates."""
     buffer = make_replay(
         cfg.buffer_capacity,
         cfg.num_skills,
@@ -201,8 +287,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
 
     learner = ALGOS[cfg.algo].make_learner(cfg, buffer, _constrain_batch)
     networks = learner.networks
-    N, A, T = env.num_envs, env.action_size, cfg.num_skills
-    U, K = cfg.updates_per_step, cfg.steps_per_update
+    N, A, U = env.num_envs, env.action_size, cfg.updates_per_step
 
     # ---------------------------------------------------------------------------------- init
     def init(key: jax.Array, reset_pool: Any = None) -> TrainState:
@@ -229,19 +314,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             episodes=jnp.zeros((), jnp.int32),
         )
 
-    def init_batch(run_key: jax.Array, reset_pool: Any = None) -> TrainState:
-        keys = jax.vmap(lambda i: jax.random.fold_in(run_key, i))(jnp.arange(cfg.num_seeds))
-        pool = env.reset_pool() if reset_pool is None else reset_pool
-        return jax.vmap(init, in_axes=(0, None))(keys, pool)
-
     # ------------------------------------------------------------------------- env step (1 seed)
-    n = cfg.envs_per_skill
-    S_env = env.num_skills
-    E_eval = cfg.eval_episodes
-    eval_iters = -(-(-(-E_eval // n) * cfg.max_path_length) // K)  # ceil(rounds * L / K) iterations
-    instance = jnp.tile(jnp.arange(n, dtype=jnp.int32), S_env)  # row -> instance index within its skill
-    env_skill = jnp.repeat(jnp.arange(S_env, dtype=jnp.int32), n)  # row -> env skill index
-
     def env_step(carry, warm: jax.Array, evaluating) -> tuple[tuple, Metrics]:
         """One batched env step; carry = (ts, ep) with ep (N,) int32 the evaluation episodes each env
         finished so far. Training: explore (uniform random while `warm`, else a policy sample) and
@@ -275,23 +348,7 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
             replay = buffer.add(ts.replay, transition, valid=finite & jnp.logical_not(evaluating))
         ret = ts.episode_return + new.reward
         done = new.done
-        seg = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), skill_id, num_segments=T)  # noqa: E731
-        # evaluation: the first E_eval episodes of every skill count (instance i's k-th episode is the skill's
-        # episode k * envs_per_skill + i); per env skill (not skill id), as metaworld reports them
-        counted = done & (ep * n + instance < E_eval)
-        seg_skill = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), env_skill, num_segments=S_env)  # noqa: E731
-        stats = {
-            "reward": seg(new.reward),
-            "finished": seg(done),
-            "return": seg(jnp.where(done, ret, 0.0)),
-            "success": seg(done & new.episode_success),
-            "physics_nan": jnp.sum(new.physics_nan.astype(jnp.float32)),
-            "nonfinite_action": jnp.sum(new.nonfinite_action),
-            "nonfinite_transition": jnp.sum(jnp.logical_not(finite).astype(jnp.float32)),
-            "eval_count": seg_skill(counted),
-            "eval_success": seg_skill(counted & new.episode_success),
-            "eval_return": seg_skill(jnp.where(counted, ret, 0.0)),
-        }
+        stats = step_stats(cfg, env, new, skill_id, ret, ep, jnp.logical_not(finite))
         ts = ts.replace(
             env=new,
             replay=replay,
@@ -324,14 +381,14 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         shapes = jax.eval_shape(updates, ts)[1]
         return ts, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    # ---------------------------------------------------------------------------- evaluation start
-    def begin_eval(ts: TrainState, key: jax.Array) -> TrainState:
-        """Every env starts a fresh episode (tasks drawn with `key`) from the reset pool: no physics."""
-        return ts.replace(env=env.start(key, ts.env.reset_pool), episode_return=jnp.zeros((N,), jnp.float32))
+    return Loop(learner, buffer, init, env_steps, updates, no_updates)
 
-    # -------------------------------------------------------------------------------- the program
-    #: shapes of one env step's statistics (`env_step`), summed over a run's iterations
-    stat_shapes = {
+
+# ------------------------------------------------------------------- shared by the training loops
+def stat_shapes(cfg: TrainConfig, env: TrainEnv) -> dict[str, tuple[int, ...]]:
+    """Shapes of one env step's statistics (`step_stats`), summed over a run's iterations."""
+    T, S_env = cfg.num_skills, env.num_skills
+    return {
         "reward": (T,),
         "finished": (T,),
         "return": (T,),
@@ -344,134 +401,159 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         "eval_return": (S_env,),
     }
 
-    def make_run(batched: bool):
-        """``run(ts, eval_key, evaluating) -> (ts, train_metrics, eval_metrics)``: `cfg.iters_per_chunk`
-        training iterations, or (evaluating) an evaluation of the current policy through the same env step.
 
-        evaluating: a Python bool (the program holds only that branch) or a traced () bool (one program for
-        both: the env's physics is compiled once per run). An evaluation leaves the training state as it was
-        (env state, keys, counters, replay, agent): training does not depend on when or how often it is
-        evaluated."""
-        seeds = cfg.num_seeds if batched else None
-        if batched:  # `evaluating` closed over, not mapped: a Python bool stays one (static branch)
-            env_fn = lambda c, w, e: jax.vmap(lambda c_, w_: env_steps(c_, w_, e), in_axes=(0, None))(c, w)  # noqa: E731
+def step_stats(cfg: TrainConfig, env: TrainEnv, new, skill_id, ret, ep, not_stored) -> Metrics:
+    """Statistics of one batched env step (single seed): `new` the env state after it, `skill_id` (N,)
+    the conditioning ids the step acted with, `ret` (N,) each env's episode return including this step,
+    `ep` (N,) int32 the evaluation episodes each env finished before it, `not_stored` (N,) bool the rows
+    whose transition was not stored. Per skill id: reward, finished episodes, their returns and
+    successes. Evaluation: the first ``cfg.eval_episodes`` episodes of every env skill count (instance
+    i's k-th episode is the skill's episode ``k * envs_per_skill + i``), per env skill as metaworld
+    reports them."""
+    n, S_env, T = cfg.envs_per_skill, env.num_skills, cfg.num_skills
+    instance = jnp.tile(jnp.arange(n, dtype=jnp.int32), S_env)  # row -> instance index within its skill
+    env_skill = jnp.repeat(jnp.arange(S_env, dtype=jnp.int32), n)  # row -> env skill index
+    done = new.done
+    seg = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), skill_id, num_segments=T)  # noqa: E731
+    counted = done & (ep * n + instance < cfg.eval_episodes)
+    seg_skill = lambda x: jax.ops.segment_sum(x.astype(jnp.float32), env_skill, num_segments=S_env)  # noqa: E731
+    return {
+        "reward": seg(new.reward),
+        "finished": seg(done),
+        "return": seg(jnp.where(done, ret, 0.0)),
+        "success": seg(done & new.episode_success),
+        "physics_nan": jnp.sum(new.physics_nan.astype(jnp.float32)),
+        "nonfinite_action": jnp.sum(new.nonfinite_action),
+        "nonfinite_transition": jnp.sum(not_stored.astype(jnp.float32)),
+        "eval_count": seg_skill(counted),
+        "eval_success": seg_skill(counted & new.episode_success),
+        "eval_return": seg_skill(jnp.where(counted, ret, 0.0)),
+    }
+
+
+def eval_summary(stats: Metrics) -> Metrics:
+    """Per-skill evaluation success / return of a run's summed `step_stats` (single seed)."""
+    count = jnp.maximum(stats["eval_count"], 1.0)
+    sp, rp = stats["eval_success"] / count, stats["eval_return"] / count
+    return {
+        "success": jnp.mean(sp),
+        "success_per_skill": sp,
+        "return": jnp.mean(rp),
+        "return_per_skill": rp,
+        "episodes_per_skill": stats["eval_count"],
+    }
+
+
+def summarize(
+    cfg: TrainConfig, ts: TrainState, stats: Metrics, m: Metrics, n_learn: jax.Array, state_metrics=None
+) -> Metrics:
+    """A training chunk's metrics (single seed): counters, episode statistics, the learner's metrics `m`
+    summed over the `n_learn` iterations that learned (NaN when none did), and `state_metrics(ts.agent)`."""
+    K, N = cfg.steps_per_update, cfg.num_envs
+    nan = jnp.float32(jnp.nan)
+    out = {
+        "env_steps": ts.env_steps,
+        "updates": ts.updates,
+        "episodes": ts.episodes,
+        "reward": jnp.sum(stats["reward"]) / (cfg.iters_per_chunk * K * N),
+        "reward_per_skill": stats["reward"] / (cfg.iters_per_chunk * K * cfg.envs_per_skill),
+        "finished": jnp.sum(stats["finished"]),
+        "physics_nan": stats["physics_nan"],
+        "nonfinite_action": stats["nonfinite_action"],
+        "nonfinite_transition": stats["nonfinite_transition"],
+    }
+    fin, fin_t = jnp.sum(stats["finished"]), stats["finished"]
+    out["episode_return"] = jnp.where(fin > 0, jnp.sum(stats["return"]) / jnp.maximum(fin, 1), nan)
+    out["episode_success"] = jnp.where(fin > 0, jnp.sum(stats["success"]) / jnp.maximum(fin, 1), nan)
+    out["episode_success_per_skill"] = jnp.where(fin_t > 0, stats["success"] / jnp.maximum(fin_t, 1), nan)
+    for k, v in m.items():
+        out[k] = jnp.where(n_learn > 0, v / jnp.maximum(n_learn, 1), nan)
+    if state_metrics is not None:  # read from the state at the end of the chunk
+        out.update(state_metrics(ts.agent))
+    return out
+
+
+def build_run(
+    cfg: TrainConfig,
+    env: TrainEnv,
+    env_steps: Callable,
+    updates: Callable,
+    no_updates: Callable,
+    begin_eval: Callable,
+    *,
+    batched: bool,
+    state_metrics: Callable | None = None,
+):
+    """``run(ts, eval_key, evaluating) -> (ts, train_metrics, eval_metrics)`` of a training loop:
+    `cfg.iters_per_chunk` training iterations, or (evaluating) an evaluation of the current policy through
+    the same env step. One iteration: ``env_steps((ts, ep), warm (K,) bool, evaluating) -> ((ts, ep),
+    summed step_stats)`` (K = ``cfg.steps_per_update`` batched env steps), then, if ``env_steps >=
+    cfg.learning_starts`` and not evaluating, ``updates(ts) -> (ts, metrics)``, else ``no_updates(ts)`` (its
+    zeros). ``begin_eval(ts, key) -> ts`` starts every env's evaluation episode. All three act on one seed;
+    `batched` vmaps them over a leading seed axis.
+
+    evaluating: a Python bool (the program holds only that branch) or a traced () bool (one program for
+    both: the env's physics is compiled once per run). An evaluation leaves the training state as it was
+    (env state, keys, counters, and whatever `env_steps` keeps unchanged when evaluating: replay, agent):
+    training does not depend on when or how often it is evaluated."""
+    N, K = cfg.num_envs, cfg.steps_per_update
+    # ceil(rounds * L / K) iterations of evaluation
+    eval_iters = -(-(-(-cfg.eval_episodes // cfg.envs_per_skill) * cfg.max_path_length) // K)
+    shapes = stat_shapes(cfg, env)
+    seeds = cfg.num_seeds if batched else None
+    if batched:  # `evaluating` closed over, not mapped: a Python bool stays one (static branch)
+        env_fn = lambda c, w, e: jax.vmap(lambda c_, w_: env_steps(c_, w_, e), in_axes=(0, None))(c, w)  # noqa: E731
+    else:
+        env_fn = env_steps
+    upd_fn = jax.vmap(updates) if batched else updates
+    skip_fn = jax.vmap(no_updates) if batched else no_updates
+    begin_fn = jax.vmap(begin_eval) if batched else begin_eval
+
+    def summary(ts, stats, m, n_learn):
+        return summarize(cfg, ts, stats, m, n_learn, state_metrics)
+
+    summarize_fn = jax.vmap(summary) if batched else summary
+    eval_fn = jax.vmap(eval_summary) if batched else eval_summary
+
+    def iteration(carry, evaluating):
+        ts, ep, stats_sum, m_sum, n_learn = carry
+        steps = ts.env_steps[0] if batched else ts.env_steps  # identical across seeds
+        warm = steps + N * jnp.arange(K, dtype=jnp.int32) < cfg.warmup_steps
+        (ts, ep), stats = env_fn((ts, ep), warm, evaluating)
+        learn = steps + N * K >= cfg.learning_starts
+        if evaluating is not True:
+            learn = learn & jnp.logical_not(evaluating)
+        ts, m = skip_fn(ts) if evaluating is True else jax.lax.cond(learn, upd_fn, skip_fn, ts)
+        w = learn.astype(jnp.float32)
+        m_sum = jax.tree.map(lambda a, b: a + w * b, m_sum, m)
+        stats_sum = jax.tree.map(jnp.add, stats_sum, stats)
+        return ts, ep, stats_sum, m_sum, n_learn + w
+
+    def run(ts: TrainState, eval_key: jax.Array, evaluating) -> tuple[TrainState, Metrics, Metrics]:
+        keep = (ts.env, ts.key, ts.env_steps, ts.episode_return, ts.episodes)
+        ts = _branch(evaluating, lambda: begin_fn(ts, eval_key), lambda: ts)
+        ep0 = jnp.zeros(((seeds,) if batched else ()) + (N,), jnp.int32)
+        lead = (seeds,) if batched else ()
+        stats0 = {k: jnp.zeros(lead + shape, jnp.float32) for k, shape in shapes.items()}
+        m0 = skip_fn(ts)[1]  # zeros shaped like the learner's metrics
+        carry = (ts, ep0, stats0, m0, jnp.zeros((), jnp.float32))
+        if isinstance(evaluating, bool):
+            iters = eval_iters if evaluating else cfg.iters_per_chunk
         else:
-            env_fn = env_steps
-        upd_fn = jax.vmap(updates) if batched else updates
-        skip_fn = jax.vmap(no_updates) if batched else no_updates
-        begin_fn = jax.vmap(begin_eval) if batched else begin_eval
-        summarize = jax.vmap(_summarize) if batched else _summarize
-        eval_summary = jax.vmap(_eval_summary) if batched else _eval_summary
+            iters = jnp.where(evaluating, eval_iters, cfg.iters_per_chunk)
+        ts, _, stats, m, n_learn = jax.lax.fori_loop(0, iters, lambda _, c: iteration(c, evaluating), carry)
+        ev = eval_fn(stats)
+        restore = lambda: ts.replace(  # noqa: E731
+            env=keep[0],
+            key=keep[1],
+            env_steps=keep[2],
+            episode_return=keep[3],
+            episodes=keep[4],
+        )
+        ts = _branch(evaluating, restore, lambda: ts)
+        return ts, summarize_fn(ts, stats, m, jnp.broadcast_to(n_learn, (seeds,) if batched else ())), ev
 
-        def iteration(carry, evaluating):
-            ts, ep, stats_sum, m_sum, n_learn = carry
-            steps = ts.env_steps[0] if batched else ts.env_steps  # identical across seeds
-            warm = steps + N * jnp.arange(K, dtype=jnp.int32) < cfg.warmup_steps
-            (ts, ep), stats = env_fn((ts, ep), warm, evaluating)
-            learn = steps + N * K >= cfg.learning_starts
-            if evaluating is not True:
-                learn = learn & jnp.logical_not(evaluating)
-            ts, m = skip_fn(ts) if evaluating is True else jax.lax.cond(learn, upd_fn, skip_fn, ts)
-            w = learn.astype(jnp.float32)
-            m_sum = jax.tree.map(lambda a, b: a + w * b, m_sum, m)
-            stats_sum = jax.tree.map(jnp.add, stats_sum, stats)
-            return ts, ep, stats_sum, m_sum, n_learn + w
-
-        def run(ts: TrainState, eval_key: jax.Array, evaluating) -> tuple[TrainState, Metrics, Metrics]:
-            keep = (ts.env, ts.key, ts.env_steps, ts.episode_return, ts.episodes)
-            ts = _branch(evaluating, lambda: begin_fn(ts, eval_key), lambda: ts)
-            ep0 = jnp.zeros(((seeds,) if batched else ()) + (N,), jnp.int32)
-            lead = (seeds,) if batched else ()
-            stats0 = {k: jnp.zeros(lead + shape, jnp.float32) for k, shape in stat_shapes.items()}
-            m0 = skip_fn(ts)[1]  # zeros shaped like the learner's metrics
-            carry = (ts, ep0, stats0, m0, jnp.zeros((), jnp.float32))
-            if isinstance(evaluating, bool):
-                iters = eval_iters if evaluating else cfg.iters_per_chunk
-            else:
-                iters = jnp.where(evaluating, eval_iters, cfg.iters_per_chunk)
-            ts, _, stats, m, n_learn = jax.lax.fori_loop(0, iters, lambda _, c: iteration(c, evaluating), carry)
-            ev = eval_summary(stats)
-            restore = lambda: ts.replace(
-                env=keep[0],
-                key=keep[1],
-                env_steps=keep[2],  # noqa: E731
-                episode_return=keep[3],
-                episodes=keep[4],
-            )
-            ts = _branch(evaluating, restore, lambda: ts)
-            return ts, summarize(ts, stats, m, jnp.broadcast_to(n_learn, (seeds,) if batched else ())), ev
-
-        return run
-
-    def _eval_summary(stats: Metrics) -> Metrics:
-        count = jnp.maximum(stats["eval_count"], 1.0)
-        sp, rp = stats["eval_success"] / count, stats["eval_return"] / count
-        return {
-            "success": jnp.mean(sp),
-            "success_per_skill": sp,
-            "return": jnp.mean(rp),
-            "return_per_skill": rp,
-            "episodes_per_skill": stats["eval_count"],
-        }
-
-    def _summarize(ts: TrainState, stats: Metrics, m: Metrics, n_learn: jax.Array) -> Metrics:
-        nan = jnp.float32(jnp.nan)
-        out = {
-            "env_steps": ts.env_steps,
-            "updates": ts.updates,
-            "episodes": ts.episodes,
-            "reward": jnp.sum(stats["reward"]) / (cfg.iters_per_chunk * K * N),
-            "reward_per_skill": stats["reward"] / (cfg.iters_per_chunk * K * cfg.envs_per_skill),
-            "finished": jnp.sum(stats["finished"]),
-            "physics_nan": stats["physics_nan"],
-            "nonfinite_action": stats["nonfinite_action"],
-            "nonfinite_transition": stats["nonfinite_transition"],
-        }
-        fin, fin_t = jnp.sum(stats["finished"]), stats["finished"]
-        out["episode_return"] = jnp.where(fin > 0, jnp.sum(stats["return"]) / jnp.maximum(fin, 1), nan)
-        out["episode_success"] = jnp.where(fin > 0, jnp.sum(stats["success"]) / jnp.maximum(fin, 1), nan)
-        out["episode_success_per_skill"] = jnp.where(fin_t > 0, stats["success"] / jnp.maximum(fin_t, 1), nan)
-        for k, v in m.items():
-            out[k] = jnp.where(n_learn > 0, v / jnp.maximum(n_learn, 1), nan)
-        if learner.state_metrics is not None:  # read from the state at the end of the chunk
-            out.update(learner.state_metrics(ts.agent))
-        return out
-
-    run_single, run_batched = make_run(False), make_run(True)
-    dummy_key = jnp.zeros((2,), jnp.uint32)
-
-    def chunk(ts: TrainState) -> tuple[TrainState, Metrics]:
-        ts, m, _ = run_single(ts, dummy_key, False)
-        return ts, m
-
-    def chunk_batch(ts: TrainState) -> tuple[TrainState, Metrics]:
-        ts, m, _ = run_batched(ts, jnp.zeros((cfg.num_seeds, 2), jnp.uint32), False)
-        return ts, m
-
-    def evaluate(ts: TrainState, key: jax.Array) -> Metrics:
-        """Per-skill success of the deterministic policy of `ts` (see `make_run`); `ts` is not changed."""
-        return run_single(ts, key, True)[2]
-
-    def evaluate_batch(ts: TrainState, keys: jax.Array) -> Metrics:
-        return run_batched(ts, keys, True)[2]
-
-    trainer = Trainer(
-        config=cfg,
-        mesh=mesh,
-        env=env,
-        networks=networks,
-        learner=learner,
-        buffer=buffer,
-        init=init,
-        chunk=chunk,
-        init_batch=init_batch,
-        chunk_batch=chunk_batch,
-        evaluate=evaluate,
-        evaluate_batch=evaluate_batch,
-        run=run_single,
-        run_batch=run_batched,
-    )
-    return trainer
+    return run
 
 
 def _finite_rows(batch) -> jax.Array:

@@ -112,6 +112,8 @@ def test_a_run_saved_before_the_task_to_skill_renames_resumes_identically(runs, 
         assert paths
         for f in paths:
             text = f.read_text()
+            if kind == "config":  # runs of that time had no PPO options (TrainConfig.ppo came later)
+                text = json.dumps({k: v for k, v in json.loads(text).items() if k != "ppo"})
             old = text
             for new_name, old_name in _OLD_NAMES[kind].items():
                 old = re.sub(rf"\b{new_name}\b", old_name, old)
