@@ -55,7 +55,7 @@ from jaxmeta.finetune_options import FinetuneConfig  # noqa: F401  (re-exported:
 from jaxmeta.networks import NetworkConfig
 from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
 from jaxmeta.agents.reptile.options import ReptileConfig
-from jaxmeta.agents.ppo.ppo import PPOConfig
+from jaxmeta.agents.ppo.options import PPOConfig
 from jaxmeta.sac import SACConfig
 
 __all__ = [

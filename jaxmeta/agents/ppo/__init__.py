@@ -3,6 +3,6 @@
 Modules: `losses` (GAE, clipped surrogate, value loss, diagnostics), `networks` (skill-conditioned
 Gaussian policy and value net), `normalize` (running observation statistics), `ppo` (`make_ppo`). Like
 the other `jaxmeta.agents` packages this file imports nothing; import the modules, e.g.
-``from jaxmeta.agents.ppo.ppo import PPOConfig, make_ppo``. (Not yet a trainer algorithm: ``--algo ppo``
-needs its own rollout program, issue 19.)
+``from jaxmeta.agents.ppo.ppo import PPOConfig, make_ppo``; `train` is algo ``ppo`` in the trainer
+(``jaxmeta train --algo ppo``: its rollout loop and `Learner`).
 """
