@@ -95,6 +95,7 @@ def parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--per", action="store_true", default=None, help="prioritized experience replay")
     t.add_argument("--balanced", action="store_true", default=None, help="skill-balanced replay sampling")
+    t.add_argument("--n-step", type=int, help="n-step returns in the replay (1: one-step TD targets)")
     t.add_argument("--seed", type=int, help="PRNG seed (and benchmark task-set seed)")
     t.add_argument("--seeds", type=int, dest="num_seeds", help="independent seeds vmapped in one program")
     t.add_argument("--total-steps", type=_count, help="env steps (summed over envs) per seed, e.g. 2e6")
@@ -191,7 +192,7 @@ def parser() -> argparse.ArgumentParser:
 
 # `train` flags -> TrainConfig fields (build_config; what --resume compares with the saved config)
 TRAIN_FLAGS: tuple[_Flag, ...] = (
-    *(_simple(d) for d in ("benchmark", "algo", "per", "balanced", "seed")),
+    *(_simple(d) for d in ("benchmark", "algo", "per", "balanced", "n_step", "seed")),
     _simple("num_seeds", "--seeds"),
     *(_simple(d) for d in ("total_steps", "warmup_steps")),
     _Flag("updates_per_step", "--updates-per-step", _RATIO_FIELDS, _ratio_values),

@@ -107,6 +107,7 @@ class TrainConfig:
     per_alpha: float = 0.6
     per_beta: float = 0.4  # IS exponent at the start, annealed linearly to 1 over the run's updates
     balanced: bool = False  # skill-balanced sampling (B / num_skills per skill); exclusive with per
+    n_step: int = 1  # replay loop: store n-step returns (jaxmeta.nstep; truncated at episode ends)
     # learner
     network: NetworkConfig = NetworkConfig(hidden=(256, 256))
     sac: SACConfig = SACConfig(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3)
@@ -186,6 +187,7 @@ class TrainConfig:
             "buffer_capacity",
             "eval_episodes",
             "keep_checkpoints",
+            "n_step",
         ):
             pos_int(name)
         for name in ("warmup_steps", "eval_every", "checkpoint_every"):
@@ -201,6 +203,8 @@ class TrainConfig:
             raise ValueError("TrainConfig.per and TrainConfig.balanced are exclusive: choose one sampler")
         if self.algo == "ppo":
             self._check_on_policy()
+        if self.n_step > self.max_path_length:
+            raise ValueError(f"TrainConfig.n_step ({self.n_step}) must be <= max_path_length ({self.max_path_length})")
         if self.batch_size > self.buffer_capacity:
             raise ValueError(
                 f"TrainConfig.batch_size ({self.batch_size}) must be <= buffer_capacity ({self.buffer_capacity})"
@@ -222,6 +226,8 @@ class TrainConfig:
         for name in ("per", "balanced"):
             if getattr(self, name):
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: {why}; it has no replay buffer")
+        if self.n_step != 1:
+            raise ValueError(f"TrainConfig.n_step={self.n_step}: {why}; its returns are GAE's (ppo.gae_lambda)")
         if self.warmup_steps:
             raise ValueError(f"TrainConfig.warmup_steps must be 0 for algo 'ppo', got {self.warmup_steps}: {why}")
         if self.updates_per_step != 1:

@@ -97,8 +97,9 @@ class Transition:
     """A replay batch (the contract with `jaxmeta.replay`).
 
     obs (B,O) f32, action (B,A) f32 in [-1,1], reward (B,) f32, next_obs (B,O) f32,
-    discount (B,) f32: 0 where the episode terminated, 1 otherwise (time-limit truncation bootstraps),
-    skill_id (B,) int32.
+    discount (B,) f32: the factor of `SACConfig.discount` in the bootstrap: 0 where the episode terminated,
+    1 otherwise (time-limit truncation bootstraps); skill_id (B,) int32. An n-step transition of k steps
+    (`jaxmeta.nstep`) has reward the discounted k-step sum and discount ``gamma^(k-1)`` (x 0 at a terminal).
     """
 
     obs: jax.Array

@@ -83,6 +83,7 @@ from jaxmeta.config import ALGOS, TrainConfig, check_ported
 from jaxmeta.interfaces import TrainEnv
 from jaxmeta.learner import Learner
 from jaxmeta.networks import Networks
+from jaxmeta.nstep import init_window, push as push_nstep
 from jaxmeta.replay import ReplayBuffer, ReplayState, make_replay
 from jaxmeta.sac import Transition
 from jaxmeta.sharding import plan_devices, state_shardings
@@ -98,7 +99,8 @@ class TrainState:
 
     agent: the learner's state (`SACState` for mtsac/mhsac, `PaCoState` for paco, ...): params, target
         critic, temperature, optimizer states, update count.
-    replay: ReplayState. env: MultiTaskState (envs.multitask or envs.toy).
+    replay: ReplayState. env: MultiTaskState (envs.multitask or envs.toy). nstep: the n-step window
+    (`jaxmeta.nstep`) of the replay loop when ``n_step > 1``, else None.
     key: raw uint32 (2,) PRNG key of the loop. env_steps / updates: () int32 counters (env steps
     summed over all envs; SAC updates). episode_return: (N,) f32 running return of each env's
     current episode. episodes: () int32 finished episodes.
@@ -112,6 +114,7 @@ class TrainState:
     updates: jax.Array
     episode_return: jax.Array
     episodes: jax.Array
+    nstep: Any = None  # `jaxmeta.nstep.NStepWindow` when cfg.n_step > 1 (the replay loop), else None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -312,6 +315,7 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
             updates=jnp.zeros((), jnp.int32),
             episode_return=jnp.zeros((N,), jnp.float32),
             episodes=jnp.zeros((), jnp.int32),
+            nstep=init_window(cfg.n_step, N, env.observation_size, A) if cfg.n_step > 1 else None,
         )
 
     # ------------------------------------------------------------------------- env step (1 seed)
@@ -340,18 +344,27 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
             discount=jnp.ones((N,), jnp.float32),
             skill_id=skill_id,
         )
+        window = ts.nstep
+        if cfg.n_step > 1 and evaluating is not True:  # store the n-step transition that ends here
+            window, transition, started = push_nstep(ts.nstep, transition, new.done, cfg.sac.discount)
+            if evaluating is not False:
+                window = jax.tree.map(lambda old, w: jnp.where(evaluating, old, w), ts.nstep, window)
+        else:
+            started = True
         # a transition with a NaN / inf anywhere (a custom env's; the MJX envs sanitise theirs) is not stored
         finite = _finite_rows(transition)
+        store = finite if started is True else finite & started
         if isinstance(evaluating, bool):
-            replay = ts.replay if evaluating else buffer.add(ts.replay, transition, valid=finite)
+            replay = ts.replay if evaluating else buffer.add(ts.replay, transition, valid=store)
         else:  # a masked add, not a cond: a cond returning the replay would copy the whole storage every step
-            replay = buffer.add(ts.replay, transition, valid=finite & jnp.logical_not(evaluating))
+            replay = buffer.add(ts.replay, transition, valid=store & jnp.logical_not(evaluating))
         ret = ts.episode_return + new.reward
         done = new.done
         stats = step_stats(cfg, env, new, skill_id, ret, ep, jnp.logical_not(finite))
         ts = ts.replace(
             env=new,
             replay=replay,
+            nstep=window,
             key=key,
             env_steps=ts.env_steps + N,
             episode_return=jnp.where(done, 0.0, ret),
