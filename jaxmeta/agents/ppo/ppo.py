@@ -46,7 +46,7 @@ from jaxmeta.agents.ppo import normalize as N
 from jaxmeta.agents.ppo.options import PPOConfig
 from jaxmeta.agents.ppo.networks import PPONetworks, clip_action, gaussian_entropy, gaussian_log_prob, sample_gaussian
 
-__all__ = ["PPO", "PPOConfig", "PPOState", "Rollout", "make_ppo"]
+__all__ = ["PPO", "PPOConfig", "PPOState", "Rollout", "learning_rate", "make_optimizer", "make_ppo"]
 
 Params = Any
 Metrics = dict[str, jax.Array]
@@ -127,21 +127,25 @@ def _per_skill_mean(x: jax.Array, skill_id: jax.Array, num_skills: int) -> jax.A
     return total / jnp.maximum(count, 1.0)
 
 
+def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
+    """Adam without its learning rate (global-norm clipped first when ``max_grad_norm``): the step size is
+    applied by the caller (`learning_rate`), so it can depend on the traced update count (annealing) and
+    the logged value is exactly the one used."""
+    adam = optax.scale_by_adam(eps=config.adam_eps)
+    return adam if config.max_grad_norm is None else optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam)
+
+
+def learning_rate(config: PPOConfig, step: jax.Array) -> jax.Array:
+    """Step size of every Adam step of the ``step``-th `update` call (0-based; module docstring)."""
+    if config.anneal_updates is None:
+        return jnp.asarray(config.learning_rate, jnp.float32)
+    frac = jnp.maximum(0.0, 1.0 - step.astype(jnp.float32) / config.anneal_updates)
+    return config.learning_rate * frac
+
+
 def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
     """PPO over any `PPONetworks` family (protocol in `jaxmeta.agents.ppo.networks`)."""
-    # Adam without its learning rate: the step size is applied in `sgd_step`, so it can depend on the
-    # traced `PPOState.step` (annealing) and the logged value is exactly the one used.
-    adam = optax.scale_by_adam(eps=config.adam_eps)
-    optimizer = (
-        adam if config.max_grad_norm is None else optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam)
-    )
-
-    def learning_rate(step: jax.Array) -> jax.Array:
-        """Step size of every Adam step of the ``step``-th `update` call (0-based)."""
-        if config.anneal_updates is None:
-            return jnp.asarray(config.learning_rate, jnp.float32)
-        frac = jnp.maximum(0.0, 1.0 - step.astype(jnp.float32) / config.anneal_updates)
-        return config.learning_rate * frac
+    optimizer = make_optimizer(config)
 
     def norm_obs(stats: N.RunningStats, obs: jax.Array) -> jax.Array:
         return N.normalize(stats, obs, clip=config.obs_clip) if config.normalize_obs else obs
@@ -223,7 +227,9 @@ def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
             return jax.lax.scan(sgd_step, carry, minibatches)
 
         (params, opt_state, _), aux = jax.lax.scan(
-            epoch, (state.params, state.opt_state, learning_rate(state.step)), jax.random.split(key, config.num_epochs)
+            epoch,
+            (state.params, state.opt_state, learning_rate(config, state.step)),
+            jax.random.split(key, config.num_epochs),
         )
         obs_stats = N.update(state.obs_stats, rollout.obs) if config.normalize_obs else state.obs_stats
         new_state = PPOState(params=params, opt_state=opt_state, obs_stats=obs_stats, step=state.step + 1)
