@@ -367,6 +367,22 @@ class MultiTaskEnv(SkillMajorLayout):
             reset_pool=state.reset_pool,
         )
 
+    def restart(self, state: MultiTaskState, mask: jax.Array, task_index: tuple) -> MultiTaskState:
+        """Rows where ``mask`` (N,) bool start a fresh episode of the tasks ``task_index`` (this env's
+        layout, as in ``state.task_index``: per skill (envs_per_skill,) int32) from the reset pool (a gather,
+        no physics); other rows are unchanged. The step's outputs (reward, done, final_obs, ...) stay; ``obs``
+        is the new episode's first. Meta-RL trials use it to run several episodes of one task."""
+        self._check_pool(state.reset_pool)
+        fresh = self._gather(state.reset_pool, task_index)
+        n = self.envs_per_skill
+        groups, index = [], []
+        for g in range(self.num_skills):
+            m = mask[g * n : (g + 1) * n]
+            groups.append(jax.tree.map(lambda a, b, m=m: jnp.where(_bcast(m, a), b, a), state.groups[g], fresh[g]))
+            index.append(jnp.where(m, task_index[g], state.task_index[g]))
+        obs = jnp.concatenate([s.obs for s in groups])
+        return state.replace(groups=tuple(groups), task_index=tuple(index), obs=obs)
+
 
 def _bcast(mask, leaf):
     return mask.reshape(mask.shape + (1,) * (leaf.ndim - 1))

@@ -136,6 +136,21 @@ class ToyMultiTaskEnv(SkillMajorLayout):
             key=key,
         )
 
+    def restart(self, state: MultiTaskState, mask: jax.Array, task_index: tuple) -> MultiTaskState:
+        """Rows where ``mask`` (N,) start a fresh episode of goal ``task_index[0]`` (N,) (`envs.multitask`'s
+        `restart`)."""
+        (g,) = state.groups
+        (old,) = state.task_index
+        idx = jnp.where(mask, task_index[0], old)
+        table = jnp.asarray(np.stack(self.tasks), jnp.float32)
+        m3 = mask[:, None]
+        goal = jnp.where(m3, table[self.skill_ids(), idx], g.goal)
+        pos = jnp.where(m3, 0.0, g.pos)
+        prev = jnp.where(m3, 0.0, g.prev)
+        steps = jnp.where(mask, 0, g.steps)
+        obs = jnp.where(m3, _obs(pos, pos, goal), state.obs)
+        return state.replace(groups=(ToyState(pos=pos, prev=prev, goal=goal, steps=steps),), task_index=(idx,), obs=obs)
+
 
 def make_toy_multitask(
     num_skills: int = 1, envs_per_skill: int = 1, max_path_length: int = 500, seed: int = 0

@@ -103,6 +103,17 @@ def test_batched_env_autoreset_nan_actions_and_truncation():
     np.testing.assert_array_equal(np.asarray(pool.task["rand_vec"]), tasks.astype(np.float32))
     with pytest.raises(ValueError, match="actions must have shape"):
         menv.step(s, jnp.zeros((3, 4)))
+    # restart (meta-RL trials): masked rows start their given task again from the pool, the others stay
+    s1 = step(s, jnp.full((4, 4), 0.5))
+    keep = (jnp.array([5, 7, 9, 11], jnp.int32),)
+    r = jax.jit(menv.restart)(s1, jnp.array([True, False, True, False]), keep)
+    np.testing.assert_array_equal(
+        np.asarray(r.task_index[0]), [5, np.asarray(s1.task_index[0])[1], 9, np.asarray(s1.task_index[0])[3]]
+    )
+    np.testing.assert_array_equal(np.asarray(r.obs)[[0, 2]], np.asarray(pool.obs)[[5, 9]])
+    np.testing.assert_array_equal(np.asarray(r.obs)[[1, 3]], np.asarray(s1.obs)[[1, 3]])
+    assert [int(x) for x in r.groups[0].steps] == [0, 1, 0, 1]
+    np.testing.assert_array_equal(np.asarray(r.reward), np.asarray(s1.reward))  # the step's outputs stay
 
 
 def test_physics_nan_is_contained(reach):
