@@ -107,3 +107,14 @@ register_algo(
         preset="ppo",
     )
 )
+# RL2 (Duan et al. 2016): a GRU policy over trials of one task, recurrent PPO (TrainConfig.rl2, .ppo)
+register_algo(
+    AlgoSpec(
+        "rl2",
+        "onehot",
+        "RL2: recurrent policy over trials of episodes of one task, fed previous action / reward / done; PPO",
+        learner="jaxmeta.agents.rl2.train:make_rl2_learner",
+        loop="jaxmeta.agents.rl2.train:make_rl2_loop",
+        preset="rl2",
+    )
+)

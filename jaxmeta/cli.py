@@ -91,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
         "--algo",
         choices=sorted(ALGOS),
         help="mtsac (one-hot skill input), mhsac (multi-head), paco / taco (compositional, paper 002), reptile, "
-        "ppo (on-policy; starts from --preset ppo)",
+        "ppo (on-policy; starts from --preset ppo), rl2 (recurrent PPO over trials; --preset rl2)",
     )
     t.add_argument("--per", action="store_true", default=None, help="prioritized experience replay")
     t.add_argument("--balanced", action="store_true", default=None, help="skill-balanced replay sampling")
@@ -149,6 +149,9 @@ def parser() -> argparse.ArgumentParser:
     po.add_argument("--clip-eps", type=float, help="clip range of the probability ratio")
     po.add_argument("--gae-lambda", type=float, help="GAE lambda")
     po.add_argument("--entropy-coef", type=float, help="entropy bonus coefficient")
+    r2 = t.add_argument_group("RL2 (--algo rl2; TrainConfig.rl2, with the PPO options above)")
+    r2.add_argument("--episodes-per-trial", type=int, help="episodes of one task the hidden state carries over")
+    r2.add_argument("--gru", type=int, help="width of the GRU")
     grp = t.add_mutually_exclusive_group()
     grp.add_argument(
         "--resume", action="store_true", help="continue the latest checkpoint in --out, with the config saved there"
@@ -224,6 +227,7 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _simple("epochs", field="ppo.num_epochs"),
     _simple("minibatches", field="ppo.num_minibatches"),
     *(_simple(d, field=f"ppo.{d}") for d in ("clip_eps", "gae_lambda", "entropy_coef")),
+    *(_simple(d, field=f"rl2.{d}") for d in ("episodes_per_trial", "gru")),
 )
 
 

@@ -142,8 +142,8 @@ _DISTRIBUTED_FLAGS = frozenset({"distributed", "coordinator", "num_processes", "
 
 def for_algo(fields: dict, algo: str) -> dict:
     """The overrides of `fields` that concern `algo`: a flag that sets both SAC and PPO fields (``--lr``,
-    ``--discount``) sets those of the algorithm that runs (``ppo.*`` for PPO, ``sac.*`` for the others)."""
-    on_policy = algo == "ppo"
+    ``--discount``) sets those of the algorithm that runs (``ppo.*`` for PPO / RL2, ``sac.*`` for the others)."""
+    on_policy = algo in ("ppo", "rl2")
     return {k: v for k, v in fields.items() if not (k.startswith("ppo.") if not on_policy else k.startswith("sac."))}
 
 

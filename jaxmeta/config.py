@@ -56,7 +56,11 @@ from jaxmeta.networks import NetworkConfig
 from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
 from jaxmeta.agents.reptile.options import ReptileConfig
 from jaxmeta.agents.ppo.options import PPOConfig
+from jaxmeta.agents.rl2.options import RL2Options
 from jaxmeta.sac import SACConfig
+
+#: algorithms trained on-policy (their own rollout loop, `TrainConfig.ppo` settings; no replay)
+ON_POLICY = ("ppo", "rl2")
 
 __all__ = [
     "ALGOS",
@@ -115,6 +119,7 @@ class TrainConfig:
     # algo "ppo" only: clip, GAE lambda, epochs, minibatches, ... (one update per rollout of
     # steps_per_update batched env steps; its own discount / learning rate)
     ppo: PPOConfig = PPOConfig()
+    rl2: RL2Options = RL2Options()  # algo "rl2" only: episodes per trial, network widths (PPO settings: ppo)
     finetune: FinetuneConfig | None = None  # set by jaxmeta.finetune for a fine-tuning run
     paco: PaCoOptions = PaCoOptions()  # algos "paco" / "taco" only (K, threshold, task sampling, transfer)
     # evaluation, logging, checkpoints
@@ -143,6 +148,15 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.ppo: {e}") from None
         if not isinstance(ppo, PPOConfig):
             raise ValueError(f"TrainConfig.ppo must be a PPOConfig, got {ppo!r}")
+        rl2 = self.rl2
+        if isinstance(rl2, dict):
+            try:
+                rl2 = RL2Options(**rl2)
+            except TypeError as e:
+                raise ValueError(f"TrainConfig.rl2: {e}") from None
+        if not isinstance(rl2, RL2Options):
+            raise ValueError(f"TrainConfig.rl2 must be an RL2Options, got {rl2!r}")
+        object.__setattr__(self, "rl2", rl2)
 
         if not isinstance(self.algo, str) or self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; known algorithms: {sorted(ALGOS)}")
@@ -201,7 +215,7 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {v!r}")
         if self.per and self.balanced:
             raise ValueError("TrainConfig.per and TrainConfig.balanced are exclusive: choose one sampler")
-        if self.algo == "ppo":
+        if self.algo in ON_POLICY:
             self._check_on_policy()
         if self.n_step > self.max_path_length:
             raise ValueError(f"TrainConfig.n_step ({self.n_step}) must be <= max_path_length ({self.max_path_length})")
@@ -221,21 +235,30 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.out must be a non-empty path or None, got {self.out!r}")
 
     def _check_on_policy(self) -> None:
-        """algo "ppo": one update per rollout of steps_per_update batched env steps, no replay, no warm-up."""
-        why = "algo 'ppo' is on-policy (one update per rollout of steps_per_update batched env steps; --preset ppo)"
+        """algos "ppo" / "rl2": one update per rollout of steps_per_update batched env steps, no replay, no
+        warm-up; the minibatches must split the rollout (PPO: its samples; RL2: its envs' sequences)."""
+        a = self.algo
+        why = f"algo {a!r} is on-policy (one update per rollout of steps_per_update batched env steps; --preset {a})"
         for name in ("per", "balanced"):
             if getattr(self, name):
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: {why}; it has no replay buffer")
         if self.n_step != 1:
             raise ValueError(f"TrainConfig.n_step={self.n_step}: {why}; its returns are GAE's (ppo.gae_lambda)")
         if self.warmup_steps:
-            raise ValueError(f"TrainConfig.warmup_steps must be 0 for algo 'ppo', got {self.warmup_steps}: {why}")
+            raise ValueError(f"TrainConfig.warmup_steps must be 0 for algo {a!r}, got {self.warmup_steps}: {why}")
         if self.updates_per_step != 1:
             raise ValueError(
-                f"TrainConfig.updates_per_step must be 1 for algo 'ppo', got {self.updates_per_step}: {why}; "
+                f"TrainConfig.updates_per_step must be 1 for algo {a!r}, got {self.updates_per_step}: {why}; "
                 f"set the rollout length with steps_per_update (--rollout-length) and the Adam steps per update "
                 f"with ppo.num_epochs x ppo.num_minibatches"
             )
+        if a == "rl2":
+            if self.num_envs % self.ppo.num_minibatches:
+                raise ValueError(
+                    f"algo 'rl2': the {self.num_envs} envs' sequences do not split into ppo.num_minibatches = "
+                    f"{self.ppo.num_minibatches} equal minibatches"
+                )
+            return
         samples = self.num_envs * self.steps_per_update
         if samples % self.ppo.num_minibatches:
             raise ValueError(
@@ -335,6 +358,11 @@ class TrainConfig:
         return max(1, math.ceil(self.total_steps / self.env_steps_per_chunk))
 
     @property
+    def eval_episode_steps(self) -> int:
+        """Env steps of one evaluated episode: ``max_path_length``, or a whole trial for RL2."""
+        return self.max_path_length * (self.rl2.episodes_per_trial if self.algo == "rl2" else 1)
+
+    @property
     def learning_starts(self) -> int:
         """Env steps before the first update: in the buffer before the first SAC update (replay loop), or
         the warm-up (an algorithm with its own loop, `AlgoSpec.loop`: PPO learns from its first rollout)."""
@@ -411,7 +439,7 @@ class TrainConfig:
                 raise ValueError(f"unknown PaCoOptions field(s) {sorted(bad)}")
             changes["paco"] = dataclasses.replace(changes.get("paco", self.paco), **pac)
         net, sac = dict(), dict()
-        for sub in ("reptile", "ppo"):
+        for sub in ("reptile", "ppo", "rl2"):
             vals = {k.split(".", 1)[1]: changes.pop(k) for k in list(changes) if k.startswith(sub + ".")}
             if isinstance(changes.get(sub), dict):
                 vals.update(changes.pop(sub))
@@ -509,6 +537,24 @@ PRESETS["ppo"] = PRESETS["default"].replace(
     eval_every=204_800,
     checkpoint_every=204_800,
     ppo=dict(num_minibatches=8),
+)
+
+# RL2 (Duan et al. 2016) on ML1/reach-v3's train tasks: 64 envs, trials of 2 episodes of 200 steps (the
+# hidden state carries over both), rollouts of 100 batched steps, recurrent PPO with 4 epochs over 4 groups
+# of 16 envs' sequences, GRU 256; meta-test with --split test (held-out tasks), no gradient step.
+PRESETS["rl2"] = PRESETS["default"].replace(
+    benchmark="ML1/reach-v3",
+    algo="rl2",
+    envs_per_skill=64,
+    warmup_steps=0,
+    updates_per_step=1,
+    steps_per_update=100,
+    total_steps=2_000_000,
+    chunk_steps=51_200,
+    eval_every=204_800,
+    eval_episodes=20,
+    checkpoint_every=204_800,
+    ppo=dict(num_minibatches=4, num_epochs=4),
 )
 
 # PaCo / TaCo (paper 002) on MT10: Table VI (batch 1280, 10 envs, 3x400, lr 3e-4, discount 0.99, episode

@@ -111,6 +111,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=_positive, help="episodes per skill (default: the run's eval_episodes)")
     e.add_argument("--seed", type=int, default=0, help="evaluation key: PRNGKey(seed) draws the episodes' tasks")
     e.add_argument("--seed-index", type=_nonnegative, default=0, help="seed of a multi-seed run")
+    e.add_argument(
+        "--split",
+        choices=["train", "test"],
+        help="task sets to evaluate on (default: the run's; test = the held-out tasks / skills of ML1 / ML10)",
+    )
     e.add_argument("--video", metavar="PATH", help="render each skill's first episode to PATH.mp4 or PATH.gif")
     e.add_argument(
         "--camera",
@@ -263,6 +268,13 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from jaxmeta.config import check_ported
         from jaxmeta.train import make_env
 
+        if args.split is not None and args.split != cfg.split:
+            cfg = cfg.replace(split=args.split, task_indices=None)  # (ValueError: skills the policy does not know)
+        if cfg.algo == "rl2":
+            if args.video:
+                raise ValueError("--video is not available for an 'rl2' run (its policy is recurrent)")
+            check_ported(cfg.benchmark, cfg.split)
+            return _meta_test_rl2(pol, cfg, args)
         check_ported(cfg.benchmark, cfg.split)
         episodes = args.episodes or cfg.eval_episodes
         env = make_env(cfg, episodes)
@@ -301,6 +313,29 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             f"{rows}x{cols} grid, row-major: {', '.join(env.skills)}; episode 0 of each skill, green border "
             "once it succeeded)"
         )
+    return 0
+
+
+def _meta_test_rl2(pol: dict, cfg: Any, args: argparse.Namespace) -> int:
+    """``jaxmeta eval`` of an RL2 run: `jaxmeta.agents.rl2.train.meta_test` (trials, no gradient step)."""
+    from jaxmeta.agents.rl2.train import meta_test
+
+    trials = args.episodes or cfg.eval_episodes
+    print(
+        f"jaxmeta eval: {args.run} checkpoint {pol['step']} ({cfg.benchmark} {cfg.split} split, rl2): {trials} "
+        f"trial(s) of {cfg.rl2.episodes_per_trial} episodes per skill, deterministic policy, no gradient step, "
+        f"key PRNGKey({args.seed}); success = the trial's last episode's; compiling ...",
+        flush=True,
+    )
+    ev = meta_test(pol, cfg, split=cfg.split, trials=trials, seed=args.seed)
+    res = EvalResult(
+        skills=ev["skills"],
+        episodes=trials,
+        success=np.asarray(ev["success_per_skill"]),
+        returns=np.asarray(ev["return_per_skill"]),
+        episode_success=np.zeros((len(ev["skills"]), 0), bool),
+    )
+    print(format_table(res), flush=True)
     return 0
 
 

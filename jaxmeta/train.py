@@ -99,8 +99,9 @@ class TrainState:
 
     agent: the learner's state (`SACState` for mtsac/mhsac, `PaCoState` for paco, ...): params, target
         critic, temperature, optimizer states, update count.
-    replay: ReplayState. env: MultiTaskState (envs.multitask or envs.toy). nstep: the n-step window
-    (`jaxmeta.nstep`) of the replay loop when ``n_step > 1``, else None.
+    replay: ReplayState (an on-policy loop: its last rollout). env: MultiTaskState (envs.multitask or
+    envs.toy). loop_state: what the algorithm's loop carries per env besides the env (the replay loop's
+    n-step window, `jaxmeta.nstep`, when ``n_step > 1``; RL2's hidden states and trial counters), or None.
     key: raw uint32 (2,) PRNG key of the loop. env_steps / updates: () int32 counters (env steps
     summed over all envs; SAC updates). episode_return: (N,) f32 running return of each env's
     current episode. episodes: () int32 finished episodes.
@@ -114,7 +115,7 @@ class TrainState:
     updates: jax.Array
     episode_return: jax.Array
     episodes: jax.Array
-    nstep: Any = None  # `jaxmeta.nstep.NStepWindow` when cfg.n_step > 1 (the replay loop), else None
+    loop_state: Any = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -180,6 +181,8 @@ class Loop(NamedTuple):
         steps of one seed (acting, storing what the learner needs; evaluating: the deterministic policy,
         nothing stored).
     updates(ts) -> (ts, metrics): one iteration's learning; no_updates(ts) -> (ts, zeros like them).
+    fresh_loop_state(loop_state) -> loop_state: the loop state of envs that all start a fresh episode
+        (an evaluation's start), or None to keep it (it is restored after the evaluation either way).
     """
 
     learner: Learner
@@ -188,6 +191,7 @@ class Loop(NamedTuple):
     env_steps: Callable
     updates: Callable
     no_updates: Callable
+    fresh_loop_state: Callable | None = None
 
 
 def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
@@ -219,7 +223,8 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
 
     def begin_eval(ts: TrainState, key: jax.Array) -> TrainState:
         """Every env starts a fresh episode (tasks drawn with `key`) from the reset pool: no physics."""
-        return ts.replace(env=env.start(key, ts.env.reset_pool), episode_return=jnp.zeros((N,), jnp.float32))
+        ts = ts.replace(env=env.start(key, ts.env.reset_pool), episode_return=jnp.zeros((N,), jnp.float32))
+        return ts if loop.fresh_loop_state is None else ts.replace(loop_state=loop.fresh_loop_state(ts.loop_state))
 
     def make_run(batched: bool):
         return build_run(
@@ -315,7 +320,7 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
             updates=jnp.zeros((), jnp.int32),
             episode_return=jnp.zeros((N,), jnp.float32),
             episodes=jnp.zeros((), jnp.int32),
-            nstep=init_window(cfg.n_step, N, env.observation_size, A) if cfg.n_step > 1 else None,
+            loop_state=init_window(cfg.n_step, N, env.observation_size, A) if cfg.n_step > 1 else None,
         )
 
     # ------------------------------------------------------------------------- env step (1 seed)
@@ -344,11 +349,11 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
             discount=jnp.ones((N,), jnp.float32),
             skill_id=skill_id,
         )
-        window = ts.nstep
+        window = ts.loop_state
         if cfg.n_step > 1 and evaluating is not True:  # store the n-step transition that ends here
-            window, transition, started = push_nstep(ts.nstep, transition, new.done, cfg.sac.discount)
+            window, transition, started = push_nstep(window, transition, new.done, cfg.sac.discount)
             if evaluating is not False:
-                window = jax.tree.map(lambda old, w: jnp.where(evaluating, old, w), ts.nstep, window)
+                window = jax.tree.map(lambda old, w: jnp.where(evaluating, old, w), ts.loop_state, window)
         else:
             started = True
         # a transition with a NaN / inf anywhere (a custom env's; the MJX envs sanitise theirs) is not stored
@@ -364,7 +369,7 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
         ts = ts.replace(
             env=new,
             replay=replay,
-            nstep=window,
+            loop_state=window,
             key=key,
             env_steps=ts.env_steps + N,
             episode_return=jnp.where(done, 0.0, ret),
@@ -510,8 +515,8 @@ def build_run(
     (env state, keys, counters, and whatever `env_steps` keeps unchanged when evaluating: replay, agent):
     training does not depend on when or how often it is evaluated."""
     N, K = cfg.num_envs, cfg.steps_per_update
-    # ceil(rounds * L / K) iterations of evaluation
-    eval_iters = -(-(-(-cfg.eval_episodes // cfg.envs_per_skill) * cfg.max_path_length) // K)
+    # ceil(rounds * L / K) iterations of evaluation (L: the steps of one evaluated episode, or trial)
+    eval_iters = -(-(-(-cfg.eval_episodes // cfg.envs_per_skill) * cfg.eval_episode_steps) // K)
     shapes = stat_shapes(cfg, env)
     seeds = cfg.num_seeds if batched else None
     if batched:  # `evaluating` closed over, not mapped: a Python bool stays one (static branch)
@@ -543,7 +548,7 @@ def build_run(
         return ts, ep, stats_sum, m_sum, n_learn + w
 
     def run(ts: TrainState, eval_key: jax.Array, evaluating) -> tuple[TrainState, Metrics, Metrics]:
-        keep = (ts.env, ts.key, ts.env_steps, ts.episode_return, ts.episodes)
+        keep = (ts.env, ts.key, ts.env_steps, ts.episode_return, ts.episodes, ts.loop_state)
         ts = _branch(evaluating, lambda: begin_fn(ts, eval_key), lambda: ts)
         ep0 = jnp.zeros(((seeds,) if batched else ()) + (N,), jnp.int32)
         lead = (seeds,) if batched else ()
@@ -562,6 +567,7 @@ def build_run(
             env_steps=keep[2],
             episode_return=keep[3],
             episodes=keep[4],
+            loop_state=keep[5],
         )
         ts = _branch(evaluating, restore, lambda: ts)
         return ts, summarize_fn(ts, stats, m, jnp.broadcast_to(n_learn, (seeds,) if batched else ())), ev

@@ -100,7 +100,7 @@ def test_the_replay_loop_stores_the_n_step_returns_of_its_stream():
         tr = make_train(cfg)
         ts, _ = jax.jit(tr.chunk)(tr.init(tr.seed_key(0)))
         bufs[k] = jax.device_get(ts.replay)
-        assert (ts.nstep is None) == (k == 1)
+        assert (ts.loop_state is None) == (k == 1)
     N, T = 4, 20  # envs, batched steps in the chunk
     one = jax.tree.map(lambda x: x[: N * T].reshape((T, N) + x.shape[1:]), bufs[1].items)
     many = jax.tree.map(lambda x: x[: N * (T - n + 1)].reshape((T - n + 1, N) + x.shape[1:]), bufs[n].items)
@@ -138,5 +138,5 @@ def test_a_resumed_n_step_run_equals_the_uninterrupted_one(tmp_path):
     assert metrics_rows(a) == metrics_rows(b)
     sa, _ = restore_full_state(a, TrainConfig(**kw, out=str(a)))
     sb, _ = restore_full_state(b, TrainConfig(**kw, out=str(b)))
-    assert int(sa.nstep.filled) == 2
+    assert int(sa.loop_state.filled) == 2
     jax.tree.map(np.testing.assert_array_equal, sa, sb)

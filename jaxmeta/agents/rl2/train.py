@@ -1,0 +1,259 @@
+"""RL2 in the trainer (``TrainConfig.algo = "rl2"``, ``jaxmeta train --algo rl2``): trials of one task, a
+recurrent policy that carries its hidden state over the trial's episodes, recurrent PPO.
+
+`make_rl2_loop(config, env, mesh) -> jaxmeta.train.Loop`; `jaxmeta.train.make_train` assembles the run
+program around it. Per env the loop carries (``TrainState.loop_state``, `TrialState`) the GRU state, the
+previous action / reward / done (the network's inputs) and the episodes done in the current trial. One
+iteration (single seed; ``N`` envs, ``T = config.steps_per_update``):
+
+1. ``T`` batched env steps acting with `RL2.act` (the env gets the raw Gaussian sample clipped to [-1, 1]);
+   an episode that ends before its trial's last one restarts on the *same* task (`env.restart` with the
+   task it ran; a gather from the reset pool), so a trial is ``rl2.episodes_per_trial`` episodes of one
+   task; at a trial's end the env has already drawn a new task (its auto-reset), and the hidden state and
+   previous inputs are zeroed at the next step. The `RecurrentRollout` (with ``h0``, the GRU state before
+   the first step) is kept in ``TrainState.replay``.
+2. one `RL2.update` on it (recurrent PPO over whole sequences; `TrainConfig.ppo` settings).
+
+Statistics count trials: a trial's success is its last episode's (after the agent has seen the task for
+``episodes_per_trial - 1`` episodes), its return the trial's sum of rewards, both in training and in
+evaluation (the deterministic policy, ``eval_episodes`` trials per skill, held-out tasks with
+``--split test``; no gradient step: meta-testing). ``TrainState.episodes`` still counts episodes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxmeta.agents.ppo.networks import clip_action
+from jaxmeta.agents.rl2.networks import RL2NetConfig, make_rl2_networks
+from jaxmeta.agents.rl2.rl2 import RL2, RecurrentRollout, make_rl2
+from jaxmeta.learner import PPO_SCALARS, Learner, all_finite
+from jaxmeta.networks import Networks
+from jaxmeta.train import Loop, TrainState, _env_step, _finite_rows, step_stats
+
+__all__ = ["TrialState", "make_rl2_learner", "make_rl2_loop"]
+
+
+@struct.dataclass
+class TrialState:
+    """Per env: h (N,H) GRU state; prev_action (N,A) (the clipped action the env got), prev_reward (N,),
+    prev_done (N,) bool: the next step's inputs; fresh (N,) bool: the next step starts a trial;
+    episodes (N,) int32: episodes finished in the current trial."""
+
+    h: jax.Array
+    prev_action: jax.Array
+    prev_reward: jax.Array
+    prev_done: jax.Array
+    fresh: jax.Array
+    episodes: jax.Array
+
+
+def _rl2(config) -> RL2:
+    o = config.rl2
+    net = RL2NetConfig(
+        obs_dim=config.network.obs_dim,
+        action_dim=config.network.action_dim,
+        hidden=o.hidden,
+        gru=o.gru,
+        init_log_std=float(o.init_log_std),
+    )
+    return make_rl2(config.ppo, make_rl2_networks(net))
+
+
+def _unavailable(*_a, **_k):
+    raise NotImplementedError(
+        "RL2's policy is recurrent (it acts on its trial's history): evaluate it through the trainer "
+        "(jaxmeta train's evaluations, e.g. --split test --resume), not as a memoryless policy"
+    )
+
+
+def make_rl2_learner(config, buffer: Any = None, constrain_batch: Any = None) -> Learner:
+    """The RL2 `Learner`: ``update(state, rollout, key)`` (one `RL2.update`; a non-finite new state is not
+    applied, metric ``nonfinite_update``). Its `Networks` view refuses memoryless acting (`_unavailable`)."""
+    rl2 = _rl2(config)
+
+    def update(state, rollout, key):
+        new, m = rl2.update(state, rollout, key)
+        ok = all_finite(new)
+        state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
+        m = {k: m[k] for k in PPO_SCALARS + ("entropy", "learning_rate")}
+        m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
+        return state, rollout, m
+
+    nets = Networks(_unavailable, _unavailable, _unavailable, _unavailable, _unavailable, _unavailable)
+    return Learner(
+        networks=nets,
+        init=rl2.init,
+        update=update,
+        actor_params=lambda s: {"params": s.params, "obs_stats": s.obs_stats},
+        critic_params=lambda s: s.params,
+    )
+
+
+def make_rl2_loop(config, env, mesh=None) -> Loop:
+    """The trial loop of the module docstring (`mesh`: the trainer's; loop state and rollout replicated)."""
+    cfg = config
+    if not hasattr(env, "restart"):
+        raise ValueError(f"algo 'rl2' needs an env with restart() (trials of one task); {type(env).__name__} has none")
+    rl2 = _rl2(cfg)
+    learner = make_rl2_learner(cfg)
+    N, A, O, K = env.num_envs, env.action_size, env.observation_size, cfg.steps_per_update
+    E = cfg.rl2.episodes_per_trial
+
+    def fresh_trials(_=None) -> TrialState:
+        return TrialState(
+            h=rl2.initial_hidden(N),
+            prev_action=jnp.zeros((N, A), jnp.float32),
+            prev_reward=jnp.zeros((N,), jnp.float32),
+            prev_done=jnp.zeros((N,), bool),
+            fresh=jnp.ones((N,), bool),
+            episodes=jnp.zeros((N,), jnp.int32),
+        )
+
+    def empty_rollout() -> RecurrentRollout:
+        z = lambda *shape, dtype=jnp.float32: jnp.zeros((K, N) + shape, dtype)  # noqa: E731
+        return RecurrentRollout(
+            obs=z(O),
+            prev_action=z(A),
+            prev_reward=z(),
+            prev_done=z(dtype=bool),
+            reset=z(dtype=bool),
+            action=z(A),
+            log_prob=z(),
+            value=z(),
+            reward=z(),
+            trial_end=z(dtype=bool),
+            bootstrap_value=jnp.zeros((N,), jnp.float32),
+            h0=rl2.initial_hidden(N),
+        )
+
+    def init(key: jax.Array, reset_pool: Any = None) -> TrainState:
+        k_agent, k_env, k_loop = jax.random.split(key, 3)
+        return TrainState(
+            agent=learner.init(k_agent),
+            replay=empty_rollout(),
+            env=env.start(k_env, env.reset_pool() if reset_pool is None else reset_pool),
+            key=k_loop,
+            env_steps=jnp.zeros((), jnp.int32),
+            updates=jnp.zeros((), jnp.int32),
+            episode_return=jnp.zeros((N,), jnp.float32),
+            episodes=jnp.zeros((), jnp.int32),
+            loop_state=fresh_trials(),
+        )
+
+    def env_step(carry, evaluating):
+        ts, ep = carry
+        tr: TrialState = ts.loop_state
+        key, k_act = jax.random.split(ts.key)
+        obs = ts.env.obs
+        inputs = (tr.h, obs, tr.prev_action, tr.prev_reward, tr.prev_done, tr.fresh)
+        if evaluating is True:
+            h, raw = rl2.deterministic_action(ts.agent, *inputs)
+            log_prob = value = jnp.zeros((N,), jnp.float32)
+        else:
+            h, raw, log_prob, value = rl2.act(ts.agent, *inputs, k_act)
+            if evaluating is not False:
+                h_det, det = rl2.deterministic_action(ts.agent, *inputs)
+                h, raw = jnp.where(evaluating, h_det, h), jnp.where(evaluating, det, raw)
+        action = clip_action(raw)
+        new = _env_step(env, ts.env, action)  # the program's only env step
+        done = new.done
+        episodes = tr.episodes + done.astype(jnp.int32)
+        trial_end = done & (episodes >= E)
+        new = env.restart(new, done & ~trial_end, ts.env.task_index)  # the trial's next episode: same task
+        row = dict(
+            obs=obs,
+            prev_action=tr.prev_action,
+            prev_reward=tr.prev_reward,
+            prev_done=tr.prev_done,
+            reset=tr.fresh,
+            action=raw,
+            log_prob=log_prob,
+            value=value,
+            reward=new.reward,
+            trial_end=trial_end,
+        )
+        ret = ts.episode_return + new.reward
+        # statistics per trial: its end, its last episode's success, its whole return
+        stats = step_stats(cfg, env, new.replace(done=trial_end), new.skill_id, ret, ep, ~_finite_rows(row))
+        keep = lambda x: jnp.where(trial_end.reshape(trial_end.shape + (1,) * (x.ndim - 1)), jnp.zeros_like(x), x)  # noqa: E731
+        tr = TrialState(
+            h=h,
+            prev_action=keep(action),
+            prev_reward=keep(new.reward),
+            prev_done=done & ~trial_end,
+            fresh=trial_end,
+            episodes=jnp.where(trial_end, 0, episodes),
+        )
+        ts = ts.replace(
+            env=new,
+            key=key,
+            loop_state=tr,
+            env_steps=ts.env_steps + N,
+            episode_return=jnp.where(trial_end, 0.0, ret),
+            episodes=ts.episodes + jnp.sum(done.astype(jnp.int32)),
+        )
+        return (ts, ep + trial_end.astype(jnp.int32)), (stats, row)
+
+    def env_steps(carry, warm, evaluating):
+        """K batched env steps (no warm-up); the rollout replaces ``ts.replay`` unless evaluating."""
+        del warm
+        h0 = carry[0].loop_state.h
+        (ts, ep), (stats, rows) = jax.lax.scan(lambda c, _: env_step(c, evaluating), carry, None, length=K)
+        stats = jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
+        if evaluating is True:
+            return (ts, ep), stats
+        tr = ts.loop_state
+        _, _, _, boot = rl2.act(
+            ts.agent, tr.h, ts.env.obs, tr.prev_action, tr.prev_reward, tr.prev_done, tr.fresh, ts.key
+        )
+        rollout = RecurrentRollout(bootstrap_value=boot, h0=h0, **rows)
+        if evaluating is not False:
+            rollout = jax.tree.map(lambda old, new: jnp.where(evaluating, old, new), ts.replay, rollout)
+        return (ts.replace(replay=rollout), ep), stats
+
+    def updates(ts: TrainState):
+        key, sub = jax.random.split(ts.key)
+        agent, rollout, m = learner.update(ts.agent, ts.replay, sub)
+        return ts.replace(agent=agent, replay=rollout, key=key, updates=ts.updates + 1), m
+
+    def no_updates(ts: TrainState):
+        shapes = jax.eval_shape(updates, ts)[1]
+        return ts, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    return Loop(learner, None, init, env_steps, updates, no_updates, fresh_loop_state=fresh_trials)
+
+
+def meta_test(policy: dict, config, *, split: str = "test", trials: int | None = None, seed: int = 0) -> dict:
+    """Meta-test an RL2 policy without gradient steps: ``trials`` trials per skill (default the run's
+    ``eval_episodes``) of the deterministic policy on `split`'s tasks (``"test"``: the held-out tasks /
+    skills of an ML benchmark), through the trainer's evaluation (compiles that env's run program).
+
+    policy: `jaxmeta.checkpoint.restore_policy` of an RL2 run (its ``actor_params``); config: the run's.
+    Returns the evaluation metrics (``success`` / ``return`` () and ``*_per_skill`` (S,), per trial: the
+    trial's last episode's success, the trial's return) and ``skills``."""
+    from jaxmeta.agents.ppo import normalize as N
+    from jaxmeta.programs import compile_programs
+    from jaxmeta.train import make_train
+
+    if config.algo != "rl2":
+        raise ValueError(f"meta_test evaluates 'rl2' runs, got algo {config.algo!r}")
+    cfg = config.replace(
+        split=split, eval_episodes=int(trials or config.eval_episodes), num_seeds=1, out=None, task_indices=None
+    )
+    trainer = make_train(cfg)
+    programs = compile_programs(trainer)
+    ts = programs.init_state(trainer.seed_key(0))
+    params = policy["actor_params"]
+    stats = params["obs_stats"]
+    stats = N.RunningStats(**stats) if isinstance(stats, dict) else stats
+    agent = ts.agent.replace(params=params["params"], obs_stats=stats)
+    ts = ts.replace(
+        agent=jax.tree.map(lambda new, old: jax.device_put(jnp.asarray(new, old.dtype), old.sharding), agent, ts.agent)
+    )
+    _, ev = programs.evaluate(ts, jax.random.PRNGKey(seed))
+    return {**jax.device_get(ev), "skills": tuple(trainer.skills)}
