@@ -11,6 +11,33 @@ from jaxmeta.metrics_log import TIMING_COLUMNS
 from jaxmeta.train import make_train
 
 
+def forbid_training(monkeypatch) -> None:
+    """Make reaching the trainer (i.e. compiling) fail the test: for checks that must fail before it."""
+    import jaxmeta.driver as driver_mod
+
+    def boom(*a, **k):
+        raise AssertionError("reached training / compilation")
+
+    monkeypatch.setattr(driver_mod, "train", boom)
+    monkeypatch.setattr(driver_mod, "make_train", boom)
+
+
+def assert_cli_error(argv: list[str], pattern: str, capsys) -> str:
+    """``jaxmeta <argv>`` exits with status 2 and a stderr matching `pattern` (returned)."""
+    import re
+
+    import pytest
+
+    from jaxmeta import cli
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(pattern, err), err
+    return err
+
+
 def metrics_rows(run_dir) -> list[dict]:
     """Rows of a run's metrics.csv without the timing columns (the only ones a resume may change)."""
     with open(run_dir / "metrics.csv", newline="") as f:

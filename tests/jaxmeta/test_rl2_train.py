@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
-import re
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +16,7 @@ from jaxmeta import cli
 from jaxmeta.checkpoint import latest_step
 from jaxmeta.config import preset
 from jaxmeta.train import make_train, train
-from tests.jaxmeta.run_helpers import metrics_rows, restore_full_state
+from tests.jaxmeta.run_helpers import assert_cli_error, forbid_training, metrics_rows, restore_full_state
 
 TOY = dict(
     benchmark="toy/2",
@@ -129,18 +128,8 @@ def test_meta_test_is_the_trainers_evaluation_of_the_policy(runs, capsys):
     ],
 )
 def test_bad_rl2_options_fail_before_compiling(argv, message, capsys, tmp_path, monkeypatch):
-    import jaxmeta.driver as driver_mod
-
-    def boom(*a, **k):
-        raise AssertionError("reached training / compilation")
-
-    monkeypatch.setattr(driver_mod, "train", boom)
-    monkeypatch.setattr(driver_mod, "make_train", boom)
-    with pytest.raises(SystemExit) as e:
-        cli.main(["train", *argv, "--out", str(tmp_path / "r")])
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert re.search(message, err), err
+    forbid_training(monkeypatch)
+    assert_cli_error(["train", *argv, "--out", str(tmp_path / "r")], message, capsys)
 
 
 def test_algo_rl2_starts_from_its_preset():

@@ -37,6 +37,7 @@ __all__ = [
     "gae_advantages",
     "normalize_advantages",
     "ppo_total_loss",
+    "rollout_metrics",
     "value_loss",
 ]
 
@@ -175,6 +176,20 @@ def clip_fraction(log_prob: jax.Array, old_log_prob: jax.Array, clip_eps: float 
     chex.assert_equal_shape([log_prob, old_log_prob])
     ratio = jnp.exp(jax.lax.stop_gradient(log_prob - old_log_prob))
     return jnp.mean((jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32))
+
+
+def rollout_metrics(advantages: jax.Array, returns: jax.Array, values: jax.Array, rewards: jax.Array) -> dict:
+    """Diagnostics of one rollout ``(T, N)`` each: advantage mean / std, return and value means, the
+    stored values' explained variance of the returns, mean reward."""
+    chex.assert_equal_shape([advantages, returns, values, rewards])
+    return {
+        "advantage_mean": jnp.mean(advantages),
+        "advantage_std": jnp.std(advantages),
+        "return_mean": jnp.mean(returns),
+        "value_mean": jnp.mean(values),
+        "explained_variance": explained_variance(values, returns),
+        "reward_mean": jnp.mean(rewards),
+    }
 
 
 def explained_variance(predictions: jax.Array, targets: jax.Array) -> jax.Array:

@@ -234,15 +234,8 @@ def make_ppo(config: PPOConfig, networks: PPONetworks) -> PPO:
         obs_stats = N.update(state.obs_stats, rollout.obs) if config.normalize_obs else state.obs_stats
         new_state = PPOState(params=params, opt_state=opt_state, obs_stats=obs_stats, step=state.step + 1)
         metrics = {name: jnp.mean(value) for name, value in aux.items()}
-        metrics.update(
-            advantage_mean=jnp.mean(advantage),
-            advantage_std=jnp.std(advantage),
-            return_mean=jnp.mean(returns),
-            value_mean=jnp.mean(rollout.value),
-            explained_variance=L.explained_variance(rollout.value, returns),
-            reward_mean=jnp.mean(rollout.reward),
-            reward_mean_per_skill=_per_skill_mean(rollout.reward, rollout.skill_id, config.num_skills),
-        )
+        metrics.update(L.rollout_metrics(advantage, returns, rollout.value, rollout.reward))
+        metrics["reward_mean_per_skill"] = _per_skill_mean(rollout.reward, rollout.skill_id, config.num_skills)
         return new_state, metrics
 
     def act(state: PPOState, obs: jax.Array, skill_id: jax.Array, key: jax.Array):

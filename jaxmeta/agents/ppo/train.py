@@ -34,7 +34,7 @@ from jaxmeta.learner import PPO_SCALARS, Learner, all_finite
 from jaxmeta.networks import Networks
 from jaxmeta.train import Loop, TrainState, _env_step, _finite_rows, step_stats
 
-__all__ = ["make_ppo_learner", "make_ppo_loop"]
+__all__ = ["guarded_update", "make_ppo_learner", "make_ppo_loop", "rollout_init", "rollout_updates"]
 
 
 def _ppo(config) -> PPO:
@@ -71,23 +71,67 @@ def _policy_networks(config) -> Networks:
     )
 
 
+def guarded_update(update_fn, extra: tuple[str, ...] = ()):
+    """An on-policy learner's ``update(state, rollout, key) -> (state, rollout, metrics)`` from
+    ``update_fn(state, rollout, key) -> (state, metrics)``: a non-finite new state is not applied (metric
+    ``nonfinite_update``); the metrics kept are `PPO_SCALARS`, ``entropy``, ``learning_rate`` and `extra`."""
+
+    def update(state, rollout, key):
+        new, m = update_fn(state, rollout, key)
+        ok = all_finite(new)
+        state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
+        m = {k: m[k] for k in PPO_SCALARS + ("entropy", "learning_rate") + extra}
+        m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
+        return state, rollout, m
+
+    return update
+
+
+def rollout_init(learner: Learner, env, empty_rollout, loop_state=lambda: None):
+    """``init(key, reset_pool=None) -> TrainState`` of an on-policy loop: the learner's state, an empty
+    rollout (``empty_rollout()``) in ``TrainState.replay``, started envs and ``loop_state()``."""
+
+    def init(key: jax.Array, reset_pool: Any = None) -> TrainState:
+        k_agent, k_env, k_loop = jax.random.split(key, 3)
+        return TrainState(
+            agent=learner.init(k_agent),
+            replay=empty_rollout(),
+            env=env.start(k_env, env.reset_pool() if reset_pool is None else reset_pool),
+            key=k_loop,
+            env_steps=jnp.zeros((), jnp.int32),
+            updates=jnp.zeros((), jnp.int32),
+            episode_return=jnp.zeros((env.num_envs,), jnp.float32),
+            episodes=jnp.zeros((), jnp.int32),
+            loop_state=loop_state(),
+        )
+
+    return init
+
+
+def rollout_updates(learner: Learner):
+    """``(updates, no_updates)`` of an on-policy loop: one ``learner.update`` on the rollout in
+    ``TrainState.replay`` (counted in ``TrainState.updates``), or zeros shaped like its metrics."""
+
+    def updates(ts: TrainState):
+        key, sub = jax.random.split(ts.key)
+        agent, rollout, m = learner.update(ts.agent, ts.replay, sub)
+        return ts.replace(agent=agent, replay=rollout, key=key, updates=ts.updates + 1), m
+
+    def no_updates(ts: TrainState):
+        shapes = jax.eval_shape(updates, ts)[1]
+        return ts, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    return updates, no_updates
+
+
 def make_ppo_learner(config, buffer: Any = None, constrain_batch: Any = None) -> Learner:
     """The PPO `Learner`: ``update(state, rollout, key) -> (state, rollout, metrics)`` (one `PPO.update`;
     a non-finite new state is not applied). `buffer` / `constrain_batch` are unused (no replay)."""
     ppo = _ppo(config)
-
-    def update(state, rollout, key):
-        new, m = ppo.update(state, rollout, key)
-        ok = all_finite(new)
-        state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
-        m = {k: m[k] for k in PPO_SCALARS + ("entropy", "learning_rate", "reward_mean_per_skill")}
-        m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
-        return state, rollout, m
-
     return Learner(
         networks=_policy_networks(config),
         init=ppo.init,
-        update=update,
+        update=guarded_update(ppo.update, ("reward_mean_per_skill",)),
         actor_params=lambda s: {"policy": s.params["policy"], "obs_stats": s.obs_stats},
         critic_params=lambda s: s.params["value"],
     )
@@ -116,18 +160,7 @@ def make_ppo_loop(config, env, mesh=None) -> Loop:
             skill_id=z(dtype=jnp.int32),
         )
 
-    def init(key: jax.Array, reset_pool: Any = None) -> TrainState:
-        k_agent, k_env, k_loop = jax.random.split(key, 3)
-        return TrainState(
-            agent=learner.init(k_agent),
-            replay=empty_rollout(),
-            env=env.start(k_env, env.reset_pool() if reset_pool is None else reset_pool),
-            key=k_loop,
-            env_steps=jnp.zeros((), jnp.int32),
-            updates=jnp.zeros((), jnp.int32),
-            episode_return=jnp.zeros((Nenv,), jnp.float32),
-            episodes=jnp.zeros((), jnp.int32),
-        )
+    init = rollout_init(learner, env, empty_rollout)
 
     def env_step(carry, evaluating):
         ts, ep = carry
@@ -178,13 +211,4 @@ def make_ppo_loop(config, env, mesh=None) -> Loop:
             rollout = jax.tree.map(lambda old, new: jnp.where(evaluating, old, new), ts.replay, rollout)
         return (ts.replace(replay=rollout), ep), stats
 
-    def updates(ts: TrainState):
-        key, sub = jax.random.split(ts.key)
-        agent, rollout, m = learner.update(ts.agent, ts.replay, sub)
-        return ts.replace(agent=agent, replay=rollout, key=key, updates=ts.updates + 1), m
-
-    def no_updates(ts: TrainState):
-        shapes = jax.eval_shape(updates, ts)[1]
-        return ts, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-
-    return Loop(learner, None, init, env_steps, updates, no_updates)
+    return Loop(learner, None, init, env_steps, *rollout_updates(learner))

@@ -205,14 +205,7 @@ def make_rl2(config: PPOConfig, networks: RL2Networks) -> RL2:
         )
         stats = N.update(state.obs_stats, rollout.obs) if config.normalize_obs else state.obs_stats
         metrics = {k: jnp.mean(v) for k, v in aux.items()}
-        metrics.update(
-            advantage_mean=jnp.mean(advantage),
-            advantage_std=jnp.std(advantage),
-            return_mean=jnp.mean(returns),
-            value_mean=jnp.mean(rollout.value),
-            explained_variance=L.explained_variance(rollout.value, returns),
-            reward_mean=jnp.mean(rollout.reward),
-        )
+        metrics.update(L.rollout_metrics(advantage, returns, rollout.value, rollout.reward))
         return RL2State(params=params, opt_state=opt_state, obs_stats=stats, step=state.step + 1), metrics
 
     return RL2(

@@ -31,9 +31,10 @@ from flax import struct
 from jaxmeta.agents.ppo.networks import clip_action
 from jaxmeta.agents.rl2.networks import RL2NetConfig, make_rl2_networks
 from jaxmeta.agents.rl2.rl2 import RL2, RecurrentRollout, make_rl2
-from jaxmeta.learner import PPO_SCALARS, Learner, all_finite
+from jaxmeta.agents.ppo.train import guarded_update, rollout_init, rollout_updates
+from jaxmeta.learner import Learner
 from jaxmeta.networks import Networks
-from jaxmeta.train import Loop, TrainState, _env_step, _finite_rows, step_stats
+from jaxmeta.train import Loop, _env_step, _finite_rows, step_stats
 
 __all__ = ["TrialState", "make_rl2_learner", "make_rl2_loop"]
 
@@ -75,20 +76,11 @@ def make_rl2_learner(config, buffer: Any = None, constrain_batch: Any = None) ->
     """The RL2 `Learner`: ``update(state, rollout, key)`` (one `RL2.update`; a non-finite new state is not
     applied, metric ``nonfinite_update``). Its `Networks` view refuses memoryless acting (`_unavailable`)."""
     rl2 = _rl2(config)
-
-    def update(state, rollout, key):
-        new, m = rl2.update(state, rollout, key)
-        ok = all_finite(new)
-        state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
-        m = {k: m[k] for k in PPO_SCALARS + ("entropy", "learning_rate")}
-        m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
-        return state, rollout, m
-
     nets = Networks(_unavailable, _unavailable, _unavailable, _unavailable, _unavailable, _unavailable)
     return Learner(
         networks=nets,
         init=rl2.init,
-        update=update,
+        update=guarded_update(rl2.update),
         actor_params=lambda s: {"params": s.params, "obs_stats": s.obs_stats},
         critic_params=lambda s: s.params,
     )
@@ -131,19 +123,7 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
             h0=rl2.initial_hidden(N),
         )
 
-    def init(key: jax.Array, reset_pool: Any = None) -> TrainState:
-        k_agent, k_env, k_loop = jax.random.split(key, 3)
-        return TrainState(
-            agent=learner.init(k_agent),
-            replay=empty_rollout(),
-            env=env.start(k_env, env.reset_pool() if reset_pool is None else reset_pool),
-            key=k_loop,
-            env_steps=jnp.zeros((), jnp.int32),
-            updates=jnp.zeros((), jnp.int32),
-            episode_return=jnp.zeros((N,), jnp.float32),
-            episodes=jnp.zeros((), jnp.int32),
-            loop_state=fresh_trials(),
-        )
+    init = rollout_init(learner, env, empty_rollout, fresh_trials)
 
     def env_step(carry, evaluating):
         ts, ep = carry
@@ -216,16 +196,7 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
             rollout = jax.tree.map(lambda old, new: jnp.where(evaluating, old, new), ts.replay, rollout)
         return (ts.replace(replay=rollout), ep), stats
 
-    def updates(ts: TrainState):
-        key, sub = jax.random.split(ts.key)
-        agent, rollout, m = learner.update(ts.agent, ts.replay, sub)
-        return ts.replace(agent=agent, replay=rollout, key=key, updates=ts.updates + 1), m
-
-    def no_updates(ts: TrainState):
-        shapes = jax.eval_shape(updates, ts)[1]
-        return ts, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-
-    return Loop(learner, None, init, env_steps, updates, no_updates, fresh_loop_state=fresh_trials)
+    return Loop(learner, None, init, env_steps, *rollout_updates(learner), fresh_loop_state=fresh_trials)
 
 
 def meta_test(policy: dict, config, *, split: str = "test", trials: int | None = None, seed: int = 0) -> dict:
