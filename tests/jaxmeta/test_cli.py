@@ -59,7 +59,7 @@ def no_compile(monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--algo", "rl2"], "invalid choice: 'rl2'"),
+        (["--algo", "pearl"], "invalid choice: 'pearl'"),
         (["--benchmark", "MT11"], "unknown benchmark 'MT11'"),
         (["--benchmark", "MT1/reach-v9"], "unknown skill 'reach-v9'"),
         (["--benchmark", "MT1/hammer-v3"], "not ported to MJX yet"),
