@@ -299,15 +299,16 @@ class SAC(NamedTuple):
     act: Callable[..., jax.Array]
 
 
-def _optimizer(lr: float, max_grad_norm: float | None) -> optax.GradientTransformation:
+def make_optimizer(lr: float, max_grad_norm: float | None) -> optax.GradientTransformation:
+    """Adam at `lr`, after a global-norm clip when `max_grad_norm` (the actor's and critic's optimiser)."""
     adam = optax.adam(lr)
     return adam if max_grad_norm is None else optax.chain(optax.clip_by_global_norm(max_grad_norm), adam)
 
 
 def make_sac(config: SACConfig, networks: Networks) -> SAC:
     """SAC over any `Networks` family (see `jaxmeta.networks` for the protocol)."""
-    actor_opt = _optimizer(config.actor_lr, config.max_grad_norm)
-    critic_opt = _optimizer(config.critic_lr, config.max_grad_norm)
+    actor_opt = make_optimizer(config.actor_lr, config.max_grad_norm)
+    critic_opt = make_optimizer(config.critic_lr, config.max_grad_norm)
     alpha_opt = optax.adam(config.alpha_lr)
     num_skills = config.num_skills
 
