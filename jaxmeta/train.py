@@ -23,7 +23,12 @@ both training chunks and evaluations (so the env is compiled once per run); `jax
 `jaxmeta.sharding` lays a run out over devices. (``jaxmeta.train.train`` / ``compile_programs`` /
 ``Programs`` still import from here.)
 
-One iteration of the run's loop (`lax.fori_loop`; single seed):
+The program (`build_run`: chunks, evaluation through the same env step, the seed vmap) is assembled around
+an algorithm's `Loop`: its data path. The replay loop below (`replay_loop`) is the default; on-policy
+algorithms bring their own (`AlgoSpec.loop`: PPO's rollouts, `jaxmeta.agents.ppo.train`; RL2's trials,
+`jaxmeta.agents.rl2.train`).
+
+One iteration of the run's (replay) loop (`lax.fori_loop`; single seed):
 
 1. ``steps_per_update`` batched env steps, each: action = uniform random in [-1, 1] while
    ``env_steps < warmup_steps`` else a tanh-Gaussian policy sample; ``env.step``; the transition
