@@ -186,3 +186,10 @@ def test_resuming_a_ppo_run_accepts_its_own_flags_again(runs, capsys, monkeypatc
     args = cli.parser().parse_args(["train", *argv])
     with pytest.raises(ValueError, match=r"--clip-eps 0\.3 differs from the run's saved config \(ppo\.clip_eps 0\.2\)"):
         cli.resume_config(args, cli.given_flags(["train", *argv], args))
+
+
+def test_jaxmeta_eval_runs_a_ppo_checkpoint(runs, capsys):
+    """``jaxmeta eval`` (memoryless rollout of the policy export) works on a PPO run as on a SAC one."""
+    assert cli.main(["eval", str(runs[0]), "--episodes", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "ppo" in out and "toy-0" in out and "toy-1" in out
