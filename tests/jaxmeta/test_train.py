@@ -346,8 +346,8 @@ def test_run_program_holds_one_env_step_and_init_no_reset_physics(benchmark):
     ts = jax.eval_shape(tr.init, tr.seed_key(0), pool)
     key = jax.ShapeDtypeStruct((2,), jnp.uint32)
     run = jax.make_jaxpr(tr.run)(ts, key, jax.ShapeDtypeStruct((), jnp.bool_))
-    assert _count_calls(run.jaxpr, "_env_step") == 1
-    assert _count_calls(jax.make_jaxpr(tr.chunk)(ts).jaxpr, "_env_step") == 1
+    assert _count_calls(run.jaxpr, "step_env") == 1
+    assert _count_calls(jax.make_jaxpr(tr.chunk)(ts).jaxpr, "step_env") == 1
     init = jax.make_jaxpr(tr.init)(jax.ShapeDtypeStruct((2,), jnp.uint32), pool)
     prims = {e.primitive.name for e in init.jaxpr.eqns}
     assert "scan" not in prims and "while" not in prims, prims  # the pool's lax.map / physics loops

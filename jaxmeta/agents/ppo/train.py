@@ -32,7 +32,8 @@ from jaxmeta.agents.ppo.networks import clip_action, make_ppo_networks, sample_g
 from jaxmeta.agents.ppo.ppo import PPO, Rollout, make_ppo
 from jaxmeta.learner import PPO_SCALARS, Learner, all_finite
 from jaxmeta.networks import Networks
-from jaxmeta.train import Loop, TrainState, _env_step, _finite_rows, step_stats
+from jaxmeta.run_program import finite_rows, step_env, step_stats
+from jaxmeta.train import Loop, TrainState
 
 __all__ = ["guarded_update", "make_ppo_learner", "make_ppo_loop", "rollout_init", "rollout_updates"]
 
@@ -173,7 +174,7 @@ def make_ppo_loop(config, env, mesh=None) -> Loop:
             raw, log_prob, value = ppo.act(ts.agent, obs, skill_id, k_act)
             if evaluating is not False:
                 raw = jnp.where(evaluating, ppo.deterministic_action(ts.agent, obs, skill_id), raw)
-        new = _env_step(env, ts.env, clip_action(raw))  # the program's only env step
+        new = step_env(env, ts.env, clip_action(raw))  # the program's only env step
         final_value = jnp.zeros_like(value) if evaluating is True else ppo.value(ts.agent, new.final_obs, skill_id)
         row = dict(
             obs=obs,
@@ -187,7 +188,7 @@ def make_ppo_loop(config, env, mesh=None) -> Loop:
             skill_id=skill_id,
         )
         ret = ts.episode_return + new.reward
-        stats = step_stats(cfg, env, new, skill_id, ret, ep, jnp.logical_not(_finite_rows(row)))
+        stats = step_stats(cfg, env, new, skill_id, ret, ep, jnp.logical_not(finite_rows(row)))
         ts = ts.replace(
             env=new,
             key=key,

@@ -34,7 +34,8 @@ from jaxmeta.agents.rl2.rl2 import RL2, RecurrentRollout, make_rl2
 from jaxmeta.agents.ppo.train import guarded_update, rollout_init, rollout_updates
 from jaxmeta.learner import Learner
 from jaxmeta.networks import Networks
-from jaxmeta.train import Loop, _env_step, _finite_rows, step_stats
+from jaxmeta.run_program import finite_rows, step_env, step_stats
+from jaxmeta.train import Loop
 
 __all__ = ["TrialState", "make_rl2_learner", "make_rl2_loop"]
 
@@ -140,7 +141,7 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
                 h_det, det = rl2.deterministic_action(ts.agent, *inputs)
                 h, raw = jnp.where(evaluating, h_det, h), jnp.where(evaluating, det, raw)
         action = clip_action(raw)
-        new = _env_step(env, ts.env, action)  # the program's only env step
+        new = step_env(env, ts.env, action)  # the program's only env step
         done = new.done
         episodes = tr.episodes + done.astype(jnp.int32)
         trial_end = done & (episodes >= E)
@@ -159,7 +160,7 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
         )
         ret = ts.episode_return + new.reward
         # statistics per trial: its end, its last episode's success, its whole return
-        stats = step_stats(cfg, env, new.replace(done=trial_end), new.skill_id, ret, ep, ~_finite_rows(row))
+        stats = step_stats(cfg, env, new.replace(done=trial_end), new.skill_id, ret, ep, ~finite_rows(row))
         keep = lambda x: jnp.where(trial_end.reshape(trial_end.shape + (1,) * (x.ndim - 1)), jnp.zeros_like(x), x)  # noqa: E731
         tr = TrialState(
             h=h,
