@@ -143,7 +143,9 @@ _DISTRIBUTED_FLAGS = frozenset({"distributed", "coordinator", "num_processes", "
 def for_algo(fields: dict, algo: str) -> dict:
     """The overrides of `fields` that concern `algo`: a flag that sets both SAC and PPO fields (``--lr``,
     ``--discount``) sets those of the algorithm that runs (``ppo.*`` for PPO / RL2, ``sac.*`` for the others)."""
-    on_policy = algo in ("ppo", "rl2")
+    from jaxmeta.config import ON_POLICY
+
+    on_policy = algo in ON_POLICY
     return {k: v for k, v in fields.items() if not (k.startswith("ppo.") if not on_policy else k.startswith("sac."))}
 
 

@@ -140,23 +140,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.network must be a NetworkConfig, got {net!r}")
         if not isinstance(sac, SACConfig):
             raise ValueError(f"TrainConfig.sac must be a SACConfig, got {sac!r}")
-        ppo = self.ppo
-        if isinstance(ppo, dict):
-            try:
-                ppo = PPOConfig(**ppo)
-            except TypeError as e:
-                raise ValueError(f"TrainConfig.ppo: {e}") from None
-        if not isinstance(ppo, PPOConfig):
-            raise ValueError(f"TrainConfig.ppo must be a PPOConfig, got {ppo!r}")
-        rl2 = self.rl2
-        if isinstance(rl2, dict):
-            try:
-                rl2 = RL2Options(**rl2)
-            except TypeError as e:
-                raise ValueError(f"TrainConfig.rl2: {e}") from None
-        if not isinstance(rl2, RL2Options):
-            raise ValueError(f"TrainConfig.rl2 must be an RL2Options, got {rl2!r}")
-        object.__setattr__(self, "rl2", rl2)
+        ppo = _nested(self.ppo, PPOConfig, "ppo", "a PPOConfig")
+        object.__setattr__(self, "rl2", _nested(self.rl2, RL2Options, "rl2", "an RL2Options"))
 
         if not isinstance(self.algo, str) or self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; known algorithms: {sorted(ALGOS)}")
@@ -280,14 +265,7 @@ class TrainConfig:
             if missing:
                 raise ValueError(f"TrainConfig.conditioning_skills {ts} lacks the env skill(s) {missing}")
             object.__setattr__(self, "conditioning_skills", None if ts == skills else ts)
-        rep = self.reptile
-        if isinstance(rep, dict):
-            try:
-                rep = ReptileConfig(**rep)
-            except TypeError as e:
-                raise ValueError(f"TrainConfig.reptile: {e}") from None
-        if not isinstance(rep, ReptileConfig):
-            raise ValueError(f"TrainConfig.reptile must be a ReptileConfig, got {rep!r}")
+        rep = _nested(self.reptile, ReptileConfig, "reptile", "a ReptileConfig")
         for name in ("inner_steps", "meta_batch"):
             if not _is_int(getattr(rep, name)):
                 raise ValueError(f"TrainConfig.reptile.{name} must be an int, got {getattr(rep, name)!r}")
@@ -301,14 +279,11 @@ class TrainConfig:
                     "per-skill batches uniformly from a skill-balanced buffer)"
                 )
             object.__setattr__(self, "balanced", True)  # per-skill sampling needs the balanced buffer
-        ft = self.finetune
-        if isinstance(ft, dict):
-            try:
-                ft = FinetuneConfig(**ft)
-            except TypeError as e:
-                raise ValueError(f"TrainConfig.finetune: {e}") from None
-        if ft is not None and not isinstance(ft, FinetuneConfig):
-            raise ValueError(f"TrainConfig.finetune must be a FinetuneConfig or None, got {ft!r}")
+        ft = (
+            None
+            if self.finetune is None
+            else _nested(self.finetune, FinetuneConfig, "finetune", "a FinetuneConfig or None")
+        )
         if ft is not None and self.skill_space[: len(ft.source_skills)] != ft.source_skills:
             raise ValueError(
                 f"fine-tuning skill space {self.skill_space} must start with the source's {ft.source_skills}"
@@ -467,6 +442,19 @@ class TrainConfig:
                     raise ValueError(f"unknown {cls_.__name__} field(s) {sorted(bad)}")
                 changes[sub] = dataclasses.replace(changes.get(sub, getattr(self, sub)), **vals)
         return dataclasses.replace(self, **changes)
+
+
+def _nested(value, cls, name: str, what: str):
+    """A nested config field as `cls`: a dict (a JSON round trip) is built into one (ValueError naming the
+    field for an unknown key); anything else not a `cls` is a ValueError naming `what` was expected."""
+    if isinstance(value, dict):
+        try:
+            value = cls(**value)
+        except TypeError as e:
+            raise ValueError(f"TrainConfig.{name}: {e}") from None
+    if not isinstance(value, cls):
+        raise ValueError(f"TrainConfig.{name} must be {what}, got {value!r}")
+    return value
 
 
 # ------------------------------------------------------------------------------------------------ presets

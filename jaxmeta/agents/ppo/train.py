@@ -35,7 +35,7 @@ from jaxmeta.networks import Networks
 from jaxmeta.run_program import finite_rows, step_env, step_stats
 from jaxmeta.train import Loop, TrainState
 
-__all__ = ["guarded_update", "make_ppo_learner", "make_ppo_loop", "rollout_init", "rollout_updates"]
+__all__ = ["guarded_update", "make_ppo_learner", "make_ppo_loop", "rollout_init", "rollout_steps", "rollout_updates"]
 
 
 def _ppo(config) -> PPO:
@@ -107,6 +107,26 @@ def rollout_init(learner: Learner, env, empty_rollout, loop_state=lambda: None):
         )
 
     return init
+
+
+def rollout_steps(env_step, K: int, to_rollout):
+    """``env_steps((ts, ep), warm, evaluating)`` of an on-policy loop (no warm-up): `K` scanned calls of
+    ``env_step((ts, ep), evaluating) -> ((ts, ep), (stats, row))``, statistics summed; unless evaluating,
+    ``to_rollout(ts_before, ts_after, rows)`` replaces ``ts.replay`` (a traced `evaluating` keeps the old one)."""
+
+    def env_steps(carry, warm, evaluating):
+        del warm
+        ts0 = carry[0]
+        (ts, ep), (stats, rows) = jax.lax.scan(lambda c, _: env_step(c, evaluating), carry, None, length=K)
+        stats = jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
+        if evaluating is True:
+            return (ts, ep), stats
+        rollout = to_rollout(ts0, ts, rows)
+        if evaluating is not False:
+            rollout = jax.tree.map(lambda old, new: jnp.where(evaluating, old, new), ts.replay, rollout)
+        return (ts.replace(replay=rollout), ep), stats
+
+    return env_steps
 
 
 def rollout_updates(learner: Learner):
@@ -198,18 +218,7 @@ def make_ppo_loop(config, env, mesh=None) -> Loop:
         )
         return (ts, ep + new.done.astype(jnp.int32)), (stats, row)
 
-    def env_steps(carry, warm, evaluating):
-        """K batched env steps (`warm` is all False: PPO has no warm-up); the rollout replaces
-        ``ts.replay`` unless evaluating."""
-        del warm
-        (ts, ep), (stats, rows) = jax.lax.scan(lambda c, _: env_step(c, evaluating), carry, None, length=K)
-        stats = jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
-        if evaluating is True:
-            return (ts, ep), stats
-        boot = ppo.value(ts.agent, ts.env.obs, ts.env.skill_id)
-        rollout = Rollout(bootstrap_value=boot, **rows)
-        if evaluating is not False:
-            rollout = jax.tree.map(lambda old, new: jnp.where(evaluating, old, new), ts.replay, rollout)
-        return (ts.replace(replay=rollout), ep), stats
+    def to_rollout(_ts0, ts, rows) -> Rollout:
+        return Rollout(bootstrap_value=ppo.value(ts.agent, ts.env.obs, ts.env.skill_id), **rows)
 
-    return Loop(learner, None, init, env_steps, *rollout_updates(learner))
+    return Loop(learner, None, init, rollout_steps(env_step, K, to_rollout), *rollout_updates(learner))

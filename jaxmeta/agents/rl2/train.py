@@ -31,7 +31,7 @@ from flax import struct
 from jaxmeta.agents.ppo.networks import clip_action
 from jaxmeta.agents.rl2.networks import RL2NetConfig, make_rl2_networks
 from jaxmeta.agents.rl2.rl2 import RL2, RecurrentRollout, make_rl2
-from jaxmeta.agents.ppo.train import guarded_update, rollout_init, rollout_updates
+from jaxmeta.agents.ppo.train import guarded_update, rollout_init, rollout_steps, rollout_updates
 from jaxmeta.learner import Learner
 from jaxmeta.networks import Networks
 from jaxmeta.run_program import finite_rows, step_env, step_stats
@@ -69,7 +69,7 @@ def _rl2(config) -> RL2:
 def _unavailable(*_a, **_k):
     raise NotImplementedError(
         "RL2's policy is recurrent (it acts on its trial's history): evaluate it through the trainer "
-        "(jaxmeta train's evaluations, e.g. --split test --resume), not as a memoryless policy"
+        "(`meta_test`, i.e. jaxmeta eval RUN [--split test]), not as a memoryless policy"
     )
 
 
@@ -180,23 +180,14 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
         )
         return (ts, ep + trial_end.astype(jnp.int32)), (stats, row)
 
-    def env_steps(carry, warm, evaluating):
-        """K batched env steps (no warm-up); the rollout replaces ``ts.replay`` unless evaluating."""
-        del warm
-        h0 = carry[0].loop_state.h
-        (ts, ep), (stats, rows) = jax.lax.scan(lambda c, _: env_step(c, evaluating), carry, None, length=K)
-        stats = jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
-        if evaluating is True:
-            return (ts, ep), stats
+    def to_rollout(ts0, ts, rows) -> RecurrentRollout:
         tr = ts.loop_state
         _, _, _, boot = rl2.act(
             ts.agent, tr.h, ts.env.obs, tr.prev_action, tr.prev_reward, tr.prev_done, tr.fresh, ts.key
         )
-        rollout = RecurrentRollout(bootstrap_value=boot, h0=h0, **rows)
-        if evaluating is not False:
-            rollout = jax.tree.map(lambda old, new: jnp.where(evaluating, old, new), ts.replay, rollout)
-        return (ts.replace(replay=rollout), ep), stats
+        return RecurrentRollout(bootstrap_value=boot, h0=ts0.loop_state.h, **rows)
 
+    env_steps = rollout_steps(env_step, K, to_rollout)
     return Loop(learner, None, init, env_steps, *rollout_updates(learner), fresh_loop_state=fresh_trials)
 
 
