@@ -31,6 +31,7 @@ class AlgoSpec:
         data path (on-policy rollouts); `jaxmeta.train.make_train` assembles the run program around it.
     preset: the preset ``jaxmeta train --algo NAME`` starts from when no ``--preset`` is given (None:
         ``default``); for algorithms whose options differ from the SAC defaults (PPO: no warm-up).
+    replay_kind: what ``TrainConfig.replay_kind`` says of an algorithm with its own loop (None: "on-policy").
     """
 
     name: str
@@ -39,6 +40,7 @@ class AlgoSpec:
     learner: Any = "jaxmeta.learner:make_sac_learner"
     loop: Any = None
     preset: str | None = None
+    replay_kind: str | None = None
 
     def make_learner(self, config: "TrainConfig", buffer: Any = None, constrain_batch: Any = None):
         return _resolve(self.learner)(config, buffer, constrain_batch)
@@ -116,5 +118,18 @@ register_algo(
         learner="jaxmeta.agents.rl2.train:make_rl2_learner",
         loop="jaxmeta.agents.rl2.train:make_rl2_loop",
         preset="rl2",
+    )
+)
+# PEARL (Rakelly et al. 2019): SAC on [obs, z], a context encoder, a replay per task (TrainConfig.pearl)
+register_algo(
+    AlgoSpec(
+        "pearl",
+        "onehot",
+        "PEARL: SAC on [obs, z], probabilistic context encoder (product of Gaussians, KL), per-task replay, "
+        "posterior sampling over episodes of one task (TrainConfig.pearl)",
+        learner="jaxmeta.agents.pearl.train:make_pearl_learner",
+        loop="jaxmeta.agents.pearl.train:make_pearl_loop",
+        preset="pearl",
+        replay_kind="per-task",
     )
 )

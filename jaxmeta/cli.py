@@ -91,7 +91,8 @@ def parser() -> argparse.ArgumentParser:
         "--algo",
         choices=sorted(ALGOS),
         help="mtsac (one-hot skill input), mhsac (multi-head), paco / taco (compositional, paper 002), reptile, "
-        "ppo (on-policy; starts from --preset ppo), rl2 (recurrent PPO over trials; --preset rl2)",
+        "ppo (on-policy; starts from --preset ppo), rl2 (recurrent PPO over trials; --preset rl2), "
+        "pearl (SAC with a context encoder, per-task replay; --preset pearl)",
     )
     t.add_argument("--per", action="store_true", default=None, help="prioritized experience replay")
     t.add_argument("--balanced", action="store_true", default=None, help="skill-balanced replay sampling")
@@ -130,7 +131,9 @@ def parser() -> argparse.ArgumentParser:
     )
     rp = t.add_argument_group("Reptile (--algo reptile; TrainConfig.reptile)")
     rp.add_argument("--inner-steps", type=int, help="k SAC updates per skill per outer step")
-    rp.add_argument("--meta-batch", type=int, help="M tasks per outer step (vmapped inner loops)")
+    rp.add_argument(
+        "--meta-batch", type=int, help="M tasks per outer step (vmapped inner loops); pearl: tasks per update"
+    )
     rp.add_argument("--outer-lr", type=float, help="outer step size eps in [0, 1]")
     pc = t.add_argument_group("PaCo / TaCo (--algo paco|taco; TrainConfig.paco)")
     pc.add_argument("--param-sets", type=int, help="K parameter sets per layer (Table VII: 5)")
@@ -152,6 +155,11 @@ def parser() -> argparse.ArgumentParser:
     r2 = t.add_argument_group("RL2 (--algo rl2; TrainConfig.rl2, with the PPO options above)")
     r2.add_argument("--episodes-per-trial", type=int, help="episodes of one task the hidden state carries over")
     r2.add_argument("--gru", type=int, help="width of the GRU")
+    pe = t.add_argument_group("PEARL (--algo pearl; TrainConfig.pearl, with the SAC options above)")
+    pe.add_argument("--latent-dim", type=int, help="size of the latent context z")
+    pe.add_argument("--kl-weight", type=float, help="beta, the weight of the KL term")
+    pe.add_argument("--episodes-per-task", type=int, help="episodes of one task (the first with z from the prior)")
+    pe.add_argument("--context-batch", type=int, help="context transitions per task and update")
     grp = t.add_mutually_exclusive_group()
     grp.add_argument(
         "--resume", action="store_true", help="continue the latest checkpoint in --out, with the config saved there"
@@ -218,7 +226,8 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _Flag("discount", "--discount", ("sac.discount", "ppo.discount")),
     *(_simple(d) for d in ("out", "split")),
     _simple("task_indices", "--tasks"),
-    *(_simple(d, field=f"reptile.{d}") for d in ("inner_steps", "meta_batch", "outer_lr")),
+    *(_simple(d, field=f"reptile.{d}") for d in ("inner_steps", "outer_lr")),
+    _Flag("meta_batch", "--meta-batch", ("reptile.meta_batch", "pearl.meta_batch")),
     _simple("param_sets", field="paco.num_param_sets"),
     *(_simple(d, field=f"paco.{d}") for d in ("loss_threshold", "task_sampling", "task_weights", "transfer_from")),
     _simple("explore_steps", field="paco.transfer_explore_steps"),
@@ -228,6 +237,7 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _simple("minibatches", field="ppo.num_minibatches"),
     *(_simple(d, field=f"ppo.{d}") for d in ("clip_eps", "gae_lambda", "entropy_coef")),
     *(_simple(d, field=f"rl2.{d}") for d in ("episodes_per_trial", "gru")),
+    *(_simple(d, field=f"pearl.{d}") for d in ("latent_dim", "kl_weight", "episodes_per_task", "context_batch")),
 )
 
 

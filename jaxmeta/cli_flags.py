@@ -141,12 +141,13 @@ _DISTRIBUTED_FLAGS = frozenset({"distributed", "coordinator", "num_processes", "
 
 
 def for_algo(fields: dict, algo: str) -> dict:
-    """The overrides of `fields` that concern `algo`: a flag that sets both SAC and PPO fields (``--lr``,
-    ``--discount``) sets those of the algorithm that runs (``ppo.*`` for PPO / RL2, ``sac.*`` for the others)."""
+    """The overrides of `fields` that concern `algo`: a flag that sets fields of several algorithms sets
+    those of the algorithm that runs: ``--lr`` / ``--discount`` the ``ppo.*`` ones for PPO / RL2 and the
+    ``sac.*`` ones for the others; ``--meta-batch`` PEARL's tasks per update for PEARL, else Reptile's."""
     from jaxmeta.config import ON_POLICY
 
-    on_policy = algo in ON_POLICY
-    return {k: v for k, v in fields.items() if not (k.startswith("ppo.") if not on_policy else k.startswith("sac."))}
+    other = ("sac." if algo in ON_POLICY else "ppo.", "reptile.meta_batch" if algo == "pearl" else "pearl.meta_batch")
+    return {k: v for k, v in fields.items() if not k.startswith(other)}
 
 
 def _field(cfg, path: str):

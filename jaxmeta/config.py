@@ -57,10 +57,13 @@ from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
 from jaxmeta.agents.reptile.options import ReptileConfig
 from jaxmeta.agents.ppo.options import PPOConfig
 from jaxmeta.agents.rl2.options import RL2Options
+from jaxmeta.agents.pearl.options import PEARLOptions
 from jaxmeta.sac import SACConfig
 
 #: algorithms trained on-policy (their own rollout loop, `TrainConfig.ppo` settings; no replay)
 ON_POLICY = ("ppo", "rl2")
+#: tasks in every Meta-World skill's task set (and the toy env's); `task_indices` may take fewer
+TASKS_PER_SKILL = 50
 
 __all__ = [
     "ALGOS",
@@ -120,6 +123,8 @@ class TrainConfig:
     # steps_per_update batched env steps; its own discount / learning rate)
     ppo: PPOConfig = PPOConfig()
     rl2: RL2Options = RL2Options()  # algo "rl2" only: episodes per trial, network widths (PPO settings: ppo)
+    # algo "pearl" only: latent size, KL weight, encoder, episodes per task, meta-batch, context batch
+    pearl: PEARLOptions = PEARLOptions()
     finetune: FinetuneConfig | None = None  # set by jaxmeta.finetune for a fine-tuning run
     paco: PaCoOptions = PaCoOptions()  # algos "paco" / "taco" only (K, threshold, task sampling, transfer)
     # evaluation, logging, checkpoints
@@ -142,6 +147,7 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.sac must be a SACConfig, got {sac!r}")
         ppo = _nested(self.ppo, PPOConfig, "ppo", "a PPOConfig")
         object.__setattr__(self, "rl2", _nested(self.rl2, RL2Options, "rl2", "an RL2Options"))
+        object.__setattr__(self, "pearl", _nested(self.pearl, PEARLOptions, "pearl", "a PEARLOptions"))
 
         if not isinstance(self.algo, str) or self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; known algorithms: {sorted(ALGOS)}")
@@ -202,6 +208,8 @@ class TrainConfig:
             raise ValueError("TrainConfig.per and TrainConfig.balanced are exclusive: choose one sampler")
         if self.algo in ON_POLICY:
             self._check_on_policy()
+        if self.algo == "pearl":
+            self._check_pearl()
         if self.n_step > self.max_path_length:
             raise ValueError(f"TrainConfig.n_step ({self.n_step}) must be <= max_path_length ({self.max_path_length})")
         if self.batch_size > self.buffer_capacity:
@@ -251,11 +259,36 @@ class TrainConfig:
                 f"do not split into ppo.num_minibatches = {self.ppo.num_minibatches} equal minibatches"
             )
 
+    def _check_pearl(self) -> None:
+        """algo "pearl": its own per-task replay (no per / balanced / n-step); the batch splits over the
+        meta-batch; every task's ring holds at least one step of every env (`jaxmeta.agents.pearl.train`)."""
+        why = "algo 'pearl' samples its own per-task replay (--preset pearl)"
+        for name in ("per", "balanced"):
+            if getattr(self, name):
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: {why}")
+        if self.n_step != 1:
+            raise ValueError(f"TrainConfig.n_step={self.n_step}: {why}; it stores 1-step transitions")
+        M = self.pearl.meta_batch
+        if self.batch_size % M:
+            raise ValueError(
+                f"algo 'pearl': batch_size {self.batch_size} does not split into pearl.meta_batch = {M} tasks "
+                f"(batch_size / meta_batch transitions per task)"
+            )
+        tasks = len(self.skills) * (len(self.task_indices) if self.task_indices is not None else TASKS_PER_SKILL)
+        if self.buffer_capacity // tasks < self.num_envs:
+            raise ValueError(
+                f"algo 'pearl': buffer_capacity {self.buffer_capacity} over the run's {tasks} tasks leaves "
+                f"{self.buffer_capacity // tasks} transitions per task, fewer than the {self.num_envs} envs "
+                f"(raise buffer_capacity to >= {tasks * self.num_envs})"
+            )
+
     def _post_init_tasks_meta(self, skills: tuple[str, ...]) -> None:
         """Validate / normalise split-related fields and the nested reptile / finetune configs."""
         object.__setattr__(self, "task_indices", _int_tuple(self.task_indices, "TrainConfig.task_indices"))
-        if self.task_indices is not None and max(self.task_indices) >= 50:
-            raise ValueError(f"TrainConfig.task_indices must be < 50 (tasks per skill), got {self.task_indices!r}")
+        if self.task_indices is not None and max(self.task_indices) >= TASKS_PER_SKILL:
+            raise ValueError(
+                f"TrainConfig.task_indices must be < {TASKS_PER_SKILL} (tasks per skill), got {self.task_indices!r}"
+            )
         ts = self.conditioning_skills
         if ts is not None:
             if isinstance(ts, str) or not all(isinstance(x, str) for x in ts) or len(set(ts)) != len(tuple(ts)):
@@ -334,8 +367,10 @@ class TrainConfig:
 
     @property
     def eval_episode_steps(self) -> int:
-        """Env steps of one evaluated episode: ``max_path_length``, or a whole trial for RL2."""
-        return self.max_path_length * (self.rl2.episodes_per_trial if self.algo == "rl2" else 1)
+        """Env steps of one evaluated episode: ``max_path_length``, or a whole trial (RL2; PEARL's episodes
+        of one task)."""
+        trial = {"rl2": self.rl2.episodes_per_trial, "pearl": self.pearl.episodes_per_task}.get(self.algo, 1)
+        return self.max_path_length * trial
 
     @property
     def learning_starts(self) -> int:
@@ -353,9 +388,10 @@ class TrainConfig:
 
     @property
     def replay_kind(self) -> str:
-        """The replay sampler, or "on-policy" for an algorithm with its own loop (no replay; PPO)."""
+        """The replay sampler, or the data store of an algorithm with its own loop (`AlgoSpec.replay_kind`:
+        "on-policy" for PPO / RL2, "per-task" for PEARL)."""
         if ALGOS[self.algo].loop is not None:
-            return "on-policy"
+            return ALGOS[self.algo].replay_kind or "on-policy"
         return "prioritized" if self.per else "balanced" if self.balanced else "uniform"
 
     @property
@@ -383,6 +419,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["network"]["hidden"] = list(d["network"]["hidden"])
+        d["pearl"]["encoder_hidden"] = list(d["pearl"]["encoder_hidden"])
         d["paco"] = self.paco.to_dict()
         for k in ("task_indices", "conditioning_skills"):  # JSON-like (lists), as config.json reads back
             d[k] = None if d[k] is None else list(d[k])
@@ -414,7 +451,7 @@ class TrainConfig:
                 raise ValueError(f"unknown PaCoOptions field(s) {sorted(bad)}")
             changes["paco"] = dataclasses.replace(changes.get("paco", self.paco), **pac)
         net, sac = dict(), dict()
-        for sub in ("reptile", "ppo", "rl2"):
+        for sub in ("reptile", "ppo", "rl2", "pearl"):
             vals = {k.split(".", 1)[1]: changes.pop(k) for k in list(changes) if k.startswith(sub + ".")}
             if isinstance(changes.get(sub), dict):
                 vals.update(changes.pop(sub))
@@ -543,6 +580,27 @@ PRESETS["rl2"] = PRESETS["default"].replace(
     eval_episodes=20,
     checkpoint_every=204_800,
     ppo=dict(num_minibatches=4, num_epochs=4),
+)
+
+# PEARL (Rakelly et al. 2019) on ML1/reach-v3's train tasks: 16 envs, 2 episodes of 200 steps per task (the
+# first with z from the prior, the second from the posterior), 4 updates per batched step, each on a
+# meta-batch of 8 tasks x 128 transitions with 64 context transitions per task, latent 5, KL weight 0.1,
+# encoder 3x200, 2x256 SAC networks, lr 3e-4; 8k random warm-up steps; a ring of 20k transitions per task.
+PRESETS["pearl"] = PRESETS["default"].replace(
+    benchmark="ML1/reach-v3",
+    algo="pearl",
+    envs_per_skill=16,
+    updates_per_step=4,
+    total_steps=1_000_000,
+    warmup_steps=8_000,
+    chunk_steps=16_000,
+    batch_size=1024,
+    buffer_capacity=1_000_000,
+    sac=dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4),
+    pearl=dict(meta_batch=8, context_batch=64),
+    eval_every=100_000,
+    eval_episodes=20,
+    checkpoint_every=100_000,
 )
 
 # PaCo / TaCo (paper 002) on MT10: Table VI (batch 1280, 10 envs, 3x400, lr 3e-4, discount 0.99, episode

@@ -270,11 +270,13 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         if args.split is not None and args.split != cfg.split:
             cfg = cfg.replace(split=args.split, task_indices=None)  # (ValueError: skills the policy does not know)
-        if cfg.algo == "rl2":
+        from jaxmeta.config import ALGOS
+
+        if ALGOS[cfg.algo].make_learner(cfg).load_policy is not None:  # RL2, PEARL: adapts within a trial
             if args.video:
-                raise ValueError("--video is not available for an 'rl2' run (its policy is recurrent)")
+                raise ValueError(f"--video is not available for an {cfg.algo!r} run (its policy adapts within a trial)")
             check_ported(cfg.benchmark, cfg.split)
-            return _meta_test_rl2(pol, cfg, args)
+            return _meta_test(pol, cfg, args)
         check_ported(cfg.benchmark, cfg.split)
         episodes = args.episodes or cfg.eval_episodes
         env = make_env(cfg, episodes)
@@ -316,14 +318,15 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-def _meta_test_rl2(pol: dict, cfg: Any, args: argparse.Namespace) -> int:
-    """``jaxmeta eval`` of an RL2 run: `jaxmeta.agents.rl2.train.meta_test` (trials, no gradient step)."""
-    from jaxmeta.agents.rl2.train import meta_test
+def _meta_test(pol: dict, cfg: Any, args: argparse.Namespace) -> int:
+    """``jaxmeta eval`` of an RL2 / PEARL run: `jaxmeta.meta_test.meta_test` (trials, no gradient step)."""
+    from jaxmeta.meta_test import meta_test
 
     trials = args.episodes or cfg.eval_episodes
+    per_trial = cfg.eval_episode_steps // cfg.max_path_length
     print(
-        f"jaxmeta eval: {args.run} checkpoint {pol['step']} ({cfg.benchmark} {cfg.split} split, rl2): {trials} "
-        f"trial(s) of {cfg.rl2.episodes_per_trial} episodes per skill, deterministic policy, no gradient step, "
+        f"jaxmeta eval: {args.run} checkpoint {pol['step']} ({cfg.benchmark} {cfg.split} split, {cfg.algo}): {trials} "
+        f"trial(s) of {per_trial} episodes per skill, deterministic policy, no gradient step, "
         f"key PRNGKey({args.seed}); success = the trial's last episode's; compiling ...",
         flush=True,
     )

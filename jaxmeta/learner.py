@@ -34,7 +34,17 @@ from jaxmeta.networks import Networks, make_networks
 from jaxmeta.replay import ReplayBuffer
 from jaxmeta.sac import make_sac
 
-__all__ = ["Learner", "PPO_SCALARS", "SAC_SCALARS", "all_finite", "make_sac_learner", "sac_metrics", "sampled_update"]
+__all__ = [
+    "Learner",
+    "PEARL_SCALARS",
+    "PPO_SCALARS",
+    "SAC_SCALARS",
+    "all_finite",
+    "make_sac_learner",
+    "no_memoryless_policy",
+    "sac_metrics",
+    "sampled_update",
+]
 
 Metrics = dict[str, jax.Array]
 
@@ -66,6 +76,9 @@ PPO_SCALARS = (
     "value_mean",
 )
 
+#: Scalar PEARL metrics (`jaxmeta.agents.pearl.train`) forwarded to the training log besides the SAC ones.
+PEARL_SCALARS = ("kl", "z_var_mean", "encoder_grad_norm")
+
 
 class Learner(NamedTuple):
     """An algorithm as the trainer sees it (all functions pure and jit-able).
@@ -88,6 +101,9 @@ class Learner(NamedTuple):
         and writes the new task probabilities into the state). It must keep every leaf's shape and
         dtype (the compiled chunk is reused) and be deterministic (exact resume). ``chunk`` is 1-based,
         ``batched``: the state has a leading seed axis.
+    load_policy(state, actor_params) -> state: `state` acting with a policy export (``actor_params(s)`` of
+        a saved run, as `jaxmeta.checkpoint.restore_policy` reads it back); used to meta-test algorithms
+        whose policy needs more than the memoryless `networks` (RL2, PEARL: `jaxmeta.meta_test`).
     """
 
     networks: Networks
@@ -98,6 +114,20 @@ class Learner(NamedTuple):
     act: Callable[..., jax.Array] | None = None
     state_metrics: Callable[[Any], Metrics] | None = None
     between_chunks: Callable[[Any, int, bool], Any] | None = None
+    load_policy: Callable[[Any, Any], Any] | None = None
+
+
+def no_memoryless_policy(algo: str, why: str) -> Networks:
+    """A `Networks` view whose functions raise: `algo`'s policy is not a function of the observation alone
+    (`why`), so it is evaluated through the trainer (`jaxmeta.meta_test`, ``jaxmeta eval RUN``)."""
+
+    def unavailable(*_a, **_k):
+        raise NotImplementedError(
+            f"{algo}'s policy {why}: evaluate it through the trainer (jaxmeta.meta_test.meta_test, i.e. "
+            f"jaxmeta eval RUN [--split test]), not as a memoryless policy"
+        )
+
+    return Networks(*(unavailable,) * 6)
 
 
 def sac_metrics(m: Metrics) -> Metrics:

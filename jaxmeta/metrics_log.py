@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from jaxmeta.checkpoint import TB_DIR, WANDB_ID_FILE
-from jaxmeta.learner import PPO_SCALARS, SAC_SCALARS
+from jaxmeta.learner import PEARL_SCALARS, PPO_SCALARS, SAC_SCALARS
 from jaxmeta.tensorboard import EventWriter
 
 TIMING_COLUMNS = ("wall_s", "env_sps")
@@ -56,6 +56,7 @@ TRAIN_COLUMNS = (
         "nonfinite_update",
     )
     + PPO_SCALARS
+    + PEARL_SCALARS
 )
 EVAL_COLUMNS = ("eval_success", "eval_return")
 ROW_KEYS = ("kind", "chunk", "seed", "env_steps")  # metrics.csv columns that identify a row, not scalars

@@ -93,7 +93,7 @@ from jaxmeta.run_program import branch, build_run, finite_rows, step_env, step_s
 from jaxmeta.sac import Transition
 from jaxmeta.sharding import plan_devices, state_shardings
 
-__all__ = ["TrainState", "Trainer", "make_env", "make_train", "plan_devices", "state_shardings"]
+__all__ = ["TrainState", "Trainer", "make_env", "make_train", "plan_devices", "scan_updates", "state_shardings"]
 
 Metrics = dict[str, jax.Array]
 
@@ -227,8 +227,14 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
         return jax.vmap(init, in_axes=(0, None))(keys, pool)
 
     def begin_eval(ts: TrainState, key: jax.Array) -> TrainState:
-        """Every env starts a fresh episode (tasks drawn with `key`) from the reset pool: no physics."""
-        ts = ts.replace(env=env.start(key, ts.env.reset_pool), episode_return=jnp.zeros((N,), jnp.float32))
+        """Every env starts a fresh episode (tasks drawn with `key`) from the reset pool: no physics. The
+        loop's key is derived from `key` too, so what an evaluation samples (PEARL's z) depends on the
+        policy and `key` alone (the training key is restored afterwards)."""
+        ts = ts.replace(
+            env=env.start(key, ts.env.reset_pool),
+            key=jax.random.fold_in(key, 1),
+            episode_return=jnp.zeros((N,), jnp.float32),
+        )
         return ts if loop.fresh_loop_state is None else ts.replace(loop_state=loop.fresh_loop_state(ts.loop_state))
 
     def make_run(batched: bool):
@@ -387,7 +393,14 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
         carry, stats = jax.lax.scan(lambda c, w: env_step(c, w, evaluating), carry, warm)
         return carry, jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
 
-    # -------------------------------------------------------------------------- updates (1 seed)
+    return Loop(learner, buffer, init, env_steps, *scan_updates(learner, U))
+
+
+def scan_updates(learner: Learner, U: int) -> tuple[Callable, Callable]:
+    """``(updates, no_updates)`` of a replay loop (single seed): `U` scanned ``learner.update`` calls on
+    ``TrainState.replay`` (metrics averaged over them, counted in ``TrainState.updates``), or zeros shaped
+    like their metrics."""
+
     def one_update(carry, _):
         agent, replay, key = carry
         key, k_update = jax.random.split(key)
@@ -404,7 +417,7 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
         shapes = jax.eval_shape(updates, ts)[1]
         return ts, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    return Loop(learner, buffer, init, env_steps, updates, no_updates)
+    return updates, no_updates
 
 
 # ----------------------------------------------------------------------------- moved (import paths kept)

@@ -59,7 +59,7 @@ def no_compile(monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--algo", "pearl"], "invalid choice: 'pearl'"),
+        (["--algo", "pearl2"], "invalid choice: 'pearl2'"),
         (["--benchmark", "MT11"], "unknown benchmark 'MT11'"),
         (["--benchmark", "MT1/reach-v9"], "unknown skill 'reach-v9'"),
         (["--benchmark", "MT1/hammer-v3"], "not ported to MJX yet"),

@@ -2,6 +2,6 @@
 Variables"): SAC on ``[obs, z]`` with a probabilistic context encoder ``q(z | c)``. Modules: `options`
 (`PEARLOptions`, no JAX), `encoder` (the per-transition Gaussian factors, their product, the KL to the
 prior), `pearl` (`make_pearl`: the meta-training update over a meta-batch of tasks, posterior inference,
-acting). Like the other `jaxmeta.agents` packages this file imports nothing. (Not yet a trainer algorithm:
-``--algo pearl`` needs per-task context batches from the replay, issue 19.)
+acting), `task_replay` (a replay ring per task), `train` (``--algo pearl``: the trainer's loop). Like the
+other `jaxmeta.agents` packages this file imports nothing.
 """

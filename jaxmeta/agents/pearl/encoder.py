@@ -7,7 +7,9 @@ diag(var_n))`` (an MLP; ``var_n = softplus(.)`` clipped below at 1e-7), and::
 
     q(z | c_1..C) ∝ prod_n Psi(z | c_n):  var = 1 / sum_n (1 / var_n),  mu = var * sum_n (mu_n / var_n)
 
-over the transitions where ``mask`` is True; with none the posterior is the prior ``N(0, I)``.
+over the transitions where ``mask`` is True; with none the posterior is the prior ``N(0, I)``. The same product
+accumulated one transition at a time: natural parameters ``(sum_n 1 / var_n, sum_n mu_n / var_n)``,
+`posterior_from_sums` (zero sums: the prior).
 ``kl_to_prior(mu, var) = 0.5 * sum_l (var + mu^2 - 1 - log var)``, the KL term of PEARL's Eq. 4.
 """
 
@@ -21,7 +23,15 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-__all__ = ["ContextEncoder", "Encoder", "context_features", "kl_to_prior", "make_encoder", "product_of_gaussians"]
+__all__ = [
+    "ContextEncoder",
+    "Encoder",
+    "context_features",
+    "kl_to_prior",
+    "make_encoder",
+    "posterior_from_sums",
+    "product_of_gaussians",
+]
 
 VAR_MIN = 1e-7
 
@@ -62,6 +72,15 @@ def product_of_gaussians(mu: jax.Array, var: jax.Array, mask: jax.Array | None =
     return post_mu, post_var
 
 
+def posterior_from_sums(precision: jax.Array, weighted_mu: jax.Array):
+    """``(..., L), (..., L) -> (mu, var)``: the product of the factors whose ``1 / var_n`` and ``mu_n / var_n``
+    were summed; the prior ``N(0, I)`` where no factor was (precision 0)."""
+    chex.assert_equal_shape([precision, weighted_mu])
+    empty = precision <= 0.0
+    var = jnp.where(empty, 1.0, 1.0 / jnp.where(empty, 1.0, precision))
+    return jnp.where(empty, 0.0, var * weighted_mu), var
+
+
 def kl_to_prior(mu: jax.Array, var: jax.Array) -> jax.Array:
     """``KL(N(mu, diag(var)) || N(0, I))`` summed over the last axis."""
     chex.assert_equal_shape([mu, var])
@@ -70,10 +89,12 @@ def kl_to_prior(mu: jax.Array, var: jax.Array) -> jax.Array:
 
 @struct.dataclass
 class Encoder:
-    """init(key) -> params; posterior(params, context (C, D), mask (C,)) -> (mu (L,), var (L,))."""
+    """init(key) -> params; posterior(params, context (C, D), mask (C,)) -> (mu (L,), var (L,));
+    factors(params, context (C, D)) -> (mu (C, L), var (C, L)): one Gaussian factor per transition."""
 
     init: Callable[[jax.Array], Any] = struct.field(pytree_node=False)
     posterior: Callable[..., tuple[jax.Array, jax.Array]] = struct.field(pytree_node=False)
+    factors: Callable[..., tuple[jax.Array, jax.Array]] = struct.field(pytree_node=False)
     feature_dim: int = struct.field(pytree_node=False)
     latent_dim: int = struct.field(pytree_node=False)
 
@@ -88,6 +109,7 @@ def make_encoder(feature_dim: int, hidden: tuple[int, ...], latent_dim: int) -> 
     return Encoder(
         init=lambda key: module.init(key, jnp.zeros((1, feature_dim))),
         posterior=posterior,
+        factors=module.apply,
         feature_dim=feature_dim,
         latent_dim=latent_dim,
     )

@@ -1,4 +1,5 @@
-"""`PEARLOptions`: PEARL's latent size, KL weight, encoder network and learning rate; no JAX import."""
+"""`PEARLOptions` (`TrainConfig.pearl`): PEARL's latent size, KL weight, encoder network and learning rate, and
+how the trainer meta-trains it (episodes per task, meta-batch, context batch); no JAX import."""
 
 from __future__ import annotations
 
@@ -11,17 +12,28 @@ __all__ = ["PEARLOptions"]
 class PEARLOptions:
     """latent_dim: size of z (PEARL: 5); kl_weight: beta of the KL term (0.1); encoder_hidden: the
     encoder MLP (3 x 200); encoder_lr: its Adam rate (3e-4); use_next_obs: the context transition includes
-    the next observation (PEARL's default: (s, a, r) only)."""
+    the next observation (PEARL's default: (s, a, r) only).
+
+    In the trainer (``--algo pearl``): episodes_per_task: episodes an env runs on one task before it draws
+    another (the first acts with z from the prior, each next with z from the posterior of the task's
+    transitions so far; evaluation counts the last one, like an RL2 trial); meta_batch: tasks per update
+    (PEARL: 16); context_batch: context transitions per task and update (garage's Meta-World PEARL: 64).
+    The RL batch is ``TrainConfig.batch_size`` transitions in all, ``batch_size / meta_batch`` per task."""
 
     latent_dim: int = 5
     kl_weight: float = 0.1
     encoder_hidden: tuple[int, ...] = (200, 200, 200)
     encoder_lr: float = 3e-4
     use_next_obs: bool = False
+    episodes_per_task: int = 2
+    meta_batch: int = 16
+    context_batch: int = 64
 
     def __post_init__(self):
-        if not isinstance(self.latent_dim, int) or isinstance(self.latent_dim, bool) or self.latent_dim < 1:
-            raise ValueError(f"PEARLOptions.latent_dim must be a positive int, got {self.latent_dim!r}")
+        for name in ("latent_dim", "episodes_per_task", "meta_batch", "context_batch"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"PEARLOptions.{name} must be a positive int, got {v!r}")
         hidden = tuple(self.encoder_hidden)
         if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
             raise ValueError(f"PEARLOptions.encoder_hidden must be positive ints, got {self.encoder_hidden!r}")

@@ -17,7 +17,7 @@ iteration (single seed; ``N`` envs, ``T = config.steps_per_update``):
 Statistics count trials: a trial's success is its last episode's (after the agent has seen the task for
 ``episodes_per_trial - 1`` episodes), its return the trial's sum of rewards, both in training and in
 evaluation (the deterministic policy, ``eval_episodes`` trials per skill, held-out tasks with
-``--split test``; no gradient step: meta-testing). ``TrainState.episodes`` still counts episodes.
+``--split test``; no gradient step: meta-testing, `jaxmeta.meta_test`). ``TrainState.episodes`` still counts episodes.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from jaxmeta.agents.ppo.networks import clip_action
 from jaxmeta.agents.rl2.networks import RL2NetConfig, make_rl2_networks
 from jaxmeta.agents.rl2.rl2 import RL2, RecurrentRollout, make_rl2
 from jaxmeta.agents.ppo.train import guarded_update, rollout_init, rollout_steps, rollout_updates
-from jaxmeta.learner import Learner
-from jaxmeta.networks import Networks
+from jaxmeta.learner import Learner, no_memoryless_policy
+from jaxmeta.meta_test import meta_test  # noqa: F401  (jaxmeta.agents.rl2.train.meta_test, as before)
 from jaxmeta.run_program import finite_rows, step_env, step_stats
 from jaxmeta.train import Loop
 
@@ -66,24 +66,28 @@ def _rl2(config) -> RL2:
     return make_rl2(config.ppo, make_rl2_networks(net))
 
 
-def _unavailable(*_a, **_k):
-    raise NotImplementedError(
-        "RL2's policy is recurrent (it acts on its trial's history): evaluate it through the trainer "
-        "(`meta_test`, i.e. jaxmeta eval RUN [--split test]), not as a memoryless policy"
+def _load_policy(state, policy):
+    """`state` acting with an RL2 policy export ``{"params", "obs_stats"}`` (plain dicts once restored)."""
+    from jaxmeta.agents.ppo import normalize as N
+
+    stats = policy["obs_stats"]
+    return state.replace(
+        params=policy["params"], obs_stats=N.RunningStats(**stats) if isinstance(stats, dict) else stats
     )
 
 
 def make_rl2_learner(config, buffer: Any = None, constrain_batch: Any = None) -> Learner:
     """The RL2 `Learner`: ``update(state, rollout, key)`` (one `RL2.update`; a non-finite new state is not
-    applied, metric ``nonfinite_update``). Its `Networks` view refuses memoryless acting (`_unavailable`)."""
+    applied, metric ``nonfinite_update``). Its `Networks` view refuses memoryless acting; ``load_policy``
+    puts a policy export back (`jaxmeta.meta_test`)."""
     rl2 = _rl2(config)
-    nets = Networks(_unavailable, _unavailable, _unavailable, _unavailable, _unavailable, _unavailable)
     return Learner(
-        networks=nets,
+        networks=no_memoryless_policy("rl2", "is recurrent (it acts on its trial's history)"),
         init=rl2.init,
         update=guarded_update(rl2.update),
         actor_params=lambda s: {"params": s.params, "obs_stats": s.obs_stats},
         critic_params=lambda s: s.params,
+        load_policy=_load_policy,
     )
 
 
@@ -189,34 +193,3 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
 
     env_steps = rollout_steps(env_step, K, to_rollout)
     return Loop(learner, None, init, env_steps, *rollout_updates(learner), fresh_loop_state=fresh_trials)
-
-
-def meta_test(policy: dict, config, *, split: str = "test", trials: int | None = None, seed: int = 0) -> dict:
-    """Meta-test an RL2 policy without gradient steps: ``trials`` trials per skill (default the run's
-    ``eval_episodes``) of the deterministic policy on `split`'s tasks (``"test"``: the held-out tasks /
-    skills of an ML benchmark), through the trainer's evaluation (compiles that env's run program).
-
-    policy: `jaxmeta.checkpoint.restore_policy` of an RL2 run (its ``actor_params``); config: the run's.
-    Returns the evaluation metrics (``success`` / ``return`` () and ``*_per_skill`` (S,), per trial: the
-    trial's last episode's success, the trial's return) and ``skills``."""
-    from jaxmeta.agents.ppo import normalize as N
-    from jaxmeta.programs import compile_programs
-    from jaxmeta.train import make_train
-
-    if config.algo != "rl2":
-        raise ValueError(f"meta_test evaluates 'rl2' runs, got algo {config.algo!r}")
-    cfg = config.replace(
-        split=split, eval_episodes=int(trials or config.eval_episodes), num_seeds=1, out=None, task_indices=None
-    )
-    trainer = make_train(cfg)
-    programs = compile_programs(trainer)
-    ts = programs.init_state(trainer.seed_key(0))
-    params = policy["actor_params"]
-    stats = params["obs_stats"]
-    stats = N.RunningStats(**stats) if isinstance(stats, dict) else stats
-    agent = ts.agent.replace(params=params["params"], obs_stats=stats)
-    ts = ts.replace(
-        agent=jax.tree.map(lambda new, old: jax.device_put(jnp.asarray(new, old.dtype), old.sharding), agent, ts.agent)
-    )
-    _, ev = programs.evaluate(ts, jax.random.PRNGKey(seed))
-    return {**jax.device_get(ev), "skills": tuple(trainer.skills)}
