@@ -11,9 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jaxmeta import cli
-from jaxmeta.agents.pearl.encoder import posterior_from_sums
+from jaxmeta.agents.pearl.encoder import posterior_from_sums, product_of_gaussians
 from jaxmeta.agents.pearl.task_replay import make_task_replay
 from jaxmeta.checkpoint import latest_step
 from jaxmeta.config import preset
@@ -76,6 +78,53 @@ def test_task_replay_samples_tasks_with_data_and_context_from_their_newest():
         newest = {7.0, 8.0, 9.0} if t == 2 else {100.0, 101.0, 102.0}
         assert set(b.tolist()) <= held and set(c.tolist()) <= newest
     assert set(batch[task == 2].ravel().tolist()) == set(map(float, range(2, 10)))  # uniform over the held ones
+
+
+@given(
+    calls=st.lists(
+        st.lists(st.tuples(st.integers(0, 2), st.booleans()), min_size=1, max_size=4), min_size=1, max_size=6
+    ),
+    capacity=st.integers(4, 6),
+)
+def test_task_replay_keeps_each_tasks_newest_rows_in_order(calls, capacity):
+    """Property: after any sequence of adds (capacity >= rows per call), each task's ring holds that task's
+    last `capacity` valid rows, oldest first from ``ptr - count`` (a Python list per task as reference)."""
+    r = make_task_replay(num_tasks=3, capacity=capacity)
+    add = jax.jit(r.add)
+    s = r.init(jnp.zeros((), jnp.float32))
+    ref: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    value = 0.0
+    for call in calls:
+        tasks = [t for t, _ in call]
+        valid = [v for _, v in call]
+        rows = [value + i for i in range(len(call))]
+        value += len(call)
+        s = add(s, jnp.array(tasks), jnp.array(rows, jnp.float32), jnp.array(valid))
+        for t, v, x in zip(tasks, valid, rows):
+            if v:
+                ref[t].append(x)
+    for t in range(3):
+        want = ref[t][-capacity:]
+        assert int(s.count[t]) == len(want)
+        held = [float(s.storage[t][(int(s.ptr[t]) - len(want) + i) % capacity]) for i in range(len(want))]
+        assert held == want
+
+
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 6))
+def test_posterior_sums_equal_the_product_and_shrink_the_variance(seed, n):
+    """Property: accumulating factors one at a time gives `product_of_gaussians` of them all, in any order,
+    and the posterior variance is below every factor's."""
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=(n, 3)).astype(np.float32)
+    var = rng.uniform(0.05, 3.0, size=(n, 3)).astype(np.float32)
+    m, v = product_of_gaussians(jnp.asarray(mu), jnp.asarray(var))
+    prec, wmu = np.zeros(3, np.float32), np.zeros(3, np.float32)
+    for i in rng.permutation(n):
+        prec, wmu = prec + 1.0 / var[i], wmu + mu[i] / var[i]
+    m2, v2 = posterior_from_sums(jnp.asarray(prec), jnp.asarray(wmu))
+    np.testing.assert_allclose(m2, m, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(v2, v, rtol=1e-5)
+    assert bool(np.all(np.asarray(v) <= var.min(axis=0) * (1 + 1e-6)))
 
 
 def test_posterior_from_sums_is_the_product_of_the_factors():
