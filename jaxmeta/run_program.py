@@ -19,7 +19,18 @@ import jax.numpy as jnp
 from jaxmeta.config import TrainConfig
 from jaxmeta.interfaces import TrainEnv
 
-__all__ = ["branch", "build_run", "eval_summary", "finite_rows", "stat_shapes", "step_env", "step_stats", "summarize"]
+__all__ = [
+    "advance",
+    "branch",
+    "build_run",
+    "eval_summary",
+    "finite_rows",
+    "scan_env_steps",
+    "stat_shapes",
+    "step_env",
+    "step_stats",
+    "summarize",
+]
 
 Metrics = dict[str, jax.Array]
 
@@ -68,6 +79,37 @@ def step_stats(cfg: TrainConfig, env: TrainEnv, new, skill_id, ret, ep, not_stor
         "eval_success": seg_skill(counted & new.episode_success),
         "eval_return": seg_skill(jnp.where(counted, ret, 0.0)),
     }
+
+
+def advance(cfg: TrainConfig, env: TrainEnv, carry, new, skill_id, not_stored, ends=None, **changes):
+    """The bookkeeping of one batched env step of a loop (single seed): ``carry = (ts, ep)`` before it, `new`
+    the env state after it. Statistics (`step_stats`) count `ends` ((N,) bool: where an episode, or a
+    trial of episodes, ended; default ``new.done``); the state gets env `new`, the running return (reset
+    where `ends`), the counters (env steps, finished episodes ``new.done``) and `changes` (key, replay,
+    loop_state, ...). Returns ``((ts, ep), stats)``."""
+    ts, ep = carry
+    ends = new.done if ends is None else ends
+    ret = ts.episode_return + new.reward
+    stats = step_stats(cfg, env, new.replace(done=ends), skill_id, ret, ep, not_stored)
+    ts = ts.replace(
+        env=new,
+        env_steps=ts.env_steps + env.num_envs,
+        episode_return=jnp.where(ends, 0.0, ret),
+        episodes=ts.episodes + jnp.sum(new.done.astype(jnp.int32)),
+        **changes,
+    )
+    return (ts, ep + ends.astype(jnp.int32)), stats
+
+
+def scan_env_steps(env_step: Callable) -> Callable:
+    """``env_steps(carry, warm (K,) bool, evaluating)`` of a loop that stores as it steps: `K` scanned calls of
+    ``env_step(carry, warm[k], evaluating) -> (carry, stats)``, the statistics summed."""
+
+    def env_steps(carry, warm: jax.Array, evaluating):
+        carry, stats = jax.lax.scan(lambda c, w: env_step(c, w, evaluating), carry, warm)
+        return carry, jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
+
+    return env_steps
 
 
 def eval_summary(stats: Metrics) -> Metrics:

@@ -89,7 +89,7 @@ from jaxmeta.learner import Learner
 from jaxmeta.networks import Networks
 from jaxmeta.nstep import init_window, push as push_nstep
 from jaxmeta.replay import ReplayBuffer, ReplayState, make_replay
-from jaxmeta.run_program import branch, build_run, finite_rows, step_env, step_stats
+from jaxmeta.run_program import advance, branch, build_run, finite_rows, scan_env_steps, step_env
 from jaxmeta.sac import Transition
 from jaxmeta.sharding import plan_devices, state_shardings
 
@@ -339,7 +339,7 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
         """One batched env step; carry = (ts, ep) with ep (N,) int32 the evaluation episodes each env
         finished so far. Training: explore (uniform random while `warm`, else a policy sample) and
         add the transition to the replay. Evaluating: the deterministic policy tanh(mean), nothing stored."""
-        ts, ep = carry
+        ts = carry[0]
         key, k_act = jax.random.split(ts.key)
         obs, skill_id = ts.env.obs, ts.env.skill_id
         explore = lambda: jax.lax.cond(  # noqa: E731
@@ -374,26 +374,11 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
             replay = ts.replay if evaluating else buffer.add(ts.replay, transition, valid=store)
         else:  # a masked add, not a cond: a cond returning the replay would copy the whole storage every step
             replay = buffer.add(ts.replay, transition, valid=store & jnp.logical_not(evaluating))
-        ret = ts.episode_return + new.reward
-        done = new.done
-        stats = step_stats(cfg, env, new, skill_id, ret, ep, jnp.logical_not(finite))
-        ts = ts.replace(
-            env=new,
-            replay=replay,
-            loop_state=window,
-            key=key,
-            env_steps=ts.env_steps + N,
-            episode_return=jnp.where(done, 0.0, ret),
-            episodes=ts.episodes + jnp.sum(done.astype(jnp.int32)),
-        )
-        return (ts, ep + done.astype(jnp.int32)), stats
+        not_stored = jnp.logical_not(finite)
+        return advance(cfg, env, carry, new, skill_id, not_stored, replay=replay, loop_state=window, key=key)
 
-    def env_steps(carry, warm: jax.Array, evaluating) -> tuple[tuple, Metrics]:
-        """K batched env steps; warm (K,) bool (unbatched under the seed vmap)."""
-        carry, stats = jax.lax.scan(lambda c, w: env_step(c, w, evaluating), carry, warm)
-        return carry, jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
-
-    return Loop(learner, buffer, init, env_steps, *scan_updates(learner, U))
+    # K batched env steps; warm (K,) bool (unbatched under the seed vmap)
+    return Loop(learner, buffer, init, scan_env_steps(env_step), *scan_updates(learner, U))
 
 
 def scan_updates(learner: Learner, U: int) -> tuple[Callable, Callable]:

@@ -44,7 +44,7 @@ from jaxmeta.agents.pearl.pearl import PEARL, make_pearl
 from jaxmeta.agents.pearl.task_replay import TaskReplay, make_task_replay
 from jaxmeta.learner import PEARL_SCALARS, SAC_SCALARS, Learner, all_finite, no_memoryless_policy
 from jaxmeta.networks import make_networks
-from jaxmeta.run_program import branch, finite_rows, step_env, step_stats
+from jaxmeta.run_program import advance, branch, finite_rows, scan_env_steps, step_env
 from jaxmeta.sac import Transition
 from jaxmeta.train import Loop, TrainState, scan_updates
 
@@ -159,7 +159,7 @@ def make_pearl_loop(config, env, mesh=None) -> Loop:
         )
 
     def env_step(carry, warm: jax.Array, evaluating):
-        ts, ep = carry
+        ts = carry[0]
         b: TaskBelief = ts.loop_state
         key, k_prior, k_act, k_post = jax.random.split(ts.key, 4)
         obs, skill_id = ts.env.obs, ts.env.skill_id
@@ -205,23 +205,9 @@ def make_pearl_loop(config, env, mesh=None) -> Loop:
             fresh=task_end,
             episodes=jnp.where(task_end, 0, episodes),
         )
-        ret = ts.episode_return + new.reward
         # statistics per task: its end, its last episode's success, the return of its E episodes
-        stats = step_stats(cfg, env, new.replace(done=task_end), skill_id, ret, ep, jnp.logical_not(finite))
-        ts = ts.replace(
-            env=new,
-            replay=replay,
-            key=key,
-            loop_state=belief,
-            env_steps=ts.env_steps + N,
-            episode_return=jnp.where(task_end, 0.0, ret),
-            episodes=ts.episodes + jnp.sum(done.astype(jnp.int32)),
-        )
-        return (ts, ep + task_end.astype(jnp.int32)), stats
-
-    def env_steps(carry, warm: jax.Array, evaluating):
-        carry, stats = jax.lax.scan(lambda c, w: env_step(c, w, evaluating), carry, warm)
-        return carry, jax.tree.map(lambda x: jnp.sum(x, axis=0), stats)
+        changes = dict(replay=replay, key=key, loop_state=belief)
+        return advance(cfg, env, carry, new, skill_id, jnp.logical_not(finite), task_end, **changes)
 
     updates, no_updates = scan_updates(learner, cfg.updates_per_step)
-    return Loop(learner, buffer, init, env_steps, updates, no_updates, fresh_loop_state=fresh_belief)
+    return Loop(learner, buffer, init, scan_env_steps(env_step), updates, no_updates, fresh_loop_state=fresh_belief)

@@ -32,7 +32,7 @@ from jaxmeta.agents.ppo.networks import clip_action, make_ppo_networks, sample_g
 from jaxmeta.agents.ppo.ppo import PPO, Rollout, make_ppo
 from jaxmeta.learner import PPO_SCALARS, Learner, all_finite
 from jaxmeta.networks import Networks
-from jaxmeta.run_program import finite_rows, step_env, step_stats
+from jaxmeta.run_program import advance, finite_rows, step_env
 from jaxmeta.train import Loop, TrainState
 
 __all__ = ["guarded_update", "make_ppo_learner", "make_ppo_loop", "rollout_init", "rollout_steps", "rollout_updates"]
@@ -184,7 +184,7 @@ def make_ppo_loop(config, env, mesh=None) -> Loop:
     init = rollout_init(learner, env, empty_rollout)
 
     def env_step(carry, evaluating):
-        ts, ep = carry
+        ts = carry[0]
         key, k_act = jax.random.split(ts.key)
         obs, skill_id = ts.env.obs, ts.env.skill_id
         if evaluating is True:  # the evaluation-only program: no sampling, no values
@@ -207,16 +207,8 @@ def make_ppo_loop(config, env, mesh=None) -> Loop:
             final_value=final_value,
             skill_id=skill_id,
         )
-        ret = ts.episode_return + new.reward
-        stats = step_stats(cfg, env, new, skill_id, ret, ep, jnp.logical_not(finite_rows(row)))
-        ts = ts.replace(
-            env=new,
-            key=key,
-            env_steps=ts.env_steps + Nenv,
-            episode_return=jnp.where(new.done, 0.0, ret),
-            episodes=ts.episodes + jnp.sum(new.done.astype(jnp.int32)),
-        )
-        return (ts, ep + new.done.astype(jnp.int32)), (stats, row)
+        carry, stats = advance(cfg, env, carry, new, skill_id, jnp.logical_not(finite_rows(row)), key=key)
+        return carry, (stats, row)
 
     def to_rollout(_ts0, ts, rows) -> Rollout:
         return Rollout(bootstrap_value=ppo.value(ts.agent, ts.env.obs, ts.env.skill_id), **rows)

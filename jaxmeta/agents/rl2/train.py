@@ -34,7 +34,7 @@ from jaxmeta.agents.rl2.rl2 import RL2, RecurrentRollout, make_rl2
 from jaxmeta.agents.ppo.train import guarded_update, rollout_init, rollout_steps, rollout_updates
 from jaxmeta.learner import Learner, no_memoryless_policy
 from jaxmeta.meta_test import meta_test  # noqa: F401  (jaxmeta.agents.rl2.train.meta_test, as before)
-from jaxmeta.run_program import finite_rows, step_env, step_stats
+from jaxmeta.run_program import advance, finite_rows, step_env
 from jaxmeta.train import Loop
 
 __all__ = ["TrialState", "make_rl2_learner", "make_rl2_loop"]
@@ -131,7 +131,7 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
     init = rollout_init(learner, env, empty_rollout, fresh_trials)
 
     def env_step(carry, evaluating):
-        ts, ep = carry
+        ts = carry[0]
         tr: TrialState = ts.loop_state
         key, k_act = jax.random.split(ts.key)
         obs = ts.env.obs
@@ -162,9 +162,6 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
             reward=new.reward,
             trial_end=trial_end,
         )
-        ret = ts.episode_return + new.reward
-        # statistics per trial: its end, its last episode's success, its whole return
-        stats = step_stats(cfg, env, new.replace(done=trial_end), new.skill_id, ret, ep, ~finite_rows(row))
         keep = lambda x: jnp.where(trial_end.reshape(trial_end.shape + (1,) * (x.ndim - 1)), jnp.zeros_like(x), x)  # noqa: E731
         tr = TrialState(
             h=h,
@@ -174,15 +171,9 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
             fresh=trial_end,
             episodes=jnp.where(trial_end, 0, episodes),
         )
-        ts = ts.replace(
-            env=new,
-            key=key,
-            loop_state=tr,
-            env_steps=ts.env_steps + N,
-            episode_return=jnp.where(trial_end, 0.0, ret),
-            episodes=ts.episodes + jnp.sum(done.astype(jnp.int32)),
-        )
-        return (ts, ep + trial_end.astype(jnp.int32)), (stats, row)
+        # statistics per trial: its end, its last episode's success, its whole return
+        carry, stats = advance(cfg, env, carry, new, new.skill_id, ~finite_rows(row), trial_end, key=key, loop_state=tr)
+        return carry, (stats, row)
 
     def to_rollout(ts0, ts, rows) -> RecurrentRollout:
         tr = ts.loop_state
