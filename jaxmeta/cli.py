@@ -152,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
     po.add_argument("--clip-eps", type=float, help="clip range of the probability ratio")
     po.add_argument("--gae-lambda", type=float, help="GAE lambda")
     po.add_argument("--entropy-coef", type=float, help="entropy bonus coefficient")
+    po.add_argument("--reward-scale", type=float, help="factor on the rewards the PPO / RL2 update sees")
     r2 = t.add_argument_group("RL2 (--algo rl2; TrainConfig.rl2, with the PPO options above)")
     r2.add_argument("--episodes-per-trial", type=int, help="episodes of one task the hidden state carries over")
     r2.add_argument("--gru", type=int, help="width of the GRU")
@@ -235,7 +236,7 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
     _simple("rollout_length", field="steps_per_update"),
     _simple("epochs", field="ppo.num_epochs"),
     _simple("minibatches", field="ppo.num_minibatches"),
-    *(_simple(d, field=f"ppo.{d}") for d in ("clip_eps", "gae_lambda", "entropy_coef")),
+    *(_simple(d, field=f"ppo.{d}") for d in ("clip_eps", "gae_lambda", "entropy_coef", "reward_scale")),
     *(_simple(d, field=f"rl2.{d}") for d in ("episodes_per_trial", "gru")),
     *(_simple(d, field=f"pearl.{d}") for d in ("latent_dim", "kl_weight", "episodes_per_task", "context_batch")),
 )
