@@ -43,6 +43,7 @@ def meta_rl_configs(bench: str, small: bool, steps: int, seed: int) -> dict:
                 "pearl",
                 **toy,
                 envs_per_skill=8,
+                updates_per_step=4,
                 warmup_steps=640,
                 chunk_steps=3_200,
                 eval_every=steps,
