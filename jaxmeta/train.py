@@ -93,7 +93,16 @@ from jaxmeta.run_program import advance, branch, build_run, finite_rows, scan_en
 from jaxmeta.sac import Transition
 from jaxmeta.sharding import plan_devices, state_shardings
 
-__all__ = ["TrainState", "Trainer", "make_env", "make_train", "plan_devices", "scan_updates", "state_shardings"]
+__all__ = [
+    "TrainState",
+    "Trainer",
+    "make_env",
+    "make_train",
+    "plan_devices",
+    "scan_updates",
+    "state_shardings",
+    "step_transition",
+]
 
 Metrics = dict[str, jax.Array]
 
@@ -352,14 +361,7 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
         exploit = lambda: networks.deterministic_action(learner.actor_params(ts.agent), obs, skill_id)  # noqa: E731
         action = branch(evaluating, exploit, explore)
         new = step_env(env, ts.env, action)  # the program's only env step
-        transition = Transition(
-            obs=obs,
-            action=action,
-            reward=new.reward,
-            next_obs=new.final_obs,
-            discount=jnp.ones((N,), jnp.float32),
-            skill_id=skill_id,
-        )
+        transition = step_transition(obs, action, new, skill_id)
         window = ts.loop_state
         if cfg.n_step > 1 and evaluating is not True:  # store the n-step transition that ends here
             window, transition, started = push_nstep(window, transition, new.done, cfg.sac.discount)
@@ -379,6 +381,20 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
 
     # K batched env steps; warm (K,) bool (unbatched under the seed vmap)
     return Loop(learner, buffer, init, scan_env_steps(env_step), *scan_updates(learner, U))
+
+
+def step_transition(obs: jax.Array, action: jax.Array, new: Any, skill_id: jax.Array) -> Transition:
+    """The (N,) transitions of one batched env step: `obs` and `action` before it, `new` the env state after it
+    (reward, ``next_obs = final_obs``: the true next observation before any auto-reset; discount 1: Meta-World
+    never terminates, time-limit truncation bootstraps)."""
+    return Transition(
+        obs=obs,
+        action=action,
+        reward=new.reward,
+        next_obs=new.final_obs,
+        discount=jnp.ones_like(new.reward),
+        skill_id=skill_id,
+    )
 
 
 def scan_updates(learner: Learner, U: int) -> tuple[Callable, Callable]:

@@ -46,7 +46,7 @@ from jaxmeta.learner import PEARL_SCALARS, SAC_SCALARS, Learner, all_finite, no_
 from jaxmeta.networks import make_networks
 from jaxmeta.run_program import advance, branch, finite_rows, scan_env_steps, step_env
 from jaxmeta.sac import Transition
-from jaxmeta.train import Loop, TrainState, scan_updates
+from jaxmeta.train import Loop, TrainState, scan_updates, step_transition
 
 __all__ = ["TaskBelief", "make_pearl_learner", "make_pearl_loop", "run_tasks"]
 
@@ -171,14 +171,7 @@ def make_pearl_loop(config, env, mesh=None) -> Loop:
         )
         action = branch(evaluating, lambda: pearl.act(ts.agent, obs, z, deterministic=True), explore)
         new = step_env(env, ts.env, action)  # the program's only env step
-        transition = Transition(
-            obs=obs,
-            action=action,
-            reward=new.reward,
-            next_obs=new.final_obs,
-            discount=jnp.ones((N,), jnp.float32),
-            skill_id=skill_id,
-        )
+        transition = step_transition(obs, action, new, skill_id)
         finite = finite_rows(transition)
         task = row_offset + jnp.concatenate(ts.env.task_index)  # the tasks this step ran
         if evaluating is True:
