@@ -57,7 +57,7 @@ from jaxmeta.agents.paco.options import PaCoOptions, validate_paco_options
 from jaxmeta.agents.reptile.options import ReptileConfig
 from jaxmeta.agents.ppo.options import PPOConfig
 from jaxmeta.agents.rl2.options import RL2Options
-from jaxmeta.agents.pearl.options import PEARLOptions
+from jaxmeta.agents.pearl.options import PEARLOptions, check_task_capacity
 from jaxmeta.sac import SACConfig
 
 #: algorithms trained on-policy (their own rollout loop, `TrainConfig.ppo` settings; no replay)
@@ -275,12 +275,7 @@ class TrainConfig:
                 f"(batch_size / meta_batch transitions per task)"
             )
         tasks = len(self.skills) * (len(self.task_indices) if self.task_indices is not None else TASKS_PER_SKILL)
-        if self.buffer_capacity // tasks < self.num_envs:
-            raise ValueError(
-                f"algo 'pearl': buffer_capacity {self.buffer_capacity} over the run's {tasks} tasks leaves "
-                f"{self.buffer_capacity // tasks} transitions per task, fewer than the {self.num_envs} envs "
-                f"(raise buffer_capacity to >= {tasks * self.num_envs})"
-            )
+        check_task_capacity(self.buffer_capacity, tasks, self.num_envs)
 
     def _post_init_tasks_meta(self, skills: tuple[str, ...]) -> None:
         """Validate / normalise split-related fields and the nested reptile / finetune configs."""

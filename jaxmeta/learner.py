@@ -40,6 +40,7 @@ __all__ = [
     "PPO_SCALARS",
     "SAC_SCALARS",
     "all_finite",
+    "keep_if_finite",
     "make_sac_learner",
     "no_memoryless_policy",
     "sac_metrics",
@@ -145,6 +146,15 @@ def all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(checks)) if checks else jnp.array(True)
 
 
+def keep_if_finite(new: Any, state: Any, metrics: Metrics) -> tuple[Any, Metrics]:
+    """`new` where every float leaf of it is finite, else `state` unchanged (module docstring); `metrics` (a
+    copy) gets ``nonfinite_update``: 1 where `new` was refused, else 0."""
+    ok = all_finite(new)
+    m = dict(metrics)
+    m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
+    return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state), m
+
+
 def sampled_update(
     update_fn: Callable,
     buffer: ReplayBuffer,
@@ -164,11 +174,8 @@ def sampled_update(
         if constrain_batch is not None:
             batch = constrain_batch(batch)
         new, m, td = update_fn(state, batch, k_update, info.weights if per else None)
-        ok = all_finite(new)
-        state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
+        state, m = keep_if_finite(new, state, m)
         replay = buffer.set_priorities(replay, info.indices, td)  # (non-finite |td|: the buffer's max priority)
-        m = dict(m)
-        m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
         if per:
             m["per_beta"] = buffer.beta(replay)
             m["per_weight_min"] = jnp.min(info.weights)

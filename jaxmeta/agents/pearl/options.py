@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["PEARLOptions"]
+__all__ = ["PEARLOptions", "check_task_capacity"]
+
+
+def check_task_capacity(buffer_capacity: int, tasks: int, envs: int) -> int:
+    """The transitions per task of a `buffer_capacity` split over `tasks` rings; ValueError when a ring holds
+    fewer than the `envs` rows one batched step may add to it (the trainer's adds must stay distinct)."""
+    capacity = buffer_capacity // tasks
+    if capacity < envs:
+        raise ValueError(
+            f"algo 'pearl': buffer_capacity {buffer_capacity} over the run's {tasks} tasks leaves {capacity} "
+            f"transitions per task, fewer than the {envs} envs (raise buffer_capacity to >= {tasks * envs})"
+        )
+    return capacity
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,14 +39,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxmeta.agents.pearl.options import check_task_capacity
 from jaxmeta.agents.pearl.encoder import Encoder, context_features, make_encoder, posterior_from_sums
 from jaxmeta.agents.pearl.pearl import PEARL, make_pearl
 from jaxmeta.agents.pearl.task_replay import TaskReplay, make_task_replay
-from jaxmeta.learner import PEARL_SCALARS, SAC_SCALARS, Learner, all_finite, no_memoryless_policy
+from jaxmeta.learner import PEARL_SCALARS, SAC_SCALARS, Learner, keep_if_finite, no_memoryless_policy
 from jaxmeta.networks import make_networks
 from jaxmeta.run_program import advance, branch, finite_rows, scan_env_steps, step_env
 from jaxmeta.sac import Transition
-from jaxmeta.train import Loop, TrainState, scan_updates, step_transition
+from jaxmeta.train import Loop, TrainState, example_transition, scan_updates, step_transition
 
 __all__ = ["TaskBelief", "make_pearl_learner", "make_pearl_loop", "run_tasks"]
 
@@ -98,10 +99,7 @@ def make_pearl_learner(config, buffer: TaskReplay | None = None, constrain_batch
         k_sample, k_update = jax.random.split(key)
         _, batch, ctx = buffer.sample(replay, k_sample, o.meta_batch, B, o.context_batch, recent)
         new, m = pearl.update(state, batch, _features(cfg, ctx), k_update)
-        ok = all_finite(new)
-        state = jax.tree.map(lambda n, s: jnp.where(ok, n, s), new, state)
-        m = {k: m[k] for k in SAC_SCALARS + PEARL_SCALARS if k in m}
-        m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
+        state, m = keep_if_finite(new, state, {k: m[k] for k in SAC_SCALARS + PEARL_SCALARS if k in m})
         return state, replay, m
 
     return Learner(
@@ -125,13 +123,7 @@ def make_pearl_loop(config, env, mesh=None) -> Loop:
         )
     T, offset = run_tasks(cfg, env)
     N, A, O, L, E = env.num_envs, env.action_size, env.observation_size, o.latent_dim, o.episodes_per_task
-    capacity = cfg.buffer_capacity // T
-    if capacity < N:
-        raise ValueError(
-            f"algo 'pearl': buffer_capacity {cfg.buffer_capacity} over the run's {T} tasks leaves {capacity} "
-            f"transitions per task, fewer than the {N} envs (raise buffer_capacity to >= {T * N})"
-        )
-    buffer = make_task_replay(T, capacity)
+    buffer = make_task_replay(T, check_task_capacity(cfg.buffer_capacity, T, N))
     learner = make_pearl_learner(cfg, buffer)
     pearl, encoder = _parts(cfg)
     row_offset = jnp.asarray(np.repeat(offset, env.envs_per_skill))  # row -> its skill's first task id
@@ -142,13 +134,9 @@ def make_pearl_loop(config, env, mesh=None) -> Loop:
 
     def init(key: jax.Array, reset_pool: Any = None) -> TrainState:
         k_agent, k_env, k_loop = jax.random.split(key, 3)
-        f = lambda *shape, dtype=jnp.float32: jnp.zeros(shape, dtype)  # noqa: E731
-        example = Transition(
-            obs=f(O), action=f(A), reward=f(), next_obs=f(O), discount=f(), skill_id=f(dtype=jnp.int32)
-        )
         return TrainState(
             agent=learner.init(k_agent),
-            replay=buffer.init(example),
+            replay=buffer.init(example_transition(O, A)),
             env=env.start(k_env, env.reset_pool() if reset_pool is None else reset_pool),
             key=k_loop,
             env_steps=jnp.zeros((), jnp.int32),

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from jaxmeta.agents.ppo import normalize as N
 from jaxmeta.agents.ppo.networks import clip_action, make_ppo_networks, sample_gaussian
 from jaxmeta.agents.ppo.ppo import PPO, Rollout, make_ppo
-from jaxmeta.learner import PPO_SCALARS, Learner, all_finite
+from jaxmeta.learner import PPO_SCALARS, Learner, keep_if_finite
 from jaxmeta.networks import Networks
 from jaxmeta.run_program import advance, finite_rows, step_env
 from jaxmeta.train import Loop, TrainState
@@ -79,10 +79,7 @@ def guarded_update(update_fn, extra: tuple[str, ...] = ()):
 
     def update(state, rollout, key):
         new, m = update_fn(state, rollout, key)
-        ok = all_finite(new)
-        state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
-        m = {k: m[k] for k in PPO_SCALARS + ("entropy", "learning_rate") + extra}
-        m["nonfinite_update"] = 1.0 - ok.astype(jnp.float32)
+        state, m = keep_if_finite(new, state, {k: m[k] for k in PPO_SCALARS + ("entropy", "learning_rate") + extra})
         return state, rollout, m
 
     return update
