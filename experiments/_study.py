@@ -34,9 +34,9 @@ TOY_SMALL = dict(  # toy point-reach: ~100 % success after ~30k env steps, secon
 )
 
 
-def parser(name: str, doc: str) -> argparse.ArgumentParser:
+def parser(name: str, doc: str, presets: tuple[str, ...] = ("small", "full")) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=name, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=["small", "full"], default="small")
+    p.add_argument("--preset", choices=list(presets), default="small")
     p.add_argument("--out", help="output folder (default experiments/results/<study>-<preset>)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fresh", action="store_true", help="delete the output folder first")

@@ -1,19 +1,33 @@
-"""Paper 001 on ML10: multi-task pretraining + fine-tuning vs Reptile pretraining + fine-tuning vs training
-from scratch, on held-out skills (success on the new skills vs fine-tuning env steps), beside the meta-RL
-methods that adapt without gradient steps: PEARL and RL2, meta-trained on the train skills and
-meta-tested on the held-out ones (`jaxmeta.meta_test`: trials of episodes of one task; the success of a
-trial's last episode, after ``E - 1`` episodes of the task; drawn at that many env steps per task).
+"""Paper 001: multi-task pretraining + fine-tuning vs Reptile pretraining + fine-tuning vs training from
+scratch, on held-out tasks (success on the new tasks vs fine-tuning env steps), beside the meta-RL methods
+that adapt without gradient steps: PEARL and RL2, meta-trained on the train tasks and meta-tested on the
+held-out ones (`jaxmeta.meta_test`: trials of episodes of one task; the success of a trial's last episode,
+after ``E - 1`` episodes of the task; drawn at that many env steps per task).
 
-    python experiments/mandi_finetune_vs_reptile.py --preset small   # toy/2 -> 2 new toy skills, CPU minutes
-    python experiments/mandi_finetune_vs_reptile.py --preset full    # ML10 (10 train -> 5 test skills), GPU
-    python experiments/mandi_finetune_vs_reptile.py --methods pearl,rl2 ...   # a subset
+    python experiments/mandi_finetune_vs_reptile.py --preset small             # toy/2 -> 2 new toy skills, CPU minutes
+    python experiments/mandi_finetune_vs_reptile.py --preset ml1 --seeds 3     # ML1/reach-v3, the 2-core CPU in ~1.5 h
+    python experiments/mandi_finetune_vs_reptile.py --preset full --seeds 3    # ML10 (10 train -> 5 test skills), GPU
+    python experiments/mandi_finetune_vs_reptile.py --methods pearl,rl2 ...    # a subset (same --out: reused)
 
-Full preset: ML10 (all fifteen skills ported); pretraining / meta-training 2M env steps per method,
-fine-tuning 500k env steps, metaworld episode length 500. Writes mandi_finetune_vs_reptile.csv (method,
-env_steps, success) and .png.
+Presets:
+- ``ml1``: ML1/reach-v3, goal hidden: the 50 train tasks -> the held-out test tasks (paper 001's "variation"
+  regime). 200-step episodes for every method. Pretraining (MT-SAC, Reptile): the ``default`` preset for
+  100k env steps; fine-tuning and scratch: seed i adapts to test task i alone (one goal) for 40k env steps,
+  evaluated every 8k (10 episodes). PEARL (240k env steps) and RL2 (307k): their presets; meta-test on all 50
+  test tasks, 40 trials per seed.
+- ``full``: ML10 (all fifteen skills ported); pretraining / meta-training 2M env steps per method,
+  fine-tuning on the 5 test skills 500k env steps, metaworld episode length 500.
+
+Seeds: ``--seeds N`` pretrains / meta-trains N seeds vmapped in one program (seed i = fold_in(seed, i)),
+then fine-tunes each seed's pretrained agent in its own run (``finetune-<method>/seed<i>``), and runs N
+scratch runs. Writes mandi_finetune_vs_reptile.csv (method, seed, env_steps, success) and .png (mean over
+seeds, min-max shaded; meta-test: mean with the seeds' range as an error bar); re-running with the same
+--out reuses every finished run.
 """
 
 from __future__ import annotations
+
+import json
 
 import _study as st
 
@@ -30,13 +44,19 @@ LABELS = {
 }
 
 
-def meta_rl_configs(bench: str, small: bool, steps: int, seed: int) -> dict:
+def meta_rl_configs(preset_name: str, bench: str, steps: int, seed: int, seeds: int) -> dict:
     """The PEARL and RL2 meta-training configs of the study (their presets, at the study's scale)."""
     from jaxmeta.config import preset
 
-    if small:
+    if preset_name == "small":
         toy = dict(
-            benchmark=bench, max_path_length=20, total_steps=steps, seed=seed, eval_episodes=10, checkpoint_every=0
+            benchmark=bench,
+            max_path_length=20,
+            total_steps=steps,
+            seed=seed,
+            num_seeds=seeds,
+            eval_episodes=10,
+            checkpoint_every=0,
         )
         return {
             "pearl": preset(
@@ -64,8 +84,20 @@ def meta_rl_configs(bench: str, small: bool, steps: int, seed: int) -> dict:
                 rl2=dict(gru=64, hidden=64),
             ),
         }
+    if preset_name == "ml1":  # the presets (ML1/reach-v3, 200-step episodes), shorter
+        ml1 = dict(benchmark=bench, seed=seed, num_seeds=seeds, eval_episodes=20, checkpoint_every=0)
+        return {
+            "pearl": preset("pearl", **ml1, total_steps=240_000, eval_every=80_000),
+            "rl2": preset("rl2", **ml1, total_steps=307_200, eval_every=102_400),
+        }
     full = dict(
-        benchmark=bench, max_path_length=500, total_steps=steps, seed=seed, eval_every=200_000, eval_episodes=10
+        benchmark=bench,
+        max_path_length=500,
+        total_steps=steps,
+        seed=seed,
+        num_seeds=seeds,
+        eval_every=200_000,
+        eval_episodes=10,
     )
     return {
         "pearl": preset("pearl", **full, envs_per_skill=4, checkpoint_every=500_000),
@@ -73,26 +105,52 @@ def meta_rl_configs(bench: str, small: bool, steps: int, seed: int) -> dict:
     }
 
 
-def main(argv=None):
-    p = st.parser(NAME, __doc__)
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
-    args = p.parse_args(argv)
-    methods = tuple(m for m in args.methods.split(",") if m)
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        p.error(f"unknown method(s) {bad}; methods: {','.join(METHODS)}")
-    out = st.out_dir(args, NAME)
-    from jaxmeta.config import TrainConfig, check_ported
+def plan(preset_name: str) -> dict:
+    """The study's scale: benchmark, the SAC recipe shared by pretraining / scratch (``common``), budgets,
+    Reptile's options, and which test tasks seed i adapts to (``tasks(i)``; None = every test task)."""
+    from jaxmeta.config import PRESETS, check_ported
 
-    if args.preset == "small":
-        bench, common = "toy/2", dict(st.TOY_SMALL, eval_every=10_000)
-        pre_steps, ft_steps, ft_every = 40_000, 16_000, 2_000
-        reptile = dict(inner_steps=4, meta_batch=2, outer_lr=0.5)
-        rep_ratio = dict(updates_per_step=1, steps_per_update=2)  # 1 outer step = 2 x 4 SAC updates
-    else:
-        bench = "ML10"
+    if preset_name == "small":
+        return dict(
+            bench="toy/2",
+            common=dict(st.TOY_SMALL, eval_every=10_000),
+            pre_steps=40_000,
+            ft_steps=16_000,
+            ft_every=2_000,
+            reptile=dict(inner_steps=4, meta_batch=2, outer_lr=0.5),
+            rep_ratio=dict(updates_per_step=1, steps_per_update=2),  # 1 outer step = 2 x 4 SAC updates
+            tasks=lambda i: None,
+        )
+    if preset_name == "ml1":
+        bench = "ML1/reach-v3"
         check_ported(bench), check_ported(bench, "test")
-        common = dict(
+        d = PRESETS["default"]  # 8 envs, 200-step episodes, 2 updates of 128 per batched step, 2x256, lr 1e-3
+        return dict(
+            bench=bench,
+            common=dict(
+                envs_per_skill=d.envs_per_skill,
+                max_path_length=d.max_path_length,
+                warmup_steps=d.warmup_steps,
+                chunk_steps=d.chunk_steps,
+                batch_size=d.batch_size,
+                buffer_capacity=d.buffer_capacity,
+                updates_per_step=d.updates_per_step,
+                eval_every=20_000,
+                eval_episodes=10,
+                checkpoint_every=0,
+            ),
+            pre_steps=100_000,
+            ft_steps=40_000,
+            ft_every=8_000,
+            reptile=dict(inner_steps=4, meta_batch=2, outer_lr=0.5),
+            rep_ratio=dict(updates_per_step=1, steps_per_update=2),
+            tasks=lambda i: (i,),  # seed i adapts to held-out task i (one hidden goal)
+        )
+    bench = "ML10"
+    check_ported(bench), check_ported(bench, "test")
+    return dict(
+        bench=bench,
+        common=dict(
             envs_per_skill=1,
             max_path_length=500,
             warmup_steps=15_000,
@@ -105,90 +163,153 @@ def main(argv=None):
             checkpoint_every=500_000,
             network=dict(hidden=(400, 400, 400)),
             sac=dict(actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4, discount=0.99),
-        )
-        pre_steps, ft_steps, ft_every = 2_000_000, 500_000, 50_000
-        reptile = dict(inner_steps=10, meta_batch=5, outer_lr=0.1)
-        rep_ratio = dict(updates_per_step=1, steps_per_update=10)
+        ),
+        pre_steps=2_000_000,
+        ft_steps=500_000,
+        ft_every=50_000,
+        reptile=dict(inner_steps=10, meta_batch=5, outer_lr=0.1),
+        rep_ratio=dict(updates_per_step=1, steps_per_update=10),
+        tasks=lambda i: None,
+    )
+
+
+def meta_test_seeds(cfg, seeds: int, seed: int, path) -> list[dict]:
+    """Meta-test every seed of a PEARL / RL2 run on the held-out tasks (cached in `path`)."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    from jaxmeta.checkpoint import restore_policy
+    from jaxmeta.meta_test import meta_test
+
+    trials = 40 if cfg.benchmark.startswith("ML1/") else None
+    adapt = cfg.eval_episode_steps - cfg.max_path_length  # env steps of the task before the counted episode
     rows = []
-    runs = {}
+    for i in range(seeds):
+        ev = meta_test(restore_policy(cfg.out, seed_index=i), cfg, split="test", trials=trials, seed=seed + i)
+        rows.append({"seed": i, "env_steps": adapt, "success": float(ev["success"])})
+    path.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def main(argv=None):
+    p = st.parser(NAME, __doc__, presets=("small", "ml1", "full"))
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per method (pretraining vmaps them)")
+    args = p.parse_args(argv)
+    methods = tuple(m for m in args.methods.split(",") if m)
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        p.error(f"unknown method(s) {bad}; methods: {','.join(METHODS)}")
+    if args.seeds < 1:
+        p.error(f"--seeds must be >= 1, got {args.seeds}")
+    S = args.seeds
+    out = st.out_dir(args, NAME)
+    from jaxmeta.config import TrainConfig
+
+    pl = plan(args.preset)
+    bench, common = pl["bench"], pl["common"]
     for method in [m for m in ("mtsac", "reptile") if m in methods]:
         kw = dict(
             common,
             benchmark=bench,
             algo=method,
-            total_steps=pre_steps,
+            total_steps=pl["pre_steps"],
             seed=args.seed,
+            num_seeds=S,
             out=str(out / f"pretrain-{method}"),
         )
         if method == "reptile":
-            kw.update(rep_ratio, reptile=reptile)
+            kw.update(pl["rep_ratio"], reptile=pl["reptile"])
         st.train_run(TrainConfig(**kw))
-        runs[method] = st.finetune_run(
-            str(out / f"pretrain-{method}"),
-            benchmark=bench,
-            split="test",
-            total_steps=ft_steps,
-            eval_every=ft_every,
-            out=str(out / f"finetune-{method}"),
-        )
-    scratch = (
-        None
-        if "scratch" not in methods
-        else TrainConfig(
-            **dict(
-                common,
+        for i in range(S):
+            st.finetune_run(
+                str(out / f"pretrain-{method}"),
                 benchmark=bench,
                 split="test",
-                total_steps=ft_steps,
-                eval_every=ft_every,
-                warmup_steps=min(common["warmup_steps"], ft_steps),
-                seed=args.seed,
-                out=str(out / "scratch"),
+                task_indices=pl["tasks"](i),
+                seed_index=i,
+                seed=args.seed + i,
+                total_steps=pl["ft_steps"],
+                eval_every=pl["ft_every"],
+                out=str(out / f"finetune-{method}" / f"seed{i}"),
             )
-        )
-    )
-    if scratch is not None:
-        st.train_run(scratch)
-    dirs = {"mtsac": out / "finetune-mtsac", "reptile": out / "finetune-reptile", "scratch": out / "scratch"}
-    curves = {LABELS[m]: d for m, d in dirs.items() if m in methods}
-    for label, d in curves.items():
-        for steps, succ in st.eval_curve(d):
-            rows.append({"method": label, "env_steps": steps, "success": succ})
-    meta = {}  # PEARL / RL2: meta-train on the train skills, meta-test on the held-out ones
-    for method, cfg in meta_rl_configs(bench, args.preset == "small", pre_steps, args.seed).items():
-        if method not in methods:
-            continue
-        from jaxmeta.checkpoint import restore_policy
-        from jaxmeta.meta_test import meta_test
+    if "scratch" in methods:
+        for i in range(S):
+            st.train_run(
+                TrainConfig(
+                    **dict(
+                        common,
+                        benchmark=bench,
+                        split="test",
+                        task_indices=pl["tasks"](i),
+                        total_steps=pl["ft_steps"],
+                        eval_every=pl["ft_every"],
+                        warmup_steps=min(common["warmup_steps"], pl["ft_steps"]),
+                        seed=args.seed + i,
+                        out=str(out / "scratch" / f"seed{i}"),
+                    )
+                )
+            )
+    for method, cfg in meta_rl_configs(args.preset, bench, pl["pre_steps"], args.seed, S).items():
+        if method in methods:
+            cfg = cfg.replace(out=str(out / f"meta-{method}"))
+            st.train_run(cfg)
+            meta_test_seeds(cfg, S, args.seed, out / f"meta-{method}" / "meta_test.json")
+    report(out, bench)
 
-        cfg = cfg.replace(out=str(out / f"meta-{method}"))
-        st.train_run(cfg)
-        ev = meta_test(restore_policy(cfg.out), cfg, split="test", seed=args.seed)
-        adapt = cfg.eval_episode_steps - cfg.max_path_length  # env steps of the task before the counted episode
-        meta[LABELS[method]] = (adapt, float(ev["success"]))
-        rows.append({"method": LABELS[method], "env_steps": adapt, "success": float(ev["success"])})
+
+def report(out, bench: str):
+    """CSV, PNG and a printed table of every method whose runs are in `out` (finished or not)."""
+    import numpy as np
+
+    rows, curves, meta = [], {}, {}
+    for m, sub in (("mtsac", "finetune-mtsac"), ("reptile", "finetune-reptile"), ("scratch", "scratch")):
+        for d in sorted((out / sub).glob("seed*")):
+            if (d / "metrics.csv").is_file():
+                i = int(d.name[4:])
+                rs = [dict(r, seed=i) for r in st.eval_rows(d)]
+                curves.setdefault(LABELS[m], []).extend(rs)
+                rows += [
+                    {"method": LABELS[m], "seed": i, "env_steps": r["env_steps"], "success": r["success"]} for r in rs
+                ]
+    for m in ("pearl", "rl2"):
+        f = out / f"meta-{m}" / "meta_test.json"
+        if f.is_file():
+            meta[LABELS[m]] = json.loads(f.read_text())
+            rows += [{"method": LABELS[m], **r} for r in meta[LABELS[m]]]
     st.write_csv(out / f"{NAME}.csv", rows)
     plt = st.plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for label in curves:
-        xs = [r["env_steps"] for r in rows if r["method"] == label]
-        ys = [r["success"] for r in rows if r["method"] == label]
-        ax.plot(xs, ys, marker="o", ms=3, label=label)
-    for label, (x, y) in meta.items():
-        ax.plot([x], [y], marker="*", ms=11, ls="none", label=label)
-    ax.set_xlabel("env steps on the held-out skills")
-    ax.set_ylabel("success on held-out skills")
+    for label, rs in curves.items():
+        st.plot_seed_band(ax, rs, label)
+    for label, rs in meta.items():
+        ys = np.array([r["success"] for r in rs])
+        x = rs[0]["env_steps"]
+        err = [[ys.mean() - ys.min()], [ys.max() - ys.mean()]]
+        ax.errorbar([x], [ys.mean()], yerr=err, marker="*", ms=11, ls="none", capsize=3, label=label)
+    ax.set_xlabel("env steps on the held-out task(s)")
+    ax.set_ylabel("success on held-out task(s)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{bench}: fine-tuning, Reptile, scratch, PEARL, RL2 (paper 001)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / f"{NAME}.png", dpi=110)
-    for label, d in curves.items():
-        c = st.eval_curve(d)
-        print(f"{label:36s} zero-shot {c[0][1]:.2f}  final {c[-1][1]:.2f}  ({len(c)} evals)")
-    for label, (x, y) in meta.items():
-        print(f"{label:36s} meta-test {y:.2f}  (the last episode of each trial, after {x} env steps of its task)")
+
+    def stat(v):
+        v = np.asarray(v)
+        return f"{v.mean():.2f} [{v.min():.2f}, {v.max():.2f}]"
+
+    for label, rs in curves.items():
+        by = {}
+        for r in rs:
+            by.setdefault(r["env_steps"], []).append(r["success"])
+        first, last = min(by), max(by)
+        print(f"{label:36s} zero-shot {stat(by[first])}  at {last} env steps {stat(by[last])}  ({len(by)} evals)")
+    for label, rs in meta.items():
+        print(
+            f"{label:36s} meta-test {stat([r['success'] for r in rs])}  (last episode of each trial, after "
+            f"{rs[0]['env_steps']} env steps of its task)"
+        )
 
 
 if __name__ == "__main__":

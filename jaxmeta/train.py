@@ -234,7 +234,10 @@ def make_train(config: TrainConfig, num_devices: int | None = None) -> Trainer:
     def init_batch(run_key: jax.Array, reset_pool: Any = None) -> TrainState:
         keys = jax.vmap(lambda i: jax.random.fold_in(run_key, i))(jnp.arange(cfg.num_seeds))
         pool = env.reset_pool() if reset_pool is None else reset_pool
-        return jax.vmap(init, in_axes=(0, None))(keys, pool)
+        # the seeds one after another (each exactly a single-seed init), not vmapped: XLA:CPU deadlocks when
+        # independent batched QR factorisations (orthogonal initialisers: RL2's GRU) run at once
+        # (docs/reliability.md)
+        return jax.lax.map(lambda k: init(k, pool), keys)
 
     def begin_eval(ts: TrainState, key: jax.Array) -> TrainState:
         """Every env starts a fresh episode (tasks drawn with `key`) from the reset pool: no physics. The

@@ -4,6 +4,9 @@ one, and bad options fail before compiling."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import jaxmeta  # noqa: F401  (XLA flags before JAX)
 
 
@@ -138,3 +141,24 @@ def test_algo_rl2_starts_from_its_preset():
     )
     assert cfg.benchmark == "ML1/reach-v3" and cfg.rl2.episodes_per_trial == 3 and cfg.rl2.gru == 64
     assert cfg.eval_episode_steps == 3 * cfg.max_path_length
+
+
+def test_several_seeds_initialise_each_as_its_own_single_seed_run():
+    """init_batch of S seeds = S single-seed inits (seed i's key: fold_in(run key, i)). Run in a child process
+    with a time limit: vmapped over the seeds, the batched QR factorisations of the GRU's orthogonal
+    initialisers (a GRU of 64: smaller ones did not hang) deadlocked XLA:CPU's thread pool (jaxlib 0.10.2, 2 cores);
+    a hang must fail, not stall."""
+    code = f"""
+import jaxmeta, jax, numpy as np
+from jaxmeta.config import preset
+from jaxmeta.train import make_train
+tr = make_train(preset("rl2", **{dict(TOY, num_seeds=2, rl2=dict(gru=64, hidden=64))!r}))
+batch = jax.block_until_ready(jax.jit(tr.init_batch)(tr.run_key()))
+for i in range(2):
+    one = jax.jit(tr.init)(tr.seed_key(i))
+    for a, b in zip(jax.tree.leaves(one.agent), jax.tree.leaves(batch.agent)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b)[i])
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
