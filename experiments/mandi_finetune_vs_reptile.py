@@ -12,9 +12,9 @@ after ``E - 1`` episodes of the task; drawn at that many env steps per task).
 Presets:
 - ``ml1``: ML1/reach-v3, goal hidden: the 50 train tasks -> the held-out test tasks (paper 001's "variation"
   regime). 200-step episodes for every method. Pretraining (MT-SAC, Reptile): the ``default`` preset for
-  100k env steps; fine-tuning and scratch: seed i adapts to test task i alone (one goal) for 40k env steps,
-  evaluated every 8k (10 episodes). PEARL (240k env steps) and RL2 (307k): their presets; meta-test on all 50
-  test tasks, 40 trials per seed.
+  100k env steps; fine-tuning and scratch: seed i adapts to test task i alone (one goal) for 40k env steps
+  at the pretraining's update ratio, evaluated every 8k (10 episodes). PEARL (240k env steps) and RL2
+  (307k): their presets; meta-test on all 50 test tasks, 100 trials per seed.
 - ``full``: ML10 (all fifteen skills ported); pretraining / meta-training 2M env steps per method,
   fine-tuning on the 5 test skills 500k env steps, metaworld episode length 500.
 
@@ -48,16 +48,9 @@ def meta_rl_configs(preset_name: str, bench: str, steps: int, seed: int, seeds: 
     """The PEARL and RL2 meta-training configs of the study (their presets, at the study's scale)."""
     from jaxmeta.config import preset
 
+    run = dict(benchmark=bench, seed=seed, num_seeds=seeds)
     if preset_name == "small":
-        toy = dict(
-            benchmark=bench,
-            max_path_length=20,
-            total_steps=steps,
-            seed=seed,
-            num_seeds=seeds,
-            eval_episodes=10,
-            checkpoint_every=0,
-        )
+        toy = dict(run, max_path_length=20, total_steps=steps, eval_episodes=10, checkpoint_every=0)
         return {
             "pearl": preset(
                 "pearl",
@@ -85,20 +78,12 @@ def meta_rl_configs(preset_name: str, bench: str, steps: int, seed: int, seeds: 
             ),
         }
     if preset_name == "ml1":  # the presets (ML1/reach-v3, 200-step episodes), shorter
-        ml1 = dict(benchmark=bench, seed=seed, num_seeds=seeds, eval_episodes=20, checkpoint_every=0)
+        ml1 = dict(run, eval_episodes=20, checkpoint_every=0)
         return {
             "pearl": preset("pearl", **ml1, total_steps=240_000, eval_every=80_000),
             "rl2": preset("rl2", **ml1, total_steps=307_200, eval_every=102_400),
         }
-    full = dict(
-        benchmark=bench,
-        max_path_length=500,
-        total_steps=steps,
-        seed=seed,
-        num_seeds=seeds,
-        eval_every=200_000,
-        eval_episodes=10,
-    )
+    full = dict(run, max_path_length=500, total_steps=steps, eval_every=200_000, eval_episodes=10)
     return {
         "pearl": preset("pearl", **full, envs_per_skill=4, checkpoint_every=500_000),
         "rl2": preset("rl2", **full, envs_per_skill=8, checkpoint_every=500_000),
@@ -180,7 +165,7 @@ def meta_test_seeds(cfg, seeds: int, seed: int, path) -> list[dict]:
     from jaxmeta.checkpoint import restore_policy
     from jaxmeta.meta_test import meta_test
 
-    trials = 40 if cfg.benchmark.startswith("ML1/") else None
+    trials = 100 if cfg.benchmark.startswith("ML1/") else None
     adapt = cfg.eval_episode_steps - cfg.max_path_length  # env steps of the task before the counted episode
     rows = []
     for i in range(seeds):
@@ -228,6 +213,7 @@ def main(argv=None):
                 task_indices=pl["tasks"](i),
                 seed_index=i,
                 seed=args.seed + i,
+                updates_per_step=common["updates_per_step"],  # scratch's (and the pretraining's) update ratio
                 total_steps=pl["ft_steps"],
                 eval_every=pl["ft_every"],
                 out=str(out / f"finetune-{method}" / f"seed{i}"),
@@ -303,8 +289,8 @@ def report(out, bench: str):
         by = {}
         for r in rs:
             by.setdefault(r["env_steps"], []).append(r["success"])
-        first, last = min(by), max(by)
-        print(f"{label:36s} zero-shot {stat(by[first])}  at {last} env steps {stat(by[last])}  ({len(by)} evals)")
+        steps = "  ".join(f"{x}: {stat(by[x])}" for x in sorted(by))
+        print(f"{label:36s} success at env steps (0 = zero-shot) {steps}")
     for label, rs in meta.items():
         print(
             f"{label:36s} meta-test {stat([r['success'] for r in rs])}  (last episode of each trial, after "
