@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmeta.sac import Transition
+from jaxmeta.sac import Transition, zero_transition
 
 __all__ = ["NStepWindow", "init_window", "push"]
 
@@ -45,16 +45,8 @@ def init_window(n: int, num_envs: int, obs_dim: int, action_dim: int) -> NStepWi
     if not isinstance(n, int) or n < 2:
         raise ValueError(f"an n-step window needs an int n >= 2, got {n!r}")
     m = n - 1
-    z = lambda *shape, dtype=jnp.float32: jnp.zeros((m, num_envs) + shape, dtype)  # noqa: E731
-    steps = Transition(
-        obs=z(obs_dim),
-        action=z(action_dim),
-        reward=z(),
-        next_obs=z(obs_dim),
-        discount=z(),
-        skill_id=z(dtype=jnp.int32),
-    )
-    return NStepWindow(steps=steps, done=z(dtype=bool), filled=jnp.zeros((), jnp.int32))
+    steps = zero_transition(obs_dim, action_dim, (m, num_envs))
+    return NStepWindow(steps=steps, done=jnp.zeros((m, num_envs), bool), filled=jnp.zeros((), jnp.int32))
 
 
 def push(

@@ -110,6 +110,20 @@ class Transition:
     skill_id: jax.Array
 
 
+def zero_transition(obs_size: int, action_size: int, batch_shape: tuple[int, ...] = ()) -> Transition:
+    """A transition of zeros with leading axes `batch_shape`: the layout replay storage and n-step windows
+    are built from."""
+    f = lambda *shape, dtype=jnp.float32: jnp.zeros(tuple(batch_shape) + shape, dtype)  # noqa: E731
+    return Transition(
+        obs=f(obs_size),
+        action=f(action_size),
+        reward=f(),
+        next_obs=f(obs_size),
+        discount=f(),
+        skill_id=f(dtype=jnp.int32),
+    )
+
+
 @struct.dataclass
 class SACState:
     """Full SAC training state (one pytree)."""

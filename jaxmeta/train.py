@@ -90,13 +90,12 @@ from jaxmeta.networks import Networks
 from jaxmeta.nstep import init_window, push as push_nstep
 from jaxmeta.replay import ReplayBuffer, ReplayState, make_replay
 from jaxmeta.run_program import advance, branch, build_run, finite_rows, scan_env_steps, step_env
-from jaxmeta.sac import Transition
+from jaxmeta.sac import Transition, zero_transition
 from jaxmeta.sharding import plan_devices, state_shardings
 
 __all__ = [
     "TrainState",
     "Trainer",
-    "example_transition",
     "make_env",
     "make_train",
     "plan_devices",
@@ -327,7 +326,7 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
         computes it once, in its own small programs, so that this one holds no physics)."""
         k_agent, k_env, k_loop = jax.random.split(key, 3)
         env_state = env.start(k_env, env.reset_pool() if reset_pool is None else reset_pool)
-        example = example_transition(env.observation_size, A)
+        example = zero_transition(env.observation_size, A)
         return TrainState(
             agent=learner.init(k_agent),
             replay=buffer.init(example),
@@ -378,19 +377,6 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
 
     # K batched env steps; warm (K,) bool (unbatched under the seed vmap)
     return Loop(learner, buffer, init, scan_env_steps(env_step), *scan_updates(learner, U))
-
-
-def example_transition(obs_size: int, action_size: int) -> Transition:
-    """One zero transition (no batch axis): the layout a replay's storage is built from."""
-    f = lambda *shape, dtype=jnp.float32: jnp.zeros(shape, dtype)  # noqa: E731
-    return Transition(
-        obs=f(obs_size),
-        action=f(action_size),
-        reward=f(),
-        next_obs=f(obs_size),
-        discount=f(),
-        skill_id=f(dtype=jnp.int32),
-    )
 
 
 def step_transition(obs: jax.Array, action: jax.Array, new: Any, skill_id: jax.Array) -> Transition:

@@ -47,7 +47,8 @@ from jaxmeta.learner import PEARL_SCALARS, SAC_SCALARS, Learner, keep_if_finite,
 from jaxmeta.networks import make_networks
 from jaxmeta.run_program import advance, branch, finite_rows, scan_env_steps, step_env
 from jaxmeta.sac import Transition
-from jaxmeta.train import Loop, TrainState, example_transition, scan_updates, step_transition
+from jaxmeta.sac import zero_transition
+from jaxmeta.train import Loop, TrainState, scan_updates, step_transition
 
 __all__ = ["TaskBelief", "make_pearl_learner", "make_pearl_loop", "run_tasks"]
 
@@ -136,7 +137,7 @@ def make_pearl_loop(config, env, mesh=None) -> Loop:
         k_agent, k_env, k_loop = jax.random.split(key, 3)
         return TrainState(
             agent=learner.init(k_agent),
-            replay=buffer.init(example_transition(O, A)),
+            replay=buffer.init(zero_transition(O, A)),
             env=env.start(k_env, env.reset_pool() if reset_pool is None else reset_pool),
             key=k_loop,
             env_steps=jnp.zeros((), jnp.int32),
