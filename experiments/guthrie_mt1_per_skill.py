@@ -21,7 +21,8 @@ from jaxmeta.networks import NetworkConfig
 NAME = "guthrie_mt1_per_skill"
 #: `default` preset overrides per --recipe. parallel16: 16 envs, 4 updates of batch 256 per batched step
 #: (replay ratio 1/4), 8k warm-up env steps; parallel16-r1: the same at replay ratio 1 (16 updates per step);
-#: parallel16-ln: parallel16 with LayerNorm in the critic's hidden layers (RLPD / BRO critics).
+#: parallel16-ln: parallel16 with LayerNorm in the critic's hidden layers (RLPD / BRO critics);
+#: parallel16-ln-n3: parallel16-ln storing 3-step returns (`--n-step 3`; FastTD3, Seo et al. 2025).
 RECIPES = {
     "default": {},
     "parallel16": dict(
@@ -36,6 +37,15 @@ RECIPES = {
         batch_size=256,
         warmup_steps=8_000,
         buffer_capacity=400_000,
+        network=NetworkConfig(hidden=(256, 256), layer_norm="critic"),
+    ),
+    "parallel16-ln-n3": dict(
+        envs_per_skill=16,
+        updates_per_step=4,
+        batch_size=256,
+        warmup_steps=8_000,
+        buffer_capacity=400_000,
+        n_step=3,
         network=NetworkConfig(hidden=(256, 256), layer_norm="critic"),
     ),
 }

@@ -158,8 +158,14 @@ def plan(preset_name: str) -> dict:
     )
 
 
-def meta_test_seeds(cfg, seeds: int, seed: int, path) -> list[dict]:
-    """Meta-test every seed of a PEARL / RL2 run on the held-out tasks (cached in `path`)."""
+#: meta-tests of PEARL / RL2 (how their policy acts, file in the run directory): the mean, and samples of
+#: the policy (RL2 explores within a trial by sampling, as it trained)
+META_TESTS = (("mean", "meta_test.json"), ("sample", "meta_test_sampled.json"))
+
+
+def meta_test_seeds(cfg, seeds: int, seed: int, path, how: str = "mean") -> list[dict]:
+    """Meta-test every seed of a PEARL / RL2 run on the held-out tasks, acting with the policy's mean or
+    samples (`how`; cached in `path`)."""
     if path.is_file():
         return json.loads(path.read_text())
     from jaxmeta.checkpoint import restore_policy
@@ -169,7 +175,7 @@ def meta_test_seeds(cfg, seeds: int, seed: int, path) -> list[dict]:
     adapt = cfg.eval_episode_steps - cfg.max_path_length  # env steps of the task before the counted episode
     rows = []
     for i in range(seeds):
-        ev = meta_test(restore_policy(cfg.out, seed_index=i), cfg, split="test", trials=trials, seed=seed + i)
+        ev = meta_test(restore_policy(cfg.out, seed_index=i), cfg, split="test", trials=trials, seed=seed + i, how=how)
         rows.append({"seed": i, "env_steps": adapt, "success": float(ev["success"])})
     path.write_text(json.dumps(rows, indent=1))
     return rows
@@ -239,7 +245,8 @@ def main(argv=None):
         if method in methods:
             cfg = cfg.replace(out=str(out / f"meta-{method}"))
             st.train_run(cfg)
-            meta_test_seeds(cfg, S, args.seed, out / f"meta-{method}" / "meta_test.json")
+            for how, name in META_TESTS:
+                meta_test_seeds(cfg, S, args.seed, out / f"meta-{method}" / name, how=how)
     report(out, bench)
 
 
@@ -258,10 +265,12 @@ def report(out, bench: str):
                     {"method": LABELS[m], "seed": i, "env_steps": r["env_steps"], "success": r["success"]} for r in rs
                 ]
     for m in ("pearl", "rl2"):
-        f = out / f"meta-{m}" / "meta_test.json"
-        if f.is_file():
-            meta[LABELS[m]] = json.loads(f.read_text())
-            rows += [{"method": LABELS[m], **r} for r in meta[LABELS[m]]]
+        for how, name in META_TESTS:
+            f = out / f"meta-{m}" / name
+            if f.is_file():
+                label = LABELS[m] + ("" if how == "mean" else ", sampled actions")
+                meta[label] = json.loads(f.read_text())
+                rows += [{"method": label, **r} for r in meta[label]]
     st.write_csv(out / f"{NAME}.csv", rows)
     plt = st.plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))

@@ -17,8 +17,8 @@ Run-directory rules (`jaxmeta.checkpoint`): a new run refuses a non-empty ``--ou
 ``--out`` a fresh ``checkpoints/<run-name>[-k]`` is picked. ``--resume --out DIR`` continues the latest
 checkpoint in DIR with the configuration saved there (``DIR/config.json``; the preset and flag defaults
 play no part): only the resumable fields (`jaxmeta.checkpoint.RESUMABLE_FIELDS`) may be changed, by
-``--total-steps`` (e.g. to extend the run), ``--eval-every``, ``--eval-episodes``, ``--checkpoint-every``
-and ``--out``; any other flag given with ``--resume`` (``--preset`` included) must repeat the saved value,
+``--total-steps`` (e.g. to extend the run), ``--eval-every``, ``--eval-episodes``, ``--eval-policy``,
+``--checkpoint-every`` and ``--out``; any other flag given with ``--resume`` (``--preset`` included) must repeat the saved value,
 else it is an error naming the flag and both values. ``jaxmeta finetune --resume --out DIR`` follows the
 same rule (resumable: ``--total-steps``, ``--eval-every``, ``--eval-episodes``, ``--out``).
 
@@ -111,6 +111,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--chunk-steps", type=_count, help="env steps per jitted chunk")
     t.add_argument("--eval-every", type=_count, help="env steps between evaluations (0: end only)")
     t.add_argument("--eval-episodes", type=int, help="evaluation episodes per skill")
+    t.add_argument(
+        "--eval-policy",
+        choices=["mean", "sample"],
+        help="how evaluations act: the policy's mean (deterministic, default) or a sample, as in training",
+    )
     t.add_argument("--checkpoint-every", type=_count, help="env steps between checkpoints (0: end only)")
     t.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 400,400,400")
     t.add_argument(
@@ -218,6 +223,7 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
             "chunk_steps",
             "eval_every",
             "eval_episodes",
+            "eval_policy",
             "checkpoint_every",
         )
     ),
@@ -279,7 +285,7 @@ def given_flags(argv: list[str] | None, args: argparse.Namespace) -> frozenset[s
 def resume_config(args: argparse.Namespace, given=None):
     """TrainConfig to resume the run in ``args.out`` (parsed `train` args): the run's saved config.json
     with the given resumable flags applied (`jaxmeta.checkpoint.RESUMABLE_FIELDS`: --total-steps,
-    --eval-every, --eval-episodes, --checkpoint-every, --out). Any other flag in `given` (dests written
+    --eval-every, --eval-episodes, --eval-policy, --checkpoint-every, --out). Any other flag in `given` (dests written
     on the command line, see `given_flags`; default: those differing from the parser's defaults) must
     equal the saved value, else ValueError naming the flag and both values; so must --preset, whose
     values (with the given flags) must describe the saved run."""

@@ -64,10 +64,13 @@ from jaxmeta.sac import SACConfig
 ON_POLICY = ("ppo", "rl2")
 #: tasks in every Meta-World skill's task set (and the toy env's); `task_indices` may take fewer
 TASKS_PER_SKILL = 50
+#: how evaluations act (`TrainConfig.eval_policy`): the Gaussian's mean, or a sample as in training
+EVAL_POLICIES = ("mean", "sample")
 
 __all__ = [
     "ALGOS",
     "AlgoSpec",
+    "EVAL_POLICIES",
     "FinetuneConfig",
     "PRESETS",
     "TrainConfig",
@@ -130,6 +133,9 @@ class TrainConfig:
     # evaluation, logging, checkpoints
     eval_every: int = 16_000  # 0: only at the end
     eval_episodes: int = 20  # per skill
+    # the policy evaluations (and `jaxmeta eval`) act with: "mean" (deterministic: tanh(mean), the Gaussian's
+    # mean) or "sample" (the stochastic policy, as in training; RL2's exploration within a trial is sampled)
+    eval_policy: str = "mean"
     checkpoint_every: int = 40_000  # 0: only at the end
     keep_checkpoints: int = 2
     out: str | None = None  # run directory; None -> checkpoints/<run_name>
@@ -197,6 +203,8 @@ class TrainConfig:
             pos_int(name)
         for name in ("warmup_steps", "eval_every", "checkpoint_every"):
             pos_int(name, 0)
+        if self.eval_policy not in EVAL_POLICIES:
+            raise ValueError(f"TrainConfig.eval_policy must be one of {EVAL_POLICIES}, got {self.eval_policy!r}")
         for name in ("per", "balanced"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} must be a bool, got {getattr(self, name)!r}")

@@ -15,8 +15,9 @@ Contract:
 - Evaluation is `jaxmeta.evaluate`'s protocol: per skill of the run's benchmark / split / tasks,
   ``--episodes`` episodes (default: the run's ``eval_episodes``), one per instance of the env
   `jaxmeta.train.make_env` builds with ``envs_per_skill = episodes``, reset with key
-  ``PRNGKey(--seed)``; the deterministic policy ``tanh(mean)`` acts for the run's ``max_path_length``
-  steps; an episode succeeds if any step does. So the success rates equal
+  ``PRNGKey(--seed)``; the deterministic policy ``tanh(mean)`` (``--policy sample``: samples of the policy,
+  keys from ``PRNGKey(--seed)``; default the run's ``eval_policy``) acts for the run's ``max_path_length``
+  steps; an episode succeeds if any step does. So, with the mean, the success rates equal
   ``evaluate_checkpoint(RUN, episodes, seed, step, seed_index)``'s and the returns equal
   ``make_evaluate``'s ``return_per_skill`` (up to float32 summation order). The rollout is one jitted
   ``lax.scan`` (`make_rollout`) that returns every step's reward and success flag; the table is computed
@@ -112,6 +113,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="evaluation key: PRNGKey(seed) draws the episodes' tasks")
     e.add_argument("--seed-index", type=_nonnegative, default=0, help="seed of a multi-seed run")
     e.add_argument(
+        "--policy",
+        choices=["mean", "sample"],
+        help="act with the policy's mean (deterministic) or a sample of it (default: the run's eval_policy, "
+        "normally mean); the samples' keys come from PRNGKey(--seed)",
+    )
+    e.add_argument(
         "--split",
         choices=["train", "test"],
         help="task sets to evaluate on (default: the run's; test = the held-out tasks / skills of ML1 / ML10)",
@@ -135,14 +142,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------ rollout
-def make_rollout(env: Any, networks: Any, max_path_length: int, video: bool = False) -> Callable[[Any, Any], dict]:
+def make_rollout(
+    env: Any, networks: Any, max_path_length: int, video: bool = False, sample: bool = False
+) -> Callable[[Any, Any], dict]:
     """``rollout(actor_params, key) -> dict`` (jit it): one episode per instance of the batched env `env`
-    (skill-major rows, `max_path_length` steps, deterministic policy ``tanh(mean)``) from ``env.reset(key)``.
+    (skill-major rows, `max_path_length` steps, deterministic policy ``tanh(mean)``, or with `sample` the
+    policy's samples, step t's key ``fold_in(fold_in(key, 1), t)``) from ``env.reset(key)``.
 
     Returns ``reward`` (L, N) f32 and ``success`` (L, N) bool of every step; with `video` also ``states``:
     per skill {field: (L, ...)} of `STATE_FIELDS` of its instance 0 before each step, and ``tasks``: per
     skill ``{"model": the task's model edits, "target_pos"}`` of that episode."""
     import jax
+    import jax.numpy as jnp
 
     def first(tree):
         return jax.tree.map(lambda x: x[0], tree)
@@ -153,15 +164,19 @@ def make_rollout(env: Any, networks: Any, max_path_length: int, video: bool = Fa
     def rollout(actor_params, key):
         s0 = env.reset(key)
 
-        def body(s, _):
-            a = networks.deterministic_action(actor_params, s.obs, s.skill_id)
+        def body(s, t):
+            if sample:
+                k = jax.random.fold_in(jax.random.fold_in(key, 1), t)
+                a = networks.sample_action(actor_params, s.obs, s.skill_id, k)[0]
+            else:
+                a = networks.deterministic_action(actor_params, s.obs, s.skill_id)
             new = env.step(s, a)
             out = {"reward": new.reward, "success": new.success}
             if video:
                 out["states"] = states(s)
             return new, out
 
-        _, out = jax.lax.scan(body, s0, None, length=max_path_length)
+        _, out = jax.lax.scan(body, s0, jnp.arange(max_path_length))
         if video:
             out["tasks"] = tuple(
                 first({"model": g.task.get("model") or {}, "target_pos": g.task["target_pos"]}) for g in s0.groups
@@ -296,10 +311,12 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     print(
         f"jaxmeta eval: {args.run} checkpoint {pol['step']} ({cfg.benchmark}{split}{tasks}, {cfg.algo}"
         f"{f', seed index {args.seed_index}' if cfg.num_seeds > 1 else ''}): {episodes} episode(s) per skill "
-        f"of {cfg.max_path_length} steps, deterministic policy, key PRNGKey({args.seed}); compiling ...",
+        f"of {cfg.max_path_length} steps, {_policy_words(args.policy or cfg.eval_policy)}, key PRNGKey({args.seed}); "
+        "compiling ...",
         flush=True,
     )
-    rollout = jax.jit(make_rollout(env, networks, cfg.max_path_length, video=scenes is not None))
+    sample = (args.policy or cfg.eval_policy) == "sample"
+    rollout = jax.jit(make_rollout(env, networks, cfg.max_path_length, video=scenes is not None, sample=sample))
     out = jax.device_get(rollout(pol["actor_params"], jax.random.PRNGKey(args.seed)))
     print(format_table(summarize(out, tuple(env.skills), episodes)), flush=True)
     if scenes is not None:
@@ -318,19 +335,25 @@ def main(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_words(how: str) -> str:
+    return "deterministic policy" if how == "mean" else "sampled policy"
+
+
 def _meta_test(pol: dict, cfg: Any, args: argparse.Namespace) -> int:
     """``jaxmeta eval`` of an RL2 / PEARL run: `jaxmeta.meta_test.meta_test` (trials, no gradient step)."""
     from jaxmeta.meta_test import meta_test
+
+    how = args.policy or cfg.eval_policy
 
     trials = args.episodes or cfg.eval_episodes
     per_trial = cfg.eval_episode_steps // cfg.max_path_length
     print(
         f"jaxmeta eval: {args.run} checkpoint {pol['step']} ({cfg.benchmark} {cfg.split} split, {cfg.algo}): {trials} "
-        f"trial(s) of {per_trial} episodes per skill, deterministic policy, no gradient step, "
+        f"trial(s) of {per_trial} episodes per skill, {_policy_words(how)}, no gradient step, "
         f"key PRNGKey({args.seed}); success = the trial's last episode's; compiling ...",
         flush=True,
     )
-    ev = meta_test(pol, cfg, split=cfg.split, trials=trials, seed=args.seed)
+    ev = meta_test(pol, cfg, split=cfg.split, trials=trials, seed=args.seed, how=how)
     res = EvalResult(
         skills=ev["skills"],
         episodes=trials,

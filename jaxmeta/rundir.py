@@ -67,7 +67,7 @@ RUN_FILES = (CONFIG_FILE, "metrics.csv", "summary.json", "learning_curve.png", W
 # Fields that may differ between a checkpoint and the config resuming it (they do not change what a
 # chunk computes). total_steps also sets the PER beta schedule length (see TrainConfig.total_updates).
 RESUMABLE_FIELDS = frozenset(
-    {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "keep_checkpoints", "out"}
+    {"total_steps", "eval_every", "eval_episodes", "eval_policy", "checkpoint_every", "keep_checkpoints", "out"}
 )
 
 

@@ -49,7 +49,7 @@ state, `envs.multitask`, plus a select: no branch to lose under the seed vmap.)
 
 Evaluation (`run` with evaluating=True, or `evaluate`): every env of the training batch starts a fresh
 episode from the reset pool (tasks drawn with the evaluation key), the deterministic policy ``tanh(mean)``
-acts for ``ceil(eval_episodes / envs_per_skill)`` episodes of ``max_path_length`` steps per env, and the
+(or, with ``eval_policy="sample"``, a sample of the policy, keys from the evaluation key) acts for ``ceil(eval_episodes / envs_per_skill)`` episodes of ``max_path_length`` steps per env, and the
 first ``eval_episodes`` episodes of each skill count (instance i's k-th episode is the skill's episode
 ``k * envs_per_skill + i``); an episode succeeds if any step does (metaworld's criterion). Nothing is
 added to the replay, no update runs, and the env state, keys and counters are returned as they were, so
@@ -343,18 +343,23 @@ def replay_loop(cfg: TrainConfig, env: TrainEnv, mesh: Mesh | None) -> Loop:
     def env_step(carry, warm: jax.Array, evaluating) -> tuple[tuple, Metrics]:
         """One batched env step; carry = (ts, ep) with ep (N,) int32 the evaluation episodes each env
         finished so far. Training: explore (uniform random while `warm`, else a policy sample) and
-        add the transition to the replay. Evaluating: the deterministic policy tanh(mean), nothing stored."""
+        add the transition to the replay. Evaluating: the policy of `cfg.eval_policy` (tanh(mean), or a
+        sample), nothing stored."""
         ts = carry[0]
         key, k_act = jax.random.split(ts.key)
         obs, skill_id = ts.env.obs, ts.env.skill_id
-        explore = lambda: jax.lax.cond(  # noqa: E731
-            warm,
-            lambda: jax.random.uniform(k_act, (N, A), jnp.float32, -1.0, 1.0),
+        sample = (
             (lambda: learner.act(ts.agent, obs, skill_id, k_act, ts.env_steps))
             if learner.act is not None
-            else (lambda: networks.sample_action(learner.actor_params(ts.agent), obs, skill_id, k_act)[0]),
+            else (lambda: networks.sample_action(learner.actor_params(ts.agent), obs, skill_id, k_act)[0])
         )
-        exploit = lambda: networks.deterministic_action(learner.actor_params(ts.agent), obs, skill_id)  # noqa: E731
+        explore = lambda: jax.lax.cond(  # noqa: E731
+            warm, lambda: jax.random.uniform(k_act, (N, A), jnp.float32, -1.0, 1.0), sample
+        )
+        if cfg.eval_policy == "sample":
+            exploit = sample
+        else:
+            exploit = lambda: networks.deterministic_action(learner.actor_params(ts.agent), obs, skill_id)  # noqa: E731
         action = branch(evaluating, exploit, explore)
         new = step_env(env, ts.env, action)  # the program's only env step
         transition = step_transition(obs, action, new, skill_id)

@@ -73,6 +73,7 @@ def no_compile(monkeypatch):
         (["--updates-per-step", "a/b"], "not a ratio"),
         (["--hidden", "a,b"], "comma-separated ints"),
         (["--layer-norm", "actor"], "invalid choice: 'actor'"),
+        (["--eval-policy", "greedy"], "invalid choice: 'greedy'"),
         (["--algo", "paco", "--layer-norm", "critic"], "layer_norm='critic' is for the SAC networks; algo 'paco'"),
         (["--lr", "-1"], "actor_lr must be > 0"),
         (["--discount", "1.5"], r"discount must be in \[0, 1\]"),
@@ -194,7 +195,7 @@ def saved_run(tmp_path):
     return _fake_run(out, cli.build_config(cli.parser().parse_args(["train", *TOY, "--seed", "3", "--out", str(out)])))
 
 
-ALLOWED = "--resume only accepts --total-steps, --eval-every, --eval-episodes, --checkpoint-every, --out"
+ALLOWED = "--resume only accepts --total-steps, --eval-every, --eval-episodes, --eval-policy, --checkpoint-every, --out"
 
 
 @pytest.mark.parametrize(
@@ -271,6 +272,14 @@ def test_resume_uses_saved_config(saved_run, args, capsys, no_compile):
     assert {k: v for k, v in cfg.items() if k not in ("total_steps", "eval_every")} == {
         k: v for k, v in saved.items() if k not in ("total_steps", "eval_every")
     }
+
+
+def test_resume_may_change_how_evaluations_act(saved_run, capsys, no_compile):
+    """--eval-policy only changes evaluations (they leave the training state as it was): resumable."""
+    assert cli.main(["train", "--resume", "--out", str(saved_run), "--eval-policy", "sample", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[: out.rindex("}") + 1])["eval_policy"] == "sample"
+    assert load_config(saved_run).eval_policy == "mean"
 
 
 def test_resume_needs_a_run_directory(tmp_path, capsys, no_compile):

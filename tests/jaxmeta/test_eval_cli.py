@@ -179,6 +179,20 @@ def test_table_equals_jaxmeta_evaluation(toy_run, step, capsys, monkeypatch):
     assert out.rstrip().endswith(eval_cli.format_table(res))
 
 
+def test_sampled_policy_table(toy_run, capsys, monkeypatch):
+    """``--policy sample``: the policy's samples act (keys from PRNGKey(--seed)): the same table for the same
+    seed, other returns than the mean's, and the header says so."""
+    seen = []
+    summarize = eval_cli.summarize
+    monkeypatch.setattr(eval_cli, "summarize", lambda *a: seen.append(summarize(*a)) or seen[-1])
+    for how in ("sample", "sample", "mean"):
+        assert cli.main(["eval", str(toy_run), "--episodes", "6", "--seed", "3", "--policy", how]) == 0
+        assert ("sampled policy" if how == "sample" else "deterministic policy") in capsys.readouterr().out
+    a, b, mean = seen
+    np.testing.assert_array_equal(a.returns, b.returns)
+    assert not np.array_equal(a.returns, mean.returns)
+
+
 def test_summarize_counts_an_episode_as_success_if_any_step_succeeds():
     L, T, E = 4, 2, 3
     success = np.zeros((L, T * E), bool)

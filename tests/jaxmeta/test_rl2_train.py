@@ -119,6 +119,28 @@ def test_meta_test_is_the_trainers_evaluation_of_the_policy(runs, capsys):
     assert "trial(s) of 2 episodes per skill" in out and "toy-1" in out
 
 
+def test_a_sampled_meta_test_is_the_trainers_sampled_evaluation(runs, capsys):
+    """``how="sample"`` (``jaxmeta eval --policy sample``): the RL2 policy acts with samples, as in its training
+    trials; equal to the trainer's evaluation with ``eval_policy="sample"`` of the same state and key, and
+    not the mean's."""
+    from jaxmeta.agents.rl2.train import meta_test
+    from jaxmeta.checkpoint import restore_policy
+    from jaxmeta.programs import compile_programs
+
+    a = runs[0]
+    cfg = rl2_cfg(out=str(a), eval_policy="sample")
+    state, _ = restore_full_state(a, cfg)
+    _, want = compile_programs(make_train(cfg)).evaluate(state, jax.random.PRNGKey(3))
+    got = meta_test(restore_policy(a), rl2_cfg(out=str(a)), split="train", seed=3, how="sample")
+    mean = meta_test(restore_policy(a), rl2_cfg(out=str(a)), split="train", seed=3)
+    np.testing.assert_array_equal(got["success_per_skill"], want["success_per_skill"])
+    np.testing.assert_allclose(got["return_per_skill"], want["return_per_skill"], rtol=1e-6)
+    assert not np.array_equal(got["return_per_skill"], mean["return_per_skill"])
+    assert cli.main(["eval", str(a), "--episodes", "8", "--seed", "3", "--policy", "sample"]) == 0
+    out = capsys.readouterr().out
+    assert "sampled policy, no gradient step" in out and "toy-1" in out
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -378,6 +378,41 @@ def test_evaluation_through_the_run_program_leaves_training_unchanged(per):
     jax.tree.map(np.testing.assert_array_equal, standalone, ev)
 
 
+def _toy_cfg(algo: str, **kw) -> TrainConfig:
+    if algo == "mtsac":
+        return tiny(eval_episodes=4, **kw)
+    from tests.jaxmeta.test_pearl_train import pearl_cfg
+    from tests.jaxmeta.test_ppo_train import ppo_cfg
+    from tests.jaxmeta.test_rl2_train import rl2_cfg
+
+    return {"ppo": ppo_cfg, "rl2": rl2_cfg, "pearl": pearl_cfg}[algo](**kw)
+
+
+@pytest.mark.parametrize("algo", ["mtsac", "ppo", "rl2", "pearl"])
+def test_sampled_evaluation_draws_from_the_eval_key_and_leaves_training_unchanged(algo):
+    """eval_policy="sample": evaluations act with samples of the policy drawn from the evaluation key (one key,
+    one result; another key or the mean, other returns), and the training around them is the same as with
+    the mean: the chunk after an evaluation equals the mean-evaluated run's; a bad value is named."""
+    with pytest.raises(ValueError, match=r"eval_policy must be one of \('mean', 'sample'\), got 'greedy'"):
+        _toy_cfg(algo, eval_policy="greedy")
+    runs = {}
+    for how in ("mean", "sample"):
+        tr = make_train(_toy_cfg(algo, eval_policy=how), num_devices=1)
+        progs = compile_programs(tr)
+        ts, _ = progs.chunk(progs.init_state(tr.seed_key(0)))
+        ts, ev = progs.evaluate(ts, tr.eval_key(1)[0])
+        ts, again = progs.evaluate(ts, tr.eval_key(1)[0])
+        ts, other = progs.evaluate(ts, tr.eval_key(2)[0])
+        ts, m = progs.chunk(ts)
+        runs[how] = jax.device_get((ev, again, other, ts, m))
+    (ev_m, _, _, ts_m, m_m), (ev_s, again_s, other_s, ts_s, m_s) = runs["mean"], runs["sample"]
+    jax.tree.map(np.testing.assert_array_equal, ev_s, again_s)
+    assert not np.array_equal(ev_s["return_per_skill"], other_s["return_per_skill"])
+    assert not np.array_equal(ev_s["return_per_skill"], ev_m["return_per_skill"])
+    jax.tree.map(np.testing.assert_array_equal, m_s, m_m)
+    jax.tree.map(np.testing.assert_array_equal, ts_s, ts_m)
+
+
 # ------------------------------------------------------------------------------------ interfaces
 def test_envs_and_hooks_satisfy_the_trainer_protocols():
     """The toy env, its state and FinetuneHooks / NoHooks are the trainer's `jaxmeta.interfaces`

@@ -158,7 +158,11 @@ def make_pearl_loop(config, env, mesh=None) -> Loop:
             lambda: jax.random.uniform(k_act, (N, A), jnp.float32, -1.0, 1.0),
             lambda: pearl.act(ts.agent, obs, z, k_act),
         )
-        action = branch(evaluating, lambda: pearl.act(ts.agent, obs, z, deterministic=True), explore)
+        if cfg.eval_policy == "sample":
+            exploit = lambda: pearl.act(ts.agent, obs, z, k_act)  # noqa: E731
+        else:
+            exploit = lambda: pearl.act(ts.agent, obs, z, deterministic=True)  # noqa: E731
+        action = branch(evaluating, exploit, explore)
         new = step_env(env, ts.env, action)  # the program's only env step
         transition = step_transition(obs, action, new, skill_id)
         finite = finite_rows(transition)

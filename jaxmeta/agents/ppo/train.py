@@ -13,7 +13,8 @@ and logging are the SAC runs' ones. One iteration of the loop (single seed; ``N`
 2. one `PPO.update` on it (``ppo.num_epochs`` x ``ppo.num_minibatches`` Adam steps; GAE, clipped
    surrogate, observation statistics merged afterwards).
 
-Evaluating, the deterministic policy ``clip(mean)`` acts and nothing is recorded. ``TrainState.updates``
+Evaluating, the deterministic policy ``clip(mean)`` (a sample with ``eval_policy="sample"``) acts and nothing
+is recorded. ``TrainState.updates``
 counts `PPO.update` calls. The learner's policy export (``actor_params``) is ``{"policy", "obs_stats"}``
 and its `jaxmeta.networks.Networks` view normalises observations with those statistics, so checkpoints
 evaluate and render like SAC ones (``jaxmeta eval``). A non-finite update (NaN / inf anywhere in the new
@@ -184,12 +185,12 @@ def make_ppo_loop(config, env, mesh=None) -> Loop:
         ts = carry[0]
         key, k_act = jax.random.split(ts.key)
         obs, skill_id = ts.env.obs, ts.env.skill_id
-        if evaluating is True:  # the evaluation-only program: no sampling, no values
+        if evaluating is True and cfg.eval_policy == "mean":  # the evaluation-only program: no sampling, no values
             raw = ppo.deterministic_action(ts.agent, obs, skill_id)
             log_prob = value = jnp.zeros((Nenv,), jnp.float32)
         else:
             raw, log_prob, value = ppo.act(ts.agent, obs, skill_id, k_act)
-            if evaluating is not False:
+            if evaluating is not False and cfg.eval_policy == "mean":
                 raw = jnp.where(evaluating, ppo.deterministic_action(ts.agent, obs, skill_id), raw)
         new = step_env(env, ts.env, clip_action(raw))  # the program's only env step
         final_value = jnp.zeros_like(value) if evaluating is True else ppo.value(ts.agent, new.final_obs, skill_id)

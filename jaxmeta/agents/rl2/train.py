@@ -16,7 +16,7 @@ iteration (single seed; ``N`` envs, ``T = config.steps_per_update``):
 
 Statistics count trials: a trial's success is its last episode's (after the agent has seen the task for
 ``episodes_per_trial - 1`` episodes), its return the trial's sum of rewards, both in training and in
-evaluation (the deterministic policy, ``eval_episodes`` trials per skill, held-out tasks with
+evaluation (the policy's mean, or a sample with ``eval_policy="sample"``; ``eval_episodes`` trials per skill, held-out tasks with
 ``--split test``; no gradient step: meta-testing, `jaxmeta.meta_test`). ``TrainState.episodes`` still counts episodes.
 """
 
@@ -136,12 +136,12 @@ def make_rl2_loop(config, env, mesh=None) -> Loop:
         key, k_act = jax.random.split(ts.key)
         obs = ts.env.obs
         inputs = (tr.h, obs, tr.prev_action, tr.prev_reward, tr.prev_done, tr.fresh)
-        if evaluating is True:
+        if evaluating is True and cfg.eval_policy == "mean":
             h, raw = rl2.deterministic_action(ts.agent, *inputs)
             log_prob = value = jnp.zeros((N,), jnp.float32)
         else:
             h, raw, log_prob, value = rl2.act(ts.agent, *inputs, k_act)
-            if evaluating is not False:
+            if evaluating is not False and cfg.eval_policy == "mean":
                 h_det, det = rl2.deterministic_action(ts.agent, *inputs)
                 h, raw = jnp.where(evaluating, h_det, h), jnp.where(evaluating, det, raw)
         action = clip_action(raw)
