@@ -23,31 +23,14 @@ NAME = "guthrie_mt1_per_skill"
 #: (replay ratio 1/4), 8k warm-up env steps; parallel16-r1: the same at replay ratio 1 (16 updates per step);
 #: parallel16-ln: parallel16 with LayerNorm in the critic's hidden layers (RLPD / BRO critics);
 #: parallel16-ln-n3: parallel16-ln storing 3-step returns (`--n-step 3`; FastTD3, Seo et al. 2025).
+_PARALLEL16 = dict(envs_per_skill=16, updates_per_step=4, batch_size=256, warmup_steps=8_000, buffer_capacity=400_000)
+_LN_CRITIC = NetworkConfig(hidden=(256, 256), layer_norm="critic")
 RECIPES = {
     "default": {},
-    "parallel16": dict(
-        envs_per_skill=16, updates_per_step=4, batch_size=256, warmup_steps=8_000, buffer_capacity=400_000
-    ),
-    "parallel16-r1": dict(
-        envs_per_skill=16, updates_per_step=16, batch_size=256, warmup_steps=8_000, buffer_capacity=400_000
-    ),
-    "parallel16-ln": dict(
-        envs_per_skill=16,
-        updates_per_step=4,
-        batch_size=256,
-        warmup_steps=8_000,
-        buffer_capacity=400_000,
-        network=NetworkConfig(hidden=(256, 256), layer_norm="critic"),
-    ),
-    "parallel16-ln-n3": dict(
-        envs_per_skill=16,
-        updates_per_step=4,
-        batch_size=256,
-        warmup_steps=8_000,
-        buffer_capacity=400_000,
-        n_step=3,
-        network=NetworkConfig(hidden=(256, 256), layer_norm="critic"),
-    ),
+    "parallel16": _PARALLEL16,
+    "parallel16-r1": {**_PARALLEL16, "updates_per_step": 16},
+    "parallel16-ln": {**_PARALLEL16, "network": _LN_CRITIC},
+    "parallel16-ln-n3": {**_PARALLEL16, "network": _LN_CRITIC, "n_step": 3},
 }
 
 
