@@ -18,8 +18,8 @@ Run-directory rules (`jaxmeta.checkpoint`): a new run refuses a non-empty ``--ou
 checkpoint in DIR with the configuration saved there (``DIR/config.json``; the preset and flag defaults
 play no part): only the resumable fields (`jaxmeta.checkpoint.RESUMABLE_FIELDS`) may be changed, by
 ``--total-steps`` (e.g. to extend the run), ``--eval-every``, ``--eval-episodes``, ``--eval-policy``,
-``--checkpoint-every`` and ``--out``; any other flag given with ``--resume`` (``--preset`` included) must repeat the saved value,
-else it is an error naming the flag and both values. ``jaxmeta finetune --resume --out DIR`` follows the
+``--checkpoint-every`` and ``--out``; any other flag given with ``--resume`` (``--preset`` included) must
+repeat the saved value, else it is an error naming the flag and both values. ``jaxmeta finetune --resume --out DIR`` follows the
 same rule (resumable: ``--total-steps``, ``--eval-every``, ``--eval-episodes``, ``--out``).
 
 Faults (docs/reliability.md): ``--resume`` reads the whole checkpoint before compiling and skips a corrupt
@@ -285,8 +285,8 @@ def given_flags(argv: list[str] | None, args: argparse.Namespace) -> frozenset[s
 def resume_config(args: argparse.Namespace, given=None):
     """TrainConfig to resume the run in ``args.out`` (parsed `train` args): the run's saved config.json
     with the given resumable flags applied (`jaxmeta.checkpoint.RESUMABLE_FIELDS`: --total-steps,
-    --eval-every, --eval-episodes, --eval-policy, --checkpoint-every, --out). Any other flag in `given` (dests written
-    on the command line, see `given_flags`; default: those differing from the parser's defaults) must
+    --eval-every, --eval-episodes, --eval-policy, --checkpoint-every, --out). Any other flag in `given` (dests
+    written on the command line, see `given_flags`; default: those differing from the parser's defaults) must
     equal the saved value, else ValueError naming the flag and both values; so must --preset, whose
     values (with the given flags) must describe the saved run."""
     from jaxmeta.checkpoint import config_diff

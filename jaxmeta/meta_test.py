@@ -4,7 +4,8 @@ For algorithms whose policy adapts within a trial of episodes of one task (RL2's
 posterior over z; their `jaxmeta.learner.Learner` has ``load_policy``): ``trials`` trials per skill on
 `split`'s tasks (``"test"``: an ML benchmark's held-out tasks or skills) of the policy's mean, or of samples
 of the policy with ``how="sample"`` (RL2 explores within a trial by sampling), through the trainer's own
-evaluation (`jaxmeta.train.make_train(...).evaluate`; it compiles that env's run program). A trial's success is its last episode's, its return the sum over its episodes.
+evaluation (`jaxmeta.train.make_train(...).evaluate`; it compiles that env's run program). A trial's success
+is its last episode's, its return the sum over its episodes.
 """
 
 from __future__ import annotations

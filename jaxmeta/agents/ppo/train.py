@@ -13,10 +13,10 @@ and logging are the SAC runs' ones. One iteration of the loop (single seed; ``N`
 2. one `PPO.update` on it (``ppo.num_epochs`` x ``ppo.num_minibatches`` Adam steps; GAE, clipped
    surrogate, observation statistics merged afterwards).
 
-Evaluating, the deterministic policy ``clip(mean)`` (a sample with ``eval_policy="sample"``) acts and nothing
-is recorded. ``TrainState.updates``
-counts `PPO.update` calls. The learner's policy export (``actor_params``) is ``{"policy", "obs_stats"}``
-and its `jaxmeta.networks.Networks` view normalises observations with those statistics, so checkpoints
+Evaluating, the deterministic policy ``clip(mean)`` (samples with ``eval_policy="sample"``) acts and nothing
+is recorded. ``TrainState.updates`` counts `PPO.update` calls. The learner's policy export (``actor_params``)
+is ``{"policy", "obs_stats"}`` and its `jaxmeta.networks.Networks` view normalises observations with those
+statistics, so checkpoints
 evaluate and render like SAC ones (``jaxmeta eval``). A non-finite update (NaN / inf anywhere in the new
 state) is not applied (metric ``nonfinite_update``), as in `jaxmeta.learner.sampled_update`.
 """

@@ -16,8 +16,9 @@ iteration (single seed; ``N`` envs, ``T = config.steps_per_update``):
 
 Statistics count trials: a trial's success is its last episode's (after the agent has seen the task for
 ``episodes_per_trial - 1`` episodes), its return the trial's sum of rewards, both in training and in
-evaluation (the policy's mean, or a sample with ``eval_policy="sample"``; ``eval_episodes`` trials per skill, held-out tasks with
-``--split test``; no gradient step: meta-testing, `jaxmeta.meta_test`). ``TrainState.episodes`` still counts episodes.
+evaluation (the policy's mean, or samples with ``eval_policy="sample"``; ``eval_episodes`` trials per skill,
+held-out tasks with ``--split test``; no gradient step: meta-testing, `jaxmeta.meta_test`).
+``TrainState.episodes`` still counts episodes.
 """
 
 from __future__ import annotations
