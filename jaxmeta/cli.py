@@ -1,6 +1,6 @@
 """Command line: ``jaxmeta train ...`` / ``python -m jaxmeta train ...``; ``jaxmeta bench envs|train``.
 
-    jaxmeta train                                   # default preset: MT1/reach-v3, a few CPU minutes
+    jaxmeta train                                   # the mt1-fast preset: MT1/reach-v3, a few CPU minutes
     jaxmeta train --preset mt10 --per --seeds 4     # PaCo Table VI MT10, prioritized replay, 4 seeds
     jaxmeta train --benchmark MT1/push-v3 --algo mhsac --total-steps 1e6 --out checkpoints/push
     jaxmeta train --out checkpoints/push --resume   # continue a killed run exactly
@@ -84,7 +84,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        help="base configuration (default: 'default', or the algorithm's own preset: --algo ppo -> 'ppo')",
+        help="base configuration (default: the algorithm's own preset: MT-SAC 'mt1-fast', --algo ppo -> 'ppo'; "
+        "algorithms without one: 'default')",
     )
     t.add_argument("--benchmark", help="MT1/<skill>, MT10, MT50, ML10, ... or toy/<n>")
     t.add_argument(
@@ -249,12 +250,13 @@ TRAIN_FLAGS: tuple[_Flag, ...] = (
 
 
 def _preset_name(args: argparse.Namespace) -> str:
-    """--preset, else the --algo's own preset (`AlgoSpec.preset`), else 'default'."""
+    """--preset, else the --algo's own preset (`AlgoSpec.preset`; no --algo: MT-SAC's, 'mt1-fast'), else
+    'default'."""
     from jaxmeta.config import ALGOS
 
     if args.preset is not None:
         return args.preset
-    spec = ALGOS.get(getattr(args, "algo", None) or "")
+    spec = ALGOS.get(getattr(args, "algo", None) or "mtsac")
     return spec.preset if spec is not None and spec.preset else "default"
 
 

@@ -1,6 +1,6 @@
 """Training configuration: frozen dataclasses, presets and validation (no JAX compile, no env build).
 
-    cfg = preset("default")                                  # MT1/reach-v3, small nets, a few CPU minutes
+    cfg = preset("mt1-fast")                                 # the main job: MT1/reach-v3, a few CPU minutes
     cfg = preset("mt10", seed=1, per=True)                   # PaCo Table VI hyper-parameters on MT10
     cfg = TrainConfig(benchmark="toy/2", total_steps=2000)   # tiny pure-JAX env (tests)
     cfg.to_dict() / TrainConfig.from_dict(d)                 # JSON round trip (stored with checkpoints)
@@ -527,6 +527,14 @@ PRESETS: dict[str, TrainConfig] = {
         keep_checkpoints=3,
     ),
 }
+
+# The main job (`jaxmeta train` with no --preset; docs/results.md "MT1/reach-v3: the main job's recipe"): the
+# `default` preset storing 3-step returns (jaxmeta.nstep; FastTD3, Seo et al. 2025) with a LayerNorm before
+# every hidden ReLU of the critics (RLPD, Ball et al. 2023; BRO, Nauman et al. 2024). MT1/reach-v3, 3 seeds:
+# eval success 0.93 at 32k env steps where `default` had 0.13 (0.90 at 56k).
+PRESETS["mt1-fast"] = PRESETS["default"].replace(
+    n_step=3, network=NetworkConfig(hidden=(256, 256), layer_norm="critic")
+)
 
 # MT10 with many parallel envs (issue 16's MT10 recipe; docs/results.md "MT10: one multi-task SAC run with
 # 80 parallel envs"): 8 envs per skill, 8 updates of a skill-balanced batch of 512 per batched env step

@@ -160,6 +160,25 @@ def test_presets():
     assert m.sac.actor_lr == m.sac.critic_lr == 3e-4 and m.sac.discount == 0.99 and m.network.num_skills == 10
 
 
+def test_the_main_job_starts_from_mt1_fast(capsys, no_compile):
+    """`jaxmeta train` (no --preset, MT-SAC) is the `mt1-fast` preset: `default` with 3-step returns and a
+    LayerNorm critic; algorithms without a preset of their own start from `default`."""
+    from jaxmeta.config import preset
+
+    def dry(*args):
+        assert cli.main(["train", *args, "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        return json.loads(out[: out.rindex("}") + 1])
+
+    fast = preset("mt1-fast")
+    assert fast.n_step == 3 and fast.network.layer_norm == "critic"
+    assert fast.replace(n_step=1, network=preset("default").network) == preset("default")
+    for args in ([], ["--algo", "mtsac"]):
+        assert dry(*args) == json.loads(json.dumps(fast.to_dict()))
+    paco = dry("--algo", "paco")
+    assert paco["n_step"] == 1 and paco["network"]["layer_norm"] == "none"
+
+
 def test_tiny_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     """Issue 15: a run with a non-default seed, killed after a checkpoint, continues with a bare
     ``--resume --out DIR`` (the saved config, not the preset's defaults), then grows with --total-steps."""
@@ -223,7 +242,7 @@ ALLOWED = "--resume only accepts --total-steps, --eval-every, --eval-episodes, -
             r"--preset mt10 differs from the run's saved config \(.*benchmark toy/1 vs the "
             r"preset's MT10.*\); leave --preset out",
         ),
-        (["--preset", "default"], r"--preset default differs"),  # the toy flags are not the default preset's
+        (["--preset", "mt1-fast"], r"--preset mt1-fast differs"),  # the toy flags are not the preset's
         (["--total-steps", "40"], r"warmup_steps \(80\) must be <= total_steps \(40\)"),  # allowed, but invalid
     ],
 )
@@ -243,7 +262,7 @@ def test_resume_flags_must_match_saved_config(saved_run, args, message, capsys, 
     [
         [],
         ["--seed", "3", "--hidden", "32,32", "--benchmark", "toy/1", "--updates-per-step", "2", "--lr", "1e-3"],
-        ["--preset", "default", *TOY, "--seed", "3"],  # the run's whole command line again
+        ["--preset", "mt1-fast", *TOY, "--seed", "3"],  # the run's whole command line again (its preset)
         ["--no-progress"],
     ],
 )
