@@ -70,9 +70,7 @@ def register_algo(spec: AlgoSpec) -> AlgoSpec:
     return spec
 
 
-register_algo(
-    AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot skill id appended to the inputs", preset="mt1-fast")
-)
+register_algo(AlgoSpec("mtsac", "onehot", "multi-task SAC, one-hot skill id appended to the inputs", preset="mt1-fast"))
 register_algo(AlgoSpec("mhsac", "multihead", "multi-head SAC, shared trunk, one output head per skill"))
 # PaCo / TaCo (paper 002): compositional networks (TrainConfig.paco; network.conditioning is unused)
 register_algo(
