@@ -19,8 +19,9 @@ checkpoint in DIR with the configuration saved there (``DIR/config.json``; the p
 play no part): only the resumable fields (`jaxmeta.checkpoint.RESUMABLE_FIELDS`) may be changed, by
 ``--total-steps`` (e.g. to extend the run), ``--eval-every``, ``--eval-episodes``, ``--eval-policy``,
 ``--checkpoint-every`` and ``--out``; any other flag given with ``--resume`` (``--preset`` included) must
-repeat the saved value, else it is an error naming the flag and both values. ``jaxmeta finetune --resume --out DIR`` follows the
-same rule (resumable: ``--total-steps``, ``--eval-every``, ``--eval-episodes``, ``--out``).
+repeat the saved value, else it is an error naming the flag and both values. ``jaxmeta finetune --resume
+--out DIR`` follows the same rule (resumable: ``--total-steps``, ``--eval-every``, ``--eval-episodes``,
+``--out``).
 
 Faults (docs/reliability.md): ``--resume`` reads the whole checkpoint before compiling and skips a corrupt
 or incomplete newest one for the newest intact one, saying so; ``--from-step STEP`` picks the checkpoint

@@ -22,8 +22,8 @@ def meta_test(
     policy: dict, config, *, split: str = "test", trials: int | None = None, seed: int = 0, how: str | None = None
 ) -> dict:
     """policy: `jaxmeta.checkpoint.restore_policy` of a run (its ``actor_params`` are read); config: the
-    run's `TrainConfig`; how: ``"mean"`` / ``"sample"`` (default: the run's ``eval_policy``). Returns the evaluation metrics (``success`` / ``return`` () and ``*_per_skill``
-    (S,), per trial) and ``skills``. ValueError for an algorithm without ``load_policy``."""
+    run's `TrainConfig`; how: ``"mean"`` / ``"sample"`` (default: the run's ``eval_policy``). Returns the
+    evaluation metrics (``success`` / ``return`` () and ``*_per_skill`` (S,), per trial) and ``skills``. ValueError for an algorithm without ``load_policy``."""
     from jaxmeta.programs import compile_programs
     from jaxmeta.train import make_train
 

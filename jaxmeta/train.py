@@ -49,7 +49,8 @@ state, `envs.multitask`, plus a select: no branch to lose under the seed vmap.)
 
 Evaluation (`run` with evaluating=True, or `evaluate`): every env of the training batch starts a fresh
 episode from the reset pool (tasks drawn with the evaluation key), the deterministic policy ``tanh(mean)``
-(or, with ``eval_policy="sample"``, a sample of the policy, keys from the evaluation key) acts for ``ceil(eval_episodes / envs_per_skill)`` episodes of ``max_path_length`` steps per env, and the
+(or, with ``eval_policy="sample"``, a sample of the policy, keys from the evaluation key) acts for
+``ceil(eval_episodes / envs_per_skill)`` episodes of ``max_path_length`` steps per env, and the
 first ``eval_episodes`` episodes of each skill count (instance i's k-th episode is the skill's episode
 ``k * envs_per_skill + i``); an episode succeeds if any step does (metaworld's criterion). Nothing is
 added to the replay, no update runs, and the env state, keys and counters are returned as they were, so
