@@ -302,8 +302,10 @@ def test_sharding_two_cpu_devices():
 
 
 @pytest.mark.slow
-def test_default_preset_learns_reach(tmp_path):
-    """The default preset reaches >= 90% evaluation success on MT1/reach-v3 (real MJX env) and keeps it.
+@pytest.mark.parametrize("name", ["mt1-fast", "default"])
+def test_default_preset_learns_reach(tmp_path, name):
+    """The main job's preset (`mt1-fast`) and `default` reach >= 90% evaluation success on MT1/reach-v3 (real
+    MJX env) and keep it.
 
     Deterministic evaluation of reach fluctuates between chunks (success needs the tcp within 5 cm,
     where the shaped reward is almost flat), so "reaches" is the best evaluation of the run, and the
@@ -311,7 +313,7 @@ def test_default_preset_learns_reach(tmp_path):
     from jaxmeta.config import preset
     from jaxmeta.train import train
 
-    summary = train(preset("default", out=str(tmp_path / "run")), progress=False)
+    summary = train(preset(name, out=str(tmp_path / "run")), progress=False)
     assert summary["completed"]
     assert summary["best_eval_success"] >= 0.9, summary
     assert summary["final_eval"]["success"] >= 0.75, summary["final_eval"]
