@@ -30,7 +30,8 @@ class AlgoSpec:
         ``(config, env, mesh) -> jaxmeta.train.Loop`` (or its import path) for an algorithm with its own
         data path (on-policy rollouts); `jaxmeta.train.make_train` assembles the run program around it.
     preset: the preset ``jaxmeta train --algo NAME`` starts from when no ``--preset`` is given (None:
-        ``default``); for algorithms whose options differ from the SAC defaults (PPO: no warm-up).
+        ``default``): MT-SAC's is the main job's (``mt1-fast``, also taken with no ``--algo``); the others are
+        for algorithms whose options differ from the SAC defaults (PPO: no warm-up).
     replay_kind: what ``TrainConfig.replay_kind`` says of an algorithm with its own loop (None: "on-policy").
     """
 

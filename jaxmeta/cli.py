@@ -74,7 +74,7 @@ __all__ = ["build_config", "given_flags", "main", "parser", "resume_config"]
 
 
 def parser() -> argparse.ArgumentParser:
-    from jaxmeta.config import ALGOS, PRESETS
+    from jaxmeta.config import ALGOS, EVAL_POLICIES, PRESETS
 
     p = argparse.ArgumentParser(prog="jaxmeta", description="JAX multi-task / meta-RL on Meta-World (MJX).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -115,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-episodes", type=int, help="evaluation episodes per skill")
     t.add_argument(
         "--eval-policy",
-        choices=["mean", "sample"],
+        choices=EVAL_POLICIES,
         help="how evaluations act: the policy's mean (deterministic, default) or a sample, as in training",
     )
     t.add_argument("--checkpoint-every", type=_count, help="env steps between checkpoints (0: end only)")

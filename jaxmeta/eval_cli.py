@@ -94,6 +94,7 @@ def _fps(text: str) -> float:
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register the ``eval`` sub-command on `sub` (an argparse sub-parsers action)."""
+    from jaxmeta.config import EVAL_POLICIES
     from jaxmeta.render import DEFAULT_CAMERA
 
     e = sub.add_parser(
@@ -114,7 +115,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--seed-index", type=_nonnegative, default=0, help="seed of a multi-seed run")
     e.add_argument(
         "--policy",
-        choices=["mean", "sample"],
+        choices=EVAL_POLICIES,
         help="act with the policy's mean (deterministic) or a sample of it (default: the run's eval_policy, "
         "normally mean); the samples' keys come from PRNGKey(--seed)",
     )
