@@ -1,6 +1,6 @@
 """How many physics graphs a benchmark would need if some skills' scenes changed: the family partition
-(`envs.family.partition`) with the named skills switched to the elliptic cone and / or another row-ratio
-guard. Nothing is compiled and no skill module is changed: the skills' scene configs are replaced in this
+(`envs.family.partition`) with the named skills switched to the elliptic cone, another row-ratio guard, and / or
+looser joint rules. Nothing is compiled and no skill module is changed: the skills' scene configs are replaced in this
 process only, so a switched skill's fidelity is *not* checked here (that is `tests/envs/test_fidelity.py`).
 
     .venv/bin/python experiments/families_what_if.py --benchmark MT50               # today's partition
@@ -9,6 +9,14 @@ process only, so a switched skill's fidelity is *not* checked here (that is `tes
 
 ``--elliptic condim34`` names the pyramidal skills whose contact pairs are all condim 3 / 4, the ones MJX
 could step with the elliptic cone (docs/families.md); or give a comma-separated list of skills.
+
+``--joints`` loosens the rule that moving bodies line up with equal joints (`envs.family.merge`):
+``one-sided``: a moving body present in some members only is allowed (the others would carry a dummy moving
+body with its joints); ``any``: bodies at the same slot may also differ in their joints (as if each had a
+slot of its own): the bound of what joint padding could buy. Dummy joints are not buildable yet, so their
+padded constraint rows cannot be counted: these partitions run without the row guard (said in the output).
+
+    .venv/bin/python experiments/families_what_if.py --benchmark MT50 --elliptic condim34 --joints one-sided
 """
 
 from __future__ import annotations
@@ -26,9 +34,9 @@ import envs  # noqa: E402
 from envs import family  # noqa: E402
 from envs import skills as skill_registry  # noqa: E402
 
-#: the pyramidal-cone skills whose contact pairs are all condim 3 / 4 (docs/families.md, "Solver options")
+#: the pyramidal-cone skills whose contact pairs are all condim 3 / 4 (docs/families.md, "Solver options"; dial-turn,
+#: the twelfth, has been elliptic since 2026-12-07)
 CONDIM34 = (
-    "dial-turn-v3",
     "door-open-v3",
     "door-close-v3",
     "faucet-open-v3",
@@ -43,11 +51,61 @@ CONDIM34 = (
 )
 
 
+def _loose_merge(any_joints: bool):
+    """`envs.family.merge` without the joint rules: one-sided moving bodies kept; with any_joints, differing
+    joints at one slot too (the structure keeps the longer joint list: only the count of families matters)."""
+    from envs.family import FamilyError, Node, _merge_counts, _moving, _pad
+
+    def merge(a, b, where="world", lower_a=False, lower_b=False):
+        if lower_a and _moving(a) and not _moving(b) and b.movable:
+            return merge(_pad(a), b, where, lower_b=lower_b)
+        if lower_b and _moving(b) and not _moving(a) and a.movable:
+            return merge(a, _pad(b), where, lower_a=lower_a)
+        if not any_joints and (a.joints != b.joints or a.mocap != b.mocap):
+            raise FamilyError(f"body slot {where}: joints {a.joints} / mocap {a.mocap} vs {b.joints} / {b.mocap}")
+        kids = []
+        for k in range(max(len(a.children), len(b.children))):
+            ca = a.children[k] if k < len(a.children) else None
+            cb = b.children[k] if k < len(b.children) else None
+            if ca is not None and cb is not None:
+                kids.append(merge(ca, cb, f"{where}/{k}", k == len(a.children) - 1, k == len(b.children) - 1))
+            else:
+                kids.append(ca if ca is not None else cb)
+        joints = max(a.joints, b.joints, key=len)
+        return Node(
+            joints, a.mocap or b.mocap, _merge_counts(a.geoms, b.geoms), _merge_counts(a.sites, b.sites), tuple(kids)
+        )
+
+    return merge
+
+
+def _structure_compatible(merge):
+    """`envs.family.compatible` on structure and solver options only (no contact-pair embedding)."""
+    from envs.family import FamilyError, _options, _stock, member_tree
+
+    def compatible(skills) -> bool:
+        tree, opt0 = None, None
+        try:
+            for s in skills:
+                _, model = _stock(skill_registry.get_skill(s).scene)
+                opt = _options(model)
+                if opt0 is not None and opt != opt0:
+                    return False
+                opt0, t = opt, member_tree(model)
+                tree = t if tree is None else merge(tree, t)
+        except FamilyError:
+            return False
+        return True
+
+    return compatible
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--benchmark", default="MT50", help="an envs.benchmark name (its train skills)")
     p.add_argument("--elliptic", default="", help="'condim34' or comma-separated skills to switch to elliptic")
     p.add_argument("--max-row-ratio", type=float, default=family.MAX_ROW_RATIO)
+    p.add_argument("--joints", choices=("strict", "one-sided", "any"), default="strict", help="joint rules (above)")
     a = p.parse_args(argv)
     skills = tuple(envs.benchmark(a.benchmark).train_skills)
     switch = set(CONDIM34 if a.elliptic == "condim34" else (s for s in a.elliptic.split(",") if s))
@@ -62,11 +120,17 @@ def main(argv=None) -> None:
         return dataclasses.replace(k, scene=dataclasses.replace(k.scene, cone="elliptic")) if name in switch else k
 
     skill_registry.get_skill = get_skill  # family.template / constraint_rows import it at call time
+    guard = f"max_row_ratio {a.max_row_ratio}"
+    if a.joints != "strict":
+        family.compatible = _structure_compatible(_loose_merge(a.joints == "any"))
+        own_rows = family.constraint_rows
+        family.constraint_rows = lambda s, fam=None: own_rows(s) if fam is None else 0
+        guard = "no row guard: dummy joints' rows cannot be counted"
     t = time.perf_counter()
     fams = family.partition(skills, max_row_ratio=a.max_row_ratio)
     print(
         f"{a.benchmark}: {len(fams)} physics graphs (elliptic: {sorted(switch) or 'none switched'}; "
-        f"max_row_ratio {a.max_row_ratio}; {time.perf_counter() - t:.0f} s)"
+        f"joints {a.joints}; {guard}; {time.perf_counter() - t:.0f} s)"
     )
     for f in fams:
         print("  " + ", ".join(f))

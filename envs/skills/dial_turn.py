@@ -2,7 +2,8 @@
 sawyer_dial_turn_v3.py, reward v2).
 
 Only the knob's head collides: a copy of its dial_col box (`HEAD`) against the stock pads and claws (box-box). Reset
-keeps metaworld's stale arm kinematics. Pyramidal cone, 4/8 iterations (nothing is grasped).
+keeps metaworld's stale arm kinematics. Elliptic cone (metaworld's; it shares door-lock's physics family), 4/8
+iterations.
 Fidelity figures: docs/fidelity.md.
 """
 
@@ -28,7 +29,7 @@ SCENE = SceneConfig(
     xml="sawyer_xyz/sawyer_dial.xml",
     proxies=(HEAD,),
     pairs=tuple(combined_pair(HEAD.name, OBJ_COL_CONTACT, g, GEOM_CONTACT[g]) for g in FINGERS),
-    cone="pyramidal",
+    cone="elliptic",
 )
 
 
