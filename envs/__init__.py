@@ -67,7 +67,7 @@ def _make(skill, partially_observable, max_path_length, scene_options, settle_ta
     from mujoco import mjx
 
     from envs.sawyer import Env, Sim
-    from envs.family import padded_model, template
+    from envs.family import joint_maps, padded_model, template
     from envs.settle import settled_state
     from envs.skills import get_skill
 
@@ -80,16 +80,21 @@ def _make(skill, partially_observable, max_path_length, scene_options, settle_ta
         if bad:
             raise ValueError(f"unknown scene option(s) {sorted(bad)}; valid: {sorted(valid)}")
         spec = _dataclasses.replace(spec, scene=_dataclasses.replace(spec.scene, **dict(scene_options)))
-    model = padded_model(spec.scene, template(family) if family is not None else None)
+    tmpl = template(family) if family is not None else None
+    model = padded_model(spec.scene, tmpl)
+    qpos_map, dof_map = joint_maps(spec.scene, tmpl) if tmpl is not None else (None, None)
     settled = settled_state(skill)
-    if settled["qpos"].shape != (model.nq,):
-        raise RuntimeError(f"{skill}: scene nq={model.nq} but metaworld's has {settled['qpos'].shape[0]}")
+    own_nq = len(qpos_map) if qpos_map is not None else model.nq
+    if settled["qpos"].shape != (own_nq,):
+        raise RuntimeError(f"{skill}: scene nq={own_nq} but metaworld's has {settled['qpos'].shape[0]}")
+    settled = _to_model_layout(settled, model, qpos_map, dof_map)
     consts = {k: np.asarray(v) for k, v in settled.items()}
     table = None
     if settle_tasks is not None:
         from envs.settle import task_settled_states
 
         table = task_settled_states(skill, np.asarray(settle_tasks, np.float64), placed=spec.settle_table_placed)
+        table = _to_model_layout(table, model, qpos_map, dof_map)
     import jax
 
     # on this process's first device: mjx's default, jax.devices()[0], is process 0's in a multi-process run
@@ -99,8 +104,32 @@ def _make(skill, partially_observable, max_path_length, scene_options, settle_ta
         settled=settled,
         consts=consts,
         settle_table=table,
+        qpos_map=qpos_map,
+        dof_map=dof_map,
     )
     return Env(skill=spec, sim=sim, partially_observable=partially_observable, max_path_length=max_path_length)
+
+
+def _to_model_layout(fields, model, qpos_map, dof_map):
+    """metaworld's state fields (qpos / qvel / qacc_warmstart, also "placed_" ones, any leading batch axes) in
+    the padded model's layout: the skill's own entries where `joint_maps` puts them, the template's dummy
+    bodies at rest (qpos0, zero velocity). Identity maps (None): unchanged."""
+    import numpy as np
+
+    if qpos_map is None:
+        return fields
+    out = dict(fields)
+    for key, v in fields.items():
+        field = key.removeprefix("placed_")
+        if field not in ("qpos", "qvel", "qacc_warmstart"):
+            continue
+        v = np.asarray(v)
+        index, size = (qpos_map, model.nq) if field == "qpos" else (dof_map, model.nv)
+        rest = np.asarray(model.qpos0, v.dtype) if field == "qpos" else np.zeros(size, v.dtype)
+        new = np.broadcast_to(rest, v.shape[:-1] + (size,)).copy()
+        new[..., index] = v
+        out[key] = new
+    return out
 
 
 def benchmark(name: str, seed: int = 0):

@@ -10,9 +10,14 @@ builds one skill's scene in the family's structure:
   what skills read), body inertias are frozen to the stock compiled values, cameras, lights and meshes
   are dropped. The dynamics are the stock scene's: visual geoms have contype = conaffinity = 0 here.
 * bodies align by position in the tree (child k of a body with child k of the same body in every member);
-  joint-carrying and mocap bodies must coincide in every member with the same joints; where a member has no
-  body at a slot it gets a massless, joint-less dummy body; a moving body one level shallower than its
-  counterpart (a last child) is lowered under an identity-pose pad body (poses stay relative to one frame).
+  where a member has no body at a slot it gets a massless, joint-less dummy body; a moving body one level
+  shallower than its counterpart (a last child) is lowered under an identity-pose pad body (poses stay
+  relative to one frame).
+* joint padding (`pad_joints`, the default): a moving body whose joints differ from its counterpart's takes
+  a slot of its own after the positional ones, and a moving body present in some members only is kept; the
+  members without it carry a dummy there (light, damped, no active contact: it stays at rest, decoupled from
+  their own degrees of freedom), their bodies re-attached in slot order. `joint_maps` says where the
+  skill's own qpos / dofs (metaworld's layout) sit in the padded model. Mocap bodies must coincide.
 * geoms and sites align per body and per type (a member's k-th box of a body sits in the k-th box slot);
   missing slots get dummy primitives (massless, 1 m above the body, apart from each other).
 * contact pairs are the union over members of (geom slot, geom slot, condim); a member's own pairs keep
@@ -61,6 +66,8 @@ class Node:
 
     joints: per joint (type, limited, has frictionloss); mocap: the body is a mocap body.
     geoms / sites: per geom / site type, how many slots. children: child slots in order.
+    simple: a body with joints whose inertia frame is its own (MuJoCo's `body_simple`: it sets the sparsity of
+    the mass matrix, hence the compiled graph).
     """
 
     joints: tuple[tuple[int, bool, bool], ...]
@@ -68,6 +75,7 @@ class Node:
     geoms: tuple[tuple[int, int], ...]
     sites: tuple[tuple[int, int], ...]
     children: tuple["Node", ...]
+    simple: bool = False
 
     @property
     def movable(self) -> bool:
@@ -124,6 +132,7 @@ def member_tree(model: mujoco.MjModel) -> Node:
             geoms=_counts([gtype(g) for g in kept[b]]),
             sites=_counts(sites),
             children=tuple(node(c) for c in kids[b]),
+            simple=bool(joints) and bool(model.body_simple[b]),
         )
 
     return node(0)
@@ -145,46 +154,103 @@ def _pad(n: Node) -> Node:
     return Node((), False, (), (), (n,))
 
 
-def merge(a: Node, b: Node, where: str = "world", lower_a: bool = False, lower_b: bool = False) -> Node:
+def _free(n: Node) -> bool:
+    """n has a free joint (MuJoCo allows one on a top-level body only: it cannot be lowered under a pad)."""
+    return any(j[0] == int(mujoco.mjtJoint.mjJNT_FREE) for j in n.joints)
+
+
+def _has_mocap(n: Node) -> bool:
+    return n.mocap or any(_has_mocap(c) for c in n.children)
+
+
+def merge(
+    a: Node, b: Node, where: str = "world", lower_a: bool = False, lower_b: bool = False, pad_joints: bool = False
+) -> Node:
     """The smallest structure both trees embed into by position, where a moving body facing a static one that
     holds moving bodies below is lowered under an identity-pose pad body (only a last child can be: lower_a /
-    lower_b); FamilyError where joints or mocap differ or a moving body has no counterpart."""
-    if lower_a and _moving(a) and not _moving(b) and b.movable:
-        return merge(_pad(a), b, where, lower_b=lower_b)
-    if lower_b and _moving(b) and not _moving(a) and a.movable:
-        return merge(a, _pad(b), where, lower_a=lower_a)
-    if a.joints != b.joints or a.mocap != b.mocap:
-        raise FamilyError(f"body slot {where}: joints {a.joints} / mocap {a.mocap} vs {b.joints} / {b.mocap}")
-    children = []
+    lower_b); FamilyError where joints or mocap differ or a moving body has no counterpart.
+
+    pad_joints: a child subtree that cannot merge with its counterpart (joints differ) keeps a slot of its own,
+    appended after the positional ones, and a moving subtree present in one tree only is kept: the members
+    without it carry a dummy copy there (`padded_model`), held still. Mocap bodies still must coincide."""
+    if lower_a and _moving(a) and not _free(a) and not _moving(b) and b.movable:
+        return merge(_pad(a), b, where, lower_b=lower_b, pad_joints=pad_joints)
+    if lower_b and _moving(b) and not _free(b) and not _moving(a) and a.movable:
+        return merge(a, _pad(b), where, lower_a=lower_a, pad_joints=pad_joints)
+    if a.joints != b.joints or a.mocap != b.mocap or a.simple != b.simple:
+        raise FamilyError(
+            f"body slot {where}: joints {a.joints} / mocap {a.mocap} / simple {a.simple} vs {b.joints} / {b.mocap} / "
+            f"{b.simple}"
+        )
+    children, extras = [], []
     for k in range(max(len(a.children), len(b.children))):
         ca = a.children[k] if k < len(a.children) else None
         cb = b.children[k] if k < len(b.children) else None
         if ca is not None and cb is not None:
-            children.append(merge(ca, cb, f"{where}/{k}", k == len(a.children) - 1, k == len(b.children) - 1))
+            last_a, last_b = k == len(a.children) - 1, k == len(b.children) - 1
+            try:
+                children.append(merge(ca, cb, f"{where}/{k}", last_a, last_b, pad_joints))
+            except FamilyError:
+                if not pad_joints or _has_mocap(ca) or _has_mocap(cb):
+                    raise
+                children.append(ca)
+                extras.append(cb)
         else:
             only = ca if ca is not None else cb
-            if only.movable:
+            if only.movable and (not pad_joints or _has_mocap(only)):
                 raise FamilyError(f"body slot {where}/{k}: a moving body in one scene only")
             children.append(only)
-    return Node(a.joints, a.mocap, _merge_counts(a.geoms, b.geoms), _merge_counts(a.sites, b.sites), tuple(children))
+    children += extras
+    geoms, sites = _merge_counts(a.geoms, b.geoms), _merge_counts(a.sites, b.sites)
+    return Node(a.joints, a.mocap, geoms, sites, tuple(children), a.simple)
+
+
+def _fits(small, big) -> bool:
+    d = dict(big)
+    return all(d.get(t, 0) >= n for t, n in small)
+
+
+def _embed(tn: Node, mn: Node, tpath: tuple, mpath: tuple, lower: bool, where: dict, pads: dict) -> bool:
+    """Place member subtree mn in template subtree tn (mn lowered under a pad where tn is a static slot with
+    moving bodies below and `lower`); fill `where` / `pads` and return True, or False (nothing filled)."""
+    w, p = dict(where), dict(pads)
+    if lower and _moving(mn) and not _free(mn) and not _moving(tn) and tn.movable and not tn.joints and tn.children:
+        p[tpath] = mpath
+        for j, tc in enumerate(tn.children):
+            if _embed(tc, mn, tpath + (j,), mpath, False, w, p):
+                where.update(w)
+                pads.update(p)
+                return True
+        return False
+    if (tn.joints, tn.mocap, tn.simple) != (mn.joints, mn.mocap, mn.simple):
+        return False
+    if not _fits(mn.geoms, tn.geoms) or not _fits(mn.sites, tn.sites):
+        return False
+    w[mpath] = tpath
+    used: set[int] = set()
+    for k, mc in enumerate(mn.children):
+        last = k == len(mn.children) - 1
+        order = ([k] if k < len(tn.children) else []) + [j for j in range(len(tn.children)) if j != k]
+        for j in order:
+            if j not in used and _embed(tn.children[j], mc, tpath + (j,), mpath + (k,), last, w, p):
+                used.add(j)
+                break
+        else:
+            return False
+    where.update(w)
+    pads.update(p)
+    return True
 
 
 def embedding(t: Node, m: Node) -> tuple[dict[tuple, tuple], dict[tuple, tuple]]:
-    """Where a member tree m sits in a template t (`merge(t, m)` must be t): (member body path -> template
-    slot path, template slot path of each pad body -> member path of the body it holds)."""
+    """Where a member tree m sits in a template t (built by `merge` with m): (member body path -> template
+    slot path, template slot path of each pad body -> member path of the body it holds). Each member child takes
+    its own position's slot where it fits there, else the first free slot that takes it (`merge`'s pad_joints
+    slots)."""
     where: dict[tuple, tuple] = {}
     pads: dict[tuple, tuple] = {}
-
-    def walk(tn: Node, mn: Node, tpath: tuple, mpath: tuple) -> None:
-        if _moving(mn) and not _moving(tn):
-            pads[tpath] = mpath
-            walk(tn.children[0], mn, tpath + (0,), mpath)
-            return
-        where[mpath] = tpath
-        for k, mc in enumerate(mn.children):
-            walk(tn.children[k], mc, tpath + (k,), mpath + (k,))
-
-    walk(t, m, (), ())
+    if not _embed(t, m, (), (), False, where, pads):
+        raise FamilyError("the scene does not embed in the template (build the template with this skill)")
     return where, pads
 
 
@@ -239,8 +305,9 @@ def _stock(cfg: SceneConfig) -> tuple[mujoco.MjSpec, mujoco.MjModel]:
 
 
 @functools.lru_cache(maxsize=None)
-def template(skills: tuple[str, ...]) -> Template:
-    """The family template of these skills (FamilyError naming the skill and the conflict if they cannot share)."""
+def template(skills: tuple[str, ...], pad_joints: bool = True) -> Template:
+    """The family template of these skills (FamilyError naming the skill and the conflict if they cannot share);
+    pad_joints: moving bodies that differ get slots of their own (`merge`)."""
     from envs.skills import get_skill
 
     if not skills:
@@ -259,7 +326,7 @@ def template(skills: tuple[str, ...]) -> Template:
         t = member_tree(model)
         members.append((model, t))
         try:
-            tree = t if tree is None else merge(tree, t)
+            tree = t if tree is None else merge(tree, t, pad_joints=pad_joints)
         except FamilyError as e:
             raise FamilyError(f"{s} cannot join {skills[: skills.index(s)]}: {e}") from None
     pairs = set()
@@ -285,10 +352,10 @@ def _options(model) -> dict:
     )
 
 
-def compatible(skills: Sequence[str]) -> bool:
+def compatible(skills: Sequence[str], pad_joints: bool = True) -> bool:
     """Can these skills share one template?"""
     try:
-        template(tuple(skills))
+        template(tuple(skills), pad_joints)
         return True
     except FamilyError:
         return False
@@ -368,7 +435,64 @@ def _static_body(parent, name: str):
     return body
 
 
+#: A dummy moving body (a slot another member's moving body fills): light, damped, no active contact, so it
+#: stays where it starts (gravity accelerates it at g, the damping holds it near 1e-5 m/s) and its degrees of
+#: freedom are decoupled from the member's own (its parent is static).
+DUMMY_MASS = 1e-3
+DUMMY_INERTIA = 1e-5
+DUMMY_DAMPING = 100.0
+DUMMY_RANGE = (-1.0, 1.0)
+DUMMY_FRICTIONLOSS = 1e-3
+
+
+def _dummy_body(parent, name: str, slot: Node | None = None):
+    """A joint-less static body (`_static_body`), or for a moving slot a light, damped body with its joints (its
+    inertia frame off the body frame where the slot is not `simple`)."""
+    body = _static_body(parent, name)
+    joints = slot.joints if slot is not None else ()
+    if not joints:
+        return body
+    body.mass = DUMMY_MASS
+    body.inertia = [DUMMY_INERTIA] * 3
+    if not slot.simple:
+        body.ipos = [1e-3, 0.0, 0.0]
+    for k, (jtype, limited, friction) in enumerate(joints):
+        j = body.add_joint()
+        j.name = f"{name}_joint{k}"
+        j.type = mujoco.mjtJoint(jtype)
+        j.axis = np.eye(3)[k % 3].tolist()  # distinct axes: two dummy slides along one axis make M singular
+        j.damping = [DUMMY_DAMPING, 0.0, 0.0]
+        if limited:
+            j.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+            j.range = list(DUMMY_RANGE)
+        if friction:
+            j.frictionloss = DUMMY_FRICTIONLOSS
+    return body
+
+
 _MOVED = "_family_moved"
+
+
+def _strip(name: str) -> str:
+    return name[: -len(_MOVED)] if name.endswith(_MOVED) else name
+
+
+def _reattach(spec: mujoco.MjSpec, name: str, new_parent) -> None:
+    """Move body `name` (with its subtree) to the end of `new_parent`'s children; poses, names and the
+    references of actuators, equalities, exclusions and sensors to its elements stay as they were."""
+    spec.copy_during_attach = True
+    new_parent.add_frame().attach_body(spec.body(name), "", _MOVED)
+    spec.delete(spec.body(name))
+    for el in list(spec.bodies) + list(spec.joints):
+        el.name = _strip(el.name)
+    for a in spec.actuators:
+        a.target = _strip(a.target)
+    for e in spec.equalities:
+        e.name1, e.name2 = _strip(e.name1), _strip(e.name2)
+    for x in spec.excludes:
+        x.bodyname1, x.bodyname2 = _strip(x.bodyname1), _strip(x.bodyname2)
+    for sn in spec.sensors:
+        sn.objname, sn.refname = _strip(sn.objname), _strip(sn.refname)
 
 
 def _move_under(spec: mujoco.MjSpec, name: str, parent, pad) -> None:
@@ -377,12 +501,7 @@ def _move_under(spec: mujoco.MjSpec, name: str, parent, pad) -> None:
     kids = [c.name for c in parent.bodies]
     if kids[-2:] != [name, pad.name]:
         raise FamilyError(f"body {name!r} is not its parent's last child ({kids[:-1]}): it cannot be lowered")
-    spec.copy_during_attach = True
-    pad.add_frame().attach_body(spec.body(name), "", _MOVED)
-    spec.delete(spec.body(name))
-    for el in list(spec.bodies) + list(spec.joints):
-        if el.name.endswith(_MOVED):
-            el.name = el.name[: -len(_MOVED)]
+    _reattach(spec, name, pad)
 
 
 def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjModel:
@@ -391,8 +510,6 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     spec, model = _stock(cfg)
     tree = member_tree(model)
     ttree = tmpl.tree if tmpl is not None else tree
-    if merge(ttree, tree) != ttree:
-        raise FamilyError("the scene does not embed in the template (build the template with this skill)")
     where, pads = embedding(ttree, tree)
     kept, gtype = _kept_geoms(model)
     body_path, _ = _member_slots(model)
@@ -418,6 +535,7 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     names = [_name(model, mujoco.mjtObj.mjOBJ_BODY, b) or f"_family_stock_body{b}" for b in range(model.nbody)]
     path_body = {where[p]: b for b, p in body_path.items()}  # template slot -> member body id
     pad_of = {tp: path_body[where[mp]] for tp, mp in pads.items()}  # pad slot -> the member body it holds
+    stock_kids = _children(model)
     counter = {"geom": 0, "site": 0, "body": 0}
     slot_geom: dict[tuple, str] = {}  # geom slot (template body path, type, index) -> geom name
 
@@ -445,12 +563,28 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
             for k in range(n):
                 _add_site(body, model, ss[k] if k < len(ss) else None, t, f"_family_site{counter['site']}")
                 counter["site"] += 1
+        # the member's children sit in the first slots, in their own order (positional templates): dummies and
+        # pads are appended after them; otherwise (pad_joints templates) every child is re-attached in slot order
+        owned = [(k, path_body.get(path + (k,), pad_of.get(path + (k,)))) for k in range(len(slot.children))]
+        owned = [(k, m) for k, m in owned if m is not None]
+        in_place = [k for k, _ in owned] == list(range(len(owned))) and [m for _, m in owned] == sorted(
+            m for _, m in owned
+        )
+        # else: the slots holding the member's first children in their own order stay; the rest are re-attached
+        kids = stock_kids.get(b, []) if b is not None else []
+        stay = 0
+        while stay < min(len(kids), len(slot.children)) and path_body.get(path + (stay,)) == kids[stay]:
+            stay += 1
         for k, child in enumerate(slot.children):
             cpath = path + (k,)
             if cpath in path_body:
+                if not in_place and k >= stay:
+                    _reattach(spec, names[path_body[cpath]], body)
                 fill(cpath, child, spec.body(names[path_body[cpath]]), path_body[cpath])
                 continue
-            cbody = _static_body(body, f"_family_body{counter['body']}")
+            if cpath in pad_of and not in_place:
+                _reattach(spec, names[pad_of[cpath]], body)
+            cbody = _dummy_body(body, f"_family_body{counter['body']}", None if cpath in pad_of else child)
             counter["body"] += 1
             if cpath in pad_of:
                 _move_under(spec, names[pad_of[cpath]], body, cbody)
@@ -474,6 +608,27 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     return out
 
 
+def joint_maps(cfg: SceneConfig, tmpl: Template | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(qpos index, dof index) arrays: where each qpos / dof of the skill's own scene (metaworld's layout) sits
+    in its padded model (`padded_model(cfg, tmpl)`); the identity unless the template has dummy moving bodies
+    or reorders the skill's bodies (pad_joints)."""
+    _, own = _stock(cfg)
+    padded = padded_model(cfg, tmpl)
+    qpos, dof = np.zeros(own.nq, np.int64), np.zeros(own.nv, np.int64)
+    for j in range(own.njnt):
+        b = int(own.jnt_bodyid[j])
+        name = _name(own, mujoco.mjtObj.mjOBJ_BODY, b) or f"_family_stock_body{b}"
+        pb = mujoco.mj_name2id(padded, mujoco.mjtObj.mjOBJ_BODY, name)
+        pj = int(padded.body_jntadr[pb]) + j - int(own.body_jntadr[b])
+        nq = {0: 7, 1: 4}.get(int(own.jnt_type[j]), 1)
+        nd = {0: 6, 1: 3}.get(int(own.jnt_type[j]), 1)
+        qpos[own.jnt_qposadr[j] : own.jnt_qposadr[j] + nq] = np.arange(
+            padded.jnt_qposadr[pj], padded.jnt_qposadr[pj] + nq
+        )
+        dof[own.jnt_dofadr[j] : own.jnt_dofadr[j] + nd] = np.arange(padded.jnt_dofadr[pj], padded.jnt_dofadr[pj] + nd)
+    return qpos, dof
+
+
 # --- partitioning a skill set into families -------------------------------------------------------------------
 
 #: A family's padded scene may allocate at most this many times the constraint rows of its most expensive
@@ -482,20 +637,33 @@ MAX_ROW_RATIO = 1.5
 
 
 @functools.lru_cache(maxsize=None)
-def constraint_rows(skill: str, family: tuple[str, ...] | None = None) -> int:
-    """Constraint rows MJX allocates for the skill's lean scene (padded to `family`'s template if given)."""
+def _sizes(skill: str, family: tuple[str, ...] | None, pad_joints: bool) -> tuple[int, int]:
     from mujoco import mjx
 
     from envs.skills import get_skill
 
-    tmpl = template(family) if family is not None else None
-    return int(mjx.make_data(padded_model(get_skill(skill).scene, tmpl))._impl.efc_J.shape[0])
+    tmpl = template(family, pad_joints) if family is not None else None
+    model = padded_model(get_skill(skill).scene, tmpl)
+    return int(mjx.make_data(model)._impl.efc_J.shape[0]), int(model.nv)
 
 
-def partition(skills: Sequence[str], max_row_ratio: float = MAX_ROW_RATIO) -> tuple[tuple[str, ...], ...]:
+def constraint_rows(skill: str, family: tuple[str, ...] | None = None, pad_joints: bool = True) -> int:
+    """Constraint rows MJX allocates for the skill's lean scene (padded to `family`'s template if given)."""
+    return _sizes(skill, family, pad_joints)[0]
+
+
+def dofs(skill: str, family: tuple[str, ...] | None = None, pad_joints: bool = True) -> int:
+    """Degrees of freedom of the skill's lean scene (padded to `family`'s template if given)."""
+    return _sizes(skill, family, pad_joints)[1]
+
+
+def partition(
+    skills: Sequence[str], max_row_ratio: float = MAX_ROW_RATIO, pad_joints: bool = True
+) -> tuple[tuple[str, ...], ...]:
     """Skills grouped into families, greedily: most expensive skill first, each joins the first family whose
-    template takes it with at most `max_row_ratio` x the constraint rows of that family's most expensive member.
-    Deterministic for a given skill set; each family lists its skills in the order given."""
+    template takes it with at most `max_row_ratio` x the constraint rows (and the degrees of freedom) of that
+    family's most expensive member. pad_joints: templates with dummy moving bodies (`merge`). Deterministic for a
+    given skill set; each family lists its skills in the order given."""
     if max_row_ratio < 1.0:
         raise ValueError(f"max_row_ratio must be >= 1, got {max_row_ratio}")
     order = sorted(skills, key=lambda s: (-constraint_rows(s), list(skills).index(s)))
@@ -503,9 +671,12 @@ def partition(skills: Sequence[str], max_row_ratio: float = MAX_ROW_RATIO) -> tu
     for s in order:
         for f in fams:
             cand = tuple(sorted(f + [s], key=list(skills).index))
-            if not compatible(cand):
+            if not compatible(cand, pad_joints):
                 continue
-            if constraint_rows(cand[0], cand) <= max_row_ratio * max(constraint_rows(m) for m in cand):
+            rows, nv = _sizes(cand[0], cand, pad_joints)
+            if rows <= max_row_ratio * max(constraint_rows(m) for m in cand) and nv <= max_row_ratio * max(
+                dofs(m) for m in cand
+            ):
                 f.append(s)
                 break
         else:

@@ -5,7 +5,7 @@ one MJX structure share one vmapped physics call (the step's substeps and the re
 the model values that differ between them (sizes, poses, masses, contact parameters) passed per instance:
 XLA compiles that physics once for the group instead of once per skill, which is most of a multi-task
 step's compile time. `make_multitask` pads the scenes of each family of skills (`envs.family.partition`)
-to one template so they share a structure (MT10: 4 physics graphs). Per-skill parts (object placement,
+to one template so they share a structure (MT10: 2 physics graphs). Per-skill parts (object placement,
 observation, reward) stay per skill. Finished instances (truncated at
 500 steps, or physics NaN) are reset in place with a task drawn uniformly from that skill's task set
 (the benchmark's 50 metaworld rand_vecs), using the key carried in the state.

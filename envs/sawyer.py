@@ -72,6 +72,17 @@ class EnvState:
     task: dict
 
 
+def _mapped(index_map: np.ndarray | None, start: int, stop: int):
+    if index_map is None:
+        return slice(start, stop)
+    idx = np.asarray(index_map[start:stop])
+    if len(idx) != stop - start:
+        raise IndexError(f"[{start}:{stop}] is outside the skill's own layout ({len(index_map)} entries)")
+    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
+        return slice(int(idx[0]), int(idx[0]) + len(idx))
+    return idx
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Sim:
     """Static handles a skill's functions need: model, name -> id maps, settled reset state.
@@ -90,6 +101,18 @@ class Sim:
     #: pool over its benchmark's task sets), so resets take the table's settled state without tracing the
     #: simulated settle (250 physics steps) as a fallback; a task missing from the table then resets to NaN.
     settle_table_only: bool = False
+    #: where metaworld's qpos / dof indices sit in this model (`envs.family.joint_maps`: a family template may
+    #: add dummy bodies and reorder the skill's own); None: the identity (the skill's own scene)
+    qpos_map: np.ndarray | None = None
+    dof_map: np.ndarray | None = None
+
+    def qpos_index(self, start: int, stop: int):
+        """metaworld's `qpos[start:stop]` in this model: a slice where contiguous, else an index array."""
+        return _mapped(self.qpos_map, start, stop)
+
+    def dof_index(self, start: int, stop: int):
+        """metaworld's `qvel[start:stop]` (dof indices) in this model: a slice where contiguous, else an index array."""
+        return _mapped(self.dof_map, start, stop)
 
     def body(self, name: str) -> int:
         i = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)

@@ -10,13 +10,13 @@ process only, so a switched skill's fidelity is *not* checked here (that is `tes
 ``--elliptic condim34`` names the pyramidal skills whose contact pairs are all condim 3 / 4, the ones MJX
 could step with the elliptic cone (docs/families.md); or give a comma-separated list of skills.
 
-``--joints`` loosens the rule that moving bodies line up with equal joints (`envs.family.merge`):
-``one-sided``: a moving body present in some members only is allowed (the others would carry a dummy moving
-body with its joints); ``any``: bodies at the same slot may also differ in their joints (as if each had a
-slot of its own): the bound of what joint padding could buy. Dummy joints are not buildable yet, so their
-padded constraint rows cannot be counted: these partitions run without the row guard (said in the output).
+``--joints``: ``padded`` (the default, `envs.family.partition`): moving bodies that differ get slots of their
+own, the other members carry dummies there; ``strict``: the rule before joint padding, moving bodies line up
+with equal joints (`pad_joints=False`). Two structure-only bounds, without the row guard (their padded rows are
+not counted): ``one-sided``: strict, but a moving body present in some members only is allowed; ``any``:
+bodies at one slot may differ in their joints.
 
-    .venv/bin/python experiments/families_what_if.py --benchmark MT50 --elliptic condim34 --joints one-sided
+    .venv/bin/python experiments/families_what_if.py --benchmark MT50 --joints strict --elliptic condim34
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _structure_compatible(merge):
     """`envs.family.compatible` on structure and solver options only (no contact-pair embedding)."""
     from envs.family import FamilyError, _options, _stock, member_tree
 
-    def compatible(skills) -> bool:
+    def compatible(skills, pad_joints=False) -> bool:
         tree, opt0 = None, None
         try:
             for s in skills:
@@ -105,7 +105,7 @@ def main(argv=None) -> None:
     p.add_argument("--benchmark", default="MT50", help="an envs.benchmark name (its train skills)")
     p.add_argument("--elliptic", default="", help="'condim34' or comma-separated skills to switch to elliptic")
     p.add_argument("--max-row-ratio", type=float, default=family.MAX_ROW_RATIO)
-    p.add_argument("--joints", choices=("strict", "one-sided", "any"), default="strict", help="joint rules (above)")
+    p.add_argument("--joints", choices=("padded", "strict", "one-sided", "any"), default="padded", help="(above)")
     a = p.parse_args(argv)
     skills = tuple(envs.benchmark(a.benchmark).train_skills)
     switch = set(CONDIM34 if a.elliptic == "condim34" else (s for s in a.elliptic.split(",") if s))
@@ -121,13 +121,13 @@ def main(argv=None) -> None:
 
     skill_registry.get_skill = get_skill  # family.template / constraint_rows import it at call time
     guard = f"max_row_ratio {a.max_row_ratio}"
-    if a.joints != "strict":
+    if a.joints in ("one-sided", "any"):
         family.compatible = _structure_compatible(_loose_merge(a.joints == "any"))
         own_rows = family.constraint_rows
         family.constraint_rows = lambda s, fam=None: own_rows(s) if fam is None else 0
         guard = "no row guard: dummy joints' rows cannot be counted"
     t = time.perf_counter()
-    fams = family.partition(skills, max_row_ratio=a.max_row_ratio)
+    fams = family.partition(skills, max_row_ratio=a.max_row_ratio, pad_joints=a.joints == "padded")
     print(
         f"{a.benchmark}: {len(fams)} physics graphs (elliptic: {sorted(switch) or 'none switched'}; "
         f"joints {a.joints}; {guard}; {time.perf_counter() - t:.0f} s)"

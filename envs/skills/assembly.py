@@ -66,7 +66,9 @@ SCENE = SceneConfig(
 
 def set_nut_pos(sim, data, pos):
     """`_set_obj_xyz`: the nut's (unnamed) free joint is qpos[9:16], qvel[9:15]."""
-    return data.replace(qpos=data.qpos.at[9:12].set(pos), qvel=data.qvel.at[9:15].set(0.0))
+    return data.replace(
+        qpos=data.qpos.at[sim.qpos_index(9, 12)].set(pos), qvel=data.qvel.at[sim.dof_index(9, 15)].set(0.0)
+    )
 
 
 def peg_model(sim, peg_pos, peg_top_pos):

@@ -68,7 +68,9 @@ def reset(sim, data, rand_vec):
     target_pos = basket_pos + jnp.asarray(GOAL_IN_BASKET, jnp.float32)
     model = {"body_pos": sim.mx.body_pos.at[sim.body("basket_goal")].set(basket_pos)}
     # `_set_obj_xyz`: the ball's (unnamed) free joint is qpos[9:16], qvel[9:15].
-    data = data.replace(qpos=data.qpos.at[9:12].set(obj_init_pos), qvel=data.qvel.at[9:15].set(0.0))
+    data = data.replace(
+        qpos=data.qpos.at[sim.qpos_index(9, 12)].set(obj_init_pos), qvel=data.qvel.at[sim.dof_index(9, 15)].set(0.0)
+    )
     return data, {"target_pos": target_pos, "obj_init_pos": obj_init_pos, "model": model}
 
 

@@ -75,7 +75,7 @@ SCENE = SceneConfig(
 def place_mug(sim, data, pos):
     """metaworld's coffee `_set_obj_xyz`: the mug's free joint position = pos, and qvel[9:15] = 0 (sic)."""
     qa = int(sim.model.jnt_qposadr[sim.model.body_jntadr[sim.body("obj")]])
-    return data.replace(qpos=data.qpos.at[qa : qa + 3].set(pos), qvel=data.qvel.at[9:15].set(0.0))
+    return data.replace(qpos=data.qpos.at[qa : qa + 3].set(pos), qvel=data.qvel.at[sim.dof_index(9, 15)].set(0.0))
 
 
 def machine_at(sim, pos):

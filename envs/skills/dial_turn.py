@@ -2,7 +2,7 @@
 sawyer_dial_turn_v3.py, reward v2).
 
 Only the knob's head collides: a copy of its dial_col box (`HEAD`) against the stock pads and claws (box-box). Reset
-keeps metaworld's stale arm kinematics. Elliptic cone (metaworld's; it shares door-lock's physics family), 4/8
+keeps metaworld's stale arm kinematics. Elliptic cone (metaworld's; it lets MT50 share more physics graphs), 4/8
 iterations.
 Fidelity figures: docs/fidelity.md.
 """

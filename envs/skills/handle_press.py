@@ -76,7 +76,9 @@ def _reset_fn(handle_qpos: float, goal_site: str, obj_site: str, obj_init: str):
         model = sim.mx.replace(body_pos=body_pos)
         data, init_tcp, exact = hand_settle(sim, data, model, rand_vec)
         # metaworld `_set_obj_xyz`: qpos[9] / qvel[9], the handle's (unnamed) slide joint.
-        data = data.replace(qpos=data.qpos.at[9].set(handle_qpos), qvel=data.qvel.at[9].set(0.0))
+        data = data.replace(
+            qpos=data.qpos.at[sim.qpos_index(9, 10)].set(handle_qpos), qvel=data.qvel.at[sim.dof_index(9, 10)].set(0.0)
+        )
         kin = mjx.kinematics(model, data)
         handle_init = kin.site_xpos[sim.site(obj_site)]
         task = {

@@ -109,8 +109,13 @@ def place(sim, data, rand_vec, thermos_qpos):
     = 0) and `_set_obj_xyz(thermos_qpos)` (qpos[16:18]; qvel[16:18] = 0, i.e. only the thermos' y velocity
     qvel[16]: see the module doc). Returns (data, stick_init_pos)."""
     stick_init = jnp.stack([rand_vec[0], rand_vec[1], jnp.asarray(0.02, jnp.float32)])
-    qpos = data.qpos.at[9:12].set(stick_init).at[16:18].set(jnp.asarray(thermos_qpos, jnp.float32))
-    qvel = data.qvel.at[9:15].set(0.0).at[16].set(0.0)
+    qpos = (
+        data.qpos.at[sim.qpos_index(9, 12)]
+        .set(stick_init)
+        .at[sim.qpos_index(16, 18)]
+        .set(jnp.asarray(thermos_qpos, jnp.float32))
+    )
+    qvel = data.qvel.at[sim.dof_index(9, 15)].set(0.0).at[sim.dof_index(16, 17)].set(0.0)
     return data.replace(qpos=qpos, qvel=qvel), stick_init
 
 

@@ -36,7 +36,9 @@ def reset(sim, data, rand_vec):
 
 def _place(sim, data, pos):
     """metaworld `_set_obj_xyz`: qpos[9:12] = pos, qvel[9:15] = 0 (the block's free joint is unnamed)."""
-    return data.replace(qpos=data.qpos.at[9:12].set(pos), qvel=data.qvel.at[9:15].set(0.0))
+    return data.replace(
+        qpos=data.qpos.at[sim.qpos_index(9, 12)].set(pos), qvel=data.qvel.at[sim.dof_index(9, 15)].set(0.0)
+    )
 
 
 def objects(sim, data, task):
