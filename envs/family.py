@@ -436,8 +436,8 @@ def _static_body(parent, name: str):
 
 
 #: A dummy moving body (a slot another member's moving body fills): light, damped, no active contact, so it
-#: stays where it starts (gravity accelerates it at g, the damping holds it near 1e-5 m/s) and its degrees of
-#: freedom are decoupled from the member's own (its parent is static).
+#: stays where it starts (gravity pulls, the damping holds it near 1e-4 m/s: 5e-5 m in 200 MuJoCo steps) and its
+#: degrees of freedom are decoupled from the member's own (its parent is static).
 DUMMY_MASS = 1e-3
 DUMMY_INERTIA = 1e-5
 DUMMY_DAMPING = 100.0
@@ -608,6 +608,10 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
     return out
 
 
+_QPOS_SIZE = {int(mujoco.mjtJoint.mjJNT_FREE): 7, int(mujoco.mjtJoint.mjJNT_BALL): 4}  # slide / hinge: 1
+_DOF_SIZE = {int(mujoco.mjtJoint.mjJNT_FREE): 6, int(mujoco.mjtJoint.mjJNT_BALL): 3}
+
+
 def joint_maps(cfg: SceneConfig, tmpl: Template | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(qpos index, dof index) arrays: where each qpos / dof of the skill's own scene (metaworld's layout) sits
     in its padded model (`padded_model(cfg, tmpl)`); the identity unless the template has dummy moving bodies
@@ -620,8 +624,8 @@ def joint_maps(cfg: SceneConfig, tmpl: Template | None = None) -> tuple[np.ndarr
         name = _name(own, mujoco.mjtObj.mjOBJ_BODY, b) or f"_family_stock_body{b}"
         pb = mujoco.mj_name2id(padded, mujoco.mjtObj.mjOBJ_BODY, name)
         pj = int(padded.body_jntadr[pb]) + j - int(own.body_jntadr[b])
-        nq = {0: 7, 1: 4}.get(int(own.jnt_type[j]), 1)
-        nd = {0: 6, 1: 3}.get(int(own.jnt_type[j]), 1)
+        nq = _QPOS_SIZE.get(int(own.jnt_type[j]), 1)
+        nd = _DOF_SIZE.get(int(own.jnt_type[j]), 1)
         qpos[own.jnt_qposadr[j] : own.jnt_qposadr[j] + nq] = np.arange(
             padded.jnt_qposadr[pj], padded.jnt_qposadr[pj] + nq
         )
