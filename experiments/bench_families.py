@@ -10,6 +10,7 @@ skill. Random actions; median of `--repeats` timed steps after one warm-up.
 
     .venv/bin/python experiments/bench_families.py                       # MT10, 16 envs per skill
     .venv/bin/python experiments/bench_families.py --bench MT50 --only-families
+    .venv/bin/python experiments/bench_families.py --bench MT50 --family-with assembly-v3 handle-press-v3
 """
 
 from __future__ import annotations
@@ -60,11 +61,15 @@ def main(argv=None) -> int:
     p.add_argument("--envs-per-skill", type=int, default=16)
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--only-families", action="store_true", help="skip the members' own graphs")
+    p.add_argument("--family-with", nargs="+", default=None, help="only the families holding one of these skills")
     p.add_argument("--json", default=None, help="also write the rows to this file")
     args = p.parse_args(argv)
     if args.envs_per_skill < 1 or args.repeats < 1:
         p.error(f"--envs-per-skill and --repeats must be >= 1, got {args.envs_per_skill}, {args.repeats}")
     bench = envs.benchmark(args.bench)
+    unknown = sorted(set(args.family_with or ()) - set(bench.train_skills))
+    if unknown:
+        p.error(f"--family-with names skills outside {args.bench}: {unknown}")
     n = args.envs_per_skill
     fams = family.partition(tuple(bench.train_skills))
     print(
@@ -72,6 +77,9 @@ def main(argv=None) -> int:
         f"{jax.device_count()} device(s), backend {jax.default_backend()}",
         flush=True,
     )
+    if args.family_with:
+        fams = tuple(f for f in fams if set(f) & set(args.family_with))
+    skills = [s for f in fams for s in f]
     rows, total = [], {"family_compile_s": 0.0, "family_step_s": 0.0, "own_compile_s": 0.0, "own_step_s": 0.0}
     for f in fams:
         fam = measure(make_multitask(bench, n, skills=f), args.repeats)
@@ -105,7 +113,7 @@ def main(argv=None) -> int:
             f"family compile {fam['lower_s'] + fam['compile_s']:6.1f} s{own_txt}  {', '.join(f)}",
             flush=True,
         )
-    num = n * len(bench.train_skills)
+    num = n * len(skills)
     print(
         f"total: {len(fams)} graphs, compile {total['family_compile_s']:.1f} s, "
         f"{num / total['family_step_s']:.0f} env-steps/s stepping family by family",
@@ -113,7 +121,7 @@ def main(argv=None) -> int:
     )
     if not args.only_families:
         print(
-            f"own graphs: {len(bench.train_skills)} graphs, compile {total['own_compile_s']:.1f} s, "
+            f"own graphs: {len(skills)} graphs, compile {total['own_compile_s']:.1f} s, "
             f"{num / total['own_step_s']:.0f} env-steps/s skill by skill; compile ratio "
             f"{total['own_compile_s'] / total['family_compile_s']:.2f}x, throughput ratio "
             f"{total['own_step_s'] / total['family_step_s']:.2f}x",
