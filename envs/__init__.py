@@ -82,7 +82,7 @@ def _make(skill, partially_observable, max_path_length, scene_options, settle_ta
         spec = _dataclasses.replace(spec, scene=_dataclasses.replace(spec.scene, **dict(scene_options)))
     tmpl = template(family) if family is not None else None
     model = padded_model(spec.scene, tmpl)
-    qpos_map, dof_map = joint_maps(spec.scene, tmpl) if tmpl is not None else (None, None)
+    qpos_map, dof_map = joint_maps(spec.scene, model) if tmpl is not None else (None, None)
     settled = settled_state(skill)
     own_nq = len(qpos_map) if qpos_map is not None else model.nq
     if settled["qpos"].shape != (own_nq,):

@@ -563,14 +563,9 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
             for k in range(n):
                 _add_site(body, model, ss[k] if k < len(ss) else None, t, f"_family_site{counter['site']}")
                 counter["site"] += 1
-        # the member's children sit in the first slots, in their own order (positional templates): dummies and
-        # pads are appended after them; otherwise (pad_joints templates) every child is re-attached in slot order
-        owned = [(k, path_body.get(path + (k,), pad_of.get(path + (k,)))) for k in range(len(slot.children))]
-        owned = [(k, m) for k, m in owned if m is not None]
-        in_place = [k for k, _ in owned] == list(range(len(owned))) and [m for _, m in owned] == sorted(
-            m for _, m in owned
-        )
-        # else: the slots holding the member's first children in their own order stay; the rest are re-attached
+        # children are appended in slot order: the slots holding the member's first children in their own order
+        # keep them where they are (all of them in a positional template); later member bodies are re-attached
+        # at the end, and a body to be lowered under a pad is re-attached unless it already is the last child
         kids = stock_kids.get(b, []) if b is not None else []
         stay = 0
         while stay < min(len(kids), len(slot.children)) and path_body.get(path + (stay,)) == kids[stay]:
@@ -578,11 +573,11 @@ def padded_model(cfg: SceneConfig, tmpl: Template | None = None) -> mujoco.MjMod
         for k, child in enumerate(slot.children):
             cpath = path + (k,)
             if cpath in path_body:
-                if not in_place and k >= stay:
+                if k >= stay:
                     _reattach(spec, names[path_body[cpath]], body)
                 fill(cpath, child, spec.body(names[path_body[cpath]]), path_body[cpath])
                 continue
-            if cpath in pad_of and not in_place:
+            if cpath in pad_of and [c.name for c in body.bodies][-1] != names[pad_of[cpath]]:
                 _reattach(spec, names[pad_of[cpath]], body)
             cbody = _dummy_body(body, f"_family_body{counter['body']}", None if cpath in pad_of else child)
             counter["body"] += 1
@@ -612,12 +607,11 @@ _QPOS_SIZE = {int(mujoco.mjtJoint.mjJNT_FREE): 7, int(mujoco.mjtJoint.mjJNT_BALL
 _DOF_SIZE = {int(mujoco.mjtJoint.mjJNT_FREE): 6, int(mujoco.mjtJoint.mjJNT_BALL): 3}
 
 
-def joint_maps(cfg: SceneConfig, tmpl: Template | None = None) -> tuple[np.ndarray, np.ndarray]:
+def joint_maps(cfg: SceneConfig, padded: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
     """(qpos index, dof index) arrays: where each qpos / dof of the skill's own scene (metaworld's layout) sits
-    in its padded model (`padded_model(cfg, tmpl)`); the identity unless the template has dummy moving bodies
-    or reorders the skill's bodies (pad_joints)."""
+    in `padded`, the skill's `padded_model(cfg, tmpl)`; the identity unless the template has dummy moving
+    bodies or reorders the skill's bodies (pad_joints)."""
     _, own = _stock(cfg)
-    padded = padded_model(cfg, tmpl)
     qpos, dof = np.zeros(own.nq, np.int64), np.zeros(own.nv, np.int64)
     for j in range(own.njnt):
         b = int(own.jnt_bodyid[j])

@@ -59,7 +59,7 @@ def test_padded_members_keep_their_own_dynamics(members):
         assert model_difference(first, mujoco_mjx_model(models[s])) is not None, s
         q_own, n_own = _rollout(family.padded_model(get_skill(s).scene))
         q_pad, n_pad = _rollout(models[s])
-        qpos_map, _ = family.joint_maps(get_skill(s).scene, tmpl)
+        qpos_map, _ = family.joint_maps(get_skill(s).scene, models[s])
         np.testing.assert_array_equal(n_pad, n_own, err_msg=f"{s}: contacts in the constraints")
         exact = np.array_equal(qpos_map, np.arange(len(qpos_map)))
         np.testing.assert_allclose(q_pad[:, qpos_map], q_own, atol=1e-9 if exact else 1e-6, err_msg=s)
@@ -167,7 +167,7 @@ def test_joint_maps_put_metaworld_state_in_the_padded_layout():
 
     fam = ("door-open-v3", "drawer-open-v3")
     env = envs.make("drawer-open-v3", family=fam)
-    qpos_map, dof_map = family.joint_maps(get_skill("drawer-open-v3").scene, family.template(fam))
+    qpos_map, dof_map = family.joint_maps(get_skill("drawer-open-v3").scene, env.sim.model)
     own = settled_state("drawer-open-v3")
     assert env.sim.model.nq == 11 and list(qpos_map) == list(range(9)) + [10] and list(dof_map) == list(qpos_map)
     np.testing.assert_array_equal(env.sim.settled["qpos"][qpos_map], own["qpos"])
